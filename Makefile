@@ -1,0 +1,60 @@
+# KMP — the two commands: `make run` (demo cooperative on SQLite) and `make test` (whole suite).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 5000
+export FLASK_APP := wsgi
+STAMP := $(VENV)/.installed
+
+.PHONY: run test install translations lint bench clean demo-db browser lock
+
+$(STAMP): pyproject.toml requirements.lock
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "KMP needs Python 3.11 or newer"'
+	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c requirements.lock -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+translations: $(STAMP)
+	$(BIN)/pybabel compile --use-fuzzy -d kmp/translations
+
+messages: $(STAMP)  ## re-extract messages and update the catalogs (for translators)
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o kmp/translations/messages.pot .
+	$(BIN)/pybabel update -N -i kmp/translations/messages.pot -d kmp/translations
+
+demo-db: translations
+	$(BIN)/flask --app wsgi kmp init
+	$(BIN)/flask --app wsgi kmp seed-demo
+
+run: demo-db
+	@echo "KMP demo cooperative: http://127.0.0.1:$(PORT)/"
+	$(BIN)/flask --app wsgi run --host 127.0.0.1 --port $(PORT)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+
+browser:
+	@bash .ci/ensure-browser
+
+test: translations lint browser
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	@if [ -n "$$KMP_TEST_DATABASE_URL" ]; then \
+		echo "=== The suite again on PostgreSQL ($$KMP_TEST_DATABASE_URL) ==="; \
+		KMP_TEST_BROWSER=0 $(BIN)/python -m pytest -n 2 --dist loadgroup; \
+	else echo "KMP_TEST_DATABASE_URL is not set: the PostgreSQL run was skipped."; fi
+
+bench: translations
+	$(BIN)/python -m bench.run
+
+lock:  ## refresh requirements.lock from a clean resolve
+	rm -rf /tmp/kmp-lock && $(PYTHON) -m venv /tmp/kmp-lock
+	/tmp/kmp-lock/bin/pip install --quiet -e '.[dev]'
+	/tmp/kmp-lock/bin/pip freeze --exclude-editable | grep -v '^-e ' > requirements.lock
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache

@@ -1,0 +1,117 @@
+"""The composition root: ``create_app`` is the one place that knows every part."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from flask import Flask, g, request, session
+from flask_login import current_user
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from kmp.config import ConfigError, config_for
+from kmp.extensions import babel, csrf, db, limiter, login_manager, migrate
+
+log = logging.getLogger("kmp")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def select_locale() -> str:
+    from flask import current_app
+
+    languages = current_app.config["KMP_LANGUAGES"]
+    if current_user and current_user.is_authenticated and current_user.locale in languages:
+        return current_user.locale
+    chosen = session.get("lang") or request.cookies.get("kmp_lang")
+    if chosen in languages:
+        return chosen
+    return current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record):  # noqa: ARG001
+    module = type(dbapi_connection).__module__
+    if "sqlite" in module:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.close()
+
+
+def create_app(config: str | type | None = None, **overrides) -> Flask:
+    """Build the application. ``config`` is a name (development/testing/production) or a class."""
+    config_class = config if isinstance(config, type) else config_for(config)
+    app = Flask(
+        "kmp",
+        root_path=ROOT,
+        template_folder=os.path.join(ROOT, "templates"),
+        static_folder=os.path.join(ROOT, "static"),
+        instance_path=os.environ.get("KMP_INSTANCE_DIR", os.path.join(ROOT, "instance")),
+    )
+    app.config.from_object(config_class)
+    app.config.update(overrides)
+    config_class().validate(app.config)
+    if not app.config.get("SECRET_KEY"):
+        raise ConfigError("SECRET_KEY is not set.")
+    _prepare_database_config(app)
+
+    db.init_app(app)
+    from kmp.db import MIGRATION_OPTIONS
+
+    migrate.init_app(app, db, directory=os.path.join(ROOT, "kmp", "migrations"), **MIGRATION_OPTIONS)
+    login_manager.init_app(app)
+    login_manager.login_view = "core.login"
+    login_manager.login_message = None
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale, default_timezone="Asia/Jakarta")
+    limiter.init_app(app)
+
+    from kmp import auth, cli, errors, ledger, payments, scheduler, templating, views  # noqa: F401
+
+    errors.register_error_handlers(app)
+    templating.init_app(app)
+    views.init_app(app)
+    ledger.init_app(app)
+    payments.init_app(app)
+    cli.init_app(app)
+    scheduler.init_app(app)
+
+    import governance
+    import members
+    import payouts
+
+    members.init_app(app)
+    governance.init_app(app)
+    payouts.init_app(app)
+
+    @app.before_request
+    def _request_start():
+        g.kmp_request_started = True
+
+    @app.teardown_request
+    def _end_transaction(exc):
+        # The boundary owns the transaction: anything not committed by the view is rolled back.
+        if exc is not None:
+            db.session.rollback()
+
+    return app
+
+
+def _prepare_database_config(app: Flask) -> None:
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    if uri.startswith("sqlite:///") and ":memory:" not in uri:
+        path = uri[len("sqlite:///") :]
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    if uri.startswith("sqlite"):
+        options.pop("pool_pre_ping", None)
+        options.setdefault("connect_args", {"timeout": 30})
+        if ":memory:" in uri:
+            from sqlalchemy.pool import StaticPool
+
+            options["poolclass"] = StaticPool
+            options["connect_args"] = {"check_same_thread": False}
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options

@@ -1,0 +1,129 @@
+"""Configuration read from the environment (``KMP_*``, ``DATABASE_URL``, ``SECRET_KEY``, ...)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+INSTANCE_DIR = Path(os.environ.get("KMP_INSTANCE_DIR", Path(__file__).resolve().parent.parent / "instance"))
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot run safely; the message is one line meant for the operator."""
+
+
+def _bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept ``postgres://`` and ``postgresql://`` and use the psycopg 3 driver."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url
+
+
+class BaseConfig:
+    ENV_NAME = "base"
+    SECRET_KEY: str | None = os.environ.get("SECRET_KEY")
+    SQLALCHEMY_DATABASE_URI = normalise_database_url(
+        os.environ.get("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'kmp.sqlite3'}")
+    )
+    KMP_READONLY_DATABASE_URL = os.environ.get("KMP_READONLY_DATABASE_URL") or None
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    KMP_PUBLIC_URL = os.environ.get("KMP_PUBLIC_URL", "http://127.0.0.1:5000")
+    KMP_PAYMENT_GATEWAY = os.environ.get("KMP_PAYMENT_GATEWAY", "fake")
+    KMP_NOTIFIER = os.environ.get("KMP_NOTIFIER", "fake")
+    KMP_COOP_NAME = os.environ.get("KMP_COOP_NAME", "Koperasi Multi Pihak Mitra Pengemudi Nusantara")
+    MIDTRANS_SERVER_KEY = os.environ.get("MIDTRANS_SERVER_KEY", "")
+    MIDTRANS_CLIENT_KEY = os.environ.get("MIDTRANS_CLIENT_KEY", "")
+    MIDTRANS_IS_PRODUCTION = _bool("MIDTRANS_IS_PRODUCTION", False)
+    PORT = int(os.environ.get("PORT", "5000"))
+
+    # Babel: Indonesian by default, English selectable.
+    BABEL_DEFAULT_LOCALE = "id"
+    BABEL_DEFAULT_TIMEZONE = "Asia/Jakarta"
+    BABEL_TRANSLATION_DIRECTORIES = str(Path(__file__).resolve().parent / "translations")
+    KMP_LANGUAGES = ("id", "en")
+
+    # Sessions and cookies.
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = _bool("KMP_SECURE_COOKIES", True)
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_SECURE = _bool("KMP_SECURE_COOKIES", True)
+    PERMANENT_SESSION_LIFETIME = 60 * 60 * 12
+    WTF_CSRF_TIME_LIMIT = 60 * 60 * 12
+    MAX_CONTENT_LENGTH = 5 * 1024 * 1024
+
+    # Rate limiting (Flask-Limiter): memory:// is per process; use redis:// with several workers.
+    RATELIMIT_STORAGE_URI = os.environ.get("KMP_RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_HEADERS_ENABLED = True
+    KMP_LOGIN_RATE_LIMIT = os.environ.get("KMP_LOGIN_RATE_LIMIT", "5 per minute")
+
+    SEND_FILE_MAX_AGE_DEFAULT = 60 * 60 * 24 * 365
+
+    def validate(self, config: dict) -> None:
+        """Refuse configurations that cannot run; overridden by stricter environments."""
+
+
+class DevelopmentConfig(BaseConfig):
+    ENV_NAME = "development"
+    SECRET_KEY = os.environ.get("SECRET_KEY") or "dev-only-insecure-key-change-me"
+    SESSION_COOKIE_SECURE = _bool("KMP_SECURE_COOKIES", False)
+    REMEMBER_COOKIE_SECURE = _bool("KMP_SECURE_COOKIES", False)
+
+
+class TestingConfig(BaseConfig):
+    ENV_NAME = "testing"
+    TESTING = True
+    SECRET_KEY = "testing-secret-key"
+    SQLALCHEMY_DATABASE_URI = normalise_database_url(
+        os.environ.get("KMP_TEST_DATABASE_URL") or "sqlite:///:memory:"
+    )
+    SESSION_COOKIE_SECURE = False
+    REMEMBER_COOKIE_SECURE = False
+    KMP_PAYMENT_GATEWAY = "fake"
+    KMP_NOTIFIER = "fake"
+    MIDTRANS_SERVER_KEY = "SB-Mid-server-TEST-ONLY-NOT-A-REAL-KEY"
+    RATELIMIT_STORAGE_URI = "memory://"
+
+
+class ProductionConfig(BaseConfig):
+    ENV_NAME = "production"
+    KMP_PAYMENT_GATEWAY = os.environ.get("KMP_PAYMENT_GATEWAY", "midtrans")
+    KMP_NOTIFIER = os.environ.get("KMP_NOTIFIER", "email")
+
+    def validate(self, config: dict) -> None:
+        if not config.get("SECRET_KEY"):
+            raise ConfigError(
+                "SECRET_KEY is not set: production refuses to start without a secret key "
+                "(set SECRET_KEY to a long random value, e.g. `python -c 'import secrets; "
+                "print(secrets.token_urlsafe(48))'`)."
+            )
+        if config.get("KMP_PAYMENT_GATEWAY") == "fake":
+            raise ConfigError(
+                "KMP_PAYMENT_GATEWAY=fake is refused in production: the simulated gateway "
+                "must never take real members' money (use KMP_PAYMENT_GATEWAY=midtrans)."
+            )
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def config_for(name: str | None) -> type[BaseConfig]:
+    name = (name or os.environ.get("KMP_ENV") or "development").lower()
+    try:
+        return CONFIGS[name]
+    except KeyError:
+        raise ConfigError(f"unknown KMP_ENV {name!r}: use one of {', '.join(CONFIGS)}") from None

@@ -1,0 +1,99 @@
+"""Declarative base, constraint naming convention and the shared column types."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+from sqlalchemy import BigInteger, DateTime, MetaData, String, TypeDecorator
+from sqlalchemy.orm import DeclarativeBase
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UTCDateTime(TypeDecorator):
+    """An aware UTC instant. Refuses naive datetimes on the way in; always aware on the way out."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime refused: store aware UTC instants")
+        value = value.astimezone(dt.UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+class Rupiah(TypeDecorator):
+    """Whole Rupiah as BigInteger; refuses floats and other non-integers."""
+
+    impl = BigInteger
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"Rupiah amounts must be int, got {type(value).__name__}")
+        return value
+
+
+class StrEnumType(TypeDecorator):
+    """Store a ``StrEnum`` as its string value (portable, readable in SQL)."""
+
+    impl = String(32)
+    cache_ok = True
+
+    def __init__(self, enum_class: type[enum.StrEnum], length: int = 32):
+        super().__init__(length)
+        self.enum_class = enum_class
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        return self.enum_class(value).value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return self.enum_class(value)
+
+
+def render_item(type_, obj, autogen_context):
+    """Alembic hook: write our TypeDecorators into migrations as plain SQLAlchemy types, so
+    migrations never import application code for column types."""
+    if type_ == "type" and isinstance(obj, TypeDecorator):
+        autogen_context.imports.add("import sqlalchemy as sa")
+        impl = obj.impl if not isinstance(obj.impl, type) else obj.impl()
+        if isinstance(impl, DateTime):
+            return "sa.DateTime(timezone=True)"
+        if isinstance(impl, BigInteger):
+            return "sa.BigInteger()"
+        if isinstance(impl, String):
+            return f"sa.String(length={impl.length})"
+        return f"sa.{impl!r}"
+    return False
+
+
+MIGRATION_OPTIONS = {"render_as_batch": True, "compare_type": True, "render_item": render_item}

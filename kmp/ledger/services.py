@@ -1,0 +1,341 @@
+"""The ledger service: ``post_entries``/``post_entry`` are the ONLY writers of money.
+
+Amounts are signed whole Rupiah: debit positive, credit negative; every entry sums to zero.
+Services flush; the boundary (request, webhook, CLI command, job) commits or rolls back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from kmp.errors import Conflict, DomainError, NotFound
+from kmp.extensions import db
+from kmp.ledger.models import Account, AccountType, ClosedPeriod, JournalEntry, Posting
+from kmp.timeutil import business_date, now_utc
+
+
+class LedgerError(DomainError):
+    code = "ledger_error"
+
+
+class UnbalancedEntry(LedgerError):
+    code = "unbalanced_entry"
+
+
+class Overdraft(LedgerError):
+    code = "insufficient_balance"
+    status = 409
+
+
+class ClosedAccount(LedgerError):
+    code = "account_closed"
+    status = 409
+
+
+class PeriodClosed(LedgerError):
+    code = "period_closed"
+    status = 409
+
+
+class IdempotencyConflict(Conflict):
+    code = "idempotency_conflict"
+
+
+@dataclass
+class EntrySpec:
+    """One journal entry to post. ``lines`` are (account or account code, signed amount)."""
+
+    idempotency_key: str
+    description: str
+    lines: Sequence[tuple[Account | str | int, int]]
+    source_kind: str
+    source_id: str | None = None
+    entry_date: dt.date | None = None
+    posted_by_id: int | None = None
+    reverses_id: int | None = None
+    _resolved: list[tuple[int, int]] = field(default_factory=list, repr=False)
+
+
+def _fingerprint(lines: Iterable[tuple[int, int]]) -> str:
+    """What makes two entries "the same" for an idempotent replay: their net postings."""
+    merged: dict[int, int] = defaultdict(int)
+    for account_id, amount in lines:
+        merged[account_id] += amount
+    body = ";".join(
+        f"{a}:{v}" for a, v in sorted(merged.items()) if v
+    )
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def get_account(code: str) -> Account:
+    account = db.session.scalar(select(Account).where(Account.code == code))
+    if account is None:
+        raise NotFound(f"Akun {code!r} tidak ada di bagan akun.", code="account_not_found")
+    return account
+
+
+def open_account(
+    code: str, name: str, type_: AccountType | str, *, owner_id: int | None = None,
+    no_negative: bool = False,
+) -> Account:
+    """Return the account with ``code``, creating it when missing (idempotent)."""
+    account = db.session.scalar(select(Account).where(Account.code == code))
+    if account is not None:
+        return account
+    type_ = AccountType(type_)
+    account = Account(
+        code=code, name=name, type=type_, normal_sign=type_.normal_sign, owner_id=owner_id,
+        no_negative=no_negative, balance_idr=0,
+    )
+    db.session.add(account)
+    db.session.flush()
+    return account
+
+
+def _resolve_accounts(specs: Sequence[EntrySpec]) -> None:
+    codes = {a for s in specs for a, _ in s.lines if isinstance(a, str)}
+    by_code: dict[str, int] = {}
+    if codes:
+        rows = db.session.execute(select(Account.code, Account.id).where(Account.code.in_(codes)))
+        by_code = dict(rows.all())
+        missing = codes - by_code.keys()
+        if missing:
+            raise NotFound(
+                f"Akun tidak ada di bagan akun: {', '.join(sorted(missing))}.",
+                code="account_not_found",
+            )
+    for spec in specs:
+        resolved = []
+        for account, amount in spec.lines:
+            if isinstance(account, Account):
+                account_id = account.id
+            elif isinstance(account, str):
+                account_id = by_code[account]
+            else:
+                account_id = int(account)
+            if isinstance(amount, bool) or not isinstance(amount, int):
+                raise UnbalancedEntry(f"amount must be whole Rupiah (int), got {amount!r}")
+            resolved.append((account_id, amount))
+        spec._resolved = resolved
+
+
+def _validate_shape(spec: EntrySpec) -> None:
+    if not spec.idempotency_key or len(spec.idempotency_key) > 200:
+        raise LedgerError("an entry needs an idempotency key of at most 200 characters")
+    if len(spec._resolved) < 2:
+        raise UnbalancedEntry("an entry needs at least two postings")
+    if any(amount == 0 for _, amount in spec._resolved):
+        raise UnbalancedEntry("a posting of zero Rupiah is refused")
+    total = sum(amount for _, amount in spec._resolved)
+    if total != 0:
+        raise UnbalancedEntry(f"entry {spec.idempotency_key!r} does not balance (off by {total})")
+
+
+def _closed_years() -> set[int]:
+    return set(db.session.scalars(select(ClosedPeriod.fiscal_year)))
+
+
+def post_entries(specs: Sequence[EntrySpec], *, lock: bool = True) -> list[JournalEntry | int]:
+    """Post many entries set-based, all or nothing (inside a savepoint).
+
+    Returns, in order, the id of each entry (new or, for a replayed idempotency key with the
+    same content, the existing one). Raises ``IdempotencyConflict`` when a key was used with a
+    different content, ``Overdraft`` when a no-negative account would go below zero,
+    ``ClosedAccount``/``PeriodClosed`` for closed accounts or fiscal years.
+    """
+    if not specs:
+        return []
+    today = business_date()
+    _resolve_accounts(specs)
+    for spec in specs:
+        spec.entry_date = spec.entry_date or today
+        _validate_shape(spec)
+    keys = [s.idempotency_key for s in specs]
+    if len(set(keys)) != len(keys):
+        raise IdempotencyConflict("the same idempotency key appears twice in one batch")
+
+    existing: dict[str, tuple[int, str]] = {}
+    for chunk_start in range(0, len(keys), 5000):
+        chunk = keys[chunk_start : chunk_start + 5000]
+        rows = db.session.execute(
+            select(JournalEntry.idempotency_key, JournalEntry.id, JournalEntry.fingerprint).where(
+                JournalEntry.idempotency_key.in_(chunk)
+            )
+        )
+        existing.update({k: (i, f) for k, i, f in rows})
+
+    results: list[int | None] = []
+    fresh: list[tuple[EntrySpec, str]] = []
+    for spec in specs:
+        fingerprint = _fingerprint(spec._resolved)
+        if spec.idempotency_key in existing:
+            entry_id, stored = existing[spec.idempotency_key]
+            if stored != fingerprint:
+                raise IdempotencyConflict(
+                    f"idempotency key {spec.idempotency_key!r} was already used for a different "
+                    "entry",
+                )
+            results.append(entry_id)
+        else:
+            results.append(None)
+            fresh.append((spec, fingerprint))
+    if not fresh:
+        return results
+
+    closed = _closed_years()
+    if closed:
+        for spec, _ in fresh:
+            if spec.entry_date.year in closed:
+                raise PeriodClosed(
+                    f"Tahun buku {spec.entry_date.year} sudah ditutup: entri baru harus bertanggal "
+                    "di periode yang masih terbuka."
+                )
+
+    deltas: dict[int, int] = defaultdict(int)
+    for spec, _ in fresh:
+        for account_id, amount in spec._resolved:
+            deltas[account_id] += amount
+    account_ids = sorted(deltas)
+
+    savepoint = db.session.begin_nested()
+    try:
+        accounts = _lock_accounts(account_ids, lock=lock)
+        for account_id in account_ids:
+            row = accounts.get(account_id)
+            if row is None:
+                raise NotFound(f"account {account_id} does not exist", code="account_not_found")
+            code, balance, normal_sign, no_negative, is_closed = row
+            if is_closed:
+                raise ClosedAccount(f"Akun {code} sudah ditutup.")
+            if no_negative and normal_sign * (balance + deltas[account_id]) < 0:
+                raise Overdraft(
+                    f"Saldo tidak cukup di akun {code}.", field=code,
+                )
+        now = now_utc()
+        entry_rows = [
+            {
+                "idempotency_key": spec.idempotency_key,
+                "entry_date": spec.entry_date,
+                "recorded_at": now,
+                "description": spec.description,
+                "source_kind": spec.source_kind,
+                "source_id": spec.source_id,
+                "posted_by_id": spec.posted_by_id,
+                "reverses_id": spec.reverses_id,
+                "fingerprint": fingerprint,
+            }
+            for spec, fingerprint in fresh
+        ]
+        entries_table = JournalEntry.__table__
+        new_ids = list(
+            db.session.scalars(
+                insert(entries_table).returning(entries_table.c.id, sort_by_parameter_order=True),
+                entry_rows,
+            )
+        )
+        posting_rows = [
+            {"entry_id": entry_id, "account_id": a, "amount_idr": v, "entry_date": spec.entry_date}
+            for (spec, _), entry_id in zip(fresh, new_ids, strict=True)
+            for a, v in spec._resolved
+        ]
+        db.session.execute(insert(Posting.__table__), posting_rows)
+        changed = [{"aid": a, "delta": d} for a, d in deltas.items() if d]
+        if changed:
+            accounts_table = Account.__table__
+            db.session.execute(
+                update(accounts_table)
+                .where(accounts_table.c.id == bindparam("aid"))
+                .values(balance_idr=accounts_table.c.balance_idr + bindparam("delta")),
+                changed,
+            )
+        savepoint.commit()
+    except IntegrityError as error:
+        savepoint.rollback()
+        if "idempotency_key" in str(error.orig) or "unique" in str(error.orig).lower():
+            raise IdempotencyConflict(
+                "an entry with the same idempotency key was posted concurrently; retry"
+            ) from error
+        raise
+    except BaseException:
+        savepoint.rollback()
+        raise
+    # Maintained balances changed behind the ORM's back: refresh any loaded Account.
+    for obj in list(db.session.identity_map.values()):
+        if isinstance(obj, Account) and obj.id in deltas:
+            db.session.expire(obj, ["balance_idr"])
+    iterator = iter(new_ids)
+    return [r if r is not None else next(iterator) for r in results]
+
+
+def _lock_accounts(account_ids: list[int], *, lock: bool) -> dict[int, tuple]:
+    rows: dict[int, tuple] = {}
+    for start in range(0, len(account_ids), 5000):
+        chunk = account_ids[start : start + 5000]
+        query = (
+            select(Account.id, Account.code, Account.balance_idr, Account.normal_sign,
+                   Account.no_negative, Account.is_closed)
+            .where(Account.id.in_(chunk))
+            .order_by(Account.id)
+        )
+        if lock and db.session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update()
+        rows.update({r[0]: tuple(r[1:]) for r in db.session.execute(query)})
+    return rows
+
+
+def post_entry(
+    *, idempotency_key: str, description: str, lines: Sequence[tuple[Account | str | int, int]],
+    source_kind: str, source_id: str | int | None = None, entry_date: dt.date | None = None,
+    posted_by=None, reverses_id: int | None = None,
+) -> JournalEntry:
+    """Post one balanced entry (see ``post_entries``) and return it."""
+    spec = EntrySpec(
+        idempotency_key=idempotency_key, description=description, lines=lines,
+        source_kind=source_kind, source_id=None if source_id is None else str(source_id),
+        entry_date=entry_date, posted_by_id=getattr(posted_by, "id", posted_by),
+        reverses_id=reverses_id,
+    )
+    (entry_id,) = post_entries([spec])
+    return db.session.get(JournalEntry, entry_id)
+
+
+def reverse_entry(entry: JournalEntry, reason: str, *, posted_by=None,
+                  entry_date: dt.date | None = None) -> JournalEntry:
+    """Post the mirror of ``entry`` (in the open period); an entry is reversed at most once."""
+    if not reason or not reason.strip():
+        raise LedgerError("Alasan pembatalan wajib diisi.", code="reason_required")
+    if entry.reverses_id is not None:
+        raise LedgerError("Entri pembalik tidak dapat dibalik lagi.", code="reversal_of_reversal")
+    return post_entry(
+        idempotency_key=f"reversal:{entry.id}",
+        description=f"Pembalikan #{entry.id}: {reason.strip()}",
+        lines=[(p.account_id, -p.amount_idr) for p in entry.postings],
+        source_kind="reversal",
+        source_id=str(entry.id),
+        entry_date=entry_date,
+        posted_by=posted_by,
+        reverses_id=entry.id,
+    )
+
+
+def close_period(fiscal_year: int, *, by_user=None, note: str | None = None) -> ClosedPeriod:
+    if db.session.scalar(select(ClosedPeriod).where(ClosedPeriod.fiscal_year == fiscal_year)):
+        raise Conflict(f"Tahun buku {fiscal_year} sudah ditutup.", code="already_closed")
+    if fiscal_year >= business_date().year:
+        raise LedgerError(
+            f"Tahun buku {fiscal_year} belum berakhir: tutup buku hanya untuk tahun yang sudah lewat.",
+            code="period_not_over",
+        )
+    period = ClosedPeriod(
+        fiscal_year=fiscal_year, closed_by_id=getattr(by_user, "id", None), note=note
+    )
+    db.session.add(period)
+    db.session.flush()
+    return period

@@ -1,0 +1,108 @@
+"""Template filters, the navigation registry and fingerprinted static assets."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+from dataclasses import dataclass
+
+from flask import Flask, current_app, url_for
+from flask_babel import format_date, lazy_gettext
+from flask_login import current_user
+
+from kmp.money import format_rupiah
+from kmp.timeutil import JAKARTA
+
+
+@dataclass(frozen=True)
+class NavItem:
+    endpoint: str
+    label: object  # a lazy string
+    roles: tuple[str, ...]  # empty = every logged-in user
+    order: int = 100
+
+
+def register_nav(app: Flask, *items: NavItem) -> None:
+    app.extensions.setdefault("kmp_nav", []).extend(items)
+
+
+def nav_for_user(user) -> list[NavItem]:
+    items = current_app.extensions.get("kmp_nav", [])
+    visible = []
+    for item in sorted(items, key=lambda i: i.order):
+        if item.endpoint not in current_app.view_functions:
+            continue
+        if not user.is_authenticated:
+            continue
+        if item.roles and not user.has_role(*item.roles):
+            continue
+        visible.append(item)
+    return visible
+
+
+_asset_hashes: dict[str, str] = {}
+
+
+def asset_url(filename: str) -> str:
+    """A static URL with a content hash, so assets can be cached for a year."""
+    digest = _asset_hashes.get(filename)
+    if digest is None or current_app.debug:
+        path = os.path.join(current_app.static_folder, filename)
+        try:
+            with open(path, "rb") as handle:
+                digest = hashlib.sha256(handle.read()).hexdigest()[:12]
+        except OSError:
+            digest = "missing"
+        _asset_hashes[filename] = digest
+    return url_for("static", filename=filename, v=digest)
+
+
+def jakarta_datetime(value: dt.datetime | None, fmt: str = "d MMMM y, HH.mm") -> str:
+    if value is None:
+        return "–"
+    from flask_babel import format_datetime
+
+    return format_datetime(value.astimezone(JAKARTA), fmt) + " WIB"
+
+
+def long_date(value: dt.date | None) -> str:
+    """``17 Agustus 2026`` in Indonesian, ``17 August 2026`` in English."""
+    if value is None:
+        return "–"
+    return format_date(value, "d MMMM y")
+
+
+def mask_tail(value: str | None, keep: int = 4) -> str:
+    if not value:
+        return "–"
+    if len(value) <= keep:
+        return "•" * len(value)
+    return "•" * (len(value) - keep) + value[-keep:]
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.filters["rupiah"] = format_rupiah
+    app.jinja_env.filters["jakarta"] = jakarta_datetime
+    app.jinja_env.filters["longdate"] = long_date
+    app.jinja_env.filters["mask"] = mask_tail
+    app.jinja_env.globals["asset_url"] = asset_url
+    app.jinja_env.autoescape = True
+
+    register_nav(
+        app,
+        NavItem("core.home", lazy_gettext("Beranda"), (), 0),
+        NavItem("core.account", lazy_gettext("Akun"), (), 900),
+    )
+
+    @app.context_processor
+    def inject_common():
+        from flask_babel import get_locale
+
+        return {
+            "nav_items": nav_for_user(current_user),
+            "coop_name": current_app.config["KMP_COOP_NAME"],
+            "current_locale": str(get_locale() or "id"),
+            "languages": current_app.config["KMP_LANGUAGES"],
+            "has_endpoint": lambda name: name in current_app.view_functions,
+        }

@@ -1,0 +1,48 @@
+/* KMP: tiny progressive enhancement, no framework. */
+(function () {
+  "use strict";
+  // A form submitted while offline is not lost: keep what was typed and say it was not sent.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (navigator.onLine !== false) return;
+    if (form.hasAttribute("data-online-only")) {
+      event.preventDefault();
+      showNote(form, form.getAttribute("data-offline-message") ||
+        "Tidak ada koneksi. Pembayaran dan suara hanya bisa dikirim saat online.");
+      return;
+    }
+    event.preventDefault();
+    try {
+      var data = {};
+      new FormData(form).forEach(function (v, k) { if (k !== "csrf_token" && k.indexOf("password") < 0) data[k] = v; });
+      sessionStorage.setItem("kmp-draft:" + location.pathname, JSON.stringify(data));
+    } catch (e) { /* storage full or disabled */ }
+    showNote(form, "Tidak ada koneksi: formulir BELUM terkirim. Isian Anda disimpan di HP ini. Kirim lagi saat sinyal kembali.");
+  });
+  function showNote(form, text) {
+    var note = form.querySelector(".offline-note");
+    if (!note) { note = document.createElement("p"); note.className = "offline-note"; note.setAttribute("role", "alert"); form.prepend(note); }
+    note.textContent = text;
+  }
+  // Restore a draft kept while offline.
+  try {
+    var draft = sessionStorage.getItem("kmp-draft:" + location.pathname);
+    if (draft) {
+      var values = JSON.parse(draft);
+      Object.keys(values).forEach(function (name) {
+        var field = document.querySelector('form [name="' + name.replace(/"/g, "") + '"]');
+        if (field && field.type !== "hidden" && !field.value) field.value = values[name];
+      });
+      sessionStorage.removeItem("kmp-draft:" + location.pathname);
+    }
+  } catch (e) { /* ignore */ }
+  // Confirm dangerous actions.
+  document.addEventListener("click", function (event) {
+    var el = event.target.closest("[data-confirm]");
+    if (el && !window.confirm(el.getAttribute("data-confirm"))) event.preventDefault();
+  });
+  if ("serviceWorker" in navigator && document.documentElement.dataset.sw !== "off") {
+    var sw = document.querySelector('link[rel="kmp-sw"]');
+    if (sw) navigator.serviceWorker.register(sw.getAttribute("href")).catch(function () {});
+  }
+})();

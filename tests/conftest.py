@@ -1,0 +1,190 @@
+"""Test harness: one app per test session, a clean database per test, role logins.
+
+The suite runs on SQLite by default and on PostgreSQL when ``KMP_TEST_DATABASE_URL`` is set
+(a fresh database is created per run and per xdist worker, and dropped afterwards).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import tempfile
+from collections.abc import Iterator
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from kmp import create_app
+from kmp.config import normalise_database_url
+from kmp.extensions import db as _db
+from kmp.extensions import limiter
+from kmp.timeutil import set_clock
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+PG_URL = os.environ.get("KMP_TEST_DATABASE_URL")
+
+
+def pytest_report_header(config):  # noqa: ARG001
+    target = "PostgreSQL " + make_url(normalise_database_url(PG_URL)).render_as_string(
+        hide_password=True) if PG_URL else "SQLite"
+    return [f"KMP test database: {target}"]
+
+
+def _worker() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    if not PG_URL:
+        folder = tempfile.mkdtemp(prefix="kmp-test-")
+        yield f"sqlite:///{folder}/kmp.sqlite3"
+        shutil.rmtree(folder, ignore_errors=True)
+        return
+    base = make_url(normalise_database_url(PG_URL))
+    name = f"kmp_test_{_worker()}_{os.getpid()}_{secrets.token_hex(3)}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as error:  # noqa: BLE001
+        admin.dispose()
+        message = f"PostgreSQL at KMP_TEST_DATABASE_URL is unreachable: {error}"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    yield base.set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"
+        ), {"n": name})
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+    admin.dispose()
+
+
+class IsolatedClient(FlaskClient):
+    """Each request runs in its own app context, as in production: ``g`` (CSRF token cache,
+    Flask-Login's user) and the database session never leak from the test body or between
+    requests, even though the test body keeps an app context pushed."""
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def app(database_url):
+    application = create_app("testing", SQLALCHEMY_DATABASE_URI=database_url)
+    application.test_client_class = IsolatedClient
+    if database_url.startswith("sqlite"):
+        application.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 30}}
+    with application.app_context():
+        _db.create_all()
+    yield application
+    with application.app_context():
+        _db.session.remove()
+        _db.engine.dispose()
+
+
+def _clean_tables() -> None:
+    tables = [t.name for t in reversed(_db.metadata.sorted_tables)]
+    if _db.engine.dialect.name == "postgresql":
+        _db.session.execute(text(
+            "TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"
+        ))
+    else:
+        for table in tables:
+            _db.session.execute(text(f'DELETE FROM "{table}"'))
+        _db.session.execute(text("DELETE FROM sqlite_sequence")) if _has_sqlite_sequence() else None
+    _db.session.commit()
+
+
+def _has_sqlite_sequence() -> bool:
+    return bool(_db.session.execute(text(
+        "SELECT 1 FROM sqlite_master WHERE name='sqlite_sequence'")).first())
+
+
+@pytest.fixture(autouse=True)
+def db(request, app):
+    """A clean database with the default chart of accounts and AD configuration."""
+    if "nodb" in request.keywords:
+        yield None
+        return
+    ctx = app.app_context()
+    ctx.push()
+    _clean_tables()
+    from kmp.cli import install_defaults
+
+    install_defaults()
+    _db.session.commit()
+    limiter.reset()
+    try:
+        yield _db
+    finally:
+        _db.session.rollback()
+        _db.session.remove()
+        set_clock(None)
+        ctx.pop()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def make_user(db):  # noqa: ARG001
+    from kmp.auth import create_user
+
+    counter = {"n": 0}
+
+    def factory(*roles, email=None, password="rahasia-12345", full_name=None, **kwargs):
+        counter["n"] += 1
+        n = counter["n"]
+        user = create_user(
+            full_name=full_name or f"Pengguna Uji {n}",
+            email=email or f"user{n}-{secrets.token_hex(2)}@test.kmp.id",
+            password=password,
+            roles=roles or ("anggota",),
+            **kwargs,
+        )
+        _db.session.commit()
+        return user
+
+    return factory
+
+
+@pytest.fixture
+def login_as(client, make_user):
+    """``login_as("pengurus")`` creates a user with that role and logs the test client in."""
+
+    def do_login(*roles, user=None):
+        user = user or make_user(*roles)
+        with client.session_transaction() as session:
+            session["_user_id"] = user.get_id()
+            session["_fresh"] = True
+        return user
+
+    return do_login
+
+
+_CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def csrf_from(html: str) -> str:
+    match = _CSRF.search(html)
+    assert match, "no csrf_token in page"
+    return match.group(1)
+
+
+@pytest.fixture
+def csrf_token(client):
+    def get(path: str = "/masuk") -> str:
+        response = client.get(path)
+        return csrf_from(response.get_data(as_text=True))
+
+    return get

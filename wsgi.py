@@ -1,0 +1,3 @@
+from kmp import create_app
+
+app = create_app()
