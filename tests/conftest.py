@@ -188,3 +188,9 @@ def csrf_token(client):
         return csrf_from(response.get_data(as_text=True))
 
     return get
+
+
+def pytest_collection_modifyitems(config, items):  # noqa: ARG001
+    for item in items:
+        if item.get_closest_marker("postgres") and not PG_URL:
+            item.add_marker(pytest.mark.skip(reason="needs PostgreSQL (KMP_TEST_DATABASE_URL)"))
