@@ -146,7 +146,7 @@ APPEND_ONLY_FUNCTION = DDL(
     """
 CREATE OR REPLACE FUNCTION kmp_refuse_journal_change() RETURNS trigger AS $$
 BEGIN
-    RAISE EXCEPTION 'kmp: % on % is refused: the journal is append-only (post a reversal)',
+    RAISE EXCEPTION 'kmp: %% on %% is refused: the journal is append-only (post a reversal)',
         TG_OP, TG_TABLE_NAME USING ERRCODE = 'integrity_constraint_violation';
 END;
 $$ LANGUAGE plpgsql
@@ -174,6 +174,6 @@ def install_pg_triggers(op) -> None:
     """Called from the migration that creates the journal tables (PostgreSQL only)."""
     if op.get_bind().dialect.name != "postgresql":
         return
-    op.execute(APPEND_ONLY_FUNCTION.statement)
+    op.execute(APPEND_ONLY_FUNCTION)
     for table in ("journal_entries", "postings"):
-        op.execute(append_only_trigger(table).statement)
+        op.execute(append_only_trigger(table))
