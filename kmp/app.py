@@ -61,7 +61,9 @@ def create_app(config: str | type | None = None, **overrides) -> Flask:
     db.init_app(app)
     from kmp.db import MIGRATION_OPTIONS
 
-    migrate.init_app(app, db, directory=os.path.join(ROOT, "kmp", "migrations"), **MIGRATION_OPTIONS)
+    migrate.init_app(
+        app, db, directory=os.path.join(ROOT, "kmp", "migrations"), **MIGRATION_OPTIONS
+    )
     login_manager.init_app(app)
     login_manager.login_view = "core.login"
     login_manager.login_message = None

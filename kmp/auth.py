@@ -31,15 +31,13 @@ class Role(enum.StrEnum):
 #: Roles that handle money or oversight; they get the board navigation.
 BOARD_ROLES = (Role.ADMIN, Role.PENGURUS, Role.BENDAHARA, Role.PENGAWAS)
 
-PASSWORD_METHOD = "scrypt:32768:8:1"
+PASSWORD_METHOD = "scrypt:32768:8:1"  # noqa: S105 - a hashing method, not a password
 MIN_PASSWORD_LENGTH = 10
 
 
 class User(UserMixin, db.Model):
     __tablename__ = "users"
-    __table_args__ = (
-        CheckConstraint("email IS NOT NULL OR phone IS NOT NULL", name="has_login"),
-    )
+    __table_args__ = (CheckConstraint("email IS NOT NULL OR phone IS NOT NULL", name="has_login"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str | None] = mapped_column(String(254), unique=True)
@@ -114,7 +112,7 @@ _PHONE_CHARS = re.compile(r"[\s\-().]")
 
 
 def normalise_phone(text: str) -> str:
-    """Normalise an Indonesian mobile number to ``+62...``; raise ``ValueError`` if it is not one."""
+    """Normalise an Indonesian mobile number to ``+62...``; ``ValueError`` if it is not one."""
     raw = _PHONE_CHARS.sub("", text or "")
     if raw.startswith("+62"):
         rest = raw[3:]
@@ -143,8 +141,13 @@ def find_user_by_login(login: str) -> User | None:
 
 
 def create_user(
-    *, full_name: str, password: str, email: str | None = None, phone: str | None = None,
-    roles: tuple[Role | str, ...] = (Role.ANGGOTA,), locale: str = "id",
+    *,
+    full_name: str,
+    password: str,
+    email: str | None = None,
+    phone: str | None = None,
+    roles: tuple[Role | str, ...] = (Role.ANGGOTA,),
+    locale: str = "id",
 ) -> User:
     """Create a login identity (flushes; the caller's boundary commits)."""
     if not email and not phone:

@@ -69,8 +69,7 @@ def seed_demo_command() -> None:
 
     logins = seed_demo()
     db.session.commit()
-    click.echo("Demo cooperative ready. Demo logins (password for all: "
-               f"{logins['password']}):")
+    click.echo(f"Demo cooperative ready. Demo logins (password for all: {logins['password']}):")
     for role, login in logins["users"].items():
         click.echo(f"  {role:<10} {login}")
 

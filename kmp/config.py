@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-INSTANCE_DIR = Path(os.environ.get("KMP_INSTANCE_DIR", Path(__file__).resolve().parent.parent / "instance"))
+INSTANCE_DIR = Path(
+    os.environ.get("KMP_INSTANCE_DIR", Path(__file__).resolve().parent.parent / "instance")
+)
 
 
 class ConfigError(RuntimeError):
@@ -39,7 +41,9 @@ class BaseConfig:
     KMP_PUBLIC_URL = os.environ.get("KMP_PUBLIC_URL", "http://127.0.0.1:5000")
     KMP_PAYMENT_GATEWAY = os.environ.get("KMP_PAYMENT_GATEWAY", "fake")
     KMP_NOTIFIER = os.environ.get("KMP_NOTIFIER", "fake")
-    KMP_COOP_NAME = os.environ.get("KMP_COOP_NAME", "Koperasi Multi Pihak Mitra Pengemudi Nusantara")
+    KMP_COOP_NAME = os.environ.get(
+        "KMP_COOP_NAME", "Koperasi Multi Pihak Mitra Pengemudi Nusantara"
+    )
     MIDTRANS_SERVER_KEY = os.environ.get("MIDTRANS_SERVER_KEY", "")
     MIDTRANS_CLIENT_KEY = os.environ.get("MIDTRANS_CLIENT_KEY", "")
     MIDTRANS_IS_PRODUCTION = _bool("MIDTRANS_IS_PRODUCTION", False)
@@ -83,7 +87,7 @@ class DevelopmentConfig(BaseConfig):
 class TestingConfig(BaseConfig):
     ENV_NAME = "testing"
     TESTING = True
-    SECRET_KEY = "testing-secret-key"
+    SECRET_KEY = "testing-secret-key"  # noqa: S105 - tests only
     SQLALCHEMY_DATABASE_URI = normalise_database_url(
         os.environ.get("KMP_TEST_DATABASE_URL") or "sqlite:///:memory:"
     )

@@ -12,8 +12,12 @@ DEMO_PASSWORD = "demo-kmp-2026"  # noqa: S105 - public demo data, printed by `ma
 DEMO_USERS = (
     ("admin", "admin@demo.kmp.id", "Admin Koperasi", (Role.ADMIN,)),
     ("pengurus", "ketua@demo.kmp.id", "Siti Rahmawati (Ketua)", (Role.PENGURUS, Role.ANGGOTA)),
-    ("bendahara", "bendahara@demo.kmp.id", "Budi Santoso (Bendahara)",
-     (Role.PENGURUS, Role.BENDAHARA, Role.ANGGOTA)),
+    (
+        "bendahara",
+        "bendahara@demo.kmp.id",
+        "Budi Santoso (Bendahara)",
+        (Role.PENGURUS, Role.BENDAHARA, Role.ANGGOTA),
+    ),
     ("pengawas", "pengawas@demo.kmp.id", "Dewi Lestari (Pengawas)", (Role.PENGAWAS, Role.ANGGOTA)),
     ("anggota", "driver@demo.kmp.id", "Agus Pratama (Pengemudi)", (Role.ANGGOTA,)),
     ("partner", "mitra@demo.kmp.id", "Rina Wijaya (PT Ojek Nusantara)", (Role.PARTNER,)),

@@ -16,8 +16,14 @@ class DomainError(Exception):
     status = 422
     code = "domain_error"
 
-    def __init__(self, message: str, *, code: str | None = None, field: str | None = None,
-                 status: int | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        field: str | None = None,
+        status: int | None = None,
+    ):
         super().__init__(message)
         self.message = message
         if code:
@@ -51,9 +57,10 @@ def wants_json() -> bool:
     if request.path.startswith("/api/"):
         return True
     best = request.accept_mimetypes.best_match(["application/json", "text/html"])
-    return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes[
-        "text/html"
-    ]
+    return (
+        best == "application/json"
+        and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+    )
 
 
 def error_envelope(status: int, code: str, message: str, details: dict | None = None):
@@ -118,4 +125,6 @@ def _is_db_down(error: Exception) -> bool:
     if not isinstance(error, OperationalError):
         return False
     text = str(error.orig).lower()
-    return any(s in text for s in ("connection", "could not connect", "server closed", "unable to open"))
+    return any(
+        s in text for s in ("connection", "could not connect", "server closed", "unable to open")
+    )

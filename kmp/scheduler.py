@@ -76,11 +76,20 @@ def build_scheduler(app: Flask, *, blocking: bool = True):
     from apscheduler.schedulers.blocking import BlockingScheduler
 
     cls = BlockingScheduler if blocking else BackgroundScheduler
-    scheduler = cls(timezone="Asia/Jakarta", job_defaults={"coalesce": True, "max_instances": 1,
-                                                            "misfire_grace_time": 3600})
+    scheduler = cls(
+        timezone="Asia/Jakarta",
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
+    )
     for job in app.extensions.get("kmp_jobs", []):
-        scheduler.add_job(run_job, job.trigger, args=(app, job), id=job.id, name=job.description
-                          or job.id, replace_existing=True, **job.trigger_args)
+        scheduler.add_job(
+            run_job,
+            job.trigger,
+            args=(app, job),
+            id=job.id,
+            name=job.description or job.id,
+            replace_existing=True,
+            **job.trigger_args,
+        )
     return scheduler
 
 

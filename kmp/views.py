@@ -90,7 +90,10 @@ def login():
             db.session.commit()
             return redirect(safe_next(form.next.data, url_for("core.home")))
         g.login_failed = True
-        flash(_("Email/nomor HP atau kata sandi salah. Periksa lagi, lalu coba masuk kembali."), "error")
+        flash(
+            _("Email/nomor HP atau kata sandi salah. Periksa lagi, lalu coba masuk kembali."),
+            "error",
+        )
         return render_template("auth/login.html", form=form), 401
     status = 400 if request.method == "POST" else 200
     return render_template("auth/login.html", form=form), status
@@ -118,8 +121,12 @@ def set_language():
         db.session.commit()
     response = redirect(safe_next(form.next.data, fallback), 303)
     response.set_cookie(
-        "kmp_lang", form.lang.data, max_age=365 * 24 * 3600, samesite="Lax",
-        secure=current_app.config["SESSION_COOKIE_SECURE"], httponly=True,
+        "kmp_lang",
+        form.lang.data,
+        max_age=365 * 24 * 3600,
+        samesite="Lax",
+        secure=current_app.config["SESSION_COOKIE_SECURE"],
+        httponly=True,
     )
     return response
 
@@ -133,7 +140,11 @@ def account():
             change_password(current_user, form.current.data, form.new.data)
         except DomainError as error:
             db.session.rollback()
-            form.current.errors = [*form.current.errors, error.message] if error.code == "wrong_password" else form.current.errors
+            form.current.errors = (
+                [*form.current.errors, error.message]
+                if error.code == "wrong_password"
+                else form.current.errors
+            )
             if error.code != "wrong_password":
                 form.new.errors = [*form.new.errors, error.message]
             return render_template("auth/account.html", form=form), 422

@@ -21,11 +21,24 @@ def main() -> None:
     for path in glob.glob(os.path.join(VERSIONS, "*.py")):
         os.remove(path)
     with tempfile.TemporaryDirectory() as folder:
-        env = dict(os.environ, DATABASE_URL=f"sqlite:///{folder}/empty.sqlite3", KMP_ENV="development")
+        env = dict(
+            os.environ, DATABASE_URL=f"sqlite:///{folder}/empty.sqlite3", KMP_ENV="development"
+        )
         subprocess.run(
-            [os.path.join(ROOT, ".venv", "bin", "flask"), "--app", "wsgi", "db", "migrate",
-             "--rev-id", "0001", "-m", "initial schema"],
-            cwd=ROOT, env=env, check=True,
+            [
+                os.path.join(ROOT, ".venv", "bin", "flask"),
+                "--app",
+                "wsgi",
+                "db",
+                "migrate",
+                "--rev-id",
+                "0001",
+                "-m",
+                "initial schema",
+            ],
+            cwd=ROOT,
+            env=env,
+            check=True,
         )
     (path,) = glob.glob(os.path.join(VERSIONS, "*.py"))
     with open(path) as handle:
@@ -37,8 +50,8 @@ def main() -> None:
     )
     text = text.replace(
         "def downgrade():\n",
-        "def downgrade():\n    if op.get_bind().dialect.name == \"postgresql\":\n"
-        "        op.execute(\"DROP FUNCTION IF EXISTS kmp_refuse_journal_change() CASCADE\")\n",
+        'def downgrade():\n    if op.get_bind().dialect.name == "postgresql":\n'
+        '        op.execute("DROP FUNCTION IF EXISTS kmp_refuse_journal_change() CASCADE")\n',
         1,
     )
     text = text.replace(

@@ -29,8 +29,12 @@ PG_URL = os.environ.get("KMP_TEST_DATABASE_URL")
 
 
 def pytest_report_header(config):  # noqa: ARG001
-    target = "PostgreSQL " + make_url(normalise_database_url(PG_URL)).render_as_string(
-        hide_password=True) if PG_URL else "SQLite"
+    target = (
+        "PostgreSQL "
+        + make_url(normalise_database_url(PG_URL)).render_as_string(hide_password=True)
+        if PG_URL
+        else "SQLite"
+    )
     return [f"KMP test database: {target}"]
 
 
@@ -59,9 +63,10 @@ def database_url() -> Iterator[str]:
         pytest.skip(message)
     yield base.set(database=name).render_as_string(hide_password=False)
     with admin.connect() as conn:
-        conn.execute(text(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"
-        ), {"n": name})
+        conn.execute(
+            text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
+            {"n": name},
+        )
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
     admin.dispose()
 
@@ -93,9 +98,9 @@ def app(database_url):
 def _clean_tables() -> None:
     tables = [t.name for t in reversed(_db.metadata.sorted_tables)]
     if _db.engine.dialect.name == "postgresql":
-        _db.session.execute(text(
-            "TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"
-        ))
+        _db.session.execute(
+            text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE")
+        )
     else:
         for table in tables:
             _db.session.execute(text(f'DELETE FROM "{table}"'))
@@ -104,8 +109,11 @@ def _clean_tables() -> None:
 
 
 def _has_sqlite_sequence() -> bool:
-    return bool(_db.session.execute(text(
-        "SELECT 1 FROM sqlite_master WHERE name='sqlite_sequence'")).first())
+    return bool(
+        _db.session.execute(
+            text("SELECT 1 FROM sqlite_master WHERE name='sqlite_sequence'")
+        ).first()
+    )
 
 
 @pytest.fixture(autouse=True)

@@ -5,8 +5,13 @@ from __future__ import annotations
 from kmp.ledger.models import AccountType
 from kmp.ledger.services import open_account
 
-A, L, E, I, X = (AccountType.ASSET, AccountType.LIABILITY, AccountType.EQUITY,
-                 AccountType.INCOME, AccountType.EXPENSE)
+A, L, E, I, X = (  # noqa: E741 - short type names keep the chart table readable
+    AccountType.ASSET,
+    AccountType.LIABILITY,
+    AccountType.EQUITY,
+    AccountType.INCOME,
+    AccountType.EXPENSE,
+)
 
 CASH = "asset:cash"
 BANK = "asset:bank"
@@ -77,7 +82,10 @@ def open_member_accounts(member_id: int, member_no: str) -> dict[str, int]:
     ids = {}
     for kind, (prefix, name, type_) in MEMBER_ACCOUNTS.items():
         account = open_account(
-            f"{prefix}:{member_no}", f"{name} {member_no}", type_, owner_id=member_id,
+            f"{prefix}:{member_no}",
+            f"{name} {member_no}",
+            type_,
+            owner_id=member_id,
             no_negative=True,
         )
         ids[kind] = account.id

@@ -71,8 +71,10 @@ class Account(db.Model):
 
 class JournalEntry(db.Model):
     __tablename__ = "journal_entries"
-    __table_args__ = (Index("ix_journal_entries_date", "entry_date", "id"),
-                      Index("ix_journal_entries_source", "source_kind", "source_id"))
+    __table_args__ = (
+        Index("ix_journal_entries_date", "entry_date", "id"),
+        Index("ix_journal_entries_source", "source_kind", "source_id"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
@@ -82,9 +84,7 @@ class JournalEntry(db.Model):
     source_kind: Mapped[str] = mapped_column(String(40))
     source_id: Mapped[str | None] = mapped_column(String(120))
     posted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    reverses_id: Mapped[int | None] = mapped_column(
-        ForeignKey("journal_entries.id"), unique=True
-    )
+    reverses_id: Mapped[int | None] = mapped_column(ForeignKey("journal_entries.id"), unique=True)
     fingerprint: Mapped[str] = mapped_column(String(64))
 
     postings: Mapped[list[Posting]] = relationship(

@@ -54,8 +54,12 @@ class TrialBalanceRow:
         return self.debit_idr - self.credit_idr
 
 
-def trial_balance(as_of: dt.date | None = None, *, include_member_accounts: bool = True,
-                  group_members: bool = True) -> list[TrialBalanceRow]:
+def trial_balance(
+    as_of: dt.date | None = None,
+    *,
+    include_member_accounts: bool = True,
+    group_members: bool = True,
+) -> list[TrialBalanceRow]:
     """Per-account debit/credit balances at ``as_of`` (inclusive). With ``group_members`` the
     per-member savings accounts are summed into one row per kind, so the report stays small
     for a million members."""
@@ -70,7 +74,10 @@ def trial_balance(as_of: dt.date | None = None, *, include_member_accounts: bool
             .subquery()
         )
         query = select(
-            Account.id, Account.code, Account.name, Account.type,
+            Account.id,
+            Account.code,
+            Account.name,
+            Account.type,
             func.coalesce(sums.c.total, 0),
         ).outerjoin(sums, sums.c.account_id == Account.id)
     if not include_member_accounts:
@@ -89,9 +96,7 @@ def trial_balance(as_of: dt.date | None = None, *, include_member_accounts: bool
             rows[key] = [account_id, key, name, AccountType(type_), total]
     result = []
     for account_id, code, name, type_, total in rows.values():
-        result.append(
-            TrialBalanceRow(account_id, code, name, type_, max(total, 0), max(-total, 0))
-        )
+        result.append(TrialBalanceRow(account_id, code, name, type_, max(total, 0), max(-total, 0)))
     return sorted(result, key=lambda r: r.code)
 
 
@@ -122,8 +127,13 @@ class StatementSection:
 
 def _period_sums(types: tuple[AccountType, ...], start: dt.date | None, end: dt.date):
     query = (
-        select(Account.code, Account.name, Account.type, Account.normal_sign,
-               func.coalesce(func.sum(Posting.amount_idr), 0))
+        select(
+            Account.code,
+            Account.name,
+            Account.type,
+            Account.normal_sign,
+            func.coalesce(func.sum(Posting.amount_idr), 0),
+        )
         .join(Posting, Posting.account_id == Account.id)
         .where(Account.type.in_([t.value for t in types]), Posting.entry_date <= end)
         .group_by(Account.code, Account.name, Account.type, Account.normal_sign)
@@ -140,22 +150,37 @@ def _period_sums(types: tuple[AccountType, ...], start: dt.date | None, end: dt.
             label = _member_kind_name(key)
         bucket = sections[type_].setdefault(key, [key, label, 0])
         bucket[2] += int(total) * sign
-    return {t: StatementSection(t, [tuple(v) for v in rows.values()]) for t, rows in sections.items()}
+    return {
+        t: StatementSection(t, [tuple(v) for v in rows.values()]) for t, rows in sections.items()
+    }
 
 
 def income_statement(start: dt.date, end: dt.date) -> dict:
     sections = _period_sums((AccountType.INCOME, AccountType.EXPENSE), start, end)
     income = sections[AccountType.INCOME]
     expense = sections[AccountType.EXPENSE]
-    return {"income": income, "expense": expense, "surplus_idr": income.total_idr - expense.total_idr}
+    return {
+        "income": income,
+        "expense": expense,
+        "surplus_idr": income.total_idr - expense.total_idr,
+    }
 
 
 def balance_sheet(as_of: dt.date) -> dict:
     sections = _period_sums(
-        (AccountType.ASSET, AccountType.LIABILITY, AccountType.EQUITY, AccountType.INCOME,
-         AccountType.EXPENSE), None, as_of,
+        (
+            AccountType.ASSET,
+            AccountType.LIABILITY,
+            AccountType.EQUITY,
+            AccountType.INCOME,
+            AccountType.EXPENSE,
+        ),
+        None,
+        as_of,
     )
-    current_result = sections[AccountType.INCOME].total_idr - sections[AccountType.EXPENSE].total_idr
+    current_result = (
+        sections[AccountType.INCOME].total_idr - sections[AccountType.EXPENSE].total_idr
+    )
     assets = sections[AccountType.ASSET]
     liabilities = sections[AccountType.LIABILITY]
     equity = sections[AccountType.EQUITY]
@@ -164,8 +189,7 @@ def balance_sheet(as_of: dt.date) -> dict:
         "liabilities": liabilities,
         "equity": equity,
         "unclosed_result_idr": current_result,
-        "balanced": assets.total_idr
-        == liabilities.total_idr + equity.total_idr + current_result,
+        "balanced": assets.total_idr == liabilities.total_idr + equity.total_idr + current_result,
     }
 
 
@@ -181,10 +205,12 @@ class LedgerCheckResult:
         return not self.problems
 
     def summary(self) -> str:
-        head = (f"{self.entries} entries, {self.postings} postings, {self.accounts} accounts")
+        head = f"{self.entries} entries, {self.postings} postings, {self.accounts} accounts"
         if self.ok:
-            return f"ledger-check OK: {head}; every entry balances, trial balance is zero, " \
-                   "maintained balances match postings"
+            return (
+                f"ledger-check OK: {head}; every entry balances, trial balance is zero, "
+                "maintained balances match postings"
+            )
         return f"ledger-check FAILED: {head}; {len(self.problems)} problem(s): " + "; ".join(
             self.problems[:20]
         )
@@ -206,13 +232,20 @@ def check_ledger(limit: int = 50) -> LedgerCheckResult:
     ).all()
     for entry_id, total, count in unbalanced:
         problems.append(f"entry {entry_id} does not balance (sum {total}, {count} postings)")
-    empty = db.session.execute(
-        select(JournalEntry.id).where(~select(Posting.id).where(
-            Posting.entry_id == JournalEntry.id).exists()).limit(limit)
-    ).scalars().all()
+    empty = (
+        db.session.execute(
+            select(JournalEntry.id)
+            .where(~select(Posting.id).where(Posting.entry_id == JournalEntry.id).exists())
+            .limit(limit)
+        )
+        .scalars()
+        .all()
+    )
     for entry_id in empty:
         problems.append(f"entry {entry_id} has no postings")
-    zero = db.session.scalar(select(func.count()).select_from(Posting).where(Posting.amount_idr == 0))
+    zero = db.session.scalar(
+        select(func.count()).select_from(Posting).where(Posting.amount_idr == 0)
+    )
     if zero:
         problems.append(f"{zero} zero postings")
     total = db.session.scalar(select(func.coalesce(func.sum(Posting.amount_idr), 0))) or 0
@@ -240,12 +273,16 @@ def check_ledger(limit: int = 50) -> LedgerCheckResult:
     ).all()
     for code, balance in negative:
         problems.append(f"account {code} is below zero ({balance * -1})")
-    mismatch = db.session.execute(
-        select(Posting.id)
-        .join(JournalEntry, JournalEntry.id == Posting.entry_id)
-        .where(Posting.entry_date != JournalEntry.entry_date)
-        .limit(limit)
-    ).scalars().all()
+    mismatch = (
+        db.session.execute(
+            select(Posting.id)
+            .join(JournalEntry, JournalEntry.id == Posting.entry_id)
+            .where(Posting.entry_date != JournalEntry.entry_date)
+            .limit(limit)
+        )
+        .scalars()
+        .all()
+    )
     for posting_id in mismatch:
         problems.append(f"posting {posting_id} date differs from its entry")
     return LedgerCheckResult(entries, postings, accounts, problems)

@@ -68,9 +68,7 @@ def _fingerprint(lines: Iterable[tuple[int, int]]) -> str:
     merged: dict[int, int] = defaultdict(int)
     for account_id, amount in lines:
         merged[account_id] += amount
-    body = ";".join(
-        f"{a}:{v}" for a, v in sorted(merged.items()) if v
-    )
+    body = ";".join(f"{a}:{v}" for a, v in sorted(merged.items()) if v)
     return hashlib.sha256(body.encode()).hexdigest()
 
 
@@ -82,7 +80,11 @@ def get_account(code: str) -> Account:
 
 
 def open_account(
-    code: str, name: str, type_: AccountType | str, *, owner_id: int | None = None,
+    code: str,
+    name: str,
+    type_: AccountType | str,
+    *,
+    owner_id: int | None = None,
     no_negative: bool = False,
 ) -> Account:
     """Return the account with ``code``, creating it when missing (idempotent)."""
@@ -91,8 +93,13 @@ def open_account(
         return account
     type_ = AccountType(type_)
     account = Account(
-        code=code, name=name, type=type_, normal_sign=type_.normal_sign, owner_id=owner_id,
-        no_negative=no_negative, balance_idr=0,
+        code=code,
+        name=name,
+        type=type_,
+        normal_sign=type_.normal_sign,
+        owner_id=owner_id,
+        no_negative=no_negative,
+        balance_idr=0,
     )
     db.session.add(account)
     db.session.flush()
@@ -216,7 +223,8 @@ def post_entries(specs: Sequence[EntrySpec], *, lock: bool = True) -> list[Journ
                 raise ClosedAccount(f"Akun {code} sudah ditutup.")
             if no_negative and normal_sign * (balance + deltas[account_id]) < 0:
                 raise Overdraft(
-                    f"Saldo tidak cukup di akun {code}.", field=code,
+                    f"Saldo tidak cukup di akun {code}.",
+                    field=code,
                 )
         now = now_utc()
         entry_rows = [
@@ -279,8 +287,14 @@ def _lock_accounts(account_ids: list[int], *, lock: bool) -> dict[int, tuple]:
     for start in range(0, len(account_ids), 5000):
         chunk = account_ids[start : start + 5000]
         query = (
-            select(Account.id, Account.code, Account.balance_idr, Account.normal_sign,
-                   Account.no_negative, Account.is_closed)
+            select(
+                Account.id,
+                Account.code,
+                Account.balance_idr,
+                Account.normal_sign,
+                Account.no_negative,
+                Account.is_closed,
+            )
             .where(Account.id.in_(chunk))
             .order_by(Account.id)
         )
@@ -291,23 +305,34 @@ def _lock_accounts(account_ids: list[int], *, lock: bool) -> dict[int, tuple]:
 
 
 def post_entry(
-    *, idempotency_key: str, description: str, lines: Sequence[tuple[Account | str | int, int]],
-    source_kind: str, source_id: str | int | None = None, entry_date: dt.date | None = None,
-    posted_by=None, reverses_id: int | None = None,
+    *,
+    idempotency_key: str,
+    description: str,
+    lines: Sequence[tuple[Account | str | int, int]],
+    source_kind: str,
+    source_id: str | int | None = None,
+    entry_date: dt.date | None = None,
+    posted_by=None,
+    reverses_id: int | None = None,
 ) -> JournalEntry:
     """Post one balanced entry (see ``post_entries``) and return it."""
     spec = EntrySpec(
-        idempotency_key=idempotency_key, description=description, lines=lines,
-        source_kind=source_kind, source_id=None if source_id is None else str(source_id),
-        entry_date=entry_date, posted_by_id=getattr(posted_by, "id", posted_by),
+        idempotency_key=idempotency_key,
+        description=description,
+        lines=lines,
+        source_kind=source_kind,
+        source_id=None if source_id is None else str(source_id),
+        entry_date=entry_date,
+        posted_by_id=getattr(posted_by, "id", posted_by),
         reverses_id=reverses_id,
     )
     (entry_id,) = post_entries([spec])
     return db.session.get(JournalEntry, entry_id)
 
 
-def reverse_entry(entry: JournalEntry, reason: str, *, posted_by=None,
-                  entry_date: dt.date | None = None) -> JournalEntry:
+def reverse_entry(
+    entry: JournalEntry, reason: str, *, posted_by=None, entry_date: dt.date | None = None
+) -> JournalEntry:
     """Post the mirror of ``entry`` (in the open period); an entry is reversed at most once."""
     if not reason or not reason.strip():
         raise LedgerError("Alasan pembatalan wajib diisi.", code="reason_required")
@@ -330,7 +355,8 @@ def close_period(fiscal_year: int, *, by_user=None, note: str | None = None) -> 
         raise Conflict(f"Tahun buku {fiscal_year} sudah ditutup.", code="already_closed")
     if fiscal_year >= business_date().year:
         raise LedgerError(
-            f"Tahun buku {fiscal_year} belum berakhir: tutup buku hanya untuk tahun yang sudah lewat.",
+            f"Tahun buku {fiscal_year} belum berakhir: tutup buku hanya untuk tahun yang "
+            "sudah lewat.",
             code="period_not_over",
         )
     period = ClosedPeriod(

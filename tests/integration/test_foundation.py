@@ -64,7 +64,8 @@ def test_csrf_refusal_on_account_form_writes_nothing(client, login_as):
     user = login_as("anggota")
     old_hash = user.password_hash
     response = client.post(
-        "/akun", data={"current": "rahasia-12345", "new": "baru-rahasia-123", "confirm": "baru-rahasia-123"}
+        "/akun",
+        data={"current": "rahasia-12345", "new": "baru-rahasia-123", "confirm": "baru-rahasia-123"},
     )
     assert response.status_code == 400
     db.session.expire_all()
@@ -75,7 +76,8 @@ def test_login_success_and_logout(client, make_user, csrf_token):
     make_user("anggota", email="budi@test.kmp.id", password="rahasia-12345")
     token = csrf_token("/masuk")
     response = client.post(
-        "/masuk", data={"login": "budi@test.kmp.id", "password": "rahasia-12345", "csrf_token": token}
+        "/masuk",
+        data={"login": "budi@test.kmp.id", "password": "rahasia-12345", "csrf_token": token},
     )
     assert response.status_code == 302
     assert client.get("/beranda").status_code == 200
@@ -88,7 +90,8 @@ def test_wrong_password_gives_indonesian_error_and_no_session(client, make_user,
     make_user("anggota", email="budi@test.kmp.id", password="rahasia-12345")
     token = csrf_token("/masuk")
     response = client.post(
-        "/masuk", data={"login": "budi@test.kmp.id", "password": "salah-sekali1", "csrf_token": token}
+        "/masuk",
+        data={"login": "budi@test.kmp.id", "password": "salah-sekali1", "csrf_token": token},
     )
     assert response.status_code == 401
     assert "kata sandi salah" in response.get_data(as_text=True)
@@ -113,7 +116,8 @@ def test_login_by_phone(client, make_user, csrf_token):
     make_user("anggota", email=None, phone="0812-3456-7890", password="rahasia-12345")
     token = csrf_token("/masuk")
     response = client.post(
-        "/masuk", data={"login": "+62 812 3456 7890", "password": "rahasia-12345", "csrf_token": token}
+        "/masuk",
+        data={"login": "+62 812 3456 7890", "password": "rahasia-12345", "csrf_token": token},
     )
     assert response.status_code == 302
 
@@ -124,8 +128,12 @@ def test_open_redirect_refused(client, make_user, csrf_token):
     for target in ("https://evil.example/", "//evil.example/x", "/\\evil.example"):
         response = client.post(
             "/masuk",
-            data={"login": "budi@test.kmp.id", "password": "rahasia-12345", "csrf_token": token,
-                  "next": target},
+            data={
+                "login": "budi@test.kmp.id",
+                "password": "rahasia-12345",
+                "csrf_token": token,
+                "next": target,
+            },
         )
         assert response.status_code == 302
         assert response.headers["Location"] == "/beranda"
@@ -144,10 +152,15 @@ def test_password_change_invalidates_other_sessions(app, make_user, csrf_token, 
     with client.session_transaction() as session:
         session["_user_id"] = user.get_id()
     token = csrf_token("/akun")
-    response = client.post("/akun", data={
-        "current": "rahasia-12345", "new": "baru-rahasia-123", "confirm": "baru-rahasia-123",
-        "csrf_token": token,
-    })
+    response = client.post(
+        "/akun",
+        data={
+            "current": "rahasia-12345",
+            "new": "baru-rahasia-123",
+            "confirm": "baru-rahasia-123",
+            "csrf_token": token,
+        },
+    )
     assert response.status_code == 302
     assert client.get("/akun").status_code == 200  # this device stays logged in
     assert other.get("/beranda").status_code == 302  # the other device is logged out
@@ -189,7 +202,11 @@ def test_session_cookie_flags(app):
 def test_production_without_secret_key_refuses_to_start():
     env = {"KMP_ENV": "production", "PATH": "/usr/bin:/bin"}
     result = subprocess.run(
-        [sys.executable, "-c", "import wsgi"], capture_output=True, text=True, env=env, check=False,
+        [sys.executable, "-c", "import wsgi"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
     )
     assert result.returncode != 0
     last = result.stderr.strip().splitlines()[-1]

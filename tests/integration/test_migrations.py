@@ -58,8 +58,12 @@ def test_migrations_match_models(fresh_url):
         tables = set(inspect(db.engine).get_table_names())
         assert {"users", "accounts", "journal_entries", "postings"} <= tables
         if db.engine.dialect.name == "postgresql":
-            triggers = {r[0] for r in db.session.execute(text(
-                "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"))}
+            triggers = {
+                r[0]
+                for r in db.session.execute(
+                    text("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")
+                )
+            }
             assert {"journal_entries_append_only", "postings_append_only"} <= triggers
         downgrade(revision="base")
         db.session.remove()

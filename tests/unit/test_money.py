@@ -14,7 +14,6 @@ from kmp.money import (
 )
 
 
-
 def test_allocate_examples():
     assert allocate(100, {"a": 1, "b": 1, "c": 1}) == {"a": 34, "b": 33, "c": 33}
     # ties go to the earlier key in the order given
@@ -61,7 +60,8 @@ def test_parse_gateway_amount(text, value):
 
 
 @pytest.mark.parametrize(
-    "text", ["150000.50", "1e5", "-100.00", " 100.00", "100,000.00", "", "abc", "100.001", "0100.00"]
+    "text",
+    ["150000.50", "1e5", "-100.00", " 100.00", "100,000.00", "", "abc", "100.001", "0100.00"],
 )
 def test_parse_gateway_amount_refuses(text):
     with pytest.raises(MoneyError):
