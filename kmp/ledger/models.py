@@ -18,7 +18,7 @@ from sqlalchemy import (
     Text,
     event,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from kmp.db import Rupiah, StrEnumType, UTCDateTime
 from kmp.extensions import db
@@ -139,6 +139,25 @@ def _refuse_change(mapper, connection, target):  # noqa: ARG001
 for _model in (JournalEntry, Posting):
     event.listen(_model, "before_update", _refuse_change)
     event.listen(_model, "before_delete", _refuse_change)
+
+_APPEND_ONLY_TABLES = frozenset({"journal_entries", "postings"})
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _refuse_bulk_change(state) -> None:
+    """``session.execute(update(Posting)...)`` / ``delete(...)`` and ``query(...).delete()``
+    skip the mapper events above; refuse them here (raw SQL is left to the PG trigger)."""
+    if not (state.is_update or state.is_delete):
+        return
+    table = getattr(state.statement, "table", None)
+    name = getattr(table, "name", None)
+    if name is None:  # an ORM entity: look at its mapped table
+        name = getattr(getattr(table, "__table__", None), "name", None)
+    if name in _APPEND_ONLY_TABLES or any(
+        m.class_ in (JournalEntry, Posting) for m in state.all_mappers
+    ):
+        verb = "UPDATE" if state.is_update else "DELETE"
+        raise AppendOnlyError(f"{verb} on {name} is refused: the journal is append-only")
 
 
 #: PostgreSQL triggers that refuse UPDATE and DELETE on the journal, whoever sends them.

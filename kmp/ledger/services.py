@@ -128,21 +128,30 @@ def _resolve_accounts(specs: Sequence[EntrySpec]) -> None:
             else:
                 account_id = int(account)
             if isinstance(amount, bool) or not isinstance(amount, int):
-                raise UnbalancedEntry(f"amount must be whole Rupiah (int), got {amount!r}")
+                raise UnbalancedEntry(
+                    f"Jumlah harus Rupiah bulat (int), bukan {amount!r}.", code="amount_not_int"
+                )
             resolved.append((account_id, amount))
         spec._resolved = resolved
 
 
 def _validate_shape(spec: EntrySpec) -> None:
     if not spec.idempotency_key or len(spec.idempotency_key) > 200:
-        raise LedgerError("an entry needs an idempotency key of at most 200 characters")
+        raise LedgerError(
+            "Entri memerlukan kunci idempotensi (paling banyak 200 karakter).",
+            code="idempotency_key_invalid",
+        )
     if len(spec._resolved) < 2:
-        raise UnbalancedEntry("an entry needs at least two postings")
+        raise UnbalancedEntry(
+            "Entri memerlukan paling sedikit dua baris posting.", code="too_few_postings"
+        )
     if any(amount == 0 for _, amount in spec._resolved):
-        raise UnbalancedEntry("a posting of zero Rupiah is refused")
+        raise UnbalancedEntry("Posting sebesar Rp 0 tidak diterima.", code="zero_posting")
     total = sum(amount for _, amount in spec._resolved)
     if total != 0:
-        raise UnbalancedEntry(f"entry {spec.idempotency_key!r} does not balance (off by {total})")
+        raise UnbalancedEntry(
+            f"Entri {spec.idempotency_key!r} tidak seimbang: debit dan kredit selisih {total}."
+        )
 
 
 def _closed_years() -> set[int]:
@@ -166,7 +175,7 @@ def post_entries(specs: Sequence[EntrySpec], *, lock: bool = True) -> list[Journ
         _validate_shape(spec)
     keys = [s.idempotency_key for s in specs]
     if len(set(keys)) != len(keys):
-        raise IdempotencyConflict("the same idempotency key appears twice in one batch")
+        raise IdempotencyConflict("Kunci idempotensi yang sama muncul dua kali dalam satu batch.")
 
     existing: dict[str, tuple[int, str]] = {}
     for chunk_start in range(0, len(keys), 5000):
@@ -186,8 +195,8 @@ def post_entries(specs: Sequence[EntrySpec], *, lock: bool = True) -> list[Journ
             entry_id, stored = existing[spec.idempotency_key]
             if stored != fingerprint:
                 raise IdempotencyConflict(
-                    f"idempotency key {spec.idempotency_key!r} was already used for a different "
-                    "entry",
+                    f"Kunci idempotensi {spec.idempotency_key!r} sudah dipakai untuk entri lain "
+                    "dengan isi berbeda."
                 )
             results.append(entry_id)
         else:
@@ -196,6 +205,7 @@ def post_entries(specs: Sequence[EntrySpec], *, lock: bool = True) -> list[Journ
     if not fresh:
         return results
 
+    _begin_write_transaction()
     closed = _closed_years()
     if closed:
         for spec, _ in fresh:
@@ -217,7 +227,7 @@ def post_entries(specs: Sequence[EntrySpec], *, lock: bool = True) -> list[Journ
         for account_id in account_ids:
             row = accounts.get(account_id)
             if row is None:
-                raise NotFound(f"account {account_id} does not exist", code="account_not_found")
+                raise NotFound(f"Akun #{account_id} tidak ada.", code="account_not_found")
             code, balance, normal_sign, no_negative, is_closed = row
             if is_closed:
                 raise ClosedAccount(f"Akun {code} sudah ditutup.")
@@ -266,9 +276,13 @@ def post_entries(specs: Sequence[EntrySpec], *, lock: bool = True) -> list[Journ
         savepoint.commit()
     except IntegrityError as error:
         savepoint.rollback()
-        if "idempotency_key" in str(error.orig) or "unique" in str(error.orig).lower():
+        text = str(error.orig).lower()
+        if "no_negative_balance" in text:
+            # The database's CHECK is the last line of defence against a concurrent overdraft.
+            raise Overdraft("Saldo tidak cukup: transaksi ditolak.") from error
+        if "idempotency_key" in text or "reverses_id" in text or "unique" in text:
             raise IdempotencyConflict(
-                "an entry with the same idempotency key was posted concurrently; retry"
+                "Entri dengan kunci idempotensi yang sama baru saja dicatat bersamaan; coba lagi."
             ) from error
         raise
     except BaseException:
@@ -280,6 +294,23 @@ def post_entries(specs: Sequence[EntrySpec], *, lock: bool = True) -> list[Journ
             db.session.expire(obj, ["balance_idr"])
     iterator = iter(new_ids)
     return [r if r is not None else next(iterator) for r in results]
+
+
+def _begin_write_transaction() -> None:
+    """Make sure a real transaction is open before the savepoint (SQLite only).
+
+    pysqlite (Python < 3.12) only sends BEGIN before an INSERT/UPDATE/DELETE. A SAVEPOINT sent
+    outside a transaction *starts* one, and its RELEASE then commits everything: the entry would
+    survive the caller's rollback. So when no transaction is open yet we open one ourselves,
+    IMMEDIATE so that the balance check below runs under SQLite's single writer lock. A no-op
+    when the engine already begins transactions explicitly, and on PostgreSQL.
+    """
+    connection = db.session.connection()
+    if connection.dialect.name != "sqlite":
+        return
+    dbapi_connection = connection.connection.dbapi_connection
+    if dbapi_connection is not None and not dbapi_connection.in_transaction:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _lock_accounts(account_ids: list[int], *, lock: bool) -> dict[int, tuple]:
@@ -338,6 +369,11 @@ def reverse_entry(
         raise LedgerError("Alasan pembatalan wajib diisi.", code="reason_required")
     if entry.reverses_id is not None:
         raise LedgerError("Entri pembalik tidak dapat dibalik lagi.", code="reversal_of_reversal")
+    already = db.session.scalar(select(JournalEntry.id).where(JournalEntry.reverses_id == entry.id))
+    if already is not None:
+        raise Conflict(
+            f"Entri #{entry.id} sudah dibatalkan oleh entri #{already}.", code="already_reversed"
+        )
     return post_entry(
         idempotency_key=f"reversal:{entry.id}",
         description=f"Pembalikan #{entry.id}: {reason.strip()}",
