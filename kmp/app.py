@@ -71,11 +71,12 @@ def create_app(config: str | type | None = None, **overrides) -> Flask:
     babel.init_app(app, locale_selector=select_locale, default_timezone="Asia/Jakarta")
     limiter.init_app(app)
 
-    from kmp import auth, cli, errors, ledger, payments, scheduler, templating, views  # noqa: F401
+    from kmp import auth, cli, errors, ledger, payments, pwa, scheduler, templating, views  # noqa: F401
 
     errors.register_error_handlers(app)
     templating.init_app(app)
     views.init_app(app)
+    pwa.init_app(app)
     ledger.init_app(app)
     payments.init_app(app)
     cli.init_app(app)

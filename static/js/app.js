@@ -41,6 +41,34 @@
     var el = event.target.closest("[data-confirm]");
     if (el && !window.confirm(el.getAttribute("data-confirm"))) event.preventDefault();
   });
+  // The menu closes on a tap outside it or on Escape (focus goes back to its button).
+  function closeMenu(event) {
+    var menu = document.querySelector("details.menu[open]");
+    if (!menu || (event.type === "click" ? menu.contains(event.target) : event.key !== "Escape")) return;
+    menu.removeAttribute("open");
+    if (event.type === "keydown") menu.querySelector("summary").focus();
+  }
+  document.addEventListener("click", closeMenu);
+  document.addEventListener("keydown", closeMenu);
+  // Offline, or shown the saved copy on a hanging network: say how old the data is.
+  var root = document.body;
+  function freshnessNote() {
+    var main = document.getElementById("main");
+    var note = document.getElementById("kmp-offline-note");
+    var text = null;  // data-saved-copy: the service worker answered with the saved copy
+    if (navigator.onLine === false) text = root.getAttribute("data-offline-note") || "Anda sedang offline.";
+    else if (root.hasAttribute("data-saved-copy")) text = root.getAttribute("data-stale-note");
+    if (!text) { if (note) note.hidden = true; return; }
+    if (!note && main) {
+      note = document.createElement("p");
+      note.id = "kmp-offline-note"; note.className = "offline-note"; note.setAttribute("role", "status");
+      note.setAttribute("data-testid", "offline-note");
+      main.prepend(note);
+    }
+    if (note) { note.textContent = text; note.hidden = false; }
+  }
+  freshnessNote();
+  ["online", "offline", "pageshow"].forEach(function (name) { window.addEventListener(name, freshnessNote); });
   if ("serviceWorker" in navigator && document.documentElement.dataset.sw !== "off") {
     var sw = document.querySelector('link[rel="kmp-sw"]');
     if (sw) navigator.serviceWorker.register(sw.getAttribute("href")).catch(function () {});
