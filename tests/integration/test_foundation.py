@@ -80,8 +80,8 @@ def test_login_success_and_logout(client, make_user, csrf_token):
         data={"login": "budi@test.kmp.id", "password": "rahasia-12345", "csrf_token": token},
     )
     assert response.status_code == 302
-    assert client.get("/beranda").status_code == 200
-    token = csrf_token("/beranda")
+    assert client.get("/akun").status_code == 200
+    token = csrf_token("/akun")
     assert client.post("/keluar", data={"csrf_token": token}).status_code == 302
     assert client.get("/beranda").status_code == 302
 
@@ -148,7 +148,7 @@ def test_password_change_invalidates_other_sessions(app, make_user, csrf_token, 
     other = app.test_client()
     with other.session_transaction() as session:
         session["_user_id"] = user.get_id()
-    assert other.get("/beranda").status_code == 200
+    assert other.get("/akun").status_code == 200
     with client.session_transaction() as session:
         session["_user_id"] = user.get_id()
     token = csrf_token("/akun")
@@ -168,13 +168,13 @@ def test_password_change_invalidates_other_sessions(app, make_user, csrf_token, 
 
 def test_language_switch_is_remembered(client, csrf_token, login_as):
     user = login_as("anggota")
-    token = csrf_token("/beranda")
+    token = csrf_token("/akun")
     response = client.post("/bahasa", data={"lang": "en", "csrf_token": token, "next": "/beranda"})
     assert response.status_code == 303
     assert response.headers["Location"] == "/beranda"
     db.session.expire_all()
     assert db.session.get(User, user.id).locale == "en"
-    assert '<html lang="en">' in client.get("/beranda").get_data(as_text=True)
+    assert '<html lang="en">' in client.get("/akun").get_data(as_text=True)
 
 
 def test_error_pages_in_both_languages(client):

@@ -1,0 +1,91 @@
+"""The membership state machine: a pure transition table (no Flask, no database).
+
+::
+
+    applied ──> approved ──> active ──> exit_requested ──> exited
+       │  │         │  │        │  ^          │
+       │  │         │  │        │  └──────────┘ (request withdrawn / declined)
+       │  └> rejected  │        └──> deceased ──> exited
+       └───> withdrawn <┘   exit_requested ──> deceased
+
+``approved -> active`` only when simpanan pokok is fully paid; ``-> rejected`` needs a reason.
+Activation happens by itself when the later of (approval, pokok fully paid) occurs.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from kmp.errors import IllegalTransition
+
+
+class MemberStatus(enum.StrEnum):
+    APPLIED = "applied"
+    APPROVED = "approved"
+    ACTIVE = "active"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+    EXIT_REQUESTED = "exit_requested"
+    EXITED = "exited"
+    DECEASED = "deceased"
+
+    @property
+    def label(self) -> str:
+        return STATUS_LABELS[self]
+
+
+STATUS_LABELS = {
+    MemberStatus.APPLIED: "mendaftar",
+    MemberStatus.APPROVED: "disetujui",
+    MemberStatus.ACTIVE: "aktif",
+    MemberStatus.REJECTED: "ditolak",
+    MemberStatus.WITHDRAWN: "dibatalkan",
+    MemberStatus.EXIT_REQUESTED: "mengajukan keluar",
+    MemberStatus.EXITED: "keluar",
+    MemberStatus.DECEASED: "meninggal dunia",
+}
+
+S = MemberStatus
+TRANSITIONS: dict[MemberStatus, frozenset[MemberStatus]] = {
+    S.APPLIED: frozenset({S.APPROVED, S.REJECTED, S.WITHDRAWN}),
+    S.APPROVED: frozenset({S.ACTIVE, S.WITHDRAWN}),
+    S.ACTIVE: frozenset({S.EXIT_REQUESTED, S.DECEASED}),
+    S.EXIT_REQUESTED: frozenset({S.EXITED, S.ACTIVE, S.DECEASED}),
+    S.DECEASED: frozenset({S.EXITED}),
+    S.REJECTED: frozenset(),
+    S.WITHDRAWN: frozenset(),
+    S.EXITED: frozenset(),
+}
+
+#: Statuses of a person who holds (or held) a member number.
+NUMBERED = frozenset({S.ACTIVE, S.EXIT_REQUESTED, S.DECEASED, S.EXITED})
+#: Statuses of an application still in progress.
+PENDING = frozenset({S.APPLIED, S.APPROVED})
+#: Statuses that may use member functions (card, deposits, votes).
+IN_GOOD_STANDING = frozenset({S.ACTIVE})
+
+
+def check_transition(
+    current: MemberStatus | str,
+    target: MemberStatus | str,
+    *,
+    reason: str | None = None,
+    pokok_paid: bool | None = None,
+) -> MemberStatus:
+    """Return ``target`` if the move is legal, else raise ``IllegalTransition`` (Indonesian)."""
+    current, target = MemberStatus(current), MemberStatus(target)
+    if target not in TRANSITIONS[current]:
+        raise IllegalTransition(
+            f"Status keanggotaan tidak bisa diubah dari '{current.label}' menjadi "
+            f"'{target.label}'.",
+            code="illegal_member_transition",
+        )
+    if target is S.REJECTED and not (reason or "").strip():
+        raise IllegalTransition(
+            "Alasan penolakan wajib diisi.", code="reason_required", field="reason"
+        )
+    if target is S.ACTIVE and current is S.APPROVED and not pokok_paid:
+        raise IllegalTransition(
+            "Anggota baru aktif setelah simpanan pokok lunas.", code="pokok_not_paid"
+        )
+    return target
