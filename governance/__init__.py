@@ -1,5 +1,25 @@
-"""The `governance` feature package."""
+"""The `governance` feature package: meetings (RAT, RALB, RA Kelompok, RA Paripurna),
+proposals and two-tier weighted ballots, elections of officers, resolutions."""
 
 
-def init_app(app):  # noqa: ARG001 - filled as the feature grows
-    """Register the feature's blueprints, CLI commands, signal handlers and jobs."""
+def init_app(app):
+    """Register the feature's blueprint, nav items, template filters and jobs."""
+    from flask_babel import lazy_gettext
+
+    from governance import models  # noqa: F401 - register the tables
+    from governance.jobs import JOBS
+    from governance.logic import percent, reason_label
+    from governance.views import PARTICIPANT_ROLES, READ_ROLES, bp
+    from kmp.scheduler import register_jobs
+    from kmp.templating import NavItem, register_nav
+
+    app.register_blueprint(bp)
+    app.jinja_env.filters["gov_pct"] = percent
+    app.jinja_env.filters["gov_reason"] = reason_label
+    register_nav(
+        app,
+        NavItem("governance.ballots", lazy_gettext("Pemungutan suara"), PARTICIPANT_ROLES, 200),
+        NavItem("governance.meetings", lazy_gettext("Rapat anggota"), PARTICIPANT_ROLES, 210),
+        NavItem("governance.audit_trail", lazy_gettext("Jejak tata kelola"), READ_ROLES, 220),
+    )
+    register_jobs(app, *JOBS)
