@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 07:07:08.183573
+Create Date: 2026-11-29 04:49:59.674173
 
 """
 from alembic import op
@@ -39,6 +39,19 @@ def upgrade():
     with op.batch_alter_table('accounts', schema=None) as batch_op:
         batch_op.create_index('ix_accounts_owner', ['owner_id', 'code'], unique=False)
 
+    op.create_table('fake_gateway_orders',
+    sa.Column('key', sa.String(length=120), nullable=False),
+    sa.Column('record', sa.JSON(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('key', name=op.f('pk_fake_gateway_orders'))
+    )
+    op.create_table('member_number_counters',
+    sa.Column('prefix', sa.String(length=8), nullable=False),
+    sa.Column('year', sa.Integer(), nullable=False),
+    sa.Column('last_value', sa.Integer(), nullable=False),
+    sa.CheckConstraint('last_value >= 0', name=op.f('ck_member_number_counters_not_negative')),
+    sa.PrimaryKeyConstraint('prefix', 'year', name=op.f('pk_member_number_counters'))
+    )
     op.create_table('users',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('email', sa.String(length=254), nullable=True),
@@ -55,6 +68,17 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_users')),
     sa.UniqueConstraint('email', name=op.f('uq_users_email')),
     sa.UniqueConstraint('phone', name=op.f('uq_users_phone'))
+    )
+    op.create_table('ad_versions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('payload', sa.JSON(), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_ad_versions_created_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_ad_versions')),
+    sa.UniqueConstraint('version', name=op.f('uq_ad_versions_version'))
     )
     op.create_table('closed_periods',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -87,6 +111,52 @@ def upgrade():
         batch_op.create_index('ix_journal_entries_date', ['entry_date', 'id'], unique=False)
         batch_op.create_index('ix_journal_entries_source', ['source_kind', 'source_id'], unique=False)
 
+    op.create_table('meetings',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=32), nullable=False),
+    sa.Column('title', sa.String(length=200), nullable=False),
+    sa.Column('agenda', sa.Text(), nullable=False),
+    sa.Column('fiscal_year', sa.Integer(), nullable=True),
+    sa.Column('group_code', sa.String(length=20), nullable=True),
+    sa.Column('starts_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('mode', sa.String(length=32), nullable=False),
+    sa.Column('location', sa.String(length=300), nullable=True),
+    sa.Column('online_url', sa.String(length=500), nullable=True),
+    sa.Column('notice_sent_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('notice_period_days', sa.Integer(), nullable=True),
+    sa.Column('status', sa.String(length=32), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.CheckConstraint("kind <> 'ra_kelompok' OR group_code IS NOT NULL", name=op.f('ck_meetings_kelompok_has_group')),
+    sa.CheckConstraint("kind <> 'rat' OR fiscal_year IS NOT NULL", name=op.f('ck_meetings_rat_has_fiscal_year')),
+    sa.CheckConstraint("mode = 'online' OR location IS NOT NULL", name=op.f('ck_meetings_in_person_has_location')),
+    sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_meetings_created_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_meetings'))
+    )
+    with op.batch_alter_table('meetings', schema=None) as batch_op:
+        batch_op.create_index('ix_meetings_starts', ['starts_at'], unique=False)
+
+    op.create_table('payment_intents',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('member_id', sa.Integer(), nullable=False),
+    sa.Column('purpose', sa.String(length=30), nullable=False),
+    sa.Column('description', sa.String(length=200), nullable=False),
+    sa.Column('amount_idr', sa.BigInteger(), nullable=False),
+    sa.Column('credit_lines', sa.JSON(), nullable=False),
+    sa.Column('metadata', sa.JSON(), nullable=False),
+    sa.Column('status', sa.String(length=32), nullable=False),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('paid_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('closed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('close_reason', sa.Text(), nullable=True),
+    sa.CheckConstraint('amount_idr > 0', name=op.f('ck_payment_intents_positive_amount')),
+    sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_payment_intents_created_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_payment_intents'))
+    )
+    with op.batch_alter_table('payment_intents', schema=None) as batch_op:
+        batch_op.create_index('ix_payment_intents_member', ['member_id', 'status'], unique=False)
+
     op.create_table('user_roles',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
@@ -97,6 +167,108 @@ def upgrade():
     )
     with op.batch_alter_table('user_roles', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_user_roles_user_id'), ['user_id'], unique=False)
+
+    op.create_table('meeting_minutes',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('meeting_id', sa.Integer(), nullable=False),
+    sa.Column('text', sa.Text(), nullable=False),
+    sa.Column('published_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_by_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['meeting_id'], ['meetings.id'], name=op.f('fk_meeting_minutes_meeting_id_meetings')),
+    sa.ForeignKeyConstraint(['updated_by_id'], ['users.id'], name=op.f('fk_meeting_minutes_updated_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_meeting_minutes')),
+    sa.UniqueConstraint('meeting_id', name=op.f('uq_meeting_minutes_meeting_id'))
+    )
+    op.create_table('members',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('member_no', sa.String(length=40), nullable=True),
+    sa.Column('group_code', sa.String(length=20), nullable=False),
+    sa.Column('kind', sa.String(length=32), nullable=False),
+    sa.Column('status', sa.String(length=32), nullable=False),
+    sa.Column('full_name', sa.String(length=200), nullable=False),
+    sa.Column('nik', sa.String(length=16), nullable=True),
+    sa.Column('birth_date', sa.Date(), nullable=True),
+    sa.Column('phone', sa.String(length=20), nullable=True),
+    sa.Column('email', sa.String(length=254), nullable=True),
+    sa.Column('address', sa.Text(), nullable=True),
+    sa.Column('platform', sa.String(length=40), nullable=True),
+    sa.Column('platform_worker_id', sa.String(length=60), nullable=True),
+    sa.Column('company_name', sa.String(length=200), nullable=True),
+    sa.Column('nib', sa.String(length=13), nullable=True),
+    sa.Column('npwp', sa.String(length=16), nullable=True),
+    sa.Column('representative_name', sa.String(length=200), nullable=True),
+    sa.Column('representative_nik', sa.String(length=16), nullable=True),
+    sa.Column('is_extraordinary', sa.Boolean(), nullable=False),
+    sa.Column('consent_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('consent_version', sa.String(length=20), nullable=True),
+    sa.Column('applied_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('approved_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('approved_by_id', sa.Integer(), nullable=True),
+    sa.Column('activated_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('rejection_reason', sa.Text(), nullable=True),
+    sa.Column('status_changed_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('joined_date', sa.Date(), nullable=True),
+    sa.Column('exited_date', sa.Date(), nullable=True),
+    sa.Column('user_id', sa.Integer(), nullable=True),
+    sa.Column('ad_version_id', sa.Integer(), nullable=True),
+    sa.Column('is_imported', sa.Boolean(), nullable=False),
+    sa.CheckConstraint("kind = 'company' OR nik IS NOT NULL", name=op.f('ck_members_individual_has_nik')),
+    sa.CheckConstraint("kind = 'individual' OR (company_name IS NOT NULL AND nib IS NOT NULL)", name=op.f('ck_members_company_has_registration')),
+    sa.CheckConstraint("status <> 'rejected' OR rejection_reason IS NOT NULL", name=op.f('ck_members_rejection_has_reason')),
+    sa.CheckConstraint("status NOT IN ('active', 'exit_requested', 'deceased', 'exited') OR member_no IS NOT NULL", name=op.f('ck_members_numbered_when_admitted')),
+    sa.ForeignKeyConstraint(['ad_version_id'], ['ad_versions.id'], name=op.f('fk_members_ad_version_id_ad_versions')),
+    sa.ForeignKeyConstraint(['approved_by_id'], ['users.id'], name=op.f('fk_members_approved_by_id_users')),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_members_user_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_members')),
+    sa.UniqueConstraint('member_no', name=op.f('uq_members_member_no')),
+    sa.UniqueConstraint('nib', name=op.f('uq_members_nib')),
+    sa.UniqueConstraint('nik', name=op.f('uq_members_nik')),
+    sa.UniqueConstraint('phone', name=op.f('uq_members_phone')),
+    sa.UniqueConstraint('platform', 'platform_worker_id', name=op.f('uq_members_platform_platform_worker_id')),
+    sa.UniqueConstraint('user_id', name=op.f('uq_members_user_id'))
+    )
+    with op.batch_alter_table('members', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_members_full_name'), ['full_name'], unique=False)
+        batch_op.create_index('ix_members_group_status', ['group_code', 'status'], unique=False)
+        batch_op.create_index(batch_op.f('ix_members_status'), ['status'], unique=False)
+
+    op.create_table('payment_attempts',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('intent_id', sa.Integer(), nullable=False),
+    sa.Column('order_id', sa.String(length=50), nullable=False),
+    sa.Column('amount_idr', sa.BigInteger(), nullable=False),
+    sa.Column('state', sa.String(length=32), nullable=False),
+    sa.Column('snap_token', sa.String(length=200), nullable=True),
+    sa.Column('redirect_url', sa.String(length=500), nullable=True),
+    sa.Column('transaction_id', sa.String(length=100), nullable=True),
+    sa.Column('payment_type', sa.String(length=40), nullable=True),
+    sa.Column('last_status', sa.JSON(), nullable=True),
+    sa.Column('last_checked_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('is_counted', sa.Boolean(), nullable=False),
+    sa.Column('receipt_entry_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('reversal_entry_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('flagged_for_review', sa.Boolean(), nullable=False),
+    sa.Column('flag_reason', sa.Text(), nullable=True),
+    sa.Column('reviewed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('reviewed_by_id', sa.Integer(), nullable=True),
+    sa.Column('review_note', sa.Text(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('paid_at', sa.DateTime(timezone=True), nullable=True),
+    sa.CheckConstraint('amount_idr > 0', name=op.f('ck_payment_attempts_positive_amount')),
+    sa.ForeignKeyConstraint(['intent_id'], ['payment_intents.id'], name=op.f('fk_payment_attempts_intent_id_payment_intents')),
+    sa.ForeignKeyConstraint(['receipt_entry_id'], ['journal_entries.id'], name=op.f('fk_payment_attempts_receipt_entry_id_journal_entries')),
+    sa.ForeignKeyConstraint(['reversal_entry_id'], ['journal_entries.id'], name=op.f('fk_payment_attempts_reversal_entry_id_journal_entries')),
+    sa.ForeignKeyConstraint(['reviewed_by_id'], ['users.id'], name=op.f('fk_payment_attempts_reviewed_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_payment_attempts')),
+    sa.UniqueConstraint('order_id', name=op.f('uq_payment_attempts_order_id'))
+    )
+    with op.batch_alter_table('payment_attempts', schema=None) as batch_op:
+        batch_op.create_index('ix_payment_attempts_flagged', ['flagged_for_review', 'reviewed_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_payment_attempts_intent_id'), ['intent_id'], unique=False)
+        batch_op.create_index('ix_payment_attempts_state', ['state', 'created_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_payment_attempts_transaction_id'), ['transaction_id'], unique=False)
 
     op.create_table('postings',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -113,6 +285,423 @@ def upgrade():
         batch_op.create_index('ix_postings_account_date', ['account_id', 'entry_date', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_postings_entry_id'), ['entry_id'], unique=False)
 
+    op.create_table('proposals',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('meeting_id', sa.Integer(), nullable=True),
+    sa.Column('kind', sa.String(length=32), nullable=False),
+    sa.Column('title', sa.String(length=200), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('options', sa.JSON(), nullable=False),
+    sa.Column('opens_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('closes_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('secret', sa.Boolean(), nullable=False),
+    sa.Column('allow_change', sa.Boolean(), nullable=False),
+    sa.Column('reference', sa.String(length=80), nullable=True),
+    sa.Column('status', sa.String(length=32), nullable=False),
+    sa.Column('seats', sa.Integer(), nullable=True),
+    sa.Column('office', sa.String(length=32), nullable=True),
+    sa.Column('term_start', sa.Date(), nullable=True),
+    sa.Column('term_end', sa.Date(), nullable=True),
+    sa.Column('nominations_open_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('nominations_close_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('ad_version_id', sa.Integer(), nullable=True),
+    sa.Column('quorum_num', sa.Integer(), nullable=True),
+    sa.Column('quorum_den', sa.Integer(), nullable=True),
+    sa.Column('quorum_inclusive', sa.Boolean(), nullable=True),
+    sa.Column('require_group_quorum', sa.Boolean(), nullable=True),
+    sa.Column('threshold_num', sa.Integer(), nullable=True),
+    sa.Column('threshold_den', sa.Integer(), nullable=True),
+    sa.Column('threshold_inclusive', sa.Boolean(), nullable=True),
+    sa.Column('group_weights', sa.JSON(), nullable=True),
+    sa.Column('reserved_seats', sa.JSON(), nullable=True),
+    sa.Column('census_fingerprint', sa.String(length=64), nullable=True),
+    sa.Column('census_size', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.Column('opened_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('opened_by_id', sa.Integer(), nullable=True),
+    sa.Column('closed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('closed_by_id', sa.Integer(), nullable=True),
+    sa.Column('cancelled_reason', sa.Text(), nullable=True),
+    sa.CheckConstraint("kind <> 'election' OR (seats IS NOT NULL AND seats > 0 AND office IS NOT NULL AND term_start IS NOT NULL AND term_end IS NOT NULL)", name=op.f('ck_proposals_election_fields')),
+    sa.CheckConstraint("status NOT IN ('open', 'closed') OR census_fingerprint IS NOT NULL", name=op.f('ck_proposals_opened_has_census')),
+    sa.CheckConstraint('closes_at > opens_at', name=op.f('ck_proposals_window_order')),
+    sa.CheckConstraint('nominations_close_at IS NULL OR nominations_close_at <= opens_at', name=op.f('ck_proposals_nominations_before_voting')),
+    sa.ForeignKeyConstraint(['ad_version_id'], ['ad_versions.id'], name=op.f('fk_proposals_ad_version_id_ad_versions')),
+    sa.ForeignKeyConstraint(['closed_by_id'], ['users.id'], name=op.f('fk_proposals_closed_by_id_users')),
+    sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_proposals_created_by_id_users')),
+    sa.ForeignKeyConstraint(['meeting_id'], ['meetings.id'], name=op.f('fk_proposals_meeting_id_meetings')),
+    sa.ForeignKeyConstraint(['opened_by_id'], ['users.id'], name=op.f('fk_proposals_opened_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_proposals'))
+    )
+    with op.batch_alter_table('proposals', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_proposals_meeting_id'), ['meeting_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_proposals_reference'), ['reference'], unique=False)
+        batch_op.create_index('ix_proposals_status_closes', ['status', 'closes_at'], unique=False)
+        batch_op.create_index('ix_proposals_status_opens', ['status', 'opens_at'], unique=False)
+
+    op.create_table('ballot_census',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('proposal_id', sa.Integer(), nullable=False),
+    sa.Column('member_id', sa.Integer(), nullable=False),
+    sa.Column('member_no', sa.String(length=40), nullable=False),
+    sa.Column('group_code', sa.String(length=20), nullable=False),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_ballot_census_member_id_members')),
+    sa.ForeignKeyConstraint(['proposal_id'], ['proposals.id'], name=op.f('fk_ballot_census_proposal_id_proposals')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_ballot_census')),
+    sa.UniqueConstraint('proposal_id', 'member_id', name=op.f('uq_ballot_census_proposal_id_member_id'))
+    )
+    with op.batch_alter_table('ballot_census', schema=None) as batch_op:
+        batch_op.create_index('ix_ballot_census_group', ['proposal_id', 'group_code'], unique=False)
+
+    op.create_table('ballot_choices',
+    sa.Column('id', sa.String(length=32), nullable=False),
+    sa.Column('proposal_id', sa.Integer(), nullable=False),
+    sa.Column('group_code', sa.String(length=20), nullable=False),
+    sa.Column('option', sa.String(length=60), nullable=False),
+    sa.Column('receipt_code', sa.String(length=20), nullable=False),
+    sa.Column('change_hash', sa.String(length=64), nullable=True),
+    sa.ForeignKeyConstraint(['proposal_id'], ['proposals.id'], name=op.f('fk_ballot_choices_proposal_id_proposals')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_ballot_choices')),
+    sa.UniqueConstraint('proposal_id', 'change_hash', name=op.f('uq_ballot_choices_proposal_id_change_hash')),
+    sa.UniqueConstraint('receipt_code', name=op.f('uq_ballot_choices_receipt_code')),
+    sqlite_with_rowid=False
+    )
+    with op.batch_alter_table('ballot_choices', schema=None) as batch_op:
+        batch_op.create_index('ix_ballot_choices_tally', ['proposal_id', 'group_code', 'option'], unique=False)
+
+    op.create_table('census_exclusions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('proposal_id', sa.Integer(), nullable=False),
+    sa.Column('member_id', sa.Integer(), nullable=False),
+    sa.Column('group_code', sa.String(length=20), nullable=False),
+    sa.Column('reason', sa.String(length=20), nullable=False),
+    sa.Column('arrears_months', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_census_exclusions_member_id_members')),
+    sa.ForeignKeyConstraint(['proposal_id'], ['proposals.id'], name=op.f('fk_census_exclusions_proposal_id_proposals')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_census_exclusions')),
+    sa.UniqueConstraint('proposal_id', 'member_id', name=op.f('uq_census_exclusions_proposal_id_member_id'))
+    )
+    with op.batch_alter_table('census_exclusions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_census_exclusions_proposal_id'), ['proposal_id'], unique=False)
+
+    op.create_table('certificates',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('member_id', sa.Integer(), nullable=True),
+    sa.Column('user_id', sa.Integer(), nullable=True),
+    sa.Column('scheme', sa.String(length=200), nullable=False),
+    sa.Column('lsp_bnsp_number', sa.String(length=100), nullable=False),
+    sa.Column('issued_on', sa.Date(), nullable=False),
+    sa.Column('expires_on', sa.Date(), nullable=False),
+    sa.Column('file_name', sa.String(length=200), nullable=True),
+    sa.Column('file_type', sa.String(length=60), nullable=True),
+    sa.Column('file_data', sa.LargeBinary(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.CheckConstraint('expires_on > issued_on', name=op.f('ck_certificates_expiry_after_issue')),
+    sa.CheckConstraint('member_id IS NOT NULL OR user_id IS NOT NULL', name=op.f('ck_certificates_has_holder')),
+    sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_certificates_created_by_id_users')),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_certificates_member_id_members')),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_certificates_user_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_certificates'))
+    )
+    with op.batch_alter_table('certificates', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_certificates_member_id'), ['member_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_certificates_user_id'), ['user_id'], unique=False)
+
+    op.create_table('exit_cases',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('member_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=32), nullable=False),
+    sa.Column('status', sa.String(length=32), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=True),
+    sa.Column('heir_name', sa.String(length=200), nullable=True),
+    sa.Column('heir_relationship', sa.String(length=100), nullable=True),
+    sa.Column('requested_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('requested_by_id', sa.Integer(), nullable=True),
+    sa.Column('decided_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('decided_by_id', sa.Integer(), nullable=True),
+    sa.Column('pokok_idr', sa.BigInteger(), nullable=False),
+    sa.Column('wajib_idr', sa.BigInteger(), nullable=False),
+    sa.Column('arrears_idr', sa.BigInteger(), nullable=False),
+    sa.Column('refund_idr', sa.BigInteger(), nullable=False),
+    sa.Column('payable_entry_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('paid_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('paid_by_id', sa.Integer(), nullable=True),
+    sa.Column('payment_method', sa.String(length=32), nullable=True),
+    sa.Column('payment_reference', sa.String(length=120), nullable=True),
+    sa.Column('payment_entry_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('ad_version_id', sa.Integer(), nullable=True),
+    sa.CheckConstraint("kind <> 'death' OR heir_name IS NOT NULL", name=op.f('ck_exit_cases_death_has_heir')),
+    sa.CheckConstraint('refund_idr >= 0 AND pokok_idr >= 0 AND wajib_idr >= 0 AND arrears_idr >= 0', name=op.f('ck_exit_cases_amounts_not_negative')),
+    sa.ForeignKeyConstraint(['ad_version_id'], ['ad_versions.id'], name=op.f('fk_exit_cases_ad_version_id_ad_versions')),
+    sa.ForeignKeyConstraint(['decided_by_id'], ['users.id'], name=op.f('fk_exit_cases_decided_by_id_users')),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_exit_cases_member_id_members')),
+    sa.ForeignKeyConstraint(['paid_by_id'], ['users.id'], name=op.f('fk_exit_cases_paid_by_id_users')),
+    sa.ForeignKeyConstraint(['payable_entry_id'], ['journal_entries.id'], name=op.f('fk_exit_cases_payable_entry_id_journal_entries')),
+    sa.ForeignKeyConstraint(['payment_entry_id'], ['journal_entries.id'], name=op.f('fk_exit_cases_payment_entry_id_journal_entries')),
+    sa.ForeignKeyConstraint(['requested_by_id'], ['users.id'], name=op.f('fk_exit_cases_requested_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_exit_cases'))
+    )
+    with op.batch_alter_table('exit_cases', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_exit_cases_member_id'), ['member_id'], unique=False)
+        batch_op.create_index('ix_exit_cases_status', ['status', 'id'], unique=False)
+
+    op.create_table('gateway_inbox',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('provider', sa.String(length=20), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('body_sha256', sa.String(length=64), nullable=False),
+    sa.Column('order_id', sa.String(length=100), nullable=True),
+    sa.Column('transaction_id', sa.String(length=100), nullable=True),
+    sa.Column('transaction_status', sa.String(length=40), nullable=True),
+    sa.Column('received_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('processed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('outcome', sa.String(length=200), nullable=True),
+    sa.Column('attempt_id', sa.Integer(), nullable=True),
+    sa.Column('flagged', sa.Boolean(), nullable=False),
+    sa.Column('reviewed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('reviewed_by_id', sa.Integer(), nullable=True),
+    sa.Column('review_note', sa.Text(), nullable=True),
+    sa.ForeignKeyConstraint(['attempt_id'], ['payment_attempts.id'], name=op.f('fk_gateway_inbox_attempt_id_payment_attempts')),
+    sa.ForeignKeyConstraint(['reviewed_by_id'], ['users.id'], name=op.f('fk_gateway_inbox_reviewed_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_gateway_inbox')),
+    sa.UniqueConstraint('body_sha256', name=op.f('uq_gateway_inbox_body_sha256'))
+    )
+    with op.batch_alter_table('gateway_inbox', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_gateway_inbox_order_id'), ['order_id'], unique=False)
+        batch_op.create_index('ix_gateway_inbox_pending', ['processed_at', 'received_at'], unique=False)
+
+    op.create_table('governance_events',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('by_user_id', sa.Integer(), nullable=True),
+    sa.Column('action', sa.String(length=40), nullable=False),
+    sa.Column('meeting_id', sa.Integer(), nullable=True),
+    sa.Column('proposal_id', sa.Integer(), nullable=True),
+    sa.Column('note', sa.Text(), nullable=True),
+    sa.ForeignKeyConstraint(['by_user_id'], ['users.id'], name=op.f('fk_governance_events_by_user_id_users')),
+    sa.ForeignKeyConstraint(['meeting_id'], ['meetings.id'], name=op.f('fk_governance_events_meeting_id_meetings')),
+    sa.ForeignKeyConstraint(['proposal_id'], ['proposals.id'], name=op.f('fk_governance_events_proposal_id_proposals')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_governance_events'))
+    )
+    with op.batch_alter_table('governance_events', schema=None) as batch_op:
+        batch_op.create_index('ix_governance_events_at', ['at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_governance_events_meeting_id'), ['meeting_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_governance_events_proposal_id'), ['proposal_id'], unique=False)
+
+    op.create_table('governance_notifications',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=30), nullable=False),
+    sa.Column('channel', sa.String(length=20), nullable=False),
+    sa.Column('meeting_id', sa.Integer(), nullable=True),
+    sa.Column('member_id', sa.Integer(), nullable=True),
+    sa.Column('user_id', sa.Integer(), nullable=True),
+    sa.Column('address', sa.String(length=254), nullable=True),
+    sa.Column('subject', sa.String(length=200), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['meeting_id'], ['meetings.id'], name=op.f('fk_governance_notifications_meeting_id_meetings')),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_governance_notifications_member_id_members')),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_governance_notifications_user_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_governance_notifications'))
+    )
+    with op.batch_alter_table('governance_notifications', schema=None) as batch_op:
+        batch_op.create_index('ix_governance_notifications_meeting', ['meeting_id', 'id'], unique=False)
+
+    op.create_table('meeting_attendances',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('meeting_id', sa.Integer(), nullable=False),
+    sa.Column('member_id', sa.Integer(), nullable=False),
+    sa.Column('how', sa.String(length=32), nullable=False),
+    sa.Column('at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('recorded_by_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['meeting_id'], ['meetings.id'], name=op.f('fk_meeting_attendances_meeting_id_meetings')),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_meeting_attendances_member_id_members')),
+    sa.ForeignKeyConstraint(['recorded_by_id'], ['users.id'], name=op.f('fk_meeting_attendances_recorded_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_meeting_attendances')),
+    sa.UniqueConstraint('meeting_id', 'member_id', name=op.f('uq_meeting_attendances_meeting_id_member_id'))
+    )
+    with op.batch_alter_table('meeting_attendances', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_meeting_attendances_meeting_id'), ['meeting_id'], unique=False)
+
+    op.create_table('member_events',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('member_id', sa.Integer(), nullable=False),
+    sa.Column('at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('by_user_id', sa.Integer(), nullable=True),
+    sa.Column('action', sa.String(length=40), nullable=False),
+    sa.Column('from_status', sa.String(length=16), nullable=True),
+    sa.Column('to_status', sa.String(length=16), nullable=True),
+    sa.Column('note', sa.Text(), nullable=True),
+    sa.ForeignKeyConstraint(['by_user_id'], ['users.id'], name=op.f('fk_member_events_by_user_id_users')),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_member_events_member_id_members')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_member_events'))
+    )
+    with op.batch_alter_table('member_events', schema=None) as batch_op:
+        batch_op.create_index('ix_member_events_member', ['member_id', 'id'], unique=False)
+
+    op.create_table('member_staff',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('member_id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('title', sa.String(length=100), nullable=True),
+    sa.Column('is_representative', sa.Boolean(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_member_staff_member_id_members')),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_member_staff_user_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_member_staff')),
+    sa.UniqueConstraint('user_id', name=op.f('uq_member_staff_user_id'))
+    )
+    with op.batch_alter_table('member_staff', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_member_staff_member_id'), ['member_id'], unique=False)
+
+    op.create_table('minutes_attachments',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('minutes_id', sa.Integer(), nullable=False),
+    sa.Column('file_name', sa.String(length=200), nullable=False),
+    sa.Column('content_type', sa.String(length=60), nullable=False),
+    sa.Column('size_bytes', sa.Integer(), nullable=False),
+    sa.Column('data', sa.LargeBinary(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.CheckConstraint("content_type IN ('application/pdf', 'image/png', 'image/jpeg')", name=op.f('ck_minutes_attachments_allowed_type')),
+    sa.CheckConstraint('size_bytes > 0 AND size_bytes <= 4194304', name=op.f('ck_minutes_attachments_size_limit')),
+    sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_minutes_attachments_created_by_id_users')),
+    sa.ForeignKeyConstraint(['minutes_id'], ['meeting_minutes.id'], name=op.f('fk_minutes_attachments_minutes_id_meeting_minutes')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_minutes_attachments'))
+    )
+    with op.batch_alter_table('minutes_attachments', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_minutes_attachments_minutes_id'), ['minutes_id'], unique=False)
+
+    op.create_table('nik_corrections',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('member_id', sa.Integer(), nullable=False),
+    sa.Column('new_nik', sa.String(length=16), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.Column('status', sa.String(length=32), nullable=False),
+    sa.Column('requested_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('decided_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('decided_by_id', sa.Integer(), nullable=True),
+    sa.Column('decision_note', sa.Text(), nullable=True),
+    sa.ForeignKeyConstraint(['decided_by_id'], ['users.id'], name=op.f('fk_nik_corrections_decided_by_id_users')),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_nik_corrections_member_id_members')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_nik_corrections'))
+    )
+    with op.batch_alter_table('nik_corrections', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_nik_corrections_member_id'), ['member_id'], unique=False)
+
+    op.create_table('nominations',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('proposal_id', sa.Integer(), nullable=False),
+    sa.Column('member_id', sa.Integer(), nullable=False),
+    sa.Column('group_code', sa.String(length=20), nullable=False),
+    sa.Column('statement', sa.Text(), nullable=True),
+    sa.Column('status', sa.String(length=32), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('nominated_by_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_nominations_member_id_members')),
+    sa.ForeignKeyConstraint(['nominated_by_id'], ['users.id'], name=op.f('fk_nominations_nominated_by_id_users')),
+    sa.ForeignKeyConstraint(['proposal_id'], ['proposals.id'], name=op.f('fk_nominations_proposal_id_proposals')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_nominations')),
+    sa.UniqueConstraint('proposal_id', 'member_id', name=op.f('uq_nominations_proposal_id_member_id'))
+    )
+    with op.batch_alter_table('nominations', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_nominations_proposal_id'), ['proposal_id'], unique=False)
+
+    op.create_table('officers',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('member_id', sa.Integer(), nullable=True),
+    sa.Column('user_id', sa.Integer(), nullable=True),
+    sa.Column('body', sa.String(length=32), nullable=False),
+    sa.Column('function', sa.String(length=32), nullable=False),
+    sa.Column('term_start', sa.Date(), nullable=False),
+    sa.Column('term_end', sa.Date(), nullable=False),
+    sa.Column('ended_on', sa.Date(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.CheckConstraint("(body = 'pengawas' AND function = 'pengawas') OR (body = 'pengurus' AND function <> 'pengawas')", name=op.f('ck_officers_function_matches_body')),
+    sa.CheckConstraint('CAST(term_end AS VARCHAR(10)) <= CAST(CAST(SUBSTR(CAST(term_start AS VARCHAR(10)), 1, 4) AS INTEGER) + 5 AS VARCHAR(4)) || SUBSTR(CAST(term_start AS VARCHAR(10)), 5, 6)', name=op.f('ck_officers_term_max_5_years')),
+    sa.CheckConstraint('member_id IS NOT NULL OR user_id IS NOT NULL', name=op.f('ck_officers_has_holder')),
+    sa.CheckConstraint('term_end > term_start', name=op.f('ck_officers_term_positive')),
+    sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_officers_created_by_id_users')),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_officers_member_id_members')),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_officers_user_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_officers'))
+    )
+    with op.batch_alter_table('officers', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_officers_member_id'), ['member_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_officers_user_id'), ['user_id'], unique=False)
+
+    op.create_table('receipts',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('number', sa.String(length=30), nullable=False),
+    sa.Column('request_token', sa.String(length=64), nullable=False),
+    sa.Column('member_id', sa.Integer(), nullable=False),
+    sa.Column('purpose', sa.String(length=32), nullable=False),
+    sa.Column('method', sa.String(length=32), nullable=False),
+    sa.Column('amount_idr', sa.BigInteger(), nullable=False),
+    sa.Column('reference', sa.String(length=120), nullable=True),
+    sa.Column('received_on', sa.Date(), nullable=False),
+    sa.Column('recorded_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('recorded_by_id', sa.Integer(), nullable=False),
+    sa.Column('entry_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.CheckConstraint('amount_idr > 0', name=op.f('ck_receipts_positive')),
+    sa.ForeignKeyConstraint(['entry_id'], ['journal_entries.id'], name=op.f('fk_receipts_entry_id_journal_entries')),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_receipts_member_id_members')),
+    sa.ForeignKeyConstraint(['recorded_by_id'], ['users.id'], name=op.f('fk_receipts_recorded_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_receipts')),
+    sa.UniqueConstraint('number', name=op.f('uq_receipts_number')),
+    sa.UniqueConstraint('request_token', name=op.f('uq_receipts_request_token'))
+    )
+    with op.batch_alter_table('receipts', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_receipts_member_id'), ['member_id'], unique=False)
+
+    op.create_table('resolutions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('proposal_id', sa.Integer(), nullable=False),
+    sa.Column('outcome', sa.String(length=32), nullable=False),
+    sa.Column('tally', sa.JSON(), nullable=False),
+    sa.Column('adopted_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('decided_by_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['decided_by_id'], ['users.id'], name=op.f('fk_resolutions_decided_by_id_users')),
+    sa.ForeignKeyConstraint(['proposal_id'], ['proposals.id'], name=op.f('fk_resolutions_proposal_id_proposals')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_resolutions')),
+    sa.UniqueConstraint('proposal_id', name=op.f('uq_resolutions_proposal_id'))
+    )
+    op.create_table('ballot_participations',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('proposal_id', sa.Integer(), nullable=False),
+    sa.Column('member_id', sa.Integer(), nullable=False),
+    sa.Column('group_code', sa.String(length=20), nullable=False),
+    sa.Column('cast_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('change_count', sa.Integer(), nullable=False),
+    sa.CheckConstraint('change_count >= 0', name=op.f('ck_ballot_participations_change_count_not_negative')),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_ballot_participations_member_id_members')),
+    sa.ForeignKeyConstraint(['proposal_id', 'member_id'], ['ballot_census.proposal_id', 'ballot_census.member_id'], name=op.f('fk_ballot_participations_proposal_id_ballot_census')),
+    sa.ForeignKeyConstraint(['proposal_id'], ['proposals.id'], name=op.f('fk_ballot_participations_proposal_id_proposals')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_ballot_participations')),
+    sa.UniqueConstraint('proposal_id', 'member_id', name=op.f('uq_ballot_participations_proposal_id_member_id'))
+    )
+    with op.batch_alter_table('ballot_participations', schema=None) as batch_op:
+        batch_op.create_index('ix_ballot_participations_group', ['proposal_id', 'group_code'], unique=False)
+
+    op.create_table('open_ballot_votes',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('proposal_id', sa.Integer(), nullable=False),
+    sa.Column('member_id', sa.Integer(), nullable=False),
+    sa.Column('group_code', sa.String(length=20), nullable=False),
+    sa.Column('option', sa.String(length=60), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_open_ballot_votes_member_id_members')),
+    sa.ForeignKeyConstraint(['proposal_id', 'member_id'], ['ballot_participations.proposal_id', 'ballot_participations.member_id'], name=op.f('fk_open_ballot_votes_proposal_id_ballot_participations')),
+    sa.ForeignKeyConstraint(['proposal_id'], ['proposals.id'], name=op.f('fk_open_ballot_votes_proposal_id_proposals')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_open_ballot_votes')),
+    sa.UniqueConstraint('proposal_id', 'member_id', name=op.f('uq_open_ballot_votes_proposal_id_member_id'))
+    )
+    with op.batch_alter_table('open_ballot_votes', schema=None) as batch_op:
+        batch_op.create_index('ix_open_ballot_votes_tally', ['proposal_id', 'group_code', 'option'], unique=False)
+
     # ### end Alembic commands ###
     install_pg_triggers(op)
 
@@ -121,22 +710,133 @@ def downgrade():
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP FUNCTION IF EXISTS kmp_refuse_journal_change() CASCADE")
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('open_ballot_votes', schema=None) as batch_op:
+        batch_op.drop_index('ix_open_ballot_votes_tally')
+
+    op.drop_table('open_ballot_votes')
+    with op.batch_alter_table('ballot_participations', schema=None) as batch_op:
+        batch_op.drop_index('ix_ballot_participations_group')
+
+    op.drop_table('ballot_participations')
+    op.drop_table('resolutions')
+    with op.batch_alter_table('receipts', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_receipts_member_id'))
+
+    op.drop_table('receipts')
+    with op.batch_alter_table('officers', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_officers_user_id'))
+        batch_op.drop_index(batch_op.f('ix_officers_member_id'))
+
+    op.drop_table('officers')
+    with op.batch_alter_table('nominations', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_nominations_proposal_id'))
+
+    op.drop_table('nominations')
+    with op.batch_alter_table('nik_corrections', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_nik_corrections_member_id'))
+
+    op.drop_table('nik_corrections')
+    with op.batch_alter_table('minutes_attachments', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_minutes_attachments_minutes_id'))
+
+    op.drop_table('minutes_attachments')
+    with op.batch_alter_table('member_staff', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_member_staff_member_id'))
+
+    op.drop_table('member_staff')
+    with op.batch_alter_table('member_events', schema=None) as batch_op:
+        batch_op.drop_index('ix_member_events_member')
+
+    op.drop_table('member_events')
+    with op.batch_alter_table('meeting_attendances', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_meeting_attendances_meeting_id'))
+
+    op.drop_table('meeting_attendances')
+    with op.batch_alter_table('governance_notifications', schema=None) as batch_op:
+        batch_op.drop_index('ix_governance_notifications_meeting')
+
+    op.drop_table('governance_notifications')
+    with op.batch_alter_table('governance_events', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_governance_events_proposal_id'))
+        batch_op.drop_index(batch_op.f('ix_governance_events_meeting_id'))
+        batch_op.drop_index('ix_governance_events_at')
+
+    op.drop_table('governance_events')
+    with op.batch_alter_table('gateway_inbox', schema=None) as batch_op:
+        batch_op.drop_index('ix_gateway_inbox_pending')
+        batch_op.drop_index(batch_op.f('ix_gateway_inbox_order_id'))
+
+    op.drop_table('gateway_inbox')
+    with op.batch_alter_table('exit_cases', schema=None) as batch_op:
+        batch_op.drop_index('ix_exit_cases_status')
+        batch_op.drop_index(batch_op.f('ix_exit_cases_member_id'))
+
+    op.drop_table('exit_cases')
+    with op.batch_alter_table('certificates', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_certificates_user_id'))
+        batch_op.drop_index(batch_op.f('ix_certificates_member_id'))
+
+    op.drop_table('certificates')
+    with op.batch_alter_table('census_exclusions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_census_exclusions_proposal_id'))
+
+    op.drop_table('census_exclusions')
+    with op.batch_alter_table('ballot_choices', schema=None) as batch_op:
+        batch_op.drop_index('ix_ballot_choices_tally')
+
+    op.drop_table('ballot_choices')
+    with op.batch_alter_table('ballot_census', schema=None) as batch_op:
+        batch_op.drop_index('ix_ballot_census_group')
+
+    op.drop_table('ballot_census')
+    with op.batch_alter_table('proposals', schema=None) as batch_op:
+        batch_op.drop_index('ix_proposals_status_opens')
+        batch_op.drop_index('ix_proposals_status_closes')
+        batch_op.drop_index(batch_op.f('ix_proposals_reference'))
+        batch_op.drop_index(batch_op.f('ix_proposals_meeting_id'))
+
+    op.drop_table('proposals')
     with op.batch_alter_table('postings', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_postings_entry_id'))
         batch_op.drop_index('ix_postings_account_date')
 
     op.drop_table('postings')
+    with op.batch_alter_table('payment_attempts', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_payment_attempts_transaction_id'))
+        batch_op.drop_index('ix_payment_attempts_state')
+        batch_op.drop_index(batch_op.f('ix_payment_attempts_intent_id'))
+        batch_op.drop_index('ix_payment_attempts_flagged')
+
+    op.drop_table('payment_attempts')
+    with op.batch_alter_table('members', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_members_status'))
+        batch_op.drop_index('ix_members_group_status')
+        batch_op.drop_index(batch_op.f('ix_members_full_name'))
+
+    op.drop_table('members')
+    op.drop_table('meeting_minutes')
     with op.batch_alter_table('user_roles', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_user_roles_user_id'))
 
     op.drop_table('user_roles')
+    with op.batch_alter_table('payment_intents', schema=None) as batch_op:
+        batch_op.drop_index('ix_payment_intents_member')
+
+    op.drop_table('payment_intents')
+    with op.batch_alter_table('meetings', schema=None) as batch_op:
+        batch_op.drop_index('ix_meetings_starts')
+
+    op.drop_table('meetings')
     with op.batch_alter_table('journal_entries', schema=None) as batch_op:
         batch_op.drop_index('ix_journal_entries_source')
         batch_op.drop_index('ix_journal_entries_date')
 
     op.drop_table('journal_entries')
     op.drop_table('closed_periods')
+    op.drop_table('ad_versions')
     op.drop_table('users')
+    op.drop_table('member_number_counters')
+    op.drop_table('fake_gateway_orders')
     with op.batch_alter_table('accounts', schema=None) as batch_op:
         batch_op.drop_index('ix_accounts_owner')
 
