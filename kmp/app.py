@@ -71,7 +71,18 @@ def create_app(config: str | type | None = None, **overrides) -> Flask:
     babel.init_app(app, locale_selector=select_locale, default_timezone="Asia/Jakarta")
     limiter.init_app(app)
 
-    from kmp import auth, cli, errors, ledger, payments, pwa, scheduler, templating, views  # noqa: F401
+    from kmp import (  # noqa: F401
+        auth,
+        cli,
+        errors,
+        ledger,
+        notify,
+        payments,
+        pwa,
+        scheduler,
+        templating,
+        views,
+    )
 
     errors.register_error_handlers(app)
     templating.init_app(app)
@@ -81,6 +92,7 @@ def create_app(config: str | type | None = None, **overrides) -> Flask:
     payments.init_app(app)
     cli.init_app(app)
     scheduler.init_app(app)
+    notify.init_app(app)
 
     import governance
     import members

@@ -87,6 +87,16 @@ def ledger_check_command() -> None:
         sys.exit(1)
 
 
+@kmp_cli.command("notify-deliver")
+def notify_deliver_command() -> None:
+    """Deliver the messages waiting in the outbox now (the scheduler does it every minute)."""
+    from kmp.notify import deliver_pending
+
+    sent, failed = deliver_pending(limit=10_000)
+    db.session.commit()
+    click.echo(f"{sent} message(s) sent, {failed} given up after repeated failures.")
+
+
 @kmp_cli.command("scheduler")
 @click.option("--list", "list_only", is_flag=True, help="Print the jobs and exit.")
 def scheduler_command(list_only: bool) -> None:

@@ -41,6 +41,11 @@ class BaseConfig:
     KMP_PUBLIC_URL = os.environ.get("KMP_PUBLIC_URL", "http://127.0.0.1:5000")
     KMP_PAYMENT_GATEWAY = os.environ.get("KMP_PAYMENT_GATEWAY", "fake")
     KMP_NOTIFIER = os.environ.get("KMP_NOTIFIER", "fake")
+    KMP_SMTP_HOST = os.environ.get("KMP_SMTP_HOST", "")
+    KMP_SMTP_PORT = int(os.environ.get("KMP_SMTP_PORT", "587"))
+    KMP_SMTP_USER = os.environ.get("KMP_SMTP_USER", "")
+    KMP_SMTP_PASSWORD = os.environ.get("KMP_SMTP_PASSWORD", "")
+    KMP_SMTP_FROM = os.environ.get("KMP_SMTP_FROM", "")
     KMP_COOP_NAME = os.environ.get(
         "KMP_COOP_NAME", "Koperasi Multi Pihak Mitra Pengemudi Nusantara"
     )
