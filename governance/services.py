@@ -73,11 +73,9 @@ YES_NO_OPTIONS = (
     {"key": "no", "label": "Tidak setuju"},
     {"key": ABSTAIN, "label": "Abstain"},
 )
-#: ``app.extensions[ARREARS_HOOK]``: ``(member_ids) -> {member_id: months}`` (savings feature).
-ARREARS_HOOK = "kmp_arrears_months"
-#: The name the members feature documents in ``members.queries.eligible_members``; accepted
-#: too (called as ``(member_ids, on_date)``) until the two are unified.
-MEMBERS_ARREARS_HOOK = "kmp_member_arrears_months"
+#: ``app.extensions[ARREARS_HOOK]``: ``(member_ids, on_date) -> {member_id: months}``, the one
+#: name the members feature installs (open wajib obligations, ``members.billing``).
+ARREARS_HOOK = "kmp_member_arrears_months"
 ONLINE_CHECKIN_BEFORE = dt.timedelta(hours=1)
 ONLINE_CHECKIN_AFTER = dt.timedelta(hours=12)
 
@@ -110,15 +108,12 @@ def current_ad() -> ADConfig:
 def arrears_months(member_ids: list[int], on_date: dt.date) -> dict[int, int]:
     """Months of simpanan wajib arrears per member: the ONE place the census asks.
 
-    The savings feature registers ``app.extensions["kmp_arrears_months"]`` (a callable
-    ``(member_ids) -> {member_id: months}``); until then everyone has 0 months of arrears.
+    The members feature registers ``app.extensions["kmp_member_arrears_months"]`` (a callable
+    ``(member_ids, on_date) -> {member_id: months}``); without it nobody has arrears.
     """
     if not member_ids:
         return {}
     hook: Callable | None = current_app.extensions.get(ARREARS_HOOK)
-    if hook is not None:
-        return {int(k): int(v) for k, v in hook(member_ids).items()}
-    hook = current_app.extensions.get(MEMBERS_ARREARS_HOOK)
     if hook is not None:
         return {int(k): int(v) for k, v in hook(member_ids, on_date).items()}
     return {}

@@ -10,7 +10,9 @@ from flask.cli import AppGroup
 
 from kmp.extensions import db
 
-members_cli = AppGroup("members", help="Membership: import members from a spreadsheet.")
+members_cli = AppGroup(
+    "members", help="Membership: import members from a spreadsheet, bill simpanan wajib."
+)
 
 
 @members_cli.command("import")
@@ -51,4 +53,32 @@ def import_command(path: str, dry_run: bool, by_email: str | None) -> None:
     click.echo(
         f"{result.imported} anggota diimpor, {result.entries} entri saldo awal "
         f"dibukukan dalam {elapsed:.1f} detik."
+    )
+
+
+@members_cli.command("bill-wajib")
+@click.option("--month", "month_text", default=None, help="YYYY-MM (default: this Jakarta month).")
+@click.option("--notify", is_flag=True, help="Also queue the bill messages and arrears reminders.")
+def bill_wajib_command(month_text: str | None, notify: bool) -> None:
+    """Create every active member's simpanan wajib bill for the month (idempotent)."""
+    from kmp.timeutil import business_date, parse_month
+    from members.billing import bill_wajib, queue_arrears_reminders, queue_bill_notices
+
+    try:
+        month = parse_month(month_text) if month_text else business_date()
+    except ValueError:
+        raise click.BadParameter(
+            "tulis bulan sebagai YYYY-MM, mis. 2026-03", param_hint="--month"
+        ) from None
+    started = time.perf_counter()
+    result = bill_wajib(month)
+    if notify:
+        sent = queue_bill_notices(result.period) + queue_arrears_reminders(business_date())
+        click.echo(f"{sent} pesan tagihan/pengingat diantrekan.")
+    db.session.commit()
+    click.echo(
+        f"Tagihan simpanan wajib {result.period:%Y-%m}: {result.created} anggota ditagih, "
+        f"total Rp {result.amount_idr:,} ({time.perf_counter() - started:.1f} detik).".replace(
+            ",", "."
+        )
     )

@@ -22,9 +22,18 @@ def on_payment_settled(sender, member_id=None, purpose=None, **kwargs):  # noqa:
 
 
 def connect(app: Flask) -> None:
-    from members import queries, services
+    from members import billing, queries, savings, services
 
     signals.payment_settled.connect(on_payment_settled, weak=False)
+    # Savings (issue 5): settle wajib bills, receipts; undo on a reversal.
+    signals.payment_settled.connect(savings.on_savings_payment_settled, weak=False)
+    signals.payment_reversed.connect(savings.on_savings_payment_reversed, weak=False)
+    # Arrears = open wajib obligations, in months per member (census, governance): the one
+    # hook name every feature uses. NOT installed as ``kmp_member_arrears`` (the exit refund's
+    # deduction): billing is cash-basis (no receivable is booked when a bill is created), so
+    # the refund of what was actually paid is already "less unpaid obligations"; deducting
+    # them again would credit ``asset:receivable:members`` that was never debited.
+    app.extensions["kmp_member_arrears_months"] = billing.arrears_months
     # The ledger's "my accounts" page: which account ids belong to this login.
     try:
         from kmp.ledger import register_member_accounts_hook

@@ -914,6 +914,10 @@ def record_receipt(
         entry_id=entry.id,
     )
     db.session.add(receipt)
+    if purpose is SavingsPurpose.WAJIB:  # savings issue: pay the oldest wajib bills first
+        from members.billing import settle_obligations
+
+        settle_obligations(member.id, amount_idr, paid_on=received_on, source=f"receipt:{number}")
     record_event(
         member,
         "receipt",

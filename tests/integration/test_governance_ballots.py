@@ -48,14 +48,15 @@ def arrears(app):
     months: dict[int, int] = {}
     calls = []
 
-    def hook(member_ids):
+    def hook(member_ids, on_date=None):  # noqa: ARG001
         calls.append(list(member_ids))
         return {m: months.get(m, 0) for m in member_ids}
 
-    app.extensions["kmp_arrears_months"] = hook
+    previous = app.extensions.get("kmp_member_arrears_months")
+    app.extensions["kmp_member_arrears_months"] = hook
     months["calls"] = calls  # type: ignore[index]
     yield months
-    app.extensions.pop("kmp_arrears_months", None)
+    app.extensions["kmp_member_arrears_months"] = previous
 
 
 def _members(spec: dict[str, int]):
