@@ -1,0 +1,274 @@
+"""The board's SHU allocation report (PDF / XLSX with a chart, an SVG chart for the page)
+and the member's SHU slip PDF. Numbers come from the stored run; nothing is recomputed."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from xml.sax.saxutils import escape
+
+from sqlalchemy import case, func, select
+
+from kmp.extensions import db
+from payouts.models import DistributionLine, DistributionRun
+
+FUND_LABELS = {
+    "cadangan": "Cadangan",
+    "jasa_anggota": "Jasa anggota",
+    "dana_pengurus": "Dana pengurus",
+    "dana_karyawan": "Dana karyawan",
+    "dana_pendidikan": "Dana pendidikan",
+    "dana_sosial": "Dana sosial",
+}
+
+#: Brackets of member amounts for the "distribution of member amounts" table.
+BRACKETS = (0, 1, 10_000, 50_000, 100_000, 250_000, 500_000, 1_000_000, 5_000_000)
+
+
+def rp(value: int) -> str:
+    return "Rp " + f"{int(value):,}".replace(",", ".")
+
+
+def fund_label(key: str) -> str:
+    return FUND_LABELS.get(key, key.replace("_", " ").capitalize())
+
+
+@dataclass
+class Bracket:
+    label: str
+    members: int
+    total_idr: int
+
+
+def amount_distribution(run: DistributionRun) -> list[Bracket]:
+    """How many members fall in each amount bracket (one grouped query)."""
+    edges = list(BRACKETS)
+    whens = [(DistributionLine.total_idr < edges[i + 1], i) for i in range(len(edges) - 1)]
+    bucket = case(*whens, else_=len(edges) - 1)
+    rows = db.session.execute(
+        select(bucket, func.count(), func.coalesce(func.sum(DistributionLine.total_idr), 0))
+        .where(DistributionLine.run_id == run.id)
+        .group_by(bucket)
+    ).all()
+    found = {int(b): (int(c), int(t)) for b, c, t in rows}
+    out = []
+    for i, low in enumerate(edges):
+        if i + 1 < len(edges):
+            high = edges[i + 1] - 1
+            label = "Rp 0" if low == high == 0 else f"{rp(low)} - {rp(high)}"
+        else:
+            label = f"{rp(low)} ke atas"
+        count, total = found.get(i, (0, 0))
+        out.append(Bracket(label, count, total))
+    return out
+
+
+def fund_rows(run: DistributionRun) -> list[tuple[str, int, int]]:
+    """(label, bp, amount) per allocation line, final amounts (redirects in the reserve)."""
+    summary = run.summary or {}
+    funds = summary.get("funds", {})
+    return [(fund_label(k), int(bp), int(funds.get(k, 0))) for k, bp in summary.get("table", [])]
+
+
+def group_rows(run: DistributionRun) -> list[tuple]:
+    return [
+        (
+            g["code"],
+            g["member_count"],
+            g["pool_idr"],
+            g["modal_pool_idr"],
+            g["usaha_pool_idr"],
+            g["modal_paid_idr"] + g["usaha_paid_idr"],
+        )
+        for g in (run.summary or {}).get("groups", [])
+    ]
+
+
+# --------------------------------------------------------------------------- SVG
+
+
+def bar_chart_svg(items: Sequence[tuple[str, int]], *, title: str) -> str:
+    """A horizontal bar chart as an SVG string (no script, no style attributes)."""
+    width, bar_h, gap, label_w = 340, 22, 8, 120
+    height = len(items) * (bar_h + gap) + 30
+    peak = max((v for _, v in items), default=0) or 1
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+        f'role="img" aria-label="{escape(title)}" class="shu-chart">',
+        f"<title>{escape(title)}</title>",
+    ]
+    for i, (label, value) in enumerate(items):
+        y = 10 + i * (bar_h + gap)
+        w = (width - label_w - 10) * value // peak
+        parts.append(
+            f'<text x="0" y="{y + 15}" font-size="11" fill="#333">{escape(label)}</text>'
+            f'<rect x="{label_w}" y="{y}" width="{max(w, 1)}" height="{bar_h}" fill="#1f7a4d"/>'
+            f'<text x="{label_w + 4}" y="{y + bar_h + 6 + 4}" font-size="9" fill="#555">'
+            f"{escape(rp(value))}</text>"
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def fund_chart_svg(run: DistributionRun) -> str:
+    return bar_chart_svg(
+        [(label, amount) for label, _, amount in fund_rows(run)],
+        title=f"Pembagian SHU {run.fiscal_year}",
+    )
+
+
+# --------------------------------------------------------------------------- PDF
+
+
+def _latin(text: object) -> str:
+    return (
+        str(text)
+        .replace("\u2013", "-")
+        .replace("\u2014", "-")
+        .encode("latin-1", "replace")
+        .decode("latin-1")
+    )
+
+
+def _pdf():
+    from fpdf import FPDF
+
+    pdf = FPDF(orientation="portrait", unit="mm", format="A4")
+    pdf.set_auto_page_break(auto=True, margin=12)
+    pdf.add_page()
+    return pdf
+
+
+def _table(pdf, headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    from fpdf.fonts import FontFace
+
+    pdf.set_font("Helvetica", size=8)
+    with pdf.table(headings_style=FontFace(emphasis="BOLD"), line_height=4.5) as table:
+        head = table.row()
+        for h in headers:
+            head.cell(_latin(h))
+        for r in rows:
+            line = table.row()
+            for v in r:
+                line.cell(_latin(rp(v) if isinstance(v, int) and not isinstance(v, bool) else v))
+    pdf.ln(3)
+
+
+def _heading(pdf, text: str, size: int = 11) -> None:
+    pdf.set_font("Helvetica", style="B", size=size)
+    pdf.cell(0, 7, _latin(text), new_x="LMARGIN", new_y="NEXT")
+
+
+def _chart(pdf, items: Sequence[tuple[str, int]]) -> None:
+    peak = max((v for _, v in items), default=0) or 1
+    pdf.set_font("Helvetica", size=8)
+    x0, label_w, full = pdf.l_margin, 40, 110
+    for label, value in items:
+        y = pdf.get_y()
+        pdf.set_xy(x0, y)
+        pdf.cell(label_w, 6, _latin(label))
+        pdf.set_fill_color(31, 122, 77)
+        pdf.rect(x0 + label_w, y + 1, max(full * value / peak, 0.3), 4, style="F")
+        pdf.set_xy(x0 + label_w + full + 2, y)
+        pdf.cell(0, 6, _latin(rp(value)), new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(3)
+
+
+def board_report_pdf(run: DistributionRun) -> bytes:
+    summary = run.summary or {}
+    pdf = _pdf()
+    _heading(pdf, f"Laporan Pembagian SHU Tahun Buku {run.fiscal_year}", 13)
+    pdf.set_font("Helvetica", size=9)
+    source = "buku besar" if run.shu_source == "ledger" else f"diisi pengurus: {run.shu_reason}"
+    pdf.multi_cell(
+        0,
+        5,
+        _latin(
+            f"SHU yang dibagi: {rp(run.shu_idr or 0)} (sumber: {source}). "
+            f"Anggota penerima: {run.member_count}. Status: {run.status.label}."
+        ),
+        new_x="LMARGIN",
+        new_y="NEXT",
+    )
+    pdf.ln(2)
+    _heading(pdf, "1. Tabel pembagian SHU (AD)")
+    _table(pdf, ["Pos", "Bagian (bp)", "Jumlah"], fund_rows(run))
+    _chart(pdf, [(label, amount) for label, _, amount in fund_rows(run)])
+    _heading(pdf, "2. Jasa anggota per kelompok")
+    _table(
+        pdf,
+        ["Kelompok", "Anggota", "Bagian kelompok", "Jasa modal", "Jasa usaha", "Dibagikan"],
+        group_rows(run),
+    )
+    redirected = summary.get("redirected", [])
+    if redirected:
+        _heading(pdf, "Pos tanpa dasar pembagian (masuk cadangan)")
+        _table(pdf, ["Kelompok", "Pos", "Jumlah"], [tuple(r) for r in redirected])
+    _heading(pdf, "3. Sebaran SHU anggota")
+    _table(
+        pdf,
+        ["Rentang", "Anggota", "Jumlah"],
+        [(b.label, str(b.members), b.total_idr) for b in amount_distribution(run)],
+    )
+    total = sum(int(v) for v in summary.get("funds", {}).values())
+    _heading(pdf, f"Total dialokasikan: {rp(total)} = SHU {rp(run.shu_idr or 0)}", 10)
+    return bytes(pdf.output())
+
+
+def board_report_xlsx(run: DistributionRun) -> bytes:
+    from openpyxl import Workbook
+    from openpyxl.chart import BarChart, Reference
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Pembagian SHU"
+    ws.append([f"Laporan Pembagian SHU Tahun Buku {run.fiscal_year}"])
+    ws.append(["SHU", run.shu_idr or 0])
+    ws.append([])
+    ws.append(["Pos", "Bagian (bp)", "Jumlah (Rp)"])
+    first = ws.max_row + 1
+    for row in fund_rows(run):
+        ws.append(list(row))
+    last = ws.max_row
+    chart = BarChart()
+    chart.type = "bar"
+    chart.title = "Pembagian SHU"
+    chart.add_data(Reference(ws, min_col=3, min_row=first - 1, max_row=last), titles_from_data=True)
+    chart.set_categories(Reference(ws, min_col=1, min_row=first, max_row=last))
+    ws.add_chart(chart, "E2")
+    groups = wb.create_sheet("Kelompok")
+    groups.append(
+        ["Kelompok", "Anggota", "Bagian kelompok", "Jasa modal", "Jasa usaha", "Dibagikan"]
+    )
+    for row in group_rows(run):
+        groups.append(list(row))
+    dist = wb.create_sheet("Sebaran")
+    dist.append(["Rentang", "Anggota", "Jumlah (Rp)"])
+    for b in amount_distribution(run):
+        dist.append([b.label, b.members, b.total_idr])
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def slip_pdf(run: DistributionRun, line: DistributionLine, member_name: str, paragraphs) -> bytes:
+    pdf = _pdf()
+    _heading(pdf, f"Slip SHU Tahun Buku {run.fiscal_year}", 13)
+    pdf.set_font("Helvetica", size=10)
+    pdf.cell(0, 6, _latin(f"{member_name} - {line.member_no}"), new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(2)
+    _table(
+        pdf,
+        ["Bagian", "Jumlah"],
+        [
+            ("Jasa modal (dari simpanan)", line.jasa_modal_idr),
+            ("Jasa usaha (dari kerja Anda)", line.jasa_usaha_idr),
+            ("Total SHU Anda", line.total_idr),
+        ],
+    )
+    pdf.set_font("Helvetica", size=9)
+    for text in paragraphs:
+        pdf.multi_cell(0, 5, _latin(text), new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(1)
+    return bytes(pdf.output())
