@@ -24,13 +24,20 @@ def init_app(app: Flask) -> None:
     from kmp.cli import register_init_hook, register_seed_hook
     from kmp.templating import NavItem, register_nav
     from kmp.views import register_home
-    from members import handlers, models  # noqa: F401 - register the tables
+    from members import api as partner_api
+    from members import (  # noqa: F401 - register the tables
+        handlers,
+        models,
+        partner_models,  # noqa: F401 - partner API tables
+    )
     from members.cli import members_cli
     from members.seed import seed_members
     from members.services import install_member_defaults
     from members.views import init_views
 
     init_views(app)
+    partner_api.init_api(app)  # partner API under /api/v1
+    _init_savings(app)
     app.cli.add_command(members_cli)
     register_init_hook(app, install_member_defaults)
     register_seed_hook(app, seed_members)
@@ -52,3 +59,34 @@ def init_app(app: Flask) -> None:
     )
     register_home(app, Role.ANGGOTA, "members.dashboard")
     register_home(app, Role.PARTNER, "members.company")
+
+
+def _init_savings(app: Flask) -> None:
+    """Savings and payments (issue 5): pages, wajib billing job, board nav items."""
+    from flask_babel import lazy_gettext as _l
+
+    from kmp.auth import Role
+    from kmp.cli import register_seed_hook
+    from kmp.scheduler import register_jobs
+    from kmp.templating import NavItem, register_nav
+    from members.jobs import JOBS
+    from members.savings_views import init_savings_views
+
+    init_savings_views(app)
+    register_jobs(app, *JOBS)
+    register_seed_hook(app, _seed_wajib_bills)
+    board = (Role.PENGURUS, Role.BENDAHARA, Role.PENGAWAS, Role.ADMIN)
+    register_nav(
+        app,
+        NavItem("savings.mine", _l("Simpanan saya"), (Role.ANGGOTA,), 11),
+        NavItem("savings.arrears", _l("Tagihan & tunggakan wajib"), board, 125),
+        NavItem("savings.withdrawal_queue", _l("Penarikan sukarela"), board, 126),
+    )
+
+
+def _seed_wajib_bills(users_by_role: dict) -> None:  # noqa: ARG001
+    """Demo: this month's simpanan wajib bills, so the members see a "Bayar" button."""
+    from kmp.timeutil import business_date
+    from members.billing import bill_wajib
+
+    bill_wajib(business_date())

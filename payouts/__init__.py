@@ -1,5 +1,26 @@
-"""The `payouts` feature package."""
+"""The `payouts` feature: patronage records, SHU distribution runs, payouts, slips and reports.
+
+Public services for other features: ``payouts.patronage.ingest_patronage(rows, source=...,
+source_ref=...)`` with ``PatronageRow`` (the partner API feeds patronage through it).
+"""
+
+from __future__ import annotations
+
+from flask import Flask
 
 
-def init_app(app):  # noqa: ARG001 - filled as the feature grows
+def init_app(app: Flask) -> None:
     """Register the feature's blueprints, CLI commands, signal handlers and jobs."""
+    from kmp import signals
+    from kmp.scheduler import register_jobs
+    from payouts import models, patronage  # noqa: F401 - register the tables
+    from payouts.cli import payouts_cli
+    from payouts.jobs import JOBS
+    from payouts.services import on_resolution_adopted
+    from payouts.views import init_views
+
+    app.cli.add_command(payouts_cli)
+    signals.resolution_adopted.connect(on_resolution_adopted, weak=False)
+    register_jobs(app, *JOBS)
+    __import__("payouts.api").api.init_api(app)  # POST /api/v1/patronage (issue 8)
+    init_views(app)

@@ -1,0 +1,303 @@
+"""Partner API: ``POST /api/v1/patronage`` (trips, deliveries, spend reported by a platform).
+
+Up to 10,000 records per request. Each record names a worker by ``platform_worker_id``; only
+workers linked to the key's company (with consent) are accepted. Bad records are reported one
+by one and the good ones land (or nothing lands with ``atomic: true``). Idempotent twice over:
+by ``external_id`` (``payouts.patronage.ingest_patronage``) and by batch (``batch_id``, or the
+set of external ids): a replayed batch returns the stored original result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+import marshmallow as ma
+from flask import Flask, request
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from kmp.api import (
+    ApiError,
+    Bool,
+    Int,
+    List,
+    Str,
+    StrictSchema,
+    api_blueprint,
+    current_principal,
+    register_api_blueprint,
+    scope_required,
+)
+from kmp.errors import Conflict
+from kmp.extensions import db
+from members import partners
+from payouts.patronage import MEASURES, PERIOD_RE, PatronageRecord, PatronageRow, ingest_patronage
+
+blp = api_blueprint("patronage_api", __name__, description="Data jasa usaha dari mitra platform")
+
+MAX_RECORDS = 10_000
+MAX_VALUE = 10**12
+
+
+class PatronageRecordLoadSchema(StrictSchema):
+    platform_worker_id = Str(
+        required=True,
+        validate=ma.validate.Regexp(
+            r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,59}$", error="ID mitra tidak valid (1-60 karakter)."
+        ),
+    )
+    period = Str(
+        required=True,
+        validate=ma.validate.Regexp(PERIOD_RE, error="Periode harus TTTT-BB, misalnya 2025-03."),
+    )
+    measure = Str(
+        required=True,
+        validate=ma.validate.OneOf(
+            sorted(MEASURES), error="Pilih trips, deliveries, spend_idr atau contribution_idr."
+        ),
+    )
+    value = Int(
+        required=True,
+        validate=ma.validate.Range(0, MAX_VALUE, error="Bilangan bulat 0 sampai 10^12."),
+    )
+    external_id = Str(
+        required=True,
+        validate=ma.validate.Regexp(
+            r"^[\x21-\x7e]{1,120}$", error="1-120 karakter ASCII tanpa spasi."
+        ),
+    )
+
+
+class PatronageBatchLoadSchema(StrictSchema):
+    """Only the envelope: records are checked one by one so each gets its own error."""
+
+    batch_id = Str(
+        load_default=None,
+        validate=ma.validate.Regexp(r"^[\x21-\x7e]{1,64}$", error="1-64 karakter ASCII."),
+    )
+    atomic = Bool(load_default=False)
+    records = List(
+        ma.fields.Raw(),
+        required=True,
+        validate=ma.validate.Length(1, MAX_RECORDS, error="1 sampai 10.000 record."),
+    )
+
+
+class PatronageBatchDocSchema(ma.Schema):
+    """The documented request body."""
+
+    batch_id = ma.fields.String(
+        metadata={"description": "Optional id of this batch (replay returns its result)"},
+        validate=ma.validate.Regexp(r"^[\x21-\x7e]{1,64}$"),
+    )
+    atomic = ma.fields.Boolean(
+        metadata={"description": "true: reject the whole batch when one record is bad"}
+    )
+    records = ma.fields.List(
+        ma.fields.Nested(PatronageRecordLoadSchema),
+        required=True,
+        validate=ma.validate.Length(1, MAX_RECORDS),
+    )
+
+
+class RecordErrorSchema(ma.Schema):
+    index = ma.fields.Integer(required=True)
+    external_id = ma.fields.String(allow_none=True, required=True)
+    code = ma.fields.String(required=True)
+    message = ma.fields.String(required=True)
+    fields = ma.fields.Dict(required=True)
+
+
+class PatronageResultSchema(ma.Schema):
+    batch_id = ma.fields.String(allow_none=True, required=True)
+    received = ma.fields.Integer(required=True)
+    inserted = ma.fields.Integer(required=True)
+    duplicates = ma.fields.Integer(required=True)
+    rejected = ma.fields.Integer(required=True)
+    errors = ma.fields.List(ma.fields.Nested(RecordErrorSchema), required=True)
+    replayed = ma.fields.Boolean(required=True)
+
+
+_RECORD = PatronageRecordLoadSchema()
+_BATCH = PatronageBatchLoadSchema()
+
+
+_FIELDS = frozenset(PatronageRecordLoadSchema._declared_fields)
+_WORKER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,59}$")
+_EXTERNAL_RE = re.compile(r"^[\x21-\x7e]{1,120}$")
+
+
+def _plainly_valid(record) -> bool:
+    """A fast pre-check that accepts only records the schema accepts too (same rules, no
+    error messages). Anything it does not accept goes through marshmallow, which decides."""
+    return (
+        type(record) is dict
+        and record.keys() == _FIELDS
+        and type(record["platform_worker_id"]) is str
+        and _WORKER_RE.match(record["platform_worker_id"]) is not None
+        and type(record["period"]) is str
+        and PERIOD_RE.match(record["period"]) is not None
+        and record["measure"] in MEASURES
+        and type(record["value"]) is int
+        and 0 <= record["value"] <= MAX_VALUE
+        and type(record["external_id"]) is str
+        and _EXTERNAL_RE.match(record["external_id"]) is not None
+    )
+
+
+def _load_records(records: list) -> tuple[list, dict[int, dict]]:
+    """``(loaded, errors_by_index)``: marshmallow validates every record that the fast
+    pre-check does not plainly accept (10,000 records per request must stay fast)."""
+    loaded: list = list(records)
+    errors: dict[int, dict] = {}
+    for index, record in enumerate(records):
+        if _plainly_valid(record):
+            continue
+        try:
+            loaded[index] = _RECORD.load(record)
+        except ma.ValidationError as error:
+            errors[index] = error.messages
+        except TypeError:
+            errors[index] = {"_schema": ["Record harus berupa objek JSON."]}
+    return loaded, errors
+
+
+def _flatten(messages) -> dict:
+    if isinstance(messages, dict):
+        return {str(k): v for k, v in messages.items()}
+    return {"_record": messages}
+
+
+@blp.post("/patronage")
+@scope_required("patronage:write")
+@blp.doc(
+    requestBody={
+        "required": True,
+        "content": {"application/json": {"schema": PatronageBatchDocSchema}},
+    }
+)
+@blp.response(201, PatronageResultSchema)
+@blp.alt_response(200, schema=PatronageResultSchema, description="Replay: the original result")
+@blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
+def post_patronage():
+    """Report patronage (trips, deliveries, spend) of linked workers: up to 10,000 records."""
+    principal = current_principal()
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict):
+        raise ApiError(
+            "Isi permintaan harus objek JSON.",
+            code="validation_error",
+            details={"fields": {"_schema": ["Isi permintaan harus objek JSON."]}},
+        )
+    try:
+        envelope = _BATCH.load(payload)
+    except ma.ValidationError as error:
+        raise ApiError(
+            "Data tidak valid: periksa kolom yang disebutkan.",
+            code="validation_error",
+            details={"fields": error.messages},
+        ) from None
+    records = envelope["records"]
+    external_ids = [
+        r.get("external_id")
+        if isinstance(r, dict) and isinstance(r.get("external_id"), str)
+        else ""
+        for r in records
+    ]
+    batch_key = partners.patronage_batch_key(envelope["batch_id"], external_ids)
+    fingerprint = hashlib.sha256(request.get_data()).hexdigest()
+    stored = partners.find_patronage_batch(principal.company_id, batch_key)
+    if stored is not None:
+        if envelope["batch_id"] and stored.fingerprint != fingerprint:
+            raise Conflict(
+                "batch_id ini sudah dipakai untuk data yang berbeda.",
+                code="batch_id_reused",
+                field="batch_id",
+            )
+        db.session.commit()
+        return {**stored.result, "replayed": True}, 200
+
+    errors: list[dict] = []
+    loaded, bad = _load_records(records)
+    for index in sorted(bad):
+        errors.append(
+            {
+                "index": index,
+                "external_id": external_ids[index] or None,
+                "code": "invalid_record",
+                "message": "Record tidak valid.",
+                "fields": _flatten(bad[index]),
+            }
+        )
+    good = [(i, loaded[i]) for i in range(len(records)) if i not in bad]
+    workers = partners.worker_map(principal.company_id, [r["platform_worker_id"] for _, r in good])
+    rows: list[PatronageRow] = []
+    for index, record in good:
+        member_id = workers.get(record["platform_worker_id"].upper())
+        if member_id is None:
+            errors.append(
+                {
+                    "index": index,
+                    "external_id": record["external_id"],
+                    "code": "unknown_worker",
+                    "message": "Pengemudi tidak tertaut ke perusahaan Anda (atau mencabut "
+                    "persetujuannya).",
+                    "fields": {"platform_worker_id": ["Tidak tertaut."]},
+                }
+            )
+            continue
+        rows.append(
+            PatronageRow(
+                member_id=member_id,
+                period=record["period"],
+                measure=record["measure"],
+                value=record["value"],
+                external_id=record["external_id"],
+            )
+        )
+    errors.sort(key=lambda e: e["index"])
+    if errors and envelope["atomic"]:
+        raise ApiError(
+            "Ada record yang tidak valid; karena atomic=true tidak ada yang disimpan.",
+            code="validation_error",
+            details={"records": errors},
+        )
+    report = ingest_patronage(rows, source="api", source_ref=f"partner:{principal.company_id}")
+    result = {
+        "batch_id": envelope["batch_id"],
+        "received": len(records),
+        "inserted": report.inserted,
+        "duplicates": len(report.duplicates),
+        "rejected": len(errors),
+        "errors": errors,
+    }
+    try:
+        partners.record_patronage_batch(
+            principal.company_id, batch_key, fingerprint, result, api_key_id=principal.key_id
+        )
+        db.session.commit()
+    except IntegrityError:  # a concurrent twin stored the batch first: return its result
+        db.session.rollback()
+        stored = partners.find_patronage_batch(principal.company_id, batch_key)
+        if stored is None:
+            raise
+        return {**stored.result, "replayed": True}, 200
+    return {**result, "replayed": False}, 201
+
+
+def patronage_summary(company_id: int, periods: int = 12) -> list[tuple[str, str, int]]:
+    """``[(period, measure, total)]`` reported by one partner, the last ``periods`` months."""
+    rows = db.session.execute(
+        select(PatronageRecord.period, PatronageRecord.measure, func.sum(PatronageRecord.value))
+        .where(PatronageRecord.source_ref == f"partner:{company_id}")
+        .group_by(PatronageRecord.period, PatronageRecord.measure)
+        .order_by(PatronageRecord.period)
+    ).all()
+    keep = sorted({r[0] for r in rows})[-periods:]
+    return [(p, str(m), int(v)) for p, m, v in rows if p in keep]
+
+
+def init_api(app: Flask) -> None:
+    app.extensions["kmp_partner_patronage_summary"] = patronage_summary
+    register_api_blueprint(app, blp)
