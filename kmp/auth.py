@@ -9,7 +9,16 @@ from functools import wraps
 
 from flask import abort
 from flask_login import UserMixin, current_user
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, UniqueConstraint, select
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Integer,
+    String,
+    UniqueConstraint,
+    select,
+    update,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -30,6 +39,8 @@ class Role(enum.StrEnum):
 
 #: Roles that handle money or oversight; they get the board navigation.
 BOARD_ROLES = (Role.ADMIN, Role.PENGURUS, Role.BENDAHARA, Role.PENGAWAS)
+#: Roles that must log in with a second factor (TOTP or a recovery code).
+SECOND_FACTOR_ROLES = BOARD_ROLES
 
 PASSWORD_METHOD = "scrypt:32768:8:1"  # noqa: S105 - a hashing method, not a password
 MIN_PASSWORD_LENGTH = 10
@@ -50,6 +61,11 @@ class User(UserMixin, db.Model):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now_utc)
     last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     password_changed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # Second factor (TOTP, RFC 6238): the base32 secret, when it was confirmed, and the last
+    # time step accepted (a code is accepted once).
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_enabled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
 
     role_rows: Mapped[list[UserRole]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="selectin"
@@ -85,6 +101,15 @@ class User(UserMixin, db.Model):
     @property
     def login_name(self) -> str:
         return self.email or self.phone or ""
+
+    @property
+    def has_totp(self) -> bool:
+        return bool(self.totp_secret and self.totp_enabled_at)
+
+    @property
+    def needs_second_factor(self) -> bool:
+        """Money and oversight roles must use a second factor (when it is required)."""
+        return self.has_role(*SECOND_FACTOR_ROLES) and second_factor_required()
 
 
 class UserRole(db.Model):
@@ -210,3 +235,287 @@ def role_required(*roles: Role | str):
         return wrapped
 
     return decorator
+
+
+# =========================================================================== second factor
+
+RECOVERY_CODE_COUNT = 10
+_RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i
+TOTP_ISSUER = "KMP"
+
+
+def second_factor_required() -> bool:
+    """``KMP_REQUIRE_TOTP`` (config or environment); default: on, except under TESTING."""
+    import os
+
+    from flask import current_app
+
+    value = current_app.config.get("KMP_REQUIRE_TOTP")
+    if value is None:
+        value = os.environ.get("KMP_REQUIRE_TOTP")
+    if value is None or value == "":
+        return not current_app.testing
+    if isinstance(value, str):
+        return value.strip().lower() in {"1", "true", "yes", "on"}
+    return bool(value)
+
+
+class RecoveryCode(db.Model):
+    """A single-use recovery code for the second factor (only its SHA-256 is kept)."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now_utc)
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class PasswordResetToken(db.Model):
+    """A single-use, expiring password reset link (only its SHA-256 is kept)."""
+
+    __tablename__ = "password_reset_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now_utc)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+def _sha256(value: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+def new_totp_secret() -> str:
+    import pyotp
+
+    return pyotp.random_base32()
+
+
+def totp_uri(user: User, secret: str) -> str:
+    import pyotp
+    from flask import current_app
+
+    issuer = current_app.config.get("KMP_TOTP_ISSUER") or TOTP_ISSUER
+    return pyotp.TOTP(secret).provisioning_uri(name=user.login_name, issuer_name=issuer)
+
+
+def _matching_step(secret: str, code: str) -> int | None:
+    """The time step (30 s) whose code equals ``code`` (now, one step before or after)."""
+    import hmac
+
+    import pyotp
+
+    code = "".join(ch for ch in (code or "") if ch.isdigit())
+    if len(code) != 6:
+        return None
+    totp = pyotp.TOTP(secret)
+    now = now_utc()
+    step = totp.timecode(now)
+    for candidate in (step, step - 1, step + 1):
+        if hmac.compare_digest(totp.generate_otp(candidate), code):
+            return candidate
+    return None
+
+
+def normalise_recovery_code(code: str) -> str:
+    return "".join(ch for ch in (code or "").lower() if ch.isalnum())
+
+
+def _new_recovery_codes(user: User) -> list[str]:
+    import secrets
+
+    db.session.execute(
+        update(RecoveryCode)
+        .where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))
+        .values(used_at=now_utc())
+    )
+    codes = []
+    for _ in range(RECOVERY_CODE_COUNT):
+        raw = "".join(secrets.choice(_RECOVERY_ALPHABET) for _ in range(10))
+        codes.append(f"{raw[:5]}-{raw[5:]}")
+        db.session.add(RecoveryCode(user_id=user.id, code_hash=_sha256(raw)))
+    db.session.flush()
+    return codes
+
+
+def enable_totp(user: User, secret: str, code: str) -> list[str]:
+    """Confirm enrolment with a first code; returns the 10 recovery codes (shown once)."""
+    step = _matching_step(secret, code)
+    if step is None:
+        raise DomainError(
+            "Kode salah. Cocokkan jam di HP Anda, lalu masukkan kode 6 angka yang tampil.",
+            code="wrong_code",
+            field="code",
+        )
+    user.totp_secret = secret
+    user.totp_enabled_at = now_utc()
+    user.totp_last_step = step
+    db.session.flush()
+    return _new_recovery_codes(user)
+
+
+def regenerate_recovery_codes(user: User) -> list[str]:
+    return _new_recovery_codes(user)
+
+
+def verify_second_factor(user: User, code: str) -> str:
+    """Check a TOTP code (each accepted once) or a recovery code (each usable once).
+
+    Returns ``"totp"`` or ``"recovery"``; raises DomainError when neither matches.
+    """
+    if user.has_totp:
+        step = _matching_step(user.totp_secret or "", code)
+        if step is not None and (user.totp_last_step is None or step > user.totp_last_step):
+            # Conditional update: two requests with the same code cannot both pass.
+            done = db.session.execute(
+                update(User)
+                .where(
+                    User.id == user.id,
+                    (User.totp_last_step.is_(None)) | (User.totp_last_step < step),
+                )
+                .values(totp_last_step=step)
+                .execution_options(synchronize_session=False)
+            )
+            if done.rowcount == 1:
+                user.totp_last_step = step
+                return "totp"
+    normalised = normalise_recovery_code(code)
+    if len(normalised) == 10:
+        done = db.session.execute(
+            update(RecoveryCode)
+            .where(
+                RecoveryCode.user_id == user.id,
+                RecoveryCode.code_hash == _sha256(normalised),
+                RecoveryCode.used_at.is_(None),
+            )
+            .values(used_at=now_utc())
+            .execution_options(synchronize_session=False)
+        )
+        if done.rowcount == 1:
+            return "recovery"
+    raise DomainError("Kode salah atau sudah dipakai.", code="wrong_code", field="code")
+
+
+def remaining_recovery_codes(user: User) -> int:
+    from sqlalchemy import func
+
+    return (
+        db.session.scalar(
+            select(func.count())
+            .select_from(RecoveryCode)
+            .where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))
+        )
+        or 0
+    )
+
+
+def reset_second_factor(user: User) -> None:
+    """An admin removes a lost authenticator; the user enrols again at the next login."""
+    user.totp_secret = None
+    user.totp_enabled_at = None
+    user.totp_last_step = None
+    db.session.execute(
+        update(RecoveryCode)
+        .where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))
+        .values(used_at=now_utc())
+    )
+    db.session.flush()
+
+
+# =========================================================================== password reset
+
+PASSWORD_RESET_TTL = 60 * 60  # seconds
+
+
+def request_password_reset(login: str, link_for) -> PasswordResetToken | None:
+    """Queue a reset link for ``login`` if such an active user exists (None otherwise).
+
+    ``link_for(token) -> str`` builds the absolute URL. The token itself is only in the
+    message; the database keeps its hash.
+    """
+    import secrets
+
+    from flask import current_app
+
+    from kmp.notify import queue_notification
+
+    user = find_user_by_login(login)
+    if user is None or not user.is_active:
+        return None
+    token = secrets.token_urlsafe(32)
+    ttl = int(current_app.config.get("KMP_PASSWORD_RESET_TTL") or PASSWORD_RESET_TTL)
+    now = now_utc()
+    row = PasswordResetToken(
+        user_id=user.id,
+        token_hash=_sha256(token),
+        created_at=now,
+        expires_at=now + dt.timedelta(seconds=ttl),
+    )
+    db.session.add(row)
+    minutes = max(ttl // 60, 1)
+    queue_notification(
+        kind="password_reset",
+        address=user.email or user.phone,
+        subject="Atur ulang kata sandi KMP",
+        body=(
+            f"Halo {user.full_name},\n\nAda permintaan untuk mengatur ulang kata sandi akun KMP "
+            f"Anda. Buka tautan ini dalam {minutes} menit (hanya bisa dipakai sekali):\n\n"
+            f"{link_for(token)}\n\nJika bukan Anda yang meminta, abaikan pesan ini; kata sandi "
+            "Anda tidak berubah."
+        ),
+        user_id=user.id,
+    )
+    db.session.flush()
+    return row
+
+
+class InvalidResetToken(DomainError):
+    status = 400
+    code = "invalid_reset_token"
+
+
+def reset_token_user(token: str) -> tuple[PasswordResetToken, User]:
+    row = db.session.scalar(
+        select(PasswordResetToken).where(PasswordResetToken.token_hash == _sha256(token or ""))
+    )
+    if row is None or row.used_at is not None or row.expires_at <= now_utc():
+        raise InvalidResetToken(
+            "Tautan atur ulang kata sandi tidak berlaku (salah, sudah dipakai, atau kedaluwarsa). "
+            "Minta tautan baru."
+        )
+    user = db.session.get(User, row.user_id)
+    if user is None or not user.is_active:
+        raise InvalidResetToken("Akun ini tidak aktif.")
+    return row, user
+
+
+def reset_password(token: str, new: str) -> User:
+    """Set a new password with a reset token: the token and every other open one die, and
+    every session of the user is logged out."""
+    row, user = reset_token_user(token)
+    user.set_password(new)
+    now = now_utc()
+    used = db.session.execute(
+        update(PasswordResetToken)
+        .where(PasswordResetToken.id == row.id, PasswordResetToken.used_at.is_(None))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if used.rowcount != 1:
+        raise InvalidResetToken("Tautan ini baru saja dipakai. Minta tautan baru.")
+    db.session.execute(
+        update(PasswordResetToken)
+        .where(PasswordResetToken.user_id == user.id, PasswordResetToken.used_at.is_(None))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    user.session_version = (user.session_version or 1) + 1
+    user.password_changed_at = now
+    db.session.flush()
+    return user

@@ -1,4 +1,5 @@
-"""``flask --app wsgi kmp ...``: init, create-admin, seed-demo, scheduler, ledger-check."""
+"""``flask --app wsgi kmp ...``: init, create-admin, seed-demo, scheduler, ledger-check,
+audit-verify, backup, restore."""
 
 from __future__ import annotations
 
@@ -72,6 +73,11 @@ def seed_demo_command() -> None:
     click.echo(f"Demo cooperative ready. Demo logins (password for all: {logins['password']}):")
     for role, login in logins["users"].items():
         click.echo(f"  {role:<10} {login}")
+    click.echo(
+        "Board logins (admin, pengurus, bendahara, pengawas) are asked to set up an "
+        "authenticator app (TOTP) at their first login; set KMP_REQUIRE_TOTP=0 to skip "
+        "the second factor on a local demo."
+    )
 
 
 @kmp_cli.command("ledger-check")
@@ -84,6 +90,167 @@ def ledger_check_command() -> None:
     if not result.ok:
         for problem in result.problems:
             click.echo(f"  - {problem}", err=True)
+        sys.exit(1)
+
+
+@kmp_cli.command("audit-verify")
+def audit_verify_command() -> None:
+    """Check the audit trail's hash chain; exit non-zero naming the first broken record."""
+    from kmp.audit import verify_chain
+
+    result = verify_chain()
+    if result.ok:
+        click.echo(result.summary())
+        return
+    click.echo(result.summary(), err=True)
+    sys.exit(1)
+
+
+def _libpq_url(url) -> str:
+    """A SQLAlchemy URL as a libpq connection string (for pg_dump / pg_restore)."""
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def backup_database(path: str) -> str:
+    """Write a consistent copy of the database to ``path``; returns a one-line description.
+
+    SQLite: the online backup API (safe while the app runs). PostgreSQL: ``pg_dump`` in the
+    custom format (restore with ``pg_restore``).
+    """
+    import os
+    import sqlite3
+    import subprocess
+
+    url = db.engine.url
+    target = os.path.abspath(path)
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    partial = target + ".partial"
+    if url.get_backend_name() == "sqlite":
+        if not url.database or url.database == ":memory:":
+            raise click.ClickException("An in-memory SQLite database cannot be backed up.")
+        source = sqlite3.connect(url.database)
+        dest = sqlite3.connect(partial)
+        try:
+            with dest:
+                source.backup(dest)
+            check = dest.execute("PRAGMA integrity_check").fetchone()[0]
+        finally:
+            dest.close()
+            source.close()
+        if check != "ok":
+            os.remove(partial)
+            raise click.ClickException(f"The copy failed its integrity check: {check}")
+        os.replace(partial, target)
+        return f"SQLite backup written to {target}"
+    if url.get_backend_name() == "postgresql":
+        result = subprocess.run(
+            [
+                "pg_dump",
+                "--format=custom",
+                "--no-owner",
+                "--no-privileges",
+                "--file",
+                partial,
+                _libpq_url(url),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            if os.path.exists(partial):
+                os.remove(partial)
+            raise click.ClickException(f"pg_dump failed: {result.stderr.strip()}")
+        os.replace(partial, target)
+        return f"PostgreSQL backup (pg_dump custom format) written to {target}"
+    raise click.ClickException(f"No backup method for {url.get_backend_name()}.")
+
+
+def restore_database(path: str) -> str:
+    """Replace the current database with the backup at ``path`` (all or nothing)."""
+    import os
+    import sqlite3
+    import subprocess
+
+    url = db.engine.url
+    if not os.path.isfile(path):
+        raise click.ClickException(f"No backup file at {path}.")
+    db.session.remove()
+    db.engine.dispose()
+    if url.get_backend_name() == "sqlite":
+        source = sqlite3.connect(f"file:{os.path.abspath(path)}?mode=ro", uri=True)
+        try:
+            try:
+                check = source.execute("PRAGMA integrity_check").fetchone()[0]
+            except sqlite3.DatabaseError as error:
+                raise click.ClickException(f"{path} is not a SQLite backup: {error}") from None
+            if check != "ok":
+                raise click.ClickException(f"{path} failed its integrity check: {check}")
+            dest = sqlite3.connect(url.database)
+            try:
+                with dest:
+                    source.backup(dest)
+            finally:
+                dest.close()
+        finally:
+            source.close()
+        return f"SQLite database restored from {path}"
+    if url.get_backend_name() == "postgresql":
+        result = subprocess.run(
+            [
+                "pg_restore",
+                "--clean",
+                "--if-exists",
+                "--no-owner",
+                "--no-privileges",
+                "--single-transaction",
+                "--exit-on-error",
+                "--dbname",
+                _libpq_url(url),
+                path,
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise click.ClickException(f"pg_restore failed: {result.stderr.strip()}")
+        return f"PostgreSQL database restored from {path}"
+    raise click.ClickException(f"No restore method for {url.get_backend_name()}.")
+
+
+def _post_restore_checks() -> bool:
+    from kmp.audit import verify_chain
+    from kmp.ledger.queries import check_ledger
+
+    ledger = check_ledger()
+    chain = verify_chain()
+    db.session.rollback()
+    click.echo(ledger.summary())
+    click.echo(chain.summary())
+    return ledger.ok and chain.ok
+
+
+@kmp_cli.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False))
+def backup_command(path: str) -> None:
+    """Write a consistent backup of the database to PATH (SQLite backup API / pg_dump -Fc)."""
+    click.echo(backup_database(path))
+
+
+@kmp_cli.command("restore")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def restore_command(path: str, yes: bool) -> None:
+    """Replace the database with the backup at PATH, then run ledger-check and audit-verify."""
+    if not yes:
+        click.confirm(
+            f"This REPLACES every record in {db.engine.url.render_as_string()} with {path}. "
+            "Continue?",
+            abort=True,
+        )
+    click.echo(restore_database(path))
+    if not _post_restore_checks():
         sys.exit(1)
 
 

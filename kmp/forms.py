@@ -1,4 +1,4 @@
-"""Core forms (login, language, password). Every form carries a CSRF token (Flask-WTF)."""
+"""Core forms (login, second factor, language, password). Every form carries a CSRF token."""
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -28,3 +28,32 @@ class PasswordChangeForm(FlaskForm):
         _l("Ulangi kata sandi baru"),
         validators=[DataRequired(), EqualTo("new", message=_l("Kata sandi baru tidak sama."))],
     )
+
+
+class SecondFactorForm(FlaskForm):
+    code = StringField(
+        _l("Kode 6 angka dari aplikasi autentikator, atau kode pemulihan"),
+        validators=[DataRequired(), Length(max=20)],
+    )
+
+
+class EnrolForm(FlaskForm):
+    code = StringField(
+        _l("Kode 6 angka dari aplikasi autentikator"), validators=[DataRequired(), Length(max=10)]
+    )
+
+
+class ForgotPasswordForm(FlaskForm):
+    login = StringField(_l("Email atau nomor HP"), validators=[DataRequired(), Length(max=254)])
+
+
+class ResetPasswordForm(FlaskForm):
+    new = PasswordField(_l("Kata sandi baru"), validators=[DataRequired(), Length(min=10, max=200)])
+    confirm = PasswordField(
+        _l("Ulangi kata sandi baru"),
+        validators=[DataRequired(), EqualTo("new", message=_l("Kata sandi baru tidak sama."))],
+    )
+
+
+class ConfirmForm(FlaskForm):
+    """A bare POST button (CSRF only)."""

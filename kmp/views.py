@@ -1,4 +1,5 @@
-"""Core routes: landing, role home, login/logout, language, password, health."""
+"""Core routes: landing, role home, login (password + second factor), logout, language,
+password change and reset, health."""
 
 from __future__ import annotations
 
@@ -21,10 +22,34 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import text
 
-from kmp.auth import change_password, find_user_by_login
+from kmp.audit import record_event
+from kmp.auth import (
+    InvalidResetToken,
+    change_password,
+    enable_totp,
+    find_user_by_login,
+    load_user,
+    new_totp_secret,
+    regenerate_recovery_codes,
+    remaining_recovery_codes,
+    request_password_reset,
+    reset_password,
+    reset_token_user,
+    totp_uri,
+    verify_second_factor,
+)
 from kmp.errors import DomainError
 from kmp.extensions import csrf, db, limiter
-from kmp.forms import LanguageForm, LoginForm, PasswordChangeForm
+from kmp.forms import (
+    ConfirmForm,
+    EnrolForm,
+    ForgotPasswordForm,
+    LanguageForm,
+    LoginForm,
+    PasswordChangeForm,
+    ResetPasswordForm,
+    SecondFactorForm,
+)
 from kmp.timeutil import now_utc
 
 bp = Blueprint("core", __name__)
@@ -40,6 +65,11 @@ def safe_next(target: str | None, fallback: str) -> str:
     if "\\" in target:
         return fallback
     return target
+
+
+_NO_SESSION_CHECK = frozenset(
+    {None, "static", "core.healthz", "pwa.service_worker", "pwa.manifest"}
+)
 
 
 def register_home(app: Flask, role: str, endpoint: str) -> None:
@@ -67,13 +97,34 @@ def _login_failed(response) -> bool:  # noqa: ARG001 - Flask-Limiter's deduct_wh
     return bool(g.get("login_failed"))
 
 
+def _limit_failures():
+    return limiter.limit(
+        lambda: current_app.config["KMP_LOGIN_RATE_LIMIT"],
+        methods=["POST"],
+        deduct_when=_login_failed,
+        error_message="too_many_logins",
+    )
+
+
+MFA_PENDING_SECONDS = 10 * 60
+MFA_MAX_ATTEMPTS = 5
+
+
+def _finish_login(user, next_target: str | None, *, second_factor: bool, event: str = ""):
+    session.clear()
+    login_user(user)
+    session.permanent = True
+    if second_factor:
+        session["kmp_mfa"] = True
+    user.last_login_at = now_utc()
+    if event:  # security events go to the audit trail, attributed to the user
+        record_event(event, f"users:{user.id}")
+    db.session.commit()
+    return redirect(safe_next(next_target, url_for("core.home")))
+
+
 @bp.route("/masuk", methods=["GET", "POST"])
-@limiter.limit(
-    lambda: current_app.config["KMP_LOGIN_RATE_LIMIT"],
-    methods=["POST"],
-    deduct_when=_login_failed,
-    error_message="too_many_logins",
-)
+@_limit_failures()
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("core.home"))
@@ -83,12 +134,17 @@ def login():
     if form.validate_on_submit():
         user = find_user_by_login(form.login.data)
         if user is not None and user.is_active and user.check_password(form.password.data):
-            session.clear()
-            login_user(user)
-            session.permanent = True
-            user.last_login_at = now_utc()
-            db.session.commit()
-            return redirect(safe_next(form.next.data, url_for("core.home")))
+            if user.needs_second_factor:
+                # The password was right; the session is not logged in until the second step.
+                session.clear()
+                session["kmp_mfa_pending"] = user.get_id()
+                session["kmp_mfa_since"] = int(now_utc().timestamp())
+                session["kmp_mfa_next"] = safe_next(form.next.data, "")
+                session["kmp_mfa_attempts"] = 0
+                if user.has_totp:
+                    return redirect(url_for("core.second_factor"))
+                return redirect(url_for("core.enrol_second_factor"))
+            return _finish_login(user, form.next.data, second_factor=False)
         g.login_failed = True
         flash(
             _("Email/nomor HP atau kata sandi salah. Periksa lagi, lalu coba masuk kembali."),
@@ -97,6 +153,182 @@ def login():
         return render_template("auth/login.html", form=form), 401
     status = 400 if request.method == "POST" else 200
     return render_template("auth/login.html", form=form), status
+
+
+def _pending_user():
+    """The user who passed the password step in this session (None if absent or stale)."""
+    ident = session.get("kmp_mfa_pending")
+    since = session.get("kmp_mfa_since") or 0
+    if not ident or now_utc().timestamp() - since > MFA_PENDING_SECONDS:
+        return None
+    user = load_user(ident)
+    if user is None or not user.needs_second_factor:
+        return None
+    return user
+
+
+_PENDING_KEYS = ("kmp_mfa_pending", "kmp_mfa_since", "kmp_mfa_next", "kmp_mfa_attempts")
+
+
+def _restart_login(message: str):
+    if current_user.is_authenticated:  # already through: nothing to verify here
+        return redirect(url_for("core.home"))
+    for key in (*_PENDING_KEYS, "kmp_enrol_secret"):
+        session.pop(key, None)
+    flash(message, "error")
+    return redirect(url_for("core.login"))
+
+
+@bp.route("/masuk/kode", methods=["GET", "POST"])
+@_limit_failures()
+def second_factor():
+    user = _pending_user()
+    if user is None:
+        return _restart_login(_("Sesi masuk sudah habis. Masukkan email dan kata sandi lagi."))
+    if not user.has_totp:
+        return redirect(url_for("core.enrol_second_factor"))
+    form = SecondFactorForm()
+    if form.validate_on_submit():
+        try:
+            how = verify_second_factor(user, form.code.data)
+        except DomainError as error:
+            db.session.commit()  # nothing to keep; ends the transaction cleanly
+            g.login_failed = True
+            attempts = int(session.get("kmp_mfa_attempts") or 0) + 1
+            session["kmp_mfa_attempts"] = attempts
+            if attempts >= MFA_MAX_ATTEMPTS:
+                return _restart_login(
+                    _("Terlalu banyak kode salah. Masuk lagi dari awal dengan kata sandi.")
+                )
+            form.code.errors = [*form.code.errors, error.message]
+            return render_template("auth/second_factor.html", form=form), 422
+        next_target = session.get("kmp_mfa_next")
+        event = "auth.recovery_code_used" if how == "recovery" else ""
+        response = _finish_login(user, next_target, second_factor=True, event=event)
+        if how == "recovery":
+            left = remaining_recovery_codes(user)
+            flash(
+                _(
+                    "Kode pemulihan dipakai dan tidak berlaku lagi. Sisa %(n)s kode. "
+                    "Buat kode baru di halaman Akun jika hampir habis.",
+                    n=left,
+                ),
+                "info",
+            )
+        return response
+    status = 422 if request.method == "POST" else 200
+    return render_template("auth/second_factor.html", form=form), status
+
+
+@bp.route("/masuk/pasang-kode", methods=["GET", "POST"])
+@_limit_failures()
+def enrol_second_factor():
+    user = _pending_user()
+    if user is None:
+        return _restart_login(_("Sesi masuk sudah habis. Masukkan email dan kata sandi lagi."))
+    if user.has_totp:
+        return redirect(url_for("core.second_factor"))
+    secret = session.get("kmp_enrol_secret")
+    if not secret:
+        secret = new_totp_secret()
+        session["kmp_enrol_secret"] = secret
+    form = EnrolForm()
+    if form.validate_on_submit():
+        try:
+            codes = enable_totp(user, secret, form.code.data)
+        except DomainError as error:
+            db.session.rollback()
+            g.login_failed = True
+            form.code.errors = [*form.code.errors, error.message]
+            return _render_enrol(user, secret, form), 422
+        next_target = session.get("kmp_mfa_next")
+        _finish_login(user, next_target, second_factor=True, event="auth.totp_enabled")
+        flash(_("Verifikasi dua langkah aktif."), "success")
+        return render_template(
+            "auth/recovery_codes.html",
+            codes=codes,
+            next_url=safe_next(next_target, url_for("core.home")),
+        )
+    status = 422 if request.method == "POST" else 200
+    return _render_enrol(user, secret, form), status
+
+
+def _render_enrol(user, secret: str, form):
+    import segno
+    from markupsafe import Markup
+
+    uri = totp_uri(user, secret)
+    qr = Markup(segno.make(uri, error="m").svg_inline(scale=5, svgclass="qr"))  # noqa: S704
+    grouped = " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
+    return render_template("auth/enrol.html", form=form, qr=qr, secret=grouped)
+
+
+@bp.route("/akun/kode-pemulihan", methods=["POST"])
+@login_required
+def new_recovery_codes():
+    form = ConfirmForm()
+    if not form.validate_on_submit() or not current_user.has_totp:
+        flash(_("Permintaan tidak sah. Muat ulang halaman lalu coba lagi."), "error")
+        return redirect(url_for("core.account")), 303
+    codes = regenerate_recovery_codes(current_user)
+    record_event("auth.recovery_codes_renewed", f"users:{current_user.id}")
+    db.session.commit()
+    return render_template(
+        "auth/recovery_codes.html", codes=codes, next_url=url_for("core.account")
+    )
+
+
+@bp.route("/lupa-sandi", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["KMP_LOGIN_RATE_LIMIT"], methods=["POST"])
+def forgot_password():
+    if current_user.is_authenticated:
+        return redirect(url_for("core.account"))
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        base = current_app.config.get("KMP_PUBLIC_URL", "").rstrip("/")
+        request_password_reset(
+            form.login.data, lambda token: base + url_for("core.reset_password_view", token=token)
+        )
+        db.session.commit()
+        # The same answer whether or not the account exists: no one can probe for accounts.
+        flash(
+            _(
+                "Jika akun itu terdaftar, tautan untuk mengatur ulang kata sandi sudah dikirim "
+                "ke email/WhatsApp-nya. Tautan berlaku 1 jam dan hanya sekali pakai."
+            ),
+            "info",
+        )
+        return redirect(url_for("core.login"))
+    status = 422 if request.method == "POST" else 200
+    return render_template("auth/forgot.html", form=form), status
+
+
+@bp.route("/lupa-sandi/<token>", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["KMP_LOGIN_RATE_LIMIT"], methods=["POST"])
+def reset_password_view(token: str):
+    if len(token) > 100:
+        raise InvalidResetToken(_("Tautan atur ulang kata sandi tidak berlaku."))
+    reset_token_user(token)  # refuses unknown/used/expired tokens with a 400 page
+    db.session.rollback()
+    form = ResetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            user = reset_password(token, form.new.data)
+            record_event("auth.password_reset", f"users:{user.id}")
+        except InvalidResetToken:
+            raise
+        except DomainError as error:
+            db.session.rollback()
+            form.new.errors = [*form.new.errors, error.message]
+            return render_template("auth/reset.html", form=form), 422
+        db.session.commit()
+        if current_user.is_authenticated:
+            logout_user()
+        session.clear()
+        flash(_("Kata sandi sudah diganti. Silakan masuk dengan kata sandi baru."), "success")
+        return redirect(url_for("core.login"))
+    status = 422 if request.method == "POST" else 200
+    return render_template("auth/reset.html", form=form), status
 
 
 @bp.post("/keluar")
@@ -147,13 +379,27 @@ def account():
             )
             if error.code != "wrong_password":
                 form.new.errors = [*form.new.errors, error.message]
-            return render_template("auth/account.html", form=form), 422
+            return _render_account(form), 422
         db.session.commit()
+        had_mfa = bool(session.get("kmp_mfa"))
         login_user(current_user._get_current_object())  # the session follows the new version
+        if had_mfa:
+            session["kmp_mfa"] = True
         flash(_("Kata sandi sudah diganti. Sesi di perangkat lain sudah keluar."), "success")
         return redirect(url_for("core.account"))
     status = 422 if request.method == "POST" else 200
-    return render_template("auth/account.html", form=form), status
+    return _render_account(form), status
+
+
+def _render_account(form):
+    user = current_user._get_current_object()
+    return render_template(
+        "auth/account.html",
+        form=form,
+        codes_form=ConfirmForm(),
+        has_totp=user.has_totp,
+        recovery_left=remaining_recovery_codes(user) if user.has_totp else 0,
+    )
 
 
 @bp.get("/healthz")
@@ -169,7 +415,27 @@ def healthz():
 
 
 def init_app(app: Flask) -> None:
+    from kmp import audit
+
     app.register_blueprint(bp)
+    audit.init_app(app)
+
+    @app.before_request
+    def require_second_factor():
+        """A money/oversight role's session must have passed the second factor."""
+        if request.endpoint in _NO_SESSION_CHECK or request.path.startswith("/api/"):
+            return None
+        if (
+            current_user.is_authenticated
+            and current_user.needs_second_factor
+            and not session.get("kmp_mfa")
+        ):
+            logout_user()
+            session.clear()
+            flash(_("Masuk lagi dengan kata sandi dan kode verifikasi."), "error")
+            return redirect(url_for("core.login", next=request.full_path.rstrip("?")))
+        return None
+
     csrf.exempt(healthz)
 
     @app.after_request

@@ -202,3 +202,40 @@ def pytest_collection_modifyitems(config, items):  # noqa: ARG001
     for item in items:
         if item.get_closest_marker("postgres") and not PG_URL:
             item.add_marker(pytest.mark.skip(reason="needs PostgreSQL (KMP_TEST_DATABASE_URL)"))
+
+
+def totp_code(secret: str) -> str:
+    """The current TOTP code for ``secret`` by KMP's clock (``set_clock`` moves it)."""
+    import pyotp
+
+    from kmp.timeutil import now_utc
+
+    return pyotp.TOTP(secret).at(now_utc())
+
+
+@pytest.fixture
+def login_with_totp(client, make_user, app, monkeypatch):
+    """``login_with_totp("bendahara")``: the second factor switched on, a user enrolled
+    (secret set), logged in through the real password + code steps; returns the user."""
+
+    def do(*roles, password: str = "rahasia-12345"):
+        from kmp.auth import enable_totp, new_totp_secret
+
+        monkeypatch.setitem(app.config, "KMP_REQUIRE_TOTP", True)
+        user = make_user(*roles, password=password)
+        secret = new_totp_secret()
+        enable_totp(user, secret, totp_code(secret))
+        user.totp_last_step = None  # let the same 30-second code log in right away
+        _db.session.commit()
+        user.kmp_test_totp_secret = secret
+        token = csrf_from(client.get("/masuk").get_data(as_text=True))
+        response = client.post(
+            "/masuk", data={"csrf_token": token, "login": user.email, "password": password}
+        )
+        assert response.headers["Location"].endswith("/masuk/kode"), response.status_code
+        token = csrf_from(client.get("/masuk/kode").get_data(as_text=True))
+        response = client.post("/masuk/kode", data={"csrf_token": token, "code": totp_code(secret)})
+        assert response.status_code == 302, response.status_code
+        return user
+
+    return do

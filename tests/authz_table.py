@@ -1,0 +1,224 @@
+"""Who may use each route: the expected allow/deny table for tests/integration/test_authz_matrix.py.
+
+Adding a route? Add one line here, keyed by its endpoint (``blueprint.function``):
+
+    "savings.deposit_new": BOARD_MONEY,          # a preset below, or
+    "payouts.run_detail": "pengurus bendahara pengawas admin",   # actor names, space separated
+
+If one endpoint answers several methods with different rules, key ``"endpoint METHOD"``
+(e.g. ``"ledger.periods POST"``) overrides the plain entry for that method.
+Actors: ``anon`` (not logged in), ``pengemudi kurir pengguna platform`` (an anggota of that
+member group), ``partner``, ``pengawas``, ``pengurus``, ``bendahara`` (holds pengurus too),
+``admin``. Presets: ``PUBLIC`` (everyone, incl. anon), ``LOGGED_IN`` (everyone but anon).
+"Allowed" means the guard let the actor through (the dummy ids then give 404/400/422, fine).
+"""
+
+from __future__ import annotations
+
+ACTORS = (
+    "anon",
+    "pengemudi",
+    "kurir",
+    "pengguna",
+    "platform",
+    "partner",
+    "pengawas",
+    "pengurus",
+    "bendahara",
+    "admin",
+)
+ANGGOTA = "pengemudi kurir pengguna platform"
+PUBLIC = " ".join(ACTORS)
+LOGGED_IN = " ".join(a for a in ACTORS if a != "anon")
+BOARD = "pengurus bendahara"  # role_required(PENGURUS[, BENDAHARA])
+BOARD_READ = "pengurus bendahara pengawas admin"
+TREASURER = "bendahara"
+GOV_READ = f"{BOARD_READ} {ANGGOTA}"
+PARTNER_VIEW = f"partner {BOARD_READ}"
+#: Nobody opens these with a session alone (a signed webhook: the signature is the credential).
+NO_SESSION = ""
+#: API-key routes (/api/v1): no browser session opens them (keys are tested by the API tests).
+API_KEY_ONLY = ""
+
+EXPECTED: dict[str, str] = {
+    # core
+    "static": PUBLIC,
+    "core.index": PUBLIC,
+    "core.home": LOGGED_IN,
+    "core.login": PUBLIC,
+    "core.logout": LOGGED_IN,
+    "core.set_language": PUBLIC,
+    "core.account": LOGGED_IN,
+    "core.healthz": PUBLIC,
+    # the second login step: without the password step anon goes back to the login page and a
+    # logged-in user to the home page (tested in test_auth_totp.py)
+    "core.second_factor": LOGGED_IN,
+    "core.enrol_second_factor": LOGGED_IN,
+    "core.new_recovery_codes": LOGGED_IN,
+    "core.forgot_password": PUBLIC,
+    "core.reset_password_view": PUBLIC,  # the token is the credential
+    "pwa.manifest": PUBLIC,
+    "pwa.service_worker": PUBLIC,
+    # audit trail
+    "audit.index": "pengawas admin",
+    "audit.export": "pengawas admin",
+    # payments
+    "payments.midtrans_notification": PUBLIC,  # signature-verified webhook
+    "payments.simulate": PUBLIC,  # fake gateway only
+    "payments.review_list": "bendahara pengurus pengawas",
+    "payments.review_message": TREASURER,
+    "payments.review_attempt": TREASURER,
+    # ledger
+    "ledger.accounts": BOARD_READ,
+    "ledger.member_accounts": BOARD_READ,
+    "ledger.account": BOARD_READ,
+    "ledger.entry": BOARD_READ,
+    "ledger.reverse": BOARD,
+    "ledger.income_statement": BOARD_READ,
+    "ledger.journal": BOARD_READ,
+    "ledger.balance_sheet": BOARD_READ,
+    "ledger.trial_balance": BOARD_READ,
+    "ledger.my_accounts": ANGGOTA,
+    "ledger.periods": BOARD_READ,
+    "ledger.close_period_view": "pengurus bendahara admin",
+    # members
+    "members.ad_view": BOARD_READ,
+    "members.ad_history": BOARD_READ,
+    "members.ad_edit": "pengurus bendahara admin",
+    "members.ad_version": BOARD_READ,
+    "members.dashboard": ANGGOTA,
+    "members.withdraw_my_application": f"{ANGGOTA} partner",
+    "members.my_card": f"{ANGGOTA} partner",
+    "members.request_my_exit": ANGGOTA,
+    "members.next_steps": f"{ANGGOTA} partner",
+    "members.profile": ANGGOTA,
+    "members.my_data": f"{ANGGOTA} partner",
+    "members.request_nik_correction": ANGGOTA,
+    "members.apply_start": PUBLIC,
+    "members.apply": PUBLIC,
+    "members.receipt_view": LOGGED_IN,
+    "members.company": "partner",
+    "members.company_page": "partner",
+    "members.register": BOARD_READ,
+    "members.member_detail": BOARD_READ,
+    "members.member_card": BOARD_READ,
+    "members.board_exit": BOARD,
+    "members.decide": BOARD,
+    "members.receipt_new": TREASURER,
+    "members.add_staff": "pengurus bendahara admin",
+    "members.register_export": BOARD_READ,
+    "members.import_page": "pengurus bendahara admin",
+    "members.import_template": "pengurus bendahara admin",
+    "members.officers": BOARD_READ,
+    "members.officer_add": "pengurus bendahara admin",
+    "members.certificate_add": "pengurus bendahara admin",
+    "members.exits": "pengurus bendahara pengawas",
+    "members.exit_case": "pengurus bendahara pengawas",
+    "members.exit_decide": BOARD,
+    "members.exit_pay": TREASURER,
+    "members.nik_corrections": BOARD,
+    "members.nik_correction_decide": BOARD,
+    "members.queue": BOARD,
+    "members.queue_decide": BOARD,
+    "members.certification": BOARD_READ,
+    "members.certificate_file": BOARD_READ,
+    "members.privacy": PUBLIC,
+    # governance
+    "governance.ballots": GOV_READ,
+    "governance.ballot": GOV_READ,
+    "governance.ballot_cancel": BOARD,
+    "governance.ballot_open": BOARD,
+    "governance.candidates": GOV_READ,
+    "governance.candidate_nominate": BOARD,
+    "governance.candidate_withdraw": BOARD,
+    "governance.receipt_check": GOV_READ,
+    "governance.results": GOV_READ,
+    "governance.results_pdf": GOV_READ,
+    "governance.census": BOARD_READ,
+    "governance.ballot_vote": ANGGOTA,
+    "governance.receipt": ANGGOTA,
+    "governance.ballot_close": BOARD,
+    "governance.ballot_new": BOARD,
+    "governance.meetings": GOV_READ,
+    "governance.meeting": GOV_READ,
+    "governance.meeting_cancel": BOARD,
+    "governance.meeting_held": BOARD,
+    "governance.attend_online": ANGGOTA,
+    "governance.minutes": BOARD_READ,
+    "governance.minutes_save": BOARD,
+    "governance.minutes_attach": BOARD,
+    "governance.minutes_attachment": GOV_READ,
+    "governance.minutes_publish": BOARD,
+    "governance.attendance": BOARD_READ,
+    "governance.attendance_check_in": BOARD,
+    "governance.meeting_notice": BOARD,
+    "governance.meeting_new": BOARD,
+    "governance.audit_trail": BOARD_READ,
+    "guide.glossary": PUBLIC,
+    # savings
+    "savings.mine": ANGGOTA,
+    "savings.pay": ANGGOTA,
+    "savings.payment_return": ANGGOTA,
+    "savings.statement": ANGGOTA,
+    "savings.payment_status": ANGGOTA,
+    "savings.withdraw_request": ANGGOTA,
+    "savings.receipt_void": BOARD,
+    "savings.receipt_pdf": LOGGED_IN,
+    "savings.withdrawal_queue": BOARD_READ,
+    "savings.withdrawal_approve": TREASURER,
+    "savings.withdrawal_reject": TREASURER,
+    "savings.arrears": BOARD_READ,
+    "savings.bill_month": BOARD,
+    # partners (portal pages; the API below)
+    "partners.my_links": ANGGOTA,
+    "partners.my_link_withdraw": ANGGOTA,
+    "partners.dashboard": PARTNER_VIEW,
+    "partners.export": PARTNER_VIEW,
+    "partners.api_keys": PARTNER_VIEW,
+    "partners.revoke_key": PARTNER_VIEW,
+    "partners.webhook": PARTNER_VIEW,
+    "partners.remittance": PARTNER_VIEW,
+    "partners.remittance_receipt": PARTNER_VIEW,
+    "partners.upload_template": PARTNER_VIEW,
+    "partners.upload": "partner pengurus bendahara",
+    "partners.board_overview": BOARD_READ,
+    "partner_api.contributions": API_KEY_ONLY,
+    "partner_api.post_remittance": API_KEY_ONLY,
+    "partner_api.list_remittances": API_KEY_ONLY,
+    "partner_api.get_remittance": API_KEY_ONLY,
+    "partner_api.list_workers": API_KEY_ONLY,
+    "partner_api.get_worker": API_KEY_ONLY,
+    "patronage_api.post_patronage": API_KEY_ONLY,
+    "api_docs.api_docs": PUBLIC,
+    "api-docs.openapi_json": PUBLIC,
+    # SHU payouts
+    "payouts.runs": BOARD_READ,
+    "payouts.run": BOARD_READ,
+    "payouts.run_export": BOARD_READ,
+    "payouts.cancel": BOARD,
+    "payouts.post": TREASURER,
+    "payouts.report": BOARD_READ,
+    "payouts.payments": BOARD_READ,
+    "payouts.request_transfer": BOARD,
+    "payouts.pay_cash": TREASURER,
+    "payouts.compute": BOARD,
+    "payouts.iris_notification": NO_SESSION,  # signature-verified webhook
+    "payouts.import_patronage": "pengurus bendahara admin",
+    "payouts.my_shu": ANGGOTA,
+    "payouts.my_slip": ANGGOTA,
+    "payouts.my_slip_pdf": ANGGOTA,
+    "payouts.approve_transfer": BOARD,
+    "payouts.reject_transfer": BOARD,
+}
+
+
+def allowed_actors(table: dict[str, str], endpoint: str, method: str) -> frozenset[str]:
+    """The actors allowed for ``endpoint`` with ``method``; KeyError when there is no entry."""
+    spec = table.get(f"{endpoint} {method}", table.get(endpoint))
+    if spec is None:
+        raise KeyError(endpoint)
+    names = frozenset(spec.split())
+    unknown = names - set(ACTORS)
+    if unknown:
+        raise ValueError(f"tests/authz_table.py: unknown actor(s) {sorted(unknown)} for {endpoint}")
+    return names
