@@ -49,9 +49,7 @@ from kmp.errors import DomainError
 from kmp.extensions import db
 from kmp.timeutil import business_date, now_utc
 
-bp = Blueprint(
-    "governance", __name__, static_folder="static", static_url_path="/tata-kelola/static"
-)
+bp = Blueprint("governance", __name__)
 
 MANAGE_ROLES = (Role.PENGURUS, Role.BENDAHARA)
 READ_ROLES = (Role.PENGURUS, Role.BENDAHARA, Role.PENGAWAS, Role.ADMIN)

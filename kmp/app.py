@@ -75,6 +75,7 @@ def create_app(config: str | type | None = None, **overrides) -> Flask:
         auth,
         cli,
         errors,
+        guide,
         ledger,
         notify,
         payments,
@@ -88,6 +89,7 @@ def create_app(config: str | type | None = None, **overrides) -> Flask:
     templating.init_app(app)
     views.init_app(app)
     pwa.init_app(app)
+    guide.init_app(app)
     ledger.init_app(app)
     payments.init_app(app)
     cli.init_app(app)

@@ -170,7 +170,7 @@ def init_app(app: Flask) -> None:
     @app.context_processor
     def _fetched_at():
         # Every page says when it was fetched: a copy shown offline carries its own age.
-        return {"page_fetched_at": now_utc()}
+        return {"page_fetched_at": now_utc(), "no_offline_prefixes": no_offline_prefixes}
 
     @app.after_request
     def _static_and_gzip(response: Response) -> Response:

@@ -5,10 +5,10 @@
   document.addEventListener("submit", function (event) {
     var form = event.target;
     if (navigator.onLine !== false) return;
-    if (form.hasAttribute("data-online-only")) {
+    if (onlineOnly(form)) {
       event.preventDefault();
-      showNote(form, form.getAttribute("data-offline-message") ||
-        "Tidak ada koneksi. Pembayaran dan suara hanya bisa dikirim saat online.");
+      showNote(form, form.getAttribute("data-offline-message") || note("data-online-only-note",
+        "Tidak ada koneksi. Pembayaran dan suara hanya bisa dikirim saat online."));
       return;
     }
     event.preventDefault();
@@ -17,8 +17,19 @@
       new FormData(form).forEach(function (v, k) { if (k !== "csrf_token" && k.indexOf("password") < 0) data[k] = v; });
       sessionStorage.setItem("kmp-draft:" + location.pathname, JSON.stringify(data));
     } catch (e) { /* storage full or disabled */ }
-    showNote(form, "Tidak ada koneksi: formulir BELUM terkirim. Isian Anda disimpan di HP ini. Kirim lagi saat sinyal kembali.");
+    showNote(form, note("data-form-offline-note", "Tidak ada koneksi: formulir BELUM terkirim. " +
+      "Isian Anda disimpan di HP ini. Kirim lagi saat sinyal kembali."));
   });
+  // Payments and votes need the server's answer: never kept for later (data-online-only, or
+  // an action under a URL prefix the service worker never caches, see kmp/pwa.py).
+  function onlineOnly(form) {
+    if (form.hasAttribute("data-online-only")) return true;
+    var action = new URL(form.getAttribute("action") || location.href, location.href).pathname;
+    return (document.body.getAttribute("data-no-offline") || "").split(" ").some(function (p) {
+      return p && action.indexOf(p) === 0;
+    });
+  }
+  function note(name, fallback) { return document.body.getAttribute(name) || fallback; }
   function showNote(form, text) {
     var note = form.querySelector(".offline-note");
     if (!note) { note = document.createElement("p"); note.className = "offline-note"; note.setAttribute("role", "alert"); form.prepend(note); }
@@ -69,6 +80,56 @@
   }
   freshnessNote();
   ["online", "offline", "pageshow"].forEach(function (name) { window.addEventListener(name, freshnessNote); });
+  // A table wider than the screen scrolls inside its .table-wrap: make that box reachable by
+  // keyboard (and named after the table's caption) so it can be scrolled without a mouse.
+  function scrollableTables() {
+    document.querySelectorAll(".table-wrap").forEach(function (box) {
+      if (box.scrollWidth > box.clientWidth + 1) {
+        if (!box.hasAttribute("tabindex")) box.setAttribute("tabindex", "0");
+        var caption = box.querySelector("caption");
+        if (caption && !box.hasAttribute("aria-label")) {
+          box.setAttribute("role", "region");
+          box.setAttribute("aria-label", caption.textContent.trim());
+        }
+      } else if (box.getAttribute("tabindex") === "0") {
+        box.removeAttribute("tabindex");
+      }
+    });
+  }
+  scrollableTables();
+  window.addEventListener("resize", scrollableTables);
+  // Share a receipt or slip through the phone's share sheet (Web Share API). Opt in with
+  // data-share (+ data-share-title/-text/-url/-file); hidden where the browser cannot share.
+  if (typeof navigator.share === "function") {
+    document.querySelectorAll("[data-share]").forEach(function (el) { el.hidden = false; });
+    document.addEventListener("click", function (event) {
+      var el = event.target.closest("[data-share]");
+      if (!el) return;
+      event.preventDefault();
+      var data = { title: el.getAttribute("data-share-title") || document.title,
+        text: el.getAttribute("data-share-text") || undefined,
+        url: el.getAttribute("data-share-url") || location.href };
+      var file = el.getAttribute("data-share-file");
+      var ready = Promise.resolve(data);
+      if (file && typeof navigator.canShare === "function") {
+        ready = fetch(file, { credentials: "same-origin" }).then(function (r) {
+          if (!r.ok) throw new Error("HTTP " + r.status);
+          return r.blob();
+        }).then(function (blob) {
+          var name = file.split("?")[0].split("/").pop() || "kmp";
+          var files = [new File([blob], name, { type: blob.type })];
+          return navigator.canShare({ files: files }) ? { title: data.title, text: data.text, files: files } : data;
+        }).catch(function () { return data; });
+      }
+      ready.then(function (payload) { return navigator.share(payload); }).catch(function (error) {
+        if (error && error.name === "AbortError") return;  // the member closed the share sheet
+        var form = el.closest("p") || el.parentNode;
+        var msg = form.querySelector(".offline-note");
+        if (!msg) { msg = document.createElement("span"); msg.className = "offline-note"; msg.setAttribute("role", "alert"); form.appendChild(msg); }
+        msg.textContent = note("data-share-failed-note", "Gagal membagikan.");
+      });
+    });
+  }
   if ("serviceWorker" in navigator && document.documentElement.dataset.sw !== "off") {
     var sw = document.querySelector('link[rel="kmp-sw"]');
     if (sw) navigator.serviceWorker.register(sw.getAttribute("href")).catch(function () {});

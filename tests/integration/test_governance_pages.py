@@ -293,7 +293,7 @@ def test_online_attendance_by_the_member(client, login_as, csrf_token, make_user
 
 
 def test_stylesheet_is_public(client):
-    with client.get("/tata-kelola/static/governance.css") as response:
+    with client.get("/static/css/app.css") as response:
         assert response.status_code == 200 and b".gov-table" in response.data
 
 
@@ -449,11 +449,14 @@ def test_member_votes_changes_and_finds_the_receipt(client, login_as, csrf_token
 def test_member_outside_the_census_sees_the_reason(client, login_as, make_user, app):
     user, member = make_voter(make_user, "kurir")
     make_member("kurir")
-    app.extensions["kmp_arrears_months"] = lambda ids: {i: 5 if i == member.id else 0 for i in ids}
+    previous = app.extensions.get("kmp_member_arrears_months")
+    app.extensions["kmp_member_arrears_months"] = lambda ids, on: {
+        i: 5 if i == member.id else 0 for i in ids
+    }
     try:
         proposal = make_proposal()
     finally:
-        app.extensions.pop("kmp_arrears_months")
+        app.extensions["kmp_member_arrears_months"] = previous
     login_as(user=user)
     page = client.get(f"/pemungutan/{proposal.id}").get_data(as_text=True)
     assert 'data-testid="census-refusal"' in page

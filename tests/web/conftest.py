@@ -13,7 +13,10 @@ Fixtures
 
 Page helpers (``tests/web/helpers.py``): ``submit_login``, ``open_menu``/``close_menu``,
 ``nav_entries`` ({endpoint: label}), ``menu_roles``, ``wait_for_service_worker``,
-``saved_pages`` (what the service worker keeps offline), ``wait_until(check, page=page)``.
+``saved_pages`` (what the service worker keeps offline), ``wait_until(check, page=page)``;
+issue 11: ``MEMBER_PAGES``/``BOARD_PAGES`` (the pages every budget/axe/screenshot test walks),
+``seed_member_world(make_user)`` (an active member with a receipt, a vote and an open ballot),
+``logged_in_state(browser, url, login, password)`` (cookies for a fresh, empty-cache context).
 
 Every browser test is marked ``@pytest.mark.browser`` (a test using ``page``/``new_page``/
 ``browser`` without it is a usage error). Skips: ``KMP_TEST_BROWSER=0`` (the PostgreSQL pass of

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 
 def submit_login(page, login: str, password: str) -> None:
@@ -75,3 +76,183 @@ def saved_pages(page) -> list[str]:
             ? (await (await caches.open("kmp-pages-v1")).keys()).map((r) => new URL(r.url).pathname)
             : []"""
     )
+
+
+# ------------------------------------------------------------------ member pages (issue 11)
+
+
+@dataclass(frozen=True)
+class MemberPage:
+    """A page measured by the issue-11 browser tests (budgets, slow network, axe, screenshots).
+
+    ``path`` may hold ``{placeholders}`` filled from the dict ``seed_member_world()`` returns
+    (``receipt_no``, ``proposal_id``, ...). ``endpoint``: the page is skipped while that Flask
+    endpoint does not exist (so a page can be listed before its feature lands). ``public``:
+    opened without logging in. ``screenshot``: a 360x800 screenshot goes to artifacts/."""
+
+    name: str
+    path: str
+    endpoint: str | None = None
+    public: bool = False
+    screenshot: bool = False
+
+    def url(self, world: dict) -> str:
+        return self.path.format(**world)
+
+
+# Every member-facing page. To add one (pay, SHU slip, ...): append a MemberPage here and, if
+# its URL needs an id, put that id into the dict built by seed_member_world().
+MEMBER_PAGES: list[MemberPage] = [
+    MemberPage("dashboard", "/anggota", "members.dashboard", screenshot=True),
+    MemberPage("member card", "/anggota/kartu", "members.my_card", screenshot=True),
+    MemberPage("my savings", "/buku-besar/saya", "ledger.my_accounts", screenshot=True),
+    MemberPage("savings receipt", "/kwitansi/{receipt_no}", "members.receipt_view"),
+    MemberPage("my SHU", "/shu/saya", "payouts.my_shu", screenshot=True),
+    MemberPage("SHU slip", "/shu/saya/{run_id}", "payouts.my_slip", screenshot=True),
+    MemberPage("profile", "/anggota/profil", "members.profile"),
+    MemberPage("ballots", "/pemungutan", "governance.ballots"),
+    MemberPage("vote", "/pemungutan/{proposal_id}", "governance.ballot", screenshot=True),
+    MemberPage("vote receipt", "/pemungutan/{voted_id}/tanda-terima", "governance.receipt"),
+    MemberPage("glossary", "/panduan", "guide.glossary", public=True),
+    MemberPage("apply", "/daftar/pengemudi", "members.apply", public=True, screenshot=True),
+    MemberPage("savings and pay", "/anggota/simpanan", "savings.mine", screenshot=True),
+    MemberPage("statement", "/anggota/simpanan/mutasi?kind=pokok", "savings.statement"),
+]
+
+# The board's main pages (axe-checked, logged in with every board role).
+BOARD_PAGES: list[MemberPage] = [
+    MemberPage("board home", "/beranda", "core.home"),
+    MemberPage("register", "/pengurus/anggota", "members.register"),
+    MemberPage("applications", "/pengurus/pendaftaran", "members.queue"),
+    MemberPage("member detail", "/pengurus/anggota/{member_id}", "members.member_detail"),
+    MemberPage("new receipt", "/pengurus/anggota/{member_id}/setoran", "members.receipt_new"),
+    MemberPage("meetings", "/rapat", "governance.meetings"),
+    MemberPage("new ballot", "/pemungutan/baru", "governance.ballot_new"),
+    MemberPage("results", "/pemungutan/{voted_id}/hasil", "governance.results"),
+    MemberPage("accounts", "/buku-besar/", "ledger.accounts"),
+    MemberPage("journal", "/buku-besar/jurnal", "ledger.journal"),
+    MemberPage("trial balance", "/buku-besar/neraca-saldo", "ledger.trial_balance"),
+    MemberPage("AD", "/admin/ad", "members.ad_view"),
+    MemberPage("payments review", "/payments/tinjauan", "payments.review_list"),
+    MemberPage("savings arrears", "/pengurus/simpanan/tagihan", "savings.arrears"),
+    MemberPage("withdrawals", "/pengurus/simpanan/penarikan", "savings.withdrawal_queue"),
+    MemberPage("SHU runs", "/shu/", "payouts.runs"),
+]
+
+MEMBER_PASSWORD = "rahasia-12345"
+
+
+def pages_available(app, pages: list[MemberPage]) -> list[MemberPage]:
+    return [p for p in pages if p.endpoint is None or p.endpoint in app.view_functions]
+
+
+def seed_member_world(make_user) -> dict:
+    """An active member (pokok paid, one wajib payment, a vote cast, an open ballot) and a
+    board user holding every board role. Returns the ids/logins the page paths need."""
+    import datetime as dt
+
+    from governance import services as gov
+    from kmp.extensions import db
+    from kmp.timeutil import now_utc
+    from members import services as ms
+
+    ms.install_default_ad()
+    board = make_user("admin", "pengurus", "bendahara", "pengawas", email="papan@test.kmp.id")
+    db.session.commit()
+    member = ms.apply_individual(
+        ms.IndividualApplication(
+            group_code="pengemudi",
+            full_name="Siti Rahmawati Kusumaningrum",
+            nik="3174011505900321",
+            phone="081234567890",
+            password=MEMBER_PASSWORD,
+            consent=True,
+            address="Jl. Kenanga No. 7, Jakarta Selatan",
+            platform="gojek",
+            platform_worker_id="GJK-778899",
+        )
+    )
+    pokok = ms.pokok_status(member).remaining_idr
+    ms.record_receipt(
+        member,
+        purpose="pokok",
+        amount_idr=pokok,
+        method="cash",
+        by_user=board,
+        request_token=ms.new_request_token(),
+    )
+    ms.approve_member(member, board)
+    receipt = ms.record_receipt(
+        member,
+        purpose="wajib",
+        amount_idr=25_000,
+        method="cash",
+        by_user=board,
+        request_token=ms.new_request_token(),
+    )
+    db.session.commit()
+    now = now_utc()
+    proposals = []
+    for title in ("Iuran dana sosial Rp 5.000 per bulan", "Jam buka kantor koperasi"):
+        proposal = gov.create_proposal(
+            by_user=board,
+            kind="ordinary",
+            title=title,
+            opens_at=now - dt.timedelta(minutes=1),
+            closes_at=now + dt.timedelta(days=3),
+        )
+        gov.open_proposal(proposal, by_user=board)
+        proposals.append(proposal)
+    db.session.commit()
+    gov.cast_vote(proposals[1], member, "yes")
+    db.session.commit()
+    run_id = _seed_shu_slip(member, board)
+    return {
+        "run_id": run_id,
+        "login": member.user.login_name,
+        "password": MEMBER_PASSWORD,
+        "board_login": board.login_name,
+        "member_id": member.id,
+        "member_no": member.member_no,
+        "receipt_no": receipt.number,
+        "proposal_id": proposals[0].id,
+        "voted_id": proposals[1].id,
+    }
+
+
+def _seed_shu_slip(member, board) -> int | None:
+    """Last fiscal year's SHU, computed, with a line for ``member`` (a member since January of
+    that year with some trips). None while the SHU feature is not installed."""
+    import datetime as dt
+
+    try:
+        from payouts import services as shu
+        from payouts.patronage import PatronageRow, ingest_patronage
+    except ImportError:
+        return None
+    from kmp.extensions import db
+    from kmp.timeutil import business_date
+
+    year = business_date().year - 1
+    member.joined_date = dt.date(year, 1, 15)
+    ingest_patronage(
+        [PatronageRow(member.id, f"{year}-03", "trips", 420, f"uji-{member.member_no}")],
+        source="manual",
+    )
+    run = shu.create_run(year, by_user=board)
+    shu.compute_run(run, shu_idr=48_000_000, reason="angka uji", by_user=board)
+    db.session.commit()
+    return run.id
+
+
+def logged_in_state(browser, base_url: str, login: str, password: str) -> dict:
+    """Log in once in a throwaway context and return its storage state (cookies), so measured
+    contexts start logged in with an empty cache."""
+    context = browser.new_context(base_url=base_url, service_workers="block")
+    try:
+        page = context.new_page()
+        submit_login(page, login, password)
+        assert "/masuk" not in page.url, f"login as {login} failed"
+        return context.storage_state()
+    finally:
+        context.close()

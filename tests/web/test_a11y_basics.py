@@ -121,3 +121,54 @@ def test_skip_link_and_focus_ring_are_visible_from_the_keyboard(page):
     assert ring[0] != "none" and float(ring[1].rstrip("px")) >= 2
     page.keyboard.press("Enter")
     assert page.evaluate("document.activeElement.id") == "main"
+
+
+def test_member_pages_pass_contrast_touch_target_and_width_checks_at_320px(
+    app, new_page, make_user
+):
+    from tests.web.helpers import MEMBER_PAGES, pages_available, seed_member_world
+
+    world = seed_member_world(make_user)
+    page = new_page(viewport={"width": 320, "height": 640}, service_workers="block")
+    submit_login(page, world["login"], world["password"])
+    checked = 0
+    for item in pages_available(app, MEMBER_PAGES):
+        page.goto(item.url(world))
+        check_page(page, f"{item.name} at 320 px")
+        checked += 1
+    assert checked >= 8
+
+
+GLOSSARY_TERMS = (
+    "simpanan-pokok",
+    "simpanan-wajib",
+    "simpanan-sukarela",
+    "shu",
+    "rat",
+    "ra-kelompok",
+    "kpa",
+    "pengurus",
+    "pengawas",
+    "ad",
+)
+
+
+def test_glossary_explains_the_cooperative_words_and_is_linked_from_every_page(page):
+    page.goto("/")
+    with page.expect_navigation():
+        page.get_by_test_id("glossary-link").click()
+    assert page.url.endswith("/panduan")
+    assert page.locator("h1").inner_text() == "Kamus istilah"
+    for key in GLOSSARY_TERMS:
+        term = page.get_by_test_id(f"term-{key}")
+        assert term.count() == 1, key
+        meaning = term.locator("xpath=following-sibling::dd[1]").inner_text()
+        # Plain words: short sentences (no sentence over 40 words).
+        sentences = [s for s in meaning.replace("?", ".").split(".") if s.strip()]
+        assert sentences and max(len(s.split()) for s in sentences) <= 40, key
+    assert "Tabungan" in page.get_by_test_id("term-simpanan-sukarela").inner_text()
+    check_page(page, "/panduan")
+    with page.expect_navigation():
+        page.get_by_test_id("lang-en").click()
+    assert page.locator("h1").inner_text() == "Glossary"
+    assert "Joining fee" in page.get_by_test_id("term-simpanan-pokok").inner_text()

@@ -13,7 +13,13 @@ import pytest
 from playwright.sync_api import expect
 
 from kmp.pwa import NO_OFFLINE_PREFIXES
-from tests.web.helpers import saved_pages, wait_for_service_worker, wait_until
+from tests.web.helpers import (
+    saved_pages,
+    seed_member_world,
+    submit_login,
+    wait_for_service_worker,
+    wait_until,
+)
 
 STATIC = os.path.join(os.path.dirname(__file__), "..", "..", "static")
 _CONFIG = re.compile(r"/\*KMP-CONFIG\*/(.*?)/\*END\*/", re.DOTALL)
@@ -87,6 +93,8 @@ def test_every_page_links_the_manifest_and_the_worker_and_says_when_it_was_fetch
     assert '<link rel="kmp-sw" href="/sw.js">' in html
     assert re.search(r'<body[^>]* data-fetched-at="\d{4}-\d\d-\d\dT[^"]+"', html)
     assert 'data-offline-note="Anda sedang offline — data per ' in html
+    prefixes = re.search(r'data-no-offline="([^"]*)"', html).group(1).split()
+    assert set(NO_OFFLINE_PREFIXES) <= set(prefixes)
 
 
 # ------------------------------------------------------------------ light
@@ -94,10 +102,19 @@ def test_every_page_links_the_manifest_and_the_worker_and_says_when_it_was_fetch
 
 def test_static_weight_stays_tiny():
     def size(*parts):
-        return os.path.getsize(os.path.join(STATIC, *parts))
+        with open(os.path.join(STATIC, *parts), "rb") as handle:
+            return len(gzip.compress(handle.read()))
 
-    assert size("css", "app.css") < 15 * 1024
-    assert size("js", "app.js") + size("js", "sw.js") < 10 * 1024
+    # What the phone downloads (gzip): no framework, no web font.
+    assert size("css", "app.css") < 5 * 1024
+    assert size("js", "app.js") + size("js", "sw.js") < 6 * 1024
+    fonts = [
+        n
+        for _d, _s, files in os.walk(STATIC)
+        for n in files
+        if n.endswith((".woff", ".woff2", ".ttf"))
+    ]
+    assert fonts == []
 
 
 def test_text_over_1kb_is_gzipped_for_clients_that_accept_it(client):
@@ -215,3 +232,119 @@ def test_posts_and_login_pages_are_never_saved_and_logout_forgets_saved_pages(pa
         page.get_by_test_id("logout").click()
     # Only the public landing page may be saved again after logging out.
     wait_until(lambda: set(saved_pages(page)) <= {"/"}, page=page)
+
+
+@pytest.mark.browser
+def test_offline_member_card_balances_and_an_unsent_form_are_kept(page, make_user):
+    """Issue 11, must-show 2 (second half): with the network cut, the member card and the last
+    balances come from the service worker, marked with the time they were fetched; a form sent
+    offline is not lost; a vote is never queued."""
+    world = seed_member_world(make_user)
+    submit_login(page, world["login"], world["password"])
+    wait_for_service_worker(page)
+    balances = {}
+    for path in ("/anggota/kartu", "/buku-besar/saya", "/anggota/profil", "/anggota"):
+        page.goto(path)
+        wait_until(lambda path=path: saved_copy_fetched_at(page, path), page=page)
+    for key in ("balance-pokok", "balance-wajib"):
+        balances[key] = page.get_by_test_id(key).inner_text()
+    assert "Rp 25.000" in balances["balance-wajib"]
+
+    page.context.set_offline(True)
+    note = page.get_by_test_id("offline-note")
+    for path in ("/anggota/kartu", "/anggota", "/buku-besar/saya"):
+        page.goto(path)
+        expect(page.locator("body[data-saved-copy]")).to_have_count(1)
+        assert page.locator("body").get_attribute("data-fetched-at")
+        expect(note).to_have_text(
+            re.compile(r"^Anda sedang offline — data per \d{1,2} \w+ \d{4}, ")
+        )
+        if path == "/anggota/kartu":
+            expect(page.get_by_test_id("member-no")).to_have_text(world["member_no"])
+            expect(page.get_by_test_id("member-card-qr").locator("svg")).to_be_visible()
+        if path == "/anggota":
+            for key, text in balances.items():
+                expect(page.get_by_test_id(key)).to_have_text(text)
+
+    # A form sent offline: not sent, says so, keeps what was typed.
+    page.goto("/anggota/profil")
+    address = page.locator("form[data-testid=profile-form] [name=address]")
+    address.fill("Jl. Melati No. 9, Depok")
+    page.get_by_test_id("profile-save").click()
+    form_note = page.locator("form[data-testid=profile-form] .offline-note")
+    expect(form_note).to_contain_text("formulir BELUM terkirim")
+    expect(form_note).to_have_attribute("role", "alert")
+    expect(address).to_have_value("Jl. Melati No. 9, Depok")
+    assert page.url.endswith("/anggota/profil")
+
+    # A form posting to a payment/vote URL is never kept for later: it says so.
+    page.evaluate(
+        """(id) => { const f = document.querySelector("form[data-testid=profile-form]");
+                     f.querySelector(".offline-note").remove();
+                     f.setAttribute("action", `/pemungutan/${id}/pilih`); }""",
+        world["proposal_id"],
+    )
+    page.get_by_test_id("profile-save").click()
+    expect(form_note).to_have_text(
+        "Tidak ada koneksi. Pembayaran dan suara hanya bisa dikirim saat online."
+    )
+    assert page.url.endswith("/anggota/profil")
+
+    # A vote needs the server: never served from a saved copy.
+    page.goto(f"/pemungutan/{world['proposal_id']}")
+    expect(page.locator("main[data-offline-page]")).to_contain_text("hanya bisa saat online")
+
+    # Back online: the page comes fresh from the network again.
+    page.context.set_offline(False)
+    page.goto("/anggota/profil")
+    expect(page.locator("body[data-saved-copy]")).to_have_count(0)
+
+
+SHARE_STUB = """() => {
+  window.__shared = [];
+  navigator.share = (data) => { window.__shared.push({title: data.title, url: data.url || null,
+    files: (data.files || []).map((f) => f.type)}); return Promise.resolve(); };
+}"""
+
+
+@pytest.mark.browser
+def test_share_button_is_hidden_without_web_share_and_shares_the_receipt_with_it(
+    app, new_page, make_user, live_server
+):
+    world = seed_member_world(make_user)
+    path = f"/kwitansi/{world['receipt_no']}"
+    plain = new_page(service_workers="block")
+    submit_login(plain, world["login"], world["password"])
+    plain.goto(path)
+    button = plain.get_by_test_id("share")
+    expect(button).to_have_count(1)
+    expect(button).to_be_hidden()  # desktop Linux Chromium has no navigator.share
+
+    phone = new_page(service_workers="block")
+    phone.add_init_script(f"({SHARE_STUB})()")
+    submit_login(phone, world["login"], world["password"])
+    phone.goto(path)
+    button = phone.get_by_test_id("share")
+    expect(button).to_be_visible()
+    assert button.bounding_box()["height"] >= 44
+    button.click()
+    shared = wait_until(lambda: phone.evaluate("window.__shared"), page=phone)
+    assert shared == [
+        {"title": f"Kwitansi {world['receipt_no']}", "url": live_server(path), "files": []}
+    ]
+    if "savings.receipt_pdf" in app.view_functions:
+        # Where the phone can share files, the receipt goes as its PDF (e.g. to WhatsApp).
+        phone.evaluate("() => { window.__shared = []; navigator.canShare = (d) => !!d.files; }")
+        button.click()
+        shared = wait_until(lambda: phone.evaluate("window.__shared"), page=phone)
+        assert shared == [
+            {"title": f"Kwitansi {world['receipt_no']}", "url": None, "files": ["application/pdf"]}
+        ]
+    if world.get("run_id"):
+        # The SHU slip shares its PDF the same way.
+        phone.goto(f"/shu/saya/{world['run_id']}")
+        phone.evaluate("() => { window.__shared = []; navigator.canShare = (d) => !!d.files; }")
+        phone.get_by_test_id("share").click()
+        shared = wait_until(lambda: phone.evaluate("window.__shared"), page=phone)
+        assert shared[0]["files"] == ["application/pdf"]
+        assert shared[0]["title"].startswith("Slip SHU ")
