@@ -48,8 +48,9 @@ test: translations lint browser
 		KMP_TEST_BROWSER=0 $(BIN)/python -m pytest -n 2 --dist loadgroup; \
 	else echo "KMP_TEST_DATABASE_URL is not set: the PostgreSQL run was skipped."; fi
 
-bench: translations
-	$(BIN)/python -m bench.run
+bench: translations  ## SQLite; also PostgreSQL when KMP_BENCH_DATABASE_URL is set; BENCH_ARGS=--large
+	@bash bench/ensure-wrk
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 lock:  ## refresh requirements.lock from a clean resolve
 	rm -rf /tmp/kmp-lock && $(PYTHON) -m venv /tmp/kmp-lock

@@ -18,10 +18,9 @@ This is a data loader for benchmarks: it writes historical ledger rows directly 
 calling ``post_entries`` (which is what the ledger_posting benchmark measures). The rows are the
 ones ``post_entries`` would write (same keys, fingerprints, dates and maintained balances).
 
-TODO(members): ``members.models.Member`` is not stable yet. When it is, fill
-``insert_member_rows`` (one INSERT ... SELECT from the staging table: member_id, member_no,
-group, user_id, joined/exit dates, status); account owner ids already use the planned
-member ids. TODO(payouts): patronage records from ``patronage_weight`` the same way.
+Members rows (``insert_member_rows``) and, when their tables exist, patronage records
+(``insert_patronage_rows``) and any step another benchmark registers (``register_step``, e.g.
+wajib obligations) are written the same way, from the staging plan.
 """
 
 from __future__ import annotations
@@ -32,6 +31,7 @@ import json
 import random
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import (
@@ -44,11 +44,13 @@ from sqlalchemy import (
     String,
     Table,
     and_,
+    case,
     func,
     insert,
     inspect,
     literal,
     literal_column,
+    or_,
     select,
     text,
     update,
@@ -77,6 +79,7 @@ ARREARS_SHARE = 0.08  # share with 1..6 trailing unpaid months of wajib
 EXIT_SHARE = 0.03  # share who leave during the window (pokok + wajib refunded)
 BENCH_PASSWORD = "kmp-bench-password"  # every generated login; benchmarks only
 CHUNK = 20_000
+PLATFORM_CODES = ("gojek", "grab", "maxim", "shopee", "lalamove", "indrive")
 
 _plan_md = MetaData()
 PLAN = Table(
@@ -98,6 +101,11 @@ PLAN = Table(
     Column("fp_pokok", String(64)),
     Column("fp_wajib", String(64)),
     Column("fp_exit", String(64)),
+    Column("nik", String(16)),  # NULL for platform companies
+    Column("nib", String(13)),  # platform companies only
+    Column("birth_date", Date),
+    Column("platform", String(40)),
+    Column("worker_id", String(60)),
     prefixes=["TEMPORARY"],
 )
 MONTHS = Table(
@@ -112,8 +120,14 @@ MONTHS = Table(
 )
 
 
-def member_no(member_id: int) -> str:
-    return f"G{member_id:08d}"
+#: Member number prefixes of the default AD's groups (``DRV-2025-0000123``: the real shape,
+#: ``members.identity.MEMBER_NO_RE``, with 7 digits so it never meets the importer's 6).
+PREFIXES = {"pengemudi": "DRV", "kurir": "KUR", "pengguna": "PGN", "platform": "PLT"}
+NUMBER_YEAR = 2025
+
+
+def member_no(member_id: int, group: str = "pengemudi") -> str:
+    return f"{PREFIXES[group]}-{NUMBER_YEAR}-{member_id:07d}"
 
 
 def member_account_rows(member_id: int, number: str, *, account_base: int | None, now) -> list:
@@ -234,9 +248,21 @@ def plan_rows(count: int, months: int, bases: Bases, seed: int):
         patronage = int(
             rng.paretovariate(1.3) * (40 if group in ("pengemudi", "kurir") else 150_000)
         )
+        birth = dt.date(1965 + rng.randrange(38), 1 + rng.randrange(12), 1 + rng.randrange(28))
+        platform = worker = None
+        if group in ("pengemudi", "kurir"):
+            platform = PLATFORM_CODES[rng.randrange(len(PLATFORM_CODES))]
+            worker = f"W{member_id:09d}"
         yield {
             "member_id": member_id,
-            "member_no": member_no(member_id),
+            "nik": None
+            if group == "platform"
+            else f"32{member_id:08d}{birth.day:02d}{birth.month:02d}{birth.year % 100:02d}",
+            "nib": f"{member_id:013d}" if group == "platform" else None,
+            "birth_date": birth,
+            "platform": platform,
+            "worker_id": worker,
+            "member_no": member_no(member_id, group),
             "grp": group,
             "user_id": bases.user_id + i,
             "phone": f"+628{member_id:011d}",
@@ -254,17 +280,126 @@ def plan_rows(count: int, months: int, bases: Bases, seed: int):
         }
 
 
-def insert_member_rows(conn: Connection, plan: Table) -> int:  # noqa: ARG001
-    """TODO(members): insert the ``members`` rows from the staging table once
-    ``members.models.Member`` is stable, e.g.::
+def insert_member_rows(conn: Connection, plan: Table, months: Table, recorded) -> int:
+    """The ``members`` rows, one ``INSERT ... SELECT`` from the staging plan: individuals (NIK,
+    platform + worker id for drivers and couriers) and platform companies (company name, NIB),
+    active from their joining month, ``exited`` (with the exit date) for those who left.
+    Returns the number of rows written (0 when the members table does not exist)."""
+    if not inspect(conn).has_table("members"):
+        return 0
+    from members.models import Member
 
-        conn.execute(insert(Member.__table__).from_select(
-            ["id", "member_no", "group_code", "user_id", "joined_on", "status", ...],
-            select(plan.c.member_id, plan.c.member_no, plan.c.grp, plan.c.user_id, ...)))
+    members_table = Member.__table__
+    p, joined, left = plan.c, months.alias("joined_m"), months.alias("exit_m")
+    ad_version = None
+    if inspect(conn).has_table("ad_versions"):
+        ad_version = conn.execute(text("SELECT MAX(id) FROM ad_versions")).scalar()
+    is_platform = p.grp == literal("platform")
+    status = case((p.exit_idx.is_(None), literal("active")), else_=literal("exited"))
+    columns = {
+        "id": p.member_id,
+        "member_no": p.member_no,
+        "group_code": p.grp,
+        "kind": case((is_platform, literal("company")), else_=literal("individual")),
+        "status": status,
+        "full_name": literal_column("'Anggota Sintetis '") + p.member_no,
+        "nik": p.nik,
+        "birth_date": p.birth_date,
+        "phone": p.phone,
+        "platform": p.platform,
+        "platform_worker_id": p.worker_id,
+        "company_name": case((is_platform, literal_column("'PT Platform '") + p.member_no)),
+        "nib": p.nib,
+        "is_extraordinary": literal(False),
+        "consent_at": recorded,
+        "consent_version": literal("2026-01"),
+        "applied_at": recorded,
+        "approved_at": recorded,
+        "activated_at": recorded,
+        "status_changed_at": recorded,
+        "joined_date": joined.c.pokok_date,
+        "exited_date": left.c.exit_date,
+        "user_id": p.user_id,
+        "ad_version_id": literal(ad_version, Integer()),
+        "is_imported": literal(False),
+    }
+    query = select(*columns.values()).select_from(
+        plan.join(joined, joined.c.idx == p.joined_idx).outerjoin(left, left.c.idx == p.exit_idx)
+    )
+    conn.execute(insert(members_table).from_select(list(columns), query))
+    # (rowcount of INSERT ... SELECT is not reliable across drivers: count the plan instead)
+    return int(conn.execute(select(func.count()).select_from(plan)).scalar())
 
-    Member ids are already fixed by the plan (accounts' ``owner_id`` uses them). Returns the
-    number of member rows written (0 until then)."""
-    return 0
+
+def insert_patronage_rows(conn: Connection, plan: Table, months: Table, recorded) -> int:
+    """``patronage_records`` (when the table exists): one record per member per month they were
+    a member (joined, not yet left), Pareto-skewed by the plan's weight and varied by month;
+    pengemudi count trips, kurir deliveries, pengguna spend, platforms their contribution."""
+    if not inspect(conn).has_table("patronage_records"):
+        return 0
+    p, m = plan.c, months.c
+    table = Table("patronage_records", MetaData(), autoload_with=conn)
+    measure = case(
+        (p.grp == literal("pengemudi"), literal("trips")),
+        (p.grp == literal("kurir"), literal("deliveries")),
+        (p.grp == literal("pengguna"), literal("spend_idr")),
+        else_=literal("contribution_idr"),
+    )
+    # month-to-month variation in 70 %..130 % of the member's weight, integers only
+    value = p.patronage_weight * (70 + (p.member_id * 7 + m.idx * 13) % 61) / literal(100)
+    active = and_(m.idx >= p.joined_idx, or_(p.exit_idx.is_(None), m.idx < p.exit_idx))
+    query = select(
+        p.member_id,
+        m.month_key,
+        measure,
+        func.cast(value, BigInteger),
+        literal("api"),
+        literal("bench-generator"),
+        literal_column("'gen:'") + p.member_no + literal_column("':'") + m.month_key,
+        recorded,
+    ).select_from(plan.join(months, active))
+    before = conn.execute(select(func.count()).select_from(table)).scalar()
+    conn.execute(
+        insert(table).from_select(
+            [
+                "member_id",
+                "period",
+                "measure",
+                "value",
+                "source",
+                "source_ref",
+                "external_id",
+                "created_at",
+            ],
+            query,
+        )
+    )
+    return int(conn.execute(select(func.count()).select_from(table)).scalar() - before)
+
+
+#: Optional steps other benchmarks add (e.g. wajib obligations from ``members.billing``):
+#: ``{table_name: fn(conn, plan, months, recorded) -> rows}``; each runs after the ledger
+#: history when its table exists, inside the generator's connection, while the staging tables
+#: ``bench_member_plan`` (one row per member) and ``bench_months`` (one per month) still exist.
+#: Register with ``register_step("wajib_obligations", fn)`` before calling ``generate``.
+OPTIONAL_STEPS: dict[str, Callable[[Connection, Table, Table, object], int]] = {
+    "patronage_records": insert_patronage_rows,
+}
+
+
+def register_step(table_name: str, fn: Callable[[Connection, Table, Table, object], int]) -> None:
+    OPTIONAL_STEPS[table_name] = fn
+
+
+def _run_optional_steps(conn: Connection, stats: dict, recorded, t: float) -> float:
+    for table_name, fn in OPTIONAL_STEPS.items():
+        if not inspect(conn).has_table(table_name):
+            stats["steps"][f"{table_name} (table missing: skipped)"] = 0
+            continue
+        stats[f"{table_name}_rows"] = fn(conn, PLAN, MONTHS, recorded)
+        conn.commit()
+        t = _step(stats, table_name, t)
+    return t
 
 
 def _step(stats: dict, label: str, started: float) -> float:
@@ -360,9 +495,9 @@ def generate(
             ["user_id", "role"], select(p.user_id, literal(Role.ANGGOTA.value))
         )
     )
-    stats["member_rows"] = insert_member_rows(conn, PLAN)
+    stats["member_rows"] = insert_member_rows(conn, PLAN, MONTHS, recorded)
     conn.commit()
-    t = _step(stats, "users + roles (+ members: TODO)", t)
+    t = _step(stats, "users + roles + members", t)
 
     for kind in KIND_ORDER:
         prefix, name, type_ = MEMBER_ACCOUNTS[kind]
@@ -558,6 +693,12 @@ def generate(
     ).scalar()
     stats["first_member_id"] = bases.member_id
     stats["first_month"] = first_month.isoformat()
+    t = _run_optional_steps(conn, stats, recorded, t)
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("ANALYZE users, user_roles"))
+        if stats.get("member_rows"):
+            conn.execute(text("ANALYZE members"))
+        conn.commit()
     stats["seconds"] = round(time.perf_counter() - started, 2)
     _plan_md.drop_all(conn)
     conn.commit()

@@ -48,8 +48,79 @@ def _num(value, digits: int = 0) -> str:
 
 
 def _title(name: str, modules: dict) -> str:
-    module = modules.get(name)
-    return getattr(module, "TITLE", name) if module else name
+    module = modules.get(name.split(":", 1)[0])
+    title = getattr(module, "TITLE", name) if module else name
+    return f"{title}: {name.split(':', 1)[1]}" if ":" in name else title
+
+
+def _http_section(rows: list[dict], modules: dict) -> list[str]:
+    """HTTP rows (``kind == "http"``): requests/s and latency beside the bare endpoint's."""
+    module = modules.get("http_pages")
+    lines = ["## HTTP pages (`bench/http_pages.py`)", ""]
+    summary = getattr(module, "__doc__", "") or ""
+    if summary:
+        lines += [" ".join(summary.strip().split("\n\n")[0].split()), ""]
+    lines += [
+        f"Floor: {rows[0]['floor_name']}. Settings: {rows[0].get('settings', '')}.",
+        "",
+        "| Database | Members | Postings | Page | req/s | p50 ms | p99 ms | Floor req/s "
+        "| Floor p99 ms | Ratio | Target met | Load | Measured |",
+        "|---|--:|--:|---|--:|--:|--:|--:|--:|--:|---|--:|---|",
+    ]
+    for r in sorted(rows, key=lambda r: (DB_ORDER.get(r["database"], 9), r["n"], r["name"])):
+        lines.append(
+            f"| {r.get('database_version', r['database'])} | {r['n']:,} "
+            f"| {_num(r.get('postings'))} | {r.get('page', r['name'])} | {_num(r['rps'])} "
+            f"| {_num(r.get('p50_ms'), 1)} | {_num(r.get('p99_ms'), 1)} "
+            f"| {_num(r.get('floor_rps'))} | {_num(r.get('floor_p99_ms'), 1)} "
+            f"| **{r['ratio']:.2f}** | {'yes' if r['target_met'] else '**no**'} "
+            f"| {r.get('loadavg', '–')} | {r.get('run_at', '')[:16].replace('T', ' ')} UTC |"
+        )
+    lines += ["", f"Target: {rows[0]['target']}.", ""]
+    note = NOTES / "http_pages.md"
+    if note.exists():
+        lines += [note.read_text().strip(), ""]
+    return lines
+
+
+def _growth_section(results: list[dict], modules: dict) -> list[str]:
+    """Cost per item at each N relative to the smallest N measured (batch jobs: about 1.0
+    means linear total cost; per-member pages: req/s should stay flat)."""
+    lines = [
+        "## Growth with N",
+        "",
+        "Cost per item (KMP seconds / N, and the floor's) at each size, relative to the "
+        "smallest size measured for that benchmark and database: 1.00 means the total cost "
+        "grows linearly with N. HTTP rows compare requests/s instead (flat is 1.00).",
+        "",
+        "| Benchmark | Database | N | KMP µs per item | vs smallest N | Floor µs per item "
+        "| vs smallest N |",
+        "|---|---|--:|--:|--:|--:|--:|",
+    ]
+    groups: dict = {}
+    for r in results:
+        groups.setdefault((r["name"], r["database"]), []).append(r)
+    for (name, database), rows in sorted(groups.items()):
+        rows = sorted(rows, key=lambda r: r["n"])
+        if len(rows) < 2:
+            continue
+        base = rows[0]
+        for r in rows:
+            if r.get("kind") == "http":
+                lines.append(
+                    f"| {_title(name, modules)} | {database} | {r['n']:,} | – "
+                    f"| req/s {r['rps'] / base['rps']:.2f}x | – "
+                    f"| req/s {r['floor_rps'] / base['floor_rps']:.2f}x |"
+                )
+                continue
+            per, base_per = r["seconds"] / r["n"], base["seconds"] / base["n"]
+            fper, fbase = r["floor_seconds"] / r["n"], base["floor_seconds"] / base["n"]
+            lines.append(
+                f"| {_title(name, modules)} | {database} | {r['n']:,} | {per * 1e6:,.1f} "
+                f"| {per / base_per:.2f} | {fper * 1e6:,.1f} | {fper / fbase:.2f} |"
+            )
+    lines.append("")
+    return lines
 
 
 def render(store: dict, modules: dict) -> str:
@@ -132,7 +203,7 @@ def render(store: dict, modules: dict) -> str:
             f"{r['ratio']:.2f}, target {r['target']}: {mark}"
         )
     lines.append("")
-    names = sorted({r["name"] for r in results})
+    names = sorted({r["name"] for r in results if r.get("kind") != "http"})
     for name in names:
         rows = [r for r in results if r["name"] == name]
         module = modules.get(name)
@@ -174,6 +245,11 @@ def render(store: dict, modules: dict) -> str:
         note = NOTES / f"{name}.md"
         if note.exists():
             lines += [note.read_text().strip(), ""]
+    http_rows = [r for r in results if r.get("kind") == "http"]
+    if http_rows:
+        lines += _http_section(http_rows, modules)
+    if results:
+        lines += _growth_section(results, modules)
     generator = NOTES / "generate.md"
     if generator.exists():
         lines += [
@@ -186,4 +262,11 @@ def render(store: dict, modules: dict) -> str:
 
 
 def write_markdown(store: dict, modules: dict) -> None:
-    MARKDOWN.write_text(render(store, modules))
+    text = render(store, modules)
+    # The page-weight section is written by tests/web/test_budgets.py: keep it.
+    start, end = "<!-- budgets:start -->", "<!-- budgets:end -->"
+    old = MARKDOWN.read_text() if MARKDOWN.exists() else ""
+    if start in old and end in old:
+        kept = old[old.index(start) : old.index(end) + len(end)]
+        text = text.rstrip() + "\n\n" + kept + "\n"
+    MARKDOWN.write_text(text)

@@ -1,21 +1,33 @@
 """Scheduled jobs: each feature exposes a ``JOBS`` list; one scheduler process runs them.
 
 Every run is wrapped by ``run_job``: it opens an app context, takes a PostgreSQL advisory lock
-named after the job (so a second scheduler host skips the run instead of doubling it), calls
-the job, commits once, and rolls back on failure. Jobs themselves are idempotent, so a run
-that is repeated after a crash does the work once.
+keyed by a stable hash of the job id (``pg_try_advisory_lock`` on a connection of its own, so
+the job's commits do not release it), calls the job, commits once, and rolls back on failure.
+A second scheduler host that fires the same job while the lock is held skips the run.
+
+Clocks of two hosts are never exactly together, and a short job may be over before the other
+host fires, so a scheduled run also claims its slot in ``scheduler_runs`` under the lock: the
+claim succeeds only when the job last started more than half its period ago (the database's
+clock decides, not the hosts'). Together: two scheduler hosts run each scheduled job once.
+Calling ``run_job`` by hand (CLI, tests) takes the lock but not the slot. On SQLite (one
+process by construction) both are no-ops. Jobs themselves stay idempotent, so a run repeated
+after a crash does the work once.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import logging
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from flask import Flask
-from sqlalchemy import text
+from sqlalchemy import String, text
+from sqlalchemy.orm import Mapped, mapped_column
 
+from kmp.db import UTCDateTime
 from kmp.extensions import db
 
 log = logging.getLogger("kmp.scheduler")
@@ -30,6 +42,55 @@ class Job:
     description: str = ""
 
 
+class SchedulerRun(db.Model):
+    """When each scheduled job last started (PostgreSQL scheduler hosts claim slots here)."""
+
+    __tablename__ = "scheduler_runs"
+
+    job_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    last_started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    host: Mapped[str] = mapped_column(String(100))
+
+
+TIMEZONE = "Asia/Jakarta"
+
+
+def job_trigger(job: Job):
+    from apscheduler.triggers.cron import CronTrigger
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    args = dict(job.trigger_args)
+    args.setdefault("timezone", TIMEZONE)
+    if job.trigger == "cron":
+        return CronTrigger(**args)
+    if job.trigger == "interval":
+        return IntervalTrigger(**args)
+    raise ValueError(f"job {job.id}: unknown trigger {job.trigger!r}")
+
+
+def claim_gap_seconds(job: Job) -> float:
+    """Half the job's period (the time between two consecutive fire times), at most a day."""
+    trigger = job_trigger(job)
+    now = dt.datetime.now(dt.UTC)
+    first = trigger.get_next_fire_time(None, now)
+    second = (
+        trigger.get_next_fire_time(first, first + dt.timedelta(microseconds=1)) if first else None
+    )
+    if first is None or second is None:
+        return 0.0
+    return min((second - first).total_seconds() / 2, 86_400.0)
+
+
+_CLAIM = text(
+    "INSERT INTO scheduler_runs (job_id, last_started_at, host) "
+    "VALUES (:job, clock_timestamp(), :host) "
+    "ON CONFLICT (job_id) DO UPDATE SET last_started_at = EXCLUDED.last_started_at, "
+    "host = EXCLUDED.host "
+    "WHERE scheduler_runs.last_started_at < clock_timestamp() - make_interval(secs => :gap) "
+    "RETURNING job_id"
+)
+
+
 def register_jobs(app: Flask, *jobs: Job) -> None:
     app.extensions.setdefault("kmp_jobs", []).extend(jobs)
 
@@ -38,21 +99,28 @@ def advisory_key(job_id: str) -> int:
     return int.from_bytes(hashlib.sha256(job_id.encode()).digest()[:8], "big", signed=True)
 
 
-def run_job(app: Flask, job: Job) -> bool:
-    """Run ``job`` once under its lock. Returns False when another process holds the lock."""
+def run_job(app: Flask, job: Job, *, claim_gap: float | None = None) -> bool:
+    """Run ``job`` once under its lock. Returns False when another process holds the lock or
+    (``claim_gap`` seconds given: a scheduled run) the job already started within that gap."""
     with app.app_context():
-        connection = None
+        lock = None
         key = advisory_key(job.id)
-        is_pg = db.engine.dialect.name == "postgresql"
         try:
-            if is_pg:
-                # The lock lives on its own connection so the job's commits do not release it.
-                connection = db.engine.connect()
-                got = connection.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key})
-                if not got.scalar():
+            if db.engine.dialect.name == "postgresql":
+                lock = db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+                got = lock.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar()
+                if not got:
                     log.info("job %s skipped: another scheduler holds its lock", job.id)
-                    connection.close()
+                    lock.close()
+                    lock = None
                     return False
+                if claim_gap is not None:
+                    claimed = lock.execute(
+                        _CLAIM, {"job": job.id, "host": _host(), "gap": claim_gap}
+                    ).first()
+                    if claimed is None:
+                        log.info("job %s skipped: it already ran in this slot", job.id)
+                        return False
             log.info("job %s started", job.id)
             job.func()
             db.session.commit()
@@ -64,11 +132,17 @@ def run_job(app: Flask, job: Job) -> bool:
             raise
         finally:
             db.session.remove()
-            if connection is not None:
-                if not connection.closed:
-                    connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
-                    connection.commit()
-                    connection.close()
+            if lock is not None:
+                try:
+                    lock.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                finally:
+                    lock.close()
+
+
+def _host() -> str:
+    import os
+
+    return f"{socket.gethostname()}:{os.getpid()}"[:100]
 
 
 def build_scheduler(app: Flask, *, blocking: bool = True):
@@ -77,7 +151,7 @@ def build_scheduler(app: Flask, *, blocking: bool = True):
 
     cls = BlockingScheduler if blocking else BackgroundScheduler
     scheduler = cls(
-        timezone="Asia/Jakarta",
+        timezone=TIMEZONE,
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
     )
     for job in app.extensions.get("kmp_jobs", []):
@@ -85,6 +159,7 @@ def build_scheduler(app: Flask, *, blocking: bool = True):
             run_job,
             job.trigger,
             args=(app, job),
+            kwargs={"claim_gap": claim_gap_seconds(job)},
             id=job.id,
             name=job.description or job.id,
             replace_existing=True,

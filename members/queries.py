@@ -16,7 +16,7 @@ from kmp.ledger.chart import MEMBER_ACCOUNTS
 from kmp.ledger.models import Account, Posting
 from kmp.timeutil import business_date
 from members.ad import ADConfig
-from members.identity import clean_digits
+from members.identity import MEMBER_NO_RE, clean_digits
 from members.models import (
     Certificate,
     ExitCase,
@@ -126,6 +126,9 @@ def register_query(q: str | None = None, group: str | None = None, status: str |
     if status:
         stmt = stmt.where(Member.status == MemberStatus(status))
     q = (q or "").strip()
+    if MEMBER_NO_RE.match(q.upper()):
+        # a whole member number: one indexed lookup (the substring search scans the register)
+        return stmt.where(Member.member_no == q.upper()).order_by(Member.id.desc())
     if q:
         conditions = [
             Member.full_name.icontains(q, autoescape=True),

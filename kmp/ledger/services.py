@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import ARRAY, any_, bindparam, insert, literal, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from kmp.errors import Conflict, DomainError, NotFound
@@ -110,7 +110,9 @@ def _resolve_accounts(specs: Sequence[EntrySpec]) -> None:
     codes = {a for s in specs for a, _ in s.lines if isinstance(a, str)}
     by_code: dict[str, int] = {}
     if codes:
-        rows = db.session.execute(select(Account.code, Account.id).where(Account.code.in_(codes)))
+        rows = db.session.execute(
+            select(Account.code, Account.id).where(_among(Account.code, codes))
+        )
         by_code = dict(rows.all())
         missing = codes - by_code.keys()
         if missing:
@@ -182,7 +184,7 @@ def post_entries(specs: Sequence[EntrySpec], *, lock: bool = True) -> list[Journ
         chunk = keys[chunk_start : chunk_start + 5000]
         rows = db.session.execute(
             select(JournalEntry.idempotency_key, JournalEntry.id, JournalEntry.fingerprint).where(
-                JournalEntry.idempotency_key.in_(chunk)
+                _among(JournalEntry.idempotency_key, chunk)
             )
         )
         existing.update({k: (i, f) for k, i, f in rows})
@@ -252,12 +254,20 @@ def post_entries(specs: Sequence[EntrySpec], *, lock: bool = True) -> list[Journ
             for spec, fingerprint in fresh
         ]
         entries_table = JournalEntry.__table__
-        new_ids = list(
-            db.session.scalars(
-                insert(entries_table).returning(entries_table.c.id, sort_by_parameter_order=True),
-                entry_rows,
+        new_ids = _next_entry_ids(len(entry_rows))
+        if new_ids is None:
+            new_ids = list(
+                db.session.scalars(
+                    insert(entries_table).returning(
+                        entries_table.c.id, sort_by_parameter_order=True
+                    ),
+                    entry_rows,
+                )
             )
-        )
+        else:
+            for row, entry_id in zip(entry_rows, new_ids, strict=True):
+                row["id"] = entry_id
+            db.session.execute(insert(entries_table), entry_rows)
         posting_rows = [
             {"entry_id": entry_id, "account_id": a, "amount_idr": v, "entry_date": spec.entry_date}
             for (spec, _), entry_id in zip(fresh, new_ids, strict=True)
@@ -296,6 +306,37 @@ def post_entries(specs: Sequence[EntrySpec], *, lock: bool = True) -> list[Journ
     return [r if r is not None else next(iterator) for r in results]
 
 
+def _is_postgresql() -> bool:
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
+def _among(column, values):
+    """``column IN (values)`` that stays cheap for thousands of values: on PostgreSQL one array
+    parameter (``= ANY(%(param)s)``), so the statement text is short and constant and psycopg
+    caches and prepares it instead of re-parsing thousands of placeholders on every call."""
+    values = list(values)
+    if _is_postgresql():
+        return column == any_(literal(values, ARRAY(column.type)))
+    return column.in_(values)
+
+
+def _next_entry_ids(count: int) -> list[int] | None:
+    """PostgreSQL: reserve ``count`` journal entry ids in one round trip, so the entries go in
+    with a plain (pipelined, prepared) executemany instead of a multi-VALUES ``INSERT ...
+    RETURNING`` whose placeholders psycopg re-parses on every page. ``None`` elsewhere."""
+    if not _is_postgresql():
+        return None
+    return sorted(
+        db.session.scalars(
+            text(
+                "SELECT nextval(pg_get_serial_sequence('journal_entries', 'id')) "
+                "FROM generate_series(1, :n)"
+            ),
+            {"n": count},
+        )
+    )
+
+
 def _begin_write_transaction() -> None:
     """Make sure a real transaction is open before the savepoint (SQLite only).
 
@@ -326,7 +367,7 @@ def _lock_accounts(account_ids: list[int], *, lock: bool) -> dict[int, tuple]:
                 Account.no_negative,
                 Account.is_closed,
             )
-            .where(Account.id.in_(chunk))
+            .where(_among(Account.id, chunk))
             .order_by(Account.id)
         )
         if lock and db.session.get_bind().dialect.name == "postgresql":
