@@ -54,6 +54,26 @@ class BaseConfig:
     MIDTRANS_IS_PRODUCTION = _bool("MIDTRANS_IS_PRODUCTION", False)
     PORT = int(os.environ.get("PORT", "5000"))
 
+    # Payments (kmp/payments): reconciliation timings and where the gateway calls back.
+    KMP_PAYMENT_PAGE_EXPIRY_MINUTES = int(os.environ.get("KMP_PAYMENT_PAGE_EXPIRY_MINUTES", "1440"))
+    KMP_PAYMENT_STALE_MINUTES = int(os.environ.get("KMP_PAYMENT_STALE_MINUTES", "2"))
+    KMP_PAYMENT_PAID_RECHECK_MINUTES = int(os.environ.get("KMP_PAYMENT_PAID_RECHECK_MINUTES", "60"))
+    MIDTRANS_NOTIFICATION_URL = os.environ.get("MIDTRANS_NOTIFICATION_URL") or None
+    KMP_FAKE_GATEWAY_BASE_URL = os.environ.get("KMP_FAKE_GATEWAY_BASE_URL", "")
+    KMP_SUKARELA_MIN_IDR = int(os.environ.get("KMP_SUKARELA_MIN_IDR", "10000"))
+    KMP_SUKARELA_MAX_IDR = int(os.environ.get("KMP_SUKARELA_MAX_IDR", "50000000"))
+
+    # Disbursements (SHU transfers): the fake outside production, Midtrans Iris in production.
+    KMP_DISBURSER = os.environ.get("KMP_DISBURSER", "fake")
+    KMP_IRIS_CREATOR_KEY = os.environ.get("KMP_IRIS_CREATOR_KEY", "")
+    KMP_IRIS_MERCHANT_KEY = os.environ.get("KMP_IRIS_MERCHANT_KEY", "")
+    KMP_IRIS_PRODUCTION = _bool("KMP_IRIS_PRODUCTION", False)
+
+    # Partner API and second factor.
+    KMP_API_RATE_LIMIT = os.environ.get("KMP_API_RATE_LIMIT", "600 per minute")
+    KMP_PASSWORD_RESET_TTL = int(os.environ.get("KMP_PASSWORD_RESET_TTL", "3600"))
+    KMP_TOTP_ISSUER = os.environ.get("KMP_TOTP_ISSUER", "KMP")
+
     # Babel: Indonesian by default, English selectable.
     BABEL_DEFAULT_LOCALE = "id"
     BABEL_DEFAULT_TIMEZONE = "Asia/Jakarta"
@@ -108,6 +128,7 @@ class ProductionConfig(BaseConfig):
     ENV_NAME = "production"
     KMP_PAYMENT_GATEWAY = os.environ.get("KMP_PAYMENT_GATEWAY", "midtrans")
     KMP_NOTIFIER = os.environ.get("KMP_NOTIFIER", "email")
+    KMP_DISBURSER = os.environ.get("KMP_DISBURSER", "iris")
 
     def validate(self, config: dict) -> None:
         if not config.get("SECRET_KEY"):
@@ -120,6 +141,16 @@ class ProductionConfig(BaseConfig):
             raise ConfigError(
                 "KMP_PAYMENT_GATEWAY=fake is refused in production: the simulated gateway "
                 "must never take real members' money (use KMP_PAYMENT_GATEWAY=midtrans)."
+            )
+        if config.get("KMP_DISBURSER") == "fake":
+            raise ConfigError(
+                "KMP_DISBURSER=fake is refused in production: the simulated disburser "
+                "must never pay out real members' money (use KMP_DISBURSER=iris)."
+            )
+        if config.get("KMP_DISBURSER") == "iris" and not config.get("KMP_IRIS_CREATOR_KEY"):
+            raise ConfigError(
+                "KMP_IRIS_CREATOR_KEY is not set: production pays SHU transfers through "
+                "Midtrans Iris and needs its creator key."
             )
 
 

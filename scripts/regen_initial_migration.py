@@ -45,18 +45,23 @@ def main() -> None:
         text = handle.read()
     text = text.replace(
         "    # ### end Alembic commands ###\n",
-        "    # ### end Alembic commands ###\n    install_pg_triggers(op)\n",
+        "    # ### end Alembic commands ###\n"
+        "    install_pg_triggers(op)\n"
+        "    install_audit_triggers(op)\n",
         1,
     )
     text = text.replace(
         "def downgrade():\n",
         'def downgrade():\n    if op.get_bind().dialect.name == "postgresql":\n'
-        '        op.execute("DROP FUNCTION IF EXISTS kmp_refuse_journal_change() CASCADE")\n',
+        '        op.execute("DROP FUNCTION IF EXISTS kmp_refuse_journal_change() CASCADE")\n'
+        '        op.execute("DROP FUNCTION IF EXISTS kmp_refuse_audit_change() CASCADE")\n',
         1,
     )
     text = text.replace(
         "import sqlalchemy as sa\n",
-        "import sqlalchemy as sa\n\nfrom kmp.ledger.models import install_pg_triggers\n",
+        "import sqlalchemy as sa\n\n"
+        "from kmp.audit import install_audit_triggers\n"
+        "from kmp.ledger.models import install_pg_triggers\n",
         1,
     )
     with open(path, "w") as handle:

@@ -195,7 +195,12 @@ def test_json_errors_use_the_envelope(client):
 def test_session_cookie_flags(app):
     assert app.config["SESSION_COOKIE_HTTPONLY"] is True
     assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
-    production = create_app("production", SECRET_KEY="x" * 40, KMP_PAYMENT_GATEWAY="midtrans")
+    production = create_app(
+        "production",
+        SECRET_KEY="x" * 40,
+        KMP_PAYMENT_GATEWAY="midtrans",
+        KMP_IRIS_CREATOR_KEY="iris-creator-test",
+    )
     assert production.config["SESSION_COOKIE_SECURE"] is True
 
 
@@ -218,6 +223,15 @@ def test_production_without_secret_key_refuses_to_start():
 def test_production_refuses_fake_gateway():
     with pytest.raises(ConfigError, match="fake"):
         create_app("production", SECRET_KEY="x" * 40, KMP_PAYMENT_GATEWAY="fake")
+
+
+def test_production_refuses_fake_disburser_and_iris_without_key():
+    with pytest.raises(ConfigError, match="KMP_DISBURSER=fake"):
+        create_app(
+            "production", SECRET_KEY="x" * 40, KMP_PAYMENT_GATEWAY="midtrans", KMP_DISBURSER="fake"
+        )
+    with pytest.raises(ConfigError, match="KMP_IRIS_CREATOR_KEY"):
+        create_app("production", SECRET_KEY="x" * 40, KMP_PAYMENT_GATEWAY="midtrans")
 
 
 def test_create_user_hashes_password(make_user):

@@ -2,12 +2,13 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-29 04:49:59.674173
+Create Date: 2026-11-29 06:36:11.743614
 
 """
 from alembic import op
 import sqlalchemy as sa
 
+from kmp.audit import install_audit_triggers
 from kmp.ledger.models import install_pg_triggers
 import sqlalchemy as sa
 
@@ -39,6 +40,28 @@ def upgrade():
     with op.batch_alter_table('accounts', schema=None) as batch_op:
         batch_op.create_index('ix_accounts_owner', ['owner_id', 'code'], unique=False)
 
+    op.create_table('audit_records',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('actor_id', sa.Integer(), nullable=True),
+    sa.Column('actor', sa.String(length=254), nullable=False),
+    sa.Column('roles', sa.String(length=100), nullable=False),
+    sa.Column('action', sa.String(length=80), nullable=False),
+    sa.Column('table_name', sa.String(length=80), nullable=False),
+    sa.Column('target', sa.String(length=200), nullable=False),
+    sa.Column('changes', sa.Text(), nullable=False),
+    sa.Column('ip', sa.String(length=64), nullable=False),
+    sa.Column('prev_hash', sa.String(length=64), nullable=False),
+    sa.Column('hash', sa.String(length=64), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_records')),
+    sa.UniqueConstraint('hash', name=op.f('uq_audit_records_hash'))
+    )
+    with op.batch_alter_table('audit_records', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_audit_records_action'), ['action'], unique=False)
+        batch_op.create_index(batch_op.f('ix_audit_records_actor_id'), ['actor_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_audit_records_created_at'), ['created_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_audit_records_table_name'), ['table_name'], unique=False)
+
     op.create_table('fake_gateway_orders',
     sa.Column('key', sa.String(length=120), nullable=False),
     sa.Column('record', sa.JSON(), nullable=False),
@@ -52,6 +75,36 @@ def upgrade():
     sa.CheckConstraint('last_value >= 0', name=op.f('ck_member_number_counters_not_negative')),
     sa.PrimaryKeyConstraint('prefix', 'year', name=op.f('pk_member_number_counters'))
     )
+    op.create_table('notifications',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('kind', sa.String(length=40), nullable=False),
+    sa.Column('channel', sa.String(length=32), nullable=False),
+    sa.Column('address', sa.String(length=254), nullable=False),
+    sa.Column('subject', sa.String(length=200), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=True),
+    sa.Column('member_id', sa.Integer(), nullable=True),
+    sa.Column('dedupe_key', sa.String(length=120), nullable=True),
+    sa.Column('status', sa.String(length=32), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('last_error', sa.String(length=500), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_notifications')),
+    sa.UniqueConstraint('dedupe_key', name=op.f('uq_notifications_dedupe_key'))
+    )
+    with op.batch_alter_table('notifications', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_notifications_kind'), ['kind'], unique=False)
+        batch_op.create_index(batch_op.f('ix_notifications_member_id'), ['member_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_notifications_status'), ['status'], unique=False)
+        batch_op.create_index(batch_op.f('ix_notifications_user_id'), ['user_id'], unique=False)
+
+    op.create_table('scheduler_runs',
+    sa.Column('job_id', sa.String(length=100), nullable=False),
+    sa.Column('last_started_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('host', sa.String(length=100), nullable=False),
+    sa.PrimaryKeyConstraint('job_id', name=op.f('pk_scheduler_runs'))
+    )
     op.create_table('users',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('email', sa.String(length=254), nullable=True),
@@ -64,6 +117,9 @@ def upgrade():
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('last_login_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('password_changed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('totp_secret', sa.String(length=64), nullable=True),
+    sa.Column('totp_enabled_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('totp_last_step', sa.BigInteger(), nullable=True),
     sa.CheckConstraint('email IS NOT NULL OR phone IS NOT NULL', name=op.f('ck_users_has_login')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_users')),
     sa.UniqueConstraint('email', name=op.f('uq_users_email')),
@@ -136,6 +192,20 @@ def upgrade():
     with op.batch_alter_table('meetings', schema=None) as batch_op:
         batch_op.create_index('ix_meetings_starts', ['starts_at'], unique=False)
 
+    op.create_table('password_reset_tokens',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('token_hash', sa.String(length=64), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('used_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_password_reset_tokens_user_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_password_reset_tokens')),
+    sa.UniqueConstraint('token_hash', name=op.f('uq_password_reset_tokens_token_hash'))
+    )
+    with op.batch_alter_table('password_reset_tokens', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_password_reset_tokens_user_id'), ['user_id'], unique=False)
+
     op.create_table('payment_intents',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('member_id', sa.Integer(), nullable=False),
@@ -156,6 +226,19 @@ def upgrade():
     )
     with op.batch_alter_table('payment_intents', schema=None) as batch_op:
         batch_op.create_index('ix_payment_intents_member', ['member_id', 'status'], unique=False)
+
+    op.create_table('recovery_codes',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('code_hash', sa.String(length=64), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('used_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_recovery_codes_user_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_recovery_codes')),
+    sa.UniqueConstraint('code_hash', name=op.f('uq_recovery_codes_code_hash'))
+    )
+    with op.batch_alter_table('recovery_codes', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_recovery_codes_user_id'), ['user_id'], unique=False)
 
     op.create_table('user_roles',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -339,6 +422,28 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_proposals_reference'), ['reference'], unique=False)
         batch_op.create_index('ix_proposals_status_closes', ['status', 'closes_at'], unique=False)
         batch_op.create_index('ix_proposals_status_opens', ['status', 'opens_at'], unique=False)
+
+    op.create_table('api_keys',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('company_id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=80), nullable=False),
+    sa.Column('prefix', sa.String(length=16), nullable=False),
+    sa.Column('key_hash', sa.String(length=64), nullable=False),
+    sa.Column('scopes', sa.String(length=200), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.Column('last_used_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('revoked_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('revoked_by_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['company_id'], ['members.id'], name=op.f('fk_api_keys_company_id_members')),
+    sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_api_keys_created_by_id_users')),
+    sa.ForeignKeyConstraint(['revoked_by_id'], ['users.id'], name=op.f('fk_api_keys_revoked_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_api_keys')),
+    sa.UniqueConstraint('key_hash', name=op.f('uq_api_keys_key_hash')),
+    sa.UniqueConstraint('prefix', name=op.f('uq_api_keys_prefix'))
+    )
+    with op.batch_alter_table('api_keys', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_api_keys_company_id'), ['company_id'], unique=False)
 
     op.create_table('ballot_census',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -633,6 +738,39 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_officers_member_id'), ['member_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_officers_user_id'), ['user_id'], unique=False)
 
+    op.create_table('partner_webhooks',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('company_id', sa.Integer(), nullable=False),
+    sa.Column('url', sa.String(length=500), nullable=False),
+    sa.Column('secret', sa.String(length=80), nullable=False),
+    sa.Column('is_active', sa.Boolean(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['company_id'], ['members.id'], name=op.f('fk_partner_webhooks_company_id_members')),
+    sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_partner_webhooks_created_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_partner_webhooks')),
+    sa.UniqueConstraint('company_id', name=op.f('uq_partner_webhooks_company_id'))
+    )
+    op.create_table('patronage_records',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('member_id', sa.Integer(), nullable=False),
+    sa.Column('period', sa.String(length=7), nullable=False),
+    sa.Column('measure', sa.String(length=32), nullable=False),
+    sa.Column('value', sa.BigInteger(), nullable=False),
+    sa.Column('source', sa.String(length=32), nullable=False),
+    sa.Column('source_ref', sa.String(length=80), nullable=False),
+    sa.Column('external_id', sa.String(length=120), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("measure IN ('trips', 'deliveries', 'spend_idr', 'contribution_idr')", name=op.f('ck_patronage_records_measure_valid')),
+    sa.CheckConstraint("source IN ('api', 'csv', 'manual')", name=op.f('ck_patronage_records_source_valid')),
+    sa.CheckConstraint('value >= 0', name=op.f('ck_patronage_records_value_non_negative')),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_patronage_records_member_id_members')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_patronage_records')),
+    sa.UniqueConstraint('source_ref', 'external_id', name=op.f('uq_patronage_records_source_ref_external_id'))
+    )
+    with op.batch_alter_table('patronage_records', schema=None) as batch_op:
+        batch_op.create_index('ix_patronage_records_period_member', ['period', 'member_id'], unique=False)
+
     op.create_table('receipts',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('number', sa.String(length=30), nullable=False),
@@ -669,6 +807,77 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_resolutions')),
     sa.UniqueConstraint('proposal_id', name=op.f('uq_resolutions_proposal_id'))
     )
+    op.create_table('sukarela_withdrawals',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('member_id', sa.Integer(), nullable=False),
+    sa.Column('amount_idr', sa.BigInteger(), nullable=False),
+    sa.Column('status', sa.String(length=32), nullable=False),
+    sa.Column('note', sa.String(length=200), nullable=True),
+    sa.Column('request_token', sa.String(length=64), nullable=False),
+    sa.Column('requested_by_id', sa.Integer(), nullable=False),
+    sa.Column('requested_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('decided_by_id', sa.Integer(), nullable=True),
+    sa.Column('decided_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('decision_reason', sa.Text(), nullable=True),
+    sa.Column('method', sa.String(length=32), nullable=True),
+    sa.Column('reference', sa.String(length=120), nullable=True),
+    sa.Column('entry_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.CheckConstraint("status <> 'paid' OR entry_id IS NOT NULL", name=op.f('ck_sukarela_withdrawals_paid_has_entry')),
+    sa.CheckConstraint("status <> 'rejected' OR decision_reason IS NOT NULL", name=op.f('ck_sukarela_withdrawals_rejection_has_reason')),
+    sa.CheckConstraint('amount_idr > 0', name=op.f('ck_sukarela_withdrawals_positive')),
+    sa.CheckConstraint('decided_by_id IS NULL OR decided_by_id <> requested_by_id', name=op.f('ck_sukarela_withdrawals_maker_checker')),
+    sa.ForeignKeyConstraint(['decided_by_id'], ['users.id'], name=op.f('fk_sukarela_withdrawals_decided_by_id_users')),
+    sa.ForeignKeyConstraint(['entry_id'], ['journal_entries.id'], name=op.f('fk_sukarela_withdrawals_entry_id_journal_entries')),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_sukarela_withdrawals_member_id_members')),
+    sa.ForeignKeyConstraint(['requested_by_id'], ['users.id'], name=op.f('fk_sukarela_withdrawals_requested_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_sukarela_withdrawals')),
+    sa.UniqueConstraint('request_token', name=op.f('uq_sukarela_withdrawals_request_token'))
+    )
+    with op.batch_alter_table('sukarela_withdrawals', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_sukarela_withdrawals_member_id'), ['member_id'], unique=False)
+        batch_op.create_index('ix_sukarela_withdrawals_status', ['status', 'id'], unique=False)
+
+    op.create_table('wajib_obligations',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('member_id', sa.Integer(), nullable=False),
+    sa.Column('period', sa.Date(), nullable=False),
+    sa.Column('group_code', sa.String(length=20), nullable=False),
+    sa.Column('amount_idr', sa.BigInteger(), nullable=False),
+    sa.Column('paid_idr', sa.BigInteger(), nullable=False),
+    sa.Column('is_open', sa.Boolean(), nullable=False),
+    sa.Column('settled_on', sa.Date(), nullable=True),
+    sa.Column('ad_version_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint('(is_open AND paid_idr < amount_idr) OR (NOT is_open AND paid_idr = amount_idr)', name=op.f('ck_wajib_obligations_open_flag_consistent')),
+    sa.CheckConstraint('amount_idr > 0', name=op.f('ck_wajib_obligations_positive')),
+    sa.CheckConstraint('paid_idr >= 0 AND paid_idr <= amount_idr', name=op.f('ck_wajib_obligations_paid_in_range')),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_wajib_obligations_member_id_members')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_wajib_obligations')),
+    sa.UniqueConstraint('member_id', 'period', name='one_per_month')
+    )
+    with op.batch_alter_table('wajib_obligations', schema=None) as batch_op:
+        batch_op.create_index('ix_wajib_obligations_open', ['member_id', 'is_open', 'period'], unique=False)
+        batch_op.create_index('ix_wajib_obligations_period', ['period'], unique=False)
+
+    op.create_table('worker_links',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('member_id', sa.Integer(), nullable=False),
+    sa.Column('company_id', sa.Integer(), nullable=False),
+    sa.Column('platform_worker_id', sa.String(length=60), nullable=False),
+    sa.Column('consent_text_version', sa.String(length=20), nullable=False),
+    sa.Column('consented_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('withdrawn_at', sa.DateTime(timezone=True), nullable=True),
+    sa.CheckConstraint('member_id <> company_id', name=op.f('ck_worker_links_not_self')),
+    sa.ForeignKeyConstraint(['company_id'], ['members.id'], name=op.f('fk_worker_links_company_id_members')),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_worker_links_member_id_members')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_worker_links'))
+    )
+    with op.batch_alter_table('worker_links', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_worker_links_company_id'), ['company_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_worker_links_member_id'), ['member_id'], unique=False)
+        batch_op.create_index('uq_worker_links_company_member_active', ['company_id', 'member_id'], unique=True, sqlite_where=sa.text('withdrawn_at IS NULL'), postgresql_where=sa.text('withdrawn_at IS NULL'))
+        batch_op.create_index('uq_worker_links_company_worker_active', ['company_id', 'platform_worker_id'], unique=True, sqlite_where=sa.text('withdrawn_at IS NULL'), postgresql_where=sa.text('withdrawn_at IS NULL'))
+
     op.create_table('ballot_participations',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('proposal_id', sa.Integer(), nullable=False),
@@ -686,6 +895,162 @@ def upgrade():
     with op.batch_alter_table('ballot_participations', schema=None) as batch_op:
         batch_op.create_index('ix_ballot_participations_group', ['proposal_id', 'group_code'], unique=False)
 
+    op.create_table('distribution_runs',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('fiscal_year', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=32), nullable=False),
+    sa.Column('shu_idr', sa.BigInteger(), nullable=True),
+    sa.Column('shu_source', sa.String(length=10), nullable=False),
+    sa.Column('shu_reason', sa.Text(), nullable=True),
+    sa.Column('ad_version_id', sa.Integer(), nullable=True),
+    sa.Column('summary', sa.JSON(), nullable=True),
+    sa.Column('member_count', sa.Integer(), nullable=False),
+    sa.Column('members_total_idr', sa.BigInteger(), nullable=False),
+    sa.Column('distribution_date', sa.Date(), nullable=True),
+    sa.Column('computed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('computed_by_id', sa.Integer(), nullable=True),
+    sa.Column('resolution_id', sa.Integer(), nullable=True),
+    sa.Column('approved_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('posted_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('paid_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('cancelled_reason', sa.Text(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("shu_source = 'ledger' OR (shu_reason IS NOT NULL AND shu_reason <> '')", name=op.f('ck_distribution_runs_entered_shu_has_reason')),
+    sa.CheckConstraint("shu_source IN ('ledger', 'entered')", name=op.f('ck_distribution_runs_shu_source_valid')),
+    sa.CheckConstraint("status IN ('draft', 'computed', 'approved', 'posted', 'paid', 'cancelled')", name=op.f('ck_distribution_runs_status_valid')),
+    sa.CheckConstraint("status NOT IN ('approved', 'posted', 'paid') OR resolution_id IS NOT NULL", name=op.f('ck_distribution_runs_approved_has_resolution')),
+    sa.ForeignKeyConstraint(['ad_version_id'], ['ad_versions.id'], name=op.f('fk_distribution_runs_ad_version_id_ad_versions')),
+    sa.ForeignKeyConstraint(['computed_by_id'], ['users.id'], name=op.f('fk_distribution_runs_computed_by_id_users')),
+    sa.ForeignKeyConstraint(['resolution_id'], ['resolutions.id'], name=op.f('fk_distribution_runs_resolution_id_resolutions')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_distribution_runs'))
+    )
+    with op.batch_alter_table('distribution_runs', schema=None) as batch_op:
+        batch_op.create_index('uq_distribution_runs_live_year', ['fiscal_year'], unique=True, sqlite_where=sa.text("status <> 'cancelled'"), postgresql_where=sa.text("status <> 'cancelled'"))
+
+    op.create_table('patronage_batches',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('company_id', sa.Integer(), nullable=False),
+    sa.Column('batch_key', sa.String(length=80), nullable=False),
+    sa.Column('fingerprint', sa.String(length=64), nullable=False),
+    sa.Column('record_count', sa.Integer(), nullable=False),
+    sa.Column('inserted', sa.Integer(), nullable=False),
+    sa.Column('result', sa.JSON(), nullable=False),
+    sa.Column('api_key_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['api_key_id'], ['api_keys.id'], name=op.f('fk_patronage_batches_api_key_id_api_keys')),
+    sa.ForeignKeyConstraint(['company_id'], ['members.id'], name=op.f('fk_patronage_batches_company_id_members')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_patronage_batches')),
+    sa.UniqueConstraint('company_id', 'batch_key', name=op.f('uq_patronage_batches_company_id_batch_key'))
+    )
+    with op.batch_alter_table('patronage_batches', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_patronage_batches_company_id'), ['company_id'], unique=False)
+
+    op.create_table('receipt_voids',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('receipt_id', sa.Integer(), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.Column('reversal_entry_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('voided_by_id', sa.Integer(), nullable=False),
+    sa.Column('voided_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['receipt_id'], ['receipts.id'], name=op.f('fk_receipt_voids_receipt_id_receipts')),
+    sa.ForeignKeyConstraint(['reversal_entry_id'], ['journal_entries.id'], name=op.f('fk_receipt_voids_reversal_entry_id_journal_entries')),
+    sa.ForeignKeyConstraint(['voided_by_id'], ['users.id'], name=op.f('fk_receipt_voids_voided_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_receipt_voids')),
+    sa.UniqueConstraint('receipt_id', name=op.f('uq_receipt_voids_receipt_id'))
+    )
+    op.create_table('remittances',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('company_id', sa.Integer(), nullable=False),
+    sa.Column('remittance_ref', sa.String(length=80), nullable=False),
+    sa.Column('fingerprint', sa.String(length=64), nullable=False),
+    sa.Column('source', sa.String(length=10), nullable=False),
+    sa.Column('paid_on', sa.Date(), nullable=False),
+    sa.Column('total_idr', sa.BigInteger(), nullable=False),
+    sa.Column('accepted_idr', sa.BigInteger(), nullable=False),
+    sa.Column('rejected_idr', sa.BigInteger(), nullable=False),
+    sa.Column('entry_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('api_key_id', sa.Integer(), nullable=True),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint('accepted_idr + rejected_idr = total_idr', name=op.f('ck_remittances_parts_sum_to_total')),
+    sa.CheckConstraint('accepted_idr >= 0 AND rejected_idr >= 0', name=op.f('ck_remittances_parts_non_negative')),
+    sa.CheckConstraint('total_idr > 0', name=op.f('ck_remittances_total_positive')),
+    sa.ForeignKeyConstraint(['api_key_id'], ['api_keys.id'], name=op.f('fk_remittances_api_key_id_api_keys')),
+    sa.ForeignKeyConstraint(['company_id'], ['members.id'], name=op.f('fk_remittances_company_id_members')),
+    sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_remittances_created_by_id_users')),
+    sa.ForeignKeyConstraint(['entry_id'], ['journal_entries.id'], name=op.f('fk_remittances_entry_id_journal_entries')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_remittances')),
+    sa.UniqueConstraint('company_id', 'remittance_ref', name=op.f('uq_remittances_company_id_remittance_ref'))
+    )
+    with op.batch_alter_table('remittances', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_remittances_company_id'), ['company_id'], unique=False)
+
+    op.create_table('wajib_obligation_payments',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('obligation_id', sa.Integer(), nullable=False),
+    sa.Column('member_id', sa.Integer(), nullable=False),
+    sa.Column('amount_idr', sa.BigInteger(), nullable=False),
+    sa.Column('paid_on', sa.Date(), nullable=False),
+    sa.Column('source', sa.String(length=80), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('reversed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.CheckConstraint('amount_idr > 0', name=op.f('ck_wajib_obligation_payments_positive')),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_wajib_obligation_payments_member_id_members')),
+    sa.ForeignKeyConstraint(['obligation_id'], ['wajib_obligations.id'], name=op.f('fk_wajib_obligation_payments_obligation_id_wajib_obligations')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_wajib_obligation_payments'))
+    )
+    with op.batch_alter_table('wajib_obligation_payments', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_wajib_obligation_payments_member_id'), ['member_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_wajib_obligation_payments_obligation_id'), ['obligation_id'], unique=False)
+        batch_op.create_index('ix_wajib_obligation_payments_source', ['source'], unique=False)
+
+    op.create_table('webhook_deliveries',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('webhook_id', sa.Integer(), nullable=False),
+    sa.Column('event', sa.String(length=40), nullable=False),
+    sa.Column('payload', sa.JSON(), nullable=False),
+    sa.Column('status', sa.String(length=32), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('next_attempt_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('last_status_code', sa.Integer(), nullable=True),
+    sa.Column('last_error', sa.String(length=300), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('delivered_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['webhook_id'], ['partner_webhooks.id'], name=op.f('fk_webhook_deliveries_webhook_id_partner_webhooks')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_webhook_deliveries'))
+    )
+    with op.batch_alter_table('webhook_deliveries', schema=None) as batch_op:
+        batch_op.create_index('ix_webhook_deliveries_due', ['status', 'next_attempt_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_webhook_deliveries_webhook_id'), ['webhook_id'], unique=False)
+
+    op.create_table('distribution_lines',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('run_id', sa.Integer(), nullable=False),
+    sa.Column('member_id', sa.Integer(), nullable=False),
+    sa.Column('member_no', sa.String(length=40), nullable=False),
+    sa.Column('group_code', sa.String(length=20), nullable=False),
+    sa.Column('months', sa.Integer(), nullable=False),
+    sa.Column('capital_basis_idr', sa.BigInteger(), nullable=False),
+    sa.Column('patronage', sa.BigInteger(), nullable=False),
+    sa.Column('jasa_modal_idr', sa.BigInteger(), nullable=False),
+    sa.Column('jasa_usaha_idr', sa.BigInteger(), nullable=False),
+    sa.Column('total_idr', sa.BigInteger(), nullable=False),
+    sa.Column('method', sa.String(length=32), nullable=False),
+    sa.Column('status', sa.String(length=32), nullable=False),
+    sa.Column('paid_at', sa.DateTime(timezone=True), nullable=True),
+    sa.CheckConstraint("method IN ('sukarela', 'transfer', 'cash')", name=op.f('ck_distribution_lines_method_valid')),
+    sa.CheckConstraint("status IN ('unpaid', 'in_transit', 'paid')", name=op.f('ck_distribution_lines_status_valid')),
+    sa.CheckConstraint('jasa_modal_idr >= 0 AND jasa_usaha_idr >= 0', name=op.f('ck_distribution_lines_non_negative')),
+    sa.CheckConstraint('total_idr = jasa_modal_idr + jasa_usaha_idr', name=op.f('ck_distribution_lines_total_adds_up')),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_distribution_lines_member_id_members')),
+    sa.ForeignKeyConstraint(['run_id'], ['distribution_runs.id'], name=op.f('fk_distribution_lines_run_id_distribution_runs')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_distribution_lines')),
+    sa.UniqueConstraint('run_id', 'member_id', name=op.f('uq_distribution_lines_run_id_member_id'))
+    )
+    with op.batch_alter_table('distribution_lines', schema=None) as batch_op:
+        batch_op.create_index('ix_distribution_lines_member', ['member_id', 'run_id'], unique=False)
+        batch_op.create_index('ix_distribution_lines_run_status', ['run_id', 'status'], unique=False)
+
     op.create_table('open_ballot_votes',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('proposal_id', sa.Integer(), nullable=False),
@@ -702,27 +1067,138 @@ def upgrade():
     with op.batch_alter_table('open_ballot_votes', schema=None) as batch_op:
         batch_op.create_index('ix_open_ballot_votes_tally', ['proposal_id', 'group_code', 'option'], unique=False)
 
+    op.create_table('remittance_lines',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('remittance_id', sa.Integer(), nullable=False),
+    sa.Column('line_no', sa.Integer(), nullable=False),
+    sa.Column('platform_worker_id', sa.String(length=60), nullable=False),
+    sa.Column('purpose', sa.String(length=12), nullable=False),
+    sa.Column('amount_idr', sa.BigInteger(), nullable=False),
+    sa.Column('member_id', sa.Integer(), nullable=True),
+    sa.Column('status', sa.String(length=32), nullable=False),
+    sa.Column('reason_code', sa.String(length=40), nullable=True),
+    sa.Column('reason', sa.String(length=300), nullable=True),
+    sa.CheckConstraint("status = 'rejected' OR member_id IS NOT NULL", name=op.f('ck_remittance_lines_accepted_has_member')),
+    sa.CheckConstraint('amount_idr > 0', name=op.f('ck_remittance_lines_amount_positive')),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_remittance_lines_member_id_members')),
+    sa.ForeignKeyConstraint(['remittance_id'], ['remittances.id'], name=op.f('fk_remittance_lines_remittance_id_remittances')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_remittance_lines')),
+    sa.UniqueConstraint('remittance_id', 'line_no', name=op.f('uq_remittance_lines_remittance_id_line_no'))
+    )
+    with op.batch_alter_table('remittance_lines', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_remittance_lines_member_id'), ['member_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_remittance_lines_remittance_id'), ['remittance_id'], unique=False)
+
+    op.create_table('payout_transfers',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('line_id', sa.Integer(), nullable=False),
+    sa.Column('amount_idr', sa.BigInteger(), nullable=False),
+    sa.Column('bank', sa.String(length=40), nullable=False),
+    sa.Column('account', sa.String(length=40), nullable=False),
+    sa.Column('account_name', sa.String(length=200), nullable=False),
+    sa.Column('status', sa.String(length=32), nullable=False),
+    sa.Column('idempotency_key', sa.String(length=100), nullable=False),
+    sa.Column('reference_no', sa.String(length=100), nullable=True),
+    sa.Column('requested_by_id', sa.Integer(), nullable=False),
+    sa.Column('approved_by_id', sa.Integer(), nullable=True),
+    sa.Column('failure_reason', sa.Text(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint('amount_idr > 0', name=op.f('ck_payout_transfers_positive')),
+    sa.CheckConstraint('approved_by_id IS NULL OR approved_by_id <> requested_by_id', name=op.f('ck_payout_transfers_four_eyes')),
+    sa.ForeignKeyConstraint(['approved_by_id'], ['users.id'], name=op.f('fk_payout_transfers_approved_by_id_users')),
+    sa.ForeignKeyConstraint(['line_id'], ['distribution_lines.id'], name=op.f('fk_payout_transfers_line_id_distribution_lines')),
+    sa.ForeignKeyConstraint(['requested_by_id'], ['users.id'], name=op.f('fk_payout_transfers_requested_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_payout_transfers')),
+    sa.UniqueConstraint('idempotency_key', name=op.f('uq_payout_transfers_idempotency_key')),
+    sa.UniqueConstraint('reference_no', name=op.f('uq_payout_transfers_reference_no'))
+    )
+    with op.batch_alter_table('payout_transfers', schema=None) as batch_op:
+        batch_op.create_index('ix_payout_transfers_line', ['line_id'], unique=False)
+
     # ### end Alembic commands ###
     install_pg_triggers(op)
+    install_audit_triggers(op)
 
 
 def downgrade():
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP FUNCTION IF EXISTS kmp_refuse_journal_change() CASCADE")
+        op.execute("DROP FUNCTION IF EXISTS kmp_refuse_audit_change() CASCADE")
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('payout_transfers', schema=None) as batch_op:
+        batch_op.drop_index('ix_payout_transfers_line')
+
+    op.drop_table('payout_transfers')
+    with op.batch_alter_table('remittance_lines', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_remittance_lines_remittance_id'))
+        batch_op.drop_index(batch_op.f('ix_remittance_lines_member_id'))
+
+    op.drop_table('remittance_lines')
     with op.batch_alter_table('open_ballot_votes', schema=None) as batch_op:
         batch_op.drop_index('ix_open_ballot_votes_tally')
 
     op.drop_table('open_ballot_votes')
+    with op.batch_alter_table('distribution_lines', schema=None) as batch_op:
+        batch_op.drop_index('ix_distribution_lines_run_status')
+        batch_op.drop_index('ix_distribution_lines_member')
+
+    op.drop_table('distribution_lines')
+    with op.batch_alter_table('webhook_deliveries', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_webhook_deliveries_webhook_id'))
+        batch_op.drop_index('ix_webhook_deliveries_due')
+
+    op.drop_table('webhook_deliveries')
+    with op.batch_alter_table('wajib_obligation_payments', schema=None) as batch_op:
+        batch_op.drop_index('ix_wajib_obligation_payments_source')
+        batch_op.drop_index(batch_op.f('ix_wajib_obligation_payments_obligation_id'))
+        batch_op.drop_index(batch_op.f('ix_wajib_obligation_payments_member_id'))
+
+    op.drop_table('wajib_obligation_payments')
+    with op.batch_alter_table('remittances', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_remittances_company_id'))
+
+    op.drop_table('remittances')
+    op.drop_table('receipt_voids')
+    with op.batch_alter_table('patronage_batches', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_patronage_batches_company_id'))
+
+    op.drop_table('patronage_batches')
+    with op.batch_alter_table('distribution_runs', schema=None) as batch_op:
+        batch_op.drop_index('uq_distribution_runs_live_year', sqlite_where=sa.text("status <> 'cancelled'"), postgresql_where=sa.text("status <> 'cancelled'"))
+
+    op.drop_table('distribution_runs')
     with op.batch_alter_table('ballot_participations', schema=None) as batch_op:
         batch_op.drop_index('ix_ballot_participations_group')
 
     op.drop_table('ballot_participations')
+    with op.batch_alter_table('worker_links', schema=None) as batch_op:
+        batch_op.drop_index('uq_worker_links_company_worker_active', sqlite_where=sa.text('withdrawn_at IS NULL'), postgresql_where=sa.text('withdrawn_at IS NULL'))
+        batch_op.drop_index('uq_worker_links_company_member_active', sqlite_where=sa.text('withdrawn_at IS NULL'), postgresql_where=sa.text('withdrawn_at IS NULL'))
+        batch_op.drop_index(batch_op.f('ix_worker_links_member_id'))
+        batch_op.drop_index(batch_op.f('ix_worker_links_company_id'))
+
+    op.drop_table('worker_links')
+    with op.batch_alter_table('wajib_obligations', schema=None) as batch_op:
+        batch_op.drop_index('ix_wajib_obligations_period')
+        batch_op.drop_index('ix_wajib_obligations_open')
+
+    op.drop_table('wajib_obligations')
+    with op.batch_alter_table('sukarela_withdrawals', schema=None) as batch_op:
+        batch_op.drop_index('ix_sukarela_withdrawals_status')
+        batch_op.drop_index(batch_op.f('ix_sukarela_withdrawals_member_id'))
+
+    op.drop_table('sukarela_withdrawals')
     op.drop_table('resolutions')
     with op.batch_alter_table('receipts', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_receipts_member_id'))
 
     op.drop_table('receipts')
+    with op.batch_alter_table('patronage_records', schema=None) as batch_op:
+        batch_op.drop_index('ix_patronage_records_period_member')
+
+    op.drop_table('patronage_records')
+    op.drop_table('partner_webhooks')
     with op.batch_alter_table('officers', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_officers_user_id'))
         batch_op.drop_index(batch_op.f('ix_officers_member_id'))
@@ -789,6 +1265,10 @@ def downgrade():
         batch_op.drop_index('ix_ballot_census_group')
 
     op.drop_table('ballot_census')
+    with op.batch_alter_table('api_keys', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_api_keys_company_id'))
+
+    op.drop_table('api_keys')
     with op.batch_alter_table('proposals', schema=None) as batch_op:
         batch_op.drop_index('ix_proposals_status_opens')
         batch_op.drop_index('ix_proposals_status_closes')
@@ -819,10 +1299,18 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_user_roles_user_id'))
 
     op.drop_table('user_roles')
+    with op.batch_alter_table('recovery_codes', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_recovery_codes_user_id'))
+
+    op.drop_table('recovery_codes')
     with op.batch_alter_table('payment_intents', schema=None) as batch_op:
         batch_op.drop_index('ix_payment_intents_member')
 
     op.drop_table('payment_intents')
+    with op.batch_alter_table('password_reset_tokens', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_password_reset_tokens_user_id'))
+
+    op.drop_table('password_reset_tokens')
     with op.batch_alter_table('meetings', schema=None) as batch_op:
         batch_op.drop_index('ix_meetings_starts')
 
@@ -835,8 +1323,23 @@ def downgrade():
     op.drop_table('closed_periods')
     op.drop_table('ad_versions')
     op.drop_table('users')
+    op.drop_table('scheduler_runs')
+    with op.batch_alter_table('notifications', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_notifications_user_id'))
+        batch_op.drop_index(batch_op.f('ix_notifications_status'))
+        batch_op.drop_index(batch_op.f('ix_notifications_member_id'))
+        batch_op.drop_index(batch_op.f('ix_notifications_kind'))
+
+    op.drop_table('notifications')
     op.drop_table('member_number_counters')
     op.drop_table('fake_gateway_orders')
+    with op.batch_alter_table('audit_records', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_audit_records_table_name'))
+        batch_op.drop_index(batch_op.f('ix_audit_records_created_at'))
+        batch_op.drop_index(batch_op.f('ix_audit_records_actor_id'))
+        batch_op.drop_index(batch_op.f('ix_audit_records_action'))
+
+    op.drop_table('audit_records')
     with op.batch_alter_table('accounts', schema=None) as batch_op:
         batch_op.drop_index('ix_accounts_owner')
 
