@@ -108,6 +108,24 @@ def _fail(form, error: DomainError) -> None:
         flash(error.message, "error")
 
 
+def _commit(action, success: str | None = None):
+    """Run one service call at the boundary: commit it, or roll back and flash the refusal.
+
+    Returns ``(True, result)`` when committed (flashing ``success`` if given), else
+    ``(False, None)``.
+    """
+    try:
+        result = action()
+        db.session.commit()
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return False, None
+    if success:
+        flash(success, "success")
+    return True, result
+
+
 def _stored_receipt(proposal_id: int) -> str | None:
     return (session.get(RECEIPTS_KEY) or {}).get(str(proposal_id))
 
@@ -229,12 +247,8 @@ def meeting(meeting_id: int):
 @role_required(*MANAGE_ROLES)
 def meeting_notice(meeting_id: int):
     meeting = _meeting_or_404(meeting_id)
-    try:
-        count = services.send_notice(meeting, current_user)
-        db.session.commit()
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "error")
+    ok, count = _commit(lambda: services.send_notice(meeting, current_user))
+    if not ok:
         return redirect(url_for("governance.meeting", meeting_id=meeting_id), 303)
     if meeting.notice_late:
         flash(
@@ -255,13 +269,10 @@ def meeting_notice(meeting_id: int):
 @role_required(*MANAGE_ROLES)
 def meeting_held(meeting_id: int):
     meeting = _meeting_or_404(meeting_id)
-    try:
-        services.mark_meeting_held(meeting, current_user)
-        db.session.commit()
-        flash(_("Rapat ditandai sudah diadakan."), "success")
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "error")
+    _commit(
+        lambda: services.mark_meeting_held(meeting, current_user),
+        _("Rapat ditandai sudah diadakan."),
+    )
     return redirect(url_for("governance.meeting", meeting_id=meeting_id), 303)
 
 
@@ -273,13 +284,10 @@ def meeting_cancel(meeting_id: int):
     if not form.validate_on_submit():
         flash(_("Alasan pembatalan wajib diisi."), "error")
         return redirect(url_for("governance.meeting", meeting_id=meeting_id), 303)
-    try:
-        services.cancel_meeting(meeting, current_user, form.reason.data)
-        db.session.commit()
-        flash(_("Rapat dibatalkan."), "success")
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "error")
+    _commit(
+        lambda: services.cancel_meeting(meeting, current_user, form.reason.data),
+        _("Rapat dibatalkan."),
+    )
     return redirect(url_for("governance.meeting", meeting_id=meeting_id), 303)
 
 
@@ -326,13 +334,10 @@ def attend_online(meeting_id: int):
     member = _member()
     if member is None:
         abort(403)
-    try:
-        services.record_attendance(meeting, member, AttendanceHow.ONLINE, current_user)
-        db.session.commit()
-        flash(_("Kehadiran daring Anda tercatat."), "success")
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "error")
+    _commit(
+        lambda: services.record_attendance(meeting, member, AttendanceHow.ONLINE, current_user),
+        _("Kehadiran daring Anda tercatat."),
+    )
     return redirect(url_for("governance.meeting", meeting_id=meeting_id), 303)
 
 
@@ -406,13 +411,10 @@ def minutes_attach(meeting_id: int):
 @role_required(*MANAGE_ROLES)
 def minutes_publish(meeting_id: int):
     meeting = _meeting_or_404(meeting_id)
-    try:
-        services.publish_minutes(meeting, current_user)
-        db.session.commit()
-        flash(_("Notulen diterbitkan untuk anggota."), "success")
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "error")
+    _commit(
+        lambda: services.publish_minutes(meeting, current_user),
+        _("Notulen diterbitkan untuk anggota."),
+    )
     return redirect(url_for("governance.minutes", meeting_id=meeting_id), 303)
 
 
@@ -546,13 +548,10 @@ def ballot(proposal_id: int):
 @role_required(*MANAGE_ROLES)
 def ballot_open(proposal_id: int):
     proposal = _proposal_or_404(proposal_id)
-    try:
-        services.open_proposal(proposal, by_user=current_user)
-        db.session.commit()
-        flash(_("Pemungutan suara dibuka; daftar pemilih dibekukan."), "success")
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "error")
+    _commit(
+        lambda: services.open_proposal(proposal, by_user=current_user),
+        _("Pemungutan suara dibuka; daftar pemilih dibekukan."),
+    )
     return redirect(url_for("governance.ballot", proposal_id=proposal_id), 303)
 
 
@@ -560,12 +559,8 @@ def ballot_open(proposal_id: int):
 @role_required(*MANAGE_ROLES)
 def ballot_close(proposal_id: int):
     proposal = _proposal_or_404(proposal_id)
-    try:
-        services.close_proposal(proposal, by_user=current_user)
-        db.session.commit()
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "error")
+    ok = _commit(lambda: services.close_proposal(proposal, by_user=current_user))[0]
+    if not ok:
         return redirect(url_for("governance.ballot", proposal_id=proposal_id), 303)
     flash(_("Pemungutan suara ditutup dan dihitung."), "success")
     return redirect(url_for("governance.results", proposal_id=proposal_id), 303)
@@ -579,13 +574,10 @@ def ballot_cancel(proposal_id: int):
     if not form.validate_on_submit():
         flash(_("Alasan pembatalan wajib diisi."), "error")
         return redirect(url_for("governance.ballot", proposal_id=proposal_id), 303)
-    try:
-        services.cancel_proposal(proposal, current_user, form.reason.data)
-        db.session.commit()
-        flash(_("Usulan dibatalkan."), "success")
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "error")
+    _commit(
+        lambda: services.cancel_proposal(proposal, current_user, form.reason.data),
+        _("Usulan dibatalkan."),
+    )
     return redirect(url_for("governance.ballot", proposal_id=proposal_id), 303)
 
 
@@ -597,12 +589,8 @@ def ballot_vote(proposal_id: int):
     if member is None:
         abort(403)
     option = request.form.get("option", "")
-    try:
-        result = services.cast_vote(proposal, member, option)
-        db.session.commit()
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "error")
+    ok, result = _commit(lambda: services.cast_vote(proposal, member, option))
+    if not ok:
         return redirect(url_for("governance.ballot", proposal_id=proposal_id), 303)
     if result.receipt_code:
         _remember_receipt(proposal_id, result.receipt_code)
@@ -791,13 +779,9 @@ def candidate_withdraw(proposal_id: int, nomination_id: int):
     nomination = next((n for n in proposal.nominations if n.id == nomination_id), None)
     if nomination is None:
         abort(404)
-    try:
-        services.withdraw_nomination(nomination, current_user)
-        db.session.commit()
-        flash(_("Pencalonan ditarik."), "success")
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "error")
+    _commit(
+        lambda: services.withdraw_nomination(nomination, current_user), _("Pencalonan ditarik.")
+    )
     return redirect(url_for("governance.candidates", proposal_id=proposal_id), 303)
 
 
