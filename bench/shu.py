@@ -135,9 +135,9 @@ SELECT :run_id, b.id, b.member_no, b.group_code, 12, b.capital, b.patronage,
        b.modal_share, b.usaha_share, b.modal_share + b.usaha_share, 'sukarela', 'unpaid'
 FROM (
     SELECT w.*,
-           CASE WHEN w.capital_total > 0 THEN g.modal_pool * w.capital / w.capital_total
+           CASE WHEN w.capital_total > 0 THEN {modal_share}
                 ELSE 0 END AS modal_share,
-           CASE WHEN w.patronage_total > 0 THEN g.usaha_pool * w.patronage / w.patronage_total
+           CASE WHEN w.patronage_total > 0 THEN {usaha_share}
                 ELSE 0 END AS usaha_share
     FROM (
         SELECT c.id, c.member_no, c.group_code, c.capital, COALESCE(p.patronage, 0) AS patronage,
@@ -165,6 +165,20 @@ FROM (
     JOIN bench_shu_pools g ON g.group_code = w.group_code
 ) b
 """
+
+
+def _floor_sql(dialect: str) -> str:
+    """pool x basis overflows BIGINT at a million members (a pool of billions of Rupiah times
+    a year's spend): PostgreSQL multiplies in NUMERIC and floors back to BIGINT; SQLite's
+    integers turn into REAL on overflow by themselves (a floor need not be exact)."""
+    if dialect == "postgresql":
+        share = "CAST(FLOOR(CAST(g.{pool} AS NUMERIC) * w.{basis} / w.{total}) AS BIGINT)"
+    else:
+        share = "g.{pool} * w.{basis} / w.{total}"
+    return FLOOR_SQL.format(
+        modal_share=share.format(pool="modal_pool", basis="capital", total="capital_total"),
+        usaha_share=share.format(pool="usaha_pool", basis="patronage", total="patronage_total"),
+    )
 
 
 def floor_phase(timer, *, n: int) -> dict:
@@ -196,7 +210,7 @@ def floor_phase(timer, *, n: int) -> dict:
     db.session.commit()
     with timer:
         db.session.execute(
-            text(FLOOR_SQL),
+            text(_floor_sql(db.engine.dialect.name)),
             {
                 "run_id": run.id,
                 "year_end": dt.date(fy, 12, 31),

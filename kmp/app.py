@@ -59,6 +59,9 @@ def create_app(config: str | type | None = None, **overrides) -> Flask:
     _prepare_database_config(app)
 
     db.init_app(app)
+    from kmp.replica import init_replica
+
+    init_replica(app)
     from kmp.db import MIGRATION_OPTIONS
 
     migrate.init_app(

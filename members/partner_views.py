@@ -27,6 +27,7 @@ from kmp.auth import Role, role_required
 from kmp.errors import DomainError
 from kmp.exports import send_export, write_pdf
 from kmp.extensions import db
+from kmp.replica import replica_reads
 from members import partners, queries
 from members.models import Member, MemberKind
 from members.partner_models import ApiKey, LineStatus, WorkerLink
@@ -137,6 +138,7 @@ def _patronage_series(summary: dict) -> list[tuple[str, int]]:
 
 @bp.get("/mitra/<int:member_id>/kontribusi")
 @role_required(R.PARTNER, *BOARD)
+@replica_reads()
 def dashboard(member_id: int):
     company = _company_or_403(member_id)
     summary = partners.company_summary(company)
@@ -401,6 +403,7 @@ def webhook(member_id: int):
 
 @bp.get("/pengurus/mitra")
 @role_required(*BOARD)
+@replica_reads()
 def board_overview():
     rows = [
         (company, partners.company_summary(company))

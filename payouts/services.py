@@ -11,11 +11,22 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import String, delete, func, insert, literal, select, type_coerce, update
+from sqlalchemy import (
+    String,
+    and_,
+    case,
+    delete,
+    func,
+    literal,
+    select,
+    type_coerce,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from kmp.errors import Conflict, DomainError, Forbidden, IllegalTransition, NotFound
@@ -33,9 +44,10 @@ from kmp.ledger.chart import (
 from kmp.ledger.models import Account, AccountType
 from kmp.ledger.queries import income_statement
 from kmp.ledger.services import EntrySpec, open_account, post_entries
+from kmp.replica import primary_reads
 from kmp.timeutil import business_date, now_utc
 from members.models import Member
-from members.queries import capital_basis
+from members.queries import CAPITAL_BASIS_LEADING, capital_and_months, capital_basis_query
 from members.services import current_ad
 from members.states import MemberStatus
 from payouts.allocation import (
@@ -126,8 +138,10 @@ def check_year(fiscal_year: object) -> int:
 
 
 def ledger_shu(fiscal_year: int) -> int:
-    """Income minus expenses of the fiscal year, from the ledger."""
-    statement = income_statement(dt.date(fiscal_year, 1, 1), dt.date(fiscal_year, 12, 31))
+    """Income minus expenses of the fiscal year, from the ledger (the primary, never a
+    lagging read replica: this is the amount the members are paid)."""
+    with primary_reads():
+        statement = income_statement(dt.date(fiscal_year, 1, 1), dt.date(fiscal_year, 12, 31))
     return int(statement["surplus_idr"])
 
 
@@ -149,7 +163,7 @@ class Computation:
     shu_reason: str | None
     ad_version_id: int | None
     result: ShuResult
-    member_ids: dict[str, int]
+    member_ids: dict[str, array]  # per group, in the order of its member lines
     months: dict[str, int]
     distribution_date: dt.date
 
@@ -191,15 +205,34 @@ class Computation:
 
 def patronage_totals(fiscal_year: int) -> dict[tuple[int, str], int]:
     """(member_id, measure) -> the year's patronage, one grouped query."""
-    first, last = f"{fiscal_year}-01", f"{fiscal_year}-12"
+    rows = db.session.execute(_patronage_by_member(fiscal_year))
+    return {(m, k): int(total) for m, k, total in rows}
+
+
+def _patronage_by_member(fiscal_year: int):
+    """The year's patronage summed per (member, measure)."""
     table = PatronageRecord.__table__
-    measure = type_coerce(table.c.measure, String())  # plain str: no enum per row
-    rows = db.session.execute(
-        select(table.c.member_id, measure, func.sum(table.c.value))
-        .where(table.c.period >= first, table.c.period <= last)
+    measure = type_coerce(table.c.measure, String()).label("measure")  # plain str per row
+    return (
+        select(table.c.member_id, measure, func.sum(table.c.value).label("total"))
+        .where(table.c.period >= f"{fiscal_year}-01", table.c.period <= f"{fiscal_year}-12")
         .group_by(table.c.member_id, table.c.measure)
     )
-    return {(m, k): int(total) for m, k, total in rows}
+
+
+def _basis_rows(fiscal_year: int, basis: str, measure_of: dict[str, str]):
+    """One streamed query: every member's capital basis (``members.queries``) with the year's
+    patronage in their group's AD measure, by member number. Nothing per member is held in
+    Python beyond the row being read."""
+    cb = capital_basis_query(fiscal_year, basis).subquery()
+    pat = _patronage_by_member(fiscal_year).subquery()
+    group_measure = case(measure_of, value=cb.c.group_code, else_=literal(""))
+    stmt = (
+        select(cb, func.coalesce(pat.c.total, 0))
+        .outerjoin(pat, and_(pat.c.member_id == cb.c.id, pat.c.measure == group_measure))
+        .order_by(cb.c.member_no)
+    )
+    return db.session.execute(stmt, execution_options={"yield_per": 20_000})
 
 
 def compute_allocation(
@@ -232,49 +265,47 @@ def compute_allocation(
     measure_of = {g.code: g.patronage_measure for g in groups}
     year_end = dt.date(fiscal_year, 12, 31)
     include_exited = ad.exited_members == "prorate"
-    patronage = patronage_totals(fiscal_year)
     cols: dict[str, tuple[list[str], list[int], list[int], list[int]]] = {
         g.code: ([], [], [], []) for g in groups
     }
-    member_ids: dict[str, int] = {}
+    ids: dict[str, array] = {g.code: array("q") for g in groups}
     months: dict[str, int] = {}
     any_partial = False
     exited_status = {MemberStatus.EXITED.value, MemberStatus.DECEASED.value}
-    exited_on = dict(
-        db.session.execute(
-            select(Member.id, Member.exited_date).where(Member.status.in_(sorted(exited_status)))
-        ).all()
-    )
-    for row in capital_basis(fiscal_year, ad.capital_basis):
-        c = cols.get(row.group_code)
+    lead = CAPITAL_BASIS_LEADING
+    for row in _basis_rows(fiscal_year, ad.capital_basis, measure_of):
+        member_id, member_no, group_code, status, _, exited_date = row[:lead]
+        c = cols.get(group_code)
         if c is None:
             continue
-        active_at_end = row.status not in exited_status and row.months > 0
-        if row.status in exited_status:
-            exited_date = exited_on.get(row.member_id)
+        capital, m = capital_and_months(row, fiscal_year, ad.capital_basis)
+        if status in exited_status:
             active_at_end = exited_date is None or exited_date > year_end
+        else:
+            active_at_end = m > 0
         if active_at_end:
             m = 12
-        elif include_exited and row.months > 0:
-            m = row.months
+        elif include_exited and m > 0:
             any_partial = True
         else:
             continue
-        c[0].append(row.member_no)
-        c[1].append(max(int(row.capital_idr), 0))
-        c[2].append(patronage.get((row.member_id, measure_of[row.group_code]), 0))
+        c[0].append(member_no)
+        c[1].append(max(capital, 0))
+        c[2].append(int(row[-1]))
         c[3].append(m)
-        member_ids[row.member_no] = row.member_id
+        ids[group_code].append(member_id)
         if m != 12:
-            months[row.member_no] = m  # only the partial years: 12 is the default
+            months[member_no] = m  # only the partial years: 12 is the default
     members = {
         code: MemberColumns(c[0], c[1], c[2], c[3] if any_partial else None)
         for code, c in cols.items()
     }
-    del patronage, exited_on  # free them before the allocation builds its columns
     table = AllocationTable(ad.allocation_pairs())
     rules = [GroupRule(g.code, g.shu_weight_bp, ad.jasa_modal_bp, ad.jasa_usaha_bp) for g in groups]
     result = compute_shu(value, table, rules, members)
+    member_ids = {
+        g.code: _align_ids(cols[g.code][0], ids[g.code], g.member_no) for g in result.groups
+    }
     return Computation(
         fiscal_year=fiscal_year,
         shu_idr=value,
@@ -286,6 +317,15 @@ def compute_allocation(
         months=months,
         distribution_date=distribution_date(fiscal_year, ad.distribution_date),
     )
+
+
+def _align_ids(given: list[str], ids: array, ordered: tuple[str, ...]) -> array:
+    """The member ids in the allocation's order (by member number). The query already reads
+    them in that order; a database collation that sorts differently costs one lookup table."""
+    if len(given) == len(ordered) and all(map(str.__eq__, given, ordered)):
+        return ids
+    by_no = dict(zip(given, ids, strict=True))
+    return array("q", (by_no[no] for no in ordered))
 
 
 def create_run(fiscal_year: int, by_user=None) -> DistributionRun:  # noqa: ARG001
@@ -335,8 +375,13 @@ def _insert_lines(rows: list[tuple]) -> None:
                 for row in rows:
                     copy.write_row(row)
         return
-    table = DistributionLine.__table__
-    connection.execute(insert(table), [dict(zip(LINE_COLUMNS, row, strict=True)) for row in rows])
+    # SQLite: the driver's own executemany of plain tuples (every value is already an int or
+    # a str), inside the transaction SQLAlchemy opened.
+    placeholders = ", ".join("?" * len(LINE_COLUMNS))
+    connection.exec_driver_sql(
+        f"INSERT INTO distribution_lines ({', '.join(LINE_COLUMNS)}) VALUES ({placeholders})",
+        rows,
+    )
 
 
 def _refuse_during_ballot(run: DistributionRun) -> None:
@@ -378,33 +423,34 @@ def compute_run(
     db.session.execute(delete(DistributionLine).where(DistributionLine.run_id == run.id))
     buffer: list[tuple] = []
     count = total = 0
-    member_ids, months = comp.member_ids, comp.months
+    months = comp.months
     sukarela, unpaid = PayoutMethod.SUKARELA.value, LineStatus.UNPAID.value
-    for line in comp.result.member_lines():
-        no = line.member_no
-        buffer.append(
-            (
-                run.id,
-                member_ids[no],
-                no,
-                line.group,
-                months.get(no, 12),
-                line.capital_basis_idr,
-                line.patronage,
-                line.jasa_modal_idr,
-                line.jasa_usaha_idr,
-                line.total_idr,
-                sukarela,
-                unpaid,
+    for group in comp.result.groups:
+        for member_id, line in zip(comp.member_ids[group.code], group.member_lines(), strict=True):
+            no = line.member_no
+            buffer.append(
+                (
+                    run.id,
+                    member_id,
+                    no,
+                    line.group,
+                    months.get(no, 12),
+                    line.capital_basis_idr,
+                    line.patronage,
+                    line.jasa_modal_idr,
+                    line.jasa_usaha_idr,
+                    line.total_idr,
+                    sukarela,
+                    unpaid,
+                )
             )
-        )
-        count += 1
-        total += line.total_idr
-        if len(buffer) >= LINE_CHUNK:
-            _insert_lines(buffer)
-            buffer = []
-            if progress:
-                progress(count)
+            count += 1
+            total += line.total_idr
+            if len(buffer) >= LINE_CHUNK:
+                _insert_lines(buffer)
+                buffer = []
+                if progress:
+                    progress(count)
     if buffer:
         _insert_lines(buffer)
         if progress:
@@ -582,8 +628,11 @@ def post_run(
     prefix = MEMBER_ACCOUNTS["shu"][0] + ":"
     last_id, chunk_no, done = 0, 0, 0
     while True:
+        # each line with its member's SHU-payable account id (one indexed join), so the
+        # ledger gets ids and need not look a million codes up again
         rows = db.session.execute(
-            select(DistributionLine.id, DistributionLine.member_no, DistributionLine.total_idr)
+            select(DistributionLine.id, Account.id, DistributionLine.total_idr)
+            .join(Account, Account.code == literal(prefix).concat(DistributionLine.member_no))
             .where(
                 DistributionLine.run_id == run.id,
                 DistributionLine.id > last_id,
@@ -595,7 +644,7 @@ def post_run(
         if not rows:
             break
         last_id = rows[-1][0]
-        lines = [(prefix + no, -amount) for _, no, amount in rows]
+        lines = [(account_id, -amount) for _, account_id, amount in rows]
         post_entries(
             [
                 EntrySpec(

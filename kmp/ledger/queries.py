@@ -9,6 +9,7 @@ from sqlalchemy import case, func, literal, select, tuple_
 
 from kmp.extensions import db
 from kmp.ledger.models import Account, AccountType, JournalEntry, Posting
+from kmp.replica import read_execute
 
 
 def balance_of(account: Account | int, as_of: dt.date | None = None) -> int:
@@ -103,7 +104,7 @@ def trial_balance(
     if not include_member_accounts:
         query = query.where(Account.owner_id.is_(None))
     result = []
-    for code, type_, name, account_id, total in db.session.execute(query):
+    for code, type_, name, account_id, total in read_execute(query):
         total = int(total or 0)
         if group_members and _is_member_prefix(code):
             name, account_id = _member_kind_name(code), 0
@@ -148,6 +149,7 @@ class StatementSection:
 
 def _period_sums(types: tuple[AccountType, ...], start: dt.date | None, end: dt.date):
     key = member_kind_key()
+    type_values = [t.value for t in types]
     query = (
         select(
             key.label("key"),
@@ -156,14 +158,20 @@ def _period_sums(types: tuple[AccountType, ...], start: dt.date | None, end: dt.
             func.coalesce(func.sum(Posting.amount_idr), 0),
         )
         .join(Posting, Posting.account_id == Account.id)
-        .where(Account.type.in_([t.value for t in types]), Posting.entry_date <= end)
+        .where(Account.type.in_(type_values), Posting.entry_date <= end)
         .group_by(key, Account.type)
         .order_by(key)
     )
+    if set(types) != set(AccountType):
+        # the few accounts of these types first, then their postings by (account, date):
+        # without this SQLite scans every posting of the ledger (millions) to find them
+        query = query.where(
+            Posting.account_id.in_(select(Account.id).where(Account.type.in_(type_values)))
+        )
     if start is not None:
         query = query.where(Posting.entry_date >= start)
     sections: dict[AccountType, list[tuple[str, str, int]]] = {t: [] for t in types}
-    for code, type_, name, total in db.session.execute(query):
+    for code, type_, name, total in read_execute(query):
         type_ = AccountType(type_)
         label = _member_kind_name(code) if _is_member_prefix(code) else name
         sections[type_].append((code, label, int(total) * type_.normal_sign))

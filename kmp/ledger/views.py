@@ -40,6 +40,7 @@ from kmp.ledger.forms import (
 )
 from kmp.ledger.models import Account, AccountType, ClosedPeriod, JournalEntry
 from kmp.ledger.services import close_period, reverse_entry
+from kmp.replica import replica_reads
 from kmp.timeutil import business_date
 
 bp = Blueprint("ledger", __name__, url_prefix="/buku-besar")
@@ -302,6 +303,7 @@ def reverse(entry_id: int):
 
 @bp.get("/neraca-saldo")
 @role_required(*BOARD_ROLES)
+@replica_reads()
 def trial_balance():
     form = AsOfForm(formdata=request.args)
     if not form.validate():
@@ -332,6 +334,7 @@ def trial_balance():
 
 @bp.get("/neraca")
 @role_required(*BOARD_ROLES)
+@replica_reads()
 def balance_sheet():
     form = AsOfForm(formdata=request.args)
     if not form.validate():
@@ -371,6 +374,7 @@ def balance_sheet():
 
 @bp.get("/hasil-usaha")
 @role_required(*BOARD_ROLES)
+@replica_reads()
 def income_statement():
     form = PeriodForm(formdata=request.args)
     if not form.validate():

@@ -8,8 +8,10 @@ import io
 from sqlalchemy import func, select
 
 from kmp.extensions import db
+from kmp.timeutil import business_date
 from members import partners, services
 from members.partner_models import ApiKey, Remittance
+from members.states import MemberStatus
 from tests.conftest import csrf_from
 
 
@@ -184,3 +186,27 @@ def test_worker_link_page_refuses_bad_input(world, client):
     assert not_company.status_code == 422
     assert "Perusahaan mitra tidak ditemukan" in not_company.get_data(as_text=True)
     assert partners.links_of_member(worker) == []
+
+
+def test_company_summary_counts_linked_active_and_arrears_set_based(world):
+    from members.billing import bill_wajib
+    from members.models import WajibObligation
+
+    paid, owing, gone = (world.worker(link_to=world.company) for _ in range(3))
+    world.worker(link_to=world.other)  # another company's worker: never counted
+    withdrawn = world.worker(link_to=world.company)
+    partners.withdraw_link(partners.links_of_member(withdrawn)[0])
+    bill_wajib(business_date())
+    db.session.commit()
+    for member in (paid,):  # settle a month: ``owing`` and the exited ``gone`` still owe
+        for obligation in db.session.scalars(
+            select(WajibObligation).where(WajibObligation.member_id == member.id)
+        ):
+            obligation.paid_idr, obligation.is_open = obligation.amount_idr, False
+    gone.status = MemberStatus.EXITED  # no longer counted in arrears (nor as active)
+    db.session.commit()
+
+    summary = partners.company_summary(world.company)
+    assert (summary["linked"], summary["active"], summary["arrears_count"]) == (3, 2, 1)
+    other = partners.company_summary(world.other)
+    assert (other["linked"], other["active"], other["arrears_count"]) == (1, 1, 1)
