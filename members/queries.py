@@ -67,7 +67,22 @@ def is_staff_of(user, member: Member) -> bool:
 
 
 def member_account_ids(user) -> list[int]:
-    """Ledger account ids of the login's member (for the ledger's "my statement" page)."""
+    """Ledger account ids of the login's member (for the ledger's "my statement" page).
+
+    A member's own login (the usual case) is one indexed join; a company staff login, or a
+    member without accounts yet, falls back to the member lookup."""
+    if user is None or not getattr(user, "is_authenticated", True) or user.id is None:
+        return []
+    own = list(
+        db.session.scalars(
+            select(Account.id)
+            .join(Member, Member.id == Account.owner_id)
+            .where(Member.user_id == user.id)
+            .order_by(Account.code)
+        )
+    )
+    if own:
+        return own
     member = member_for_user(user)
     if member is None:
         return []
@@ -109,10 +124,17 @@ class Page:
         return self.page > 1
 
 
-def paginate(stmt, page: int, per_page: int) -> Page:
+def paginate(stmt, page: int, per_page: int, total: int | None = None) -> Page:
+    """One page of ``stmt``; ``total`` when the caller already knows it. A short page (fewer
+    rows than ``per_page``, e.g. a search by member number) gives the total itself, so only a
+    full or empty page runs the count query."""
     page = max(1, page)
-    total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
-    items = list(db.session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)))
+    offset = (page - 1) * per_page
+    items = list(db.session.scalars(stmt.limit(per_page).offset(offset)))
+    if total is None and 0 < len(items) < per_page:
+        total = offset + len(items)
+    if total is None:
+        total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
     return Page(items, page, per_page, total or 0)
 
 
@@ -148,11 +170,15 @@ def register_query(q: str | None = None, group: str | None = None, status: str |
     return stmt.order_by(Member.id.desc())
 
 
-def search_members(q=None, group=None, status=None, page: int = 1, per_page: int = 50) -> Page:
-    return paginate(register_query(q, group, status), page, per_page)
+def search_members(
+    q=None, group=None, status=None, page: int = 1, per_page: int = 50, total: int | None = None
+) -> Page:
+    return paginate(register_query(q, group, status), page, per_page, total)
 
 
 def status_counts() -> dict[str, int]:
+    """Members by status over the whole register (one index-only scan of ``ix_members_status``:
+    linear in members, so the register shows it on the unfiltered list only)."""
     rows = db.session.execute(select(Member.status, func.count()).group_by(Member.status))
     return {MemberStatus(s).value: n for s, n in rows}
 
@@ -228,11 +254,13 @@ def member_exit_cases(member: Member) -> list[ExitCase]:
     )
 
 
-def savings_balances(member: Member) -> dict[str, int]:
-    """``{'pokok': ..., 'wajib': ..., 'sukarela': ..., 'shu': ...}`` natural balances."""
+def savings_balances(member: Member, by_code: dict[str, int] | None = None) -> dict[str, int]:
+    """``{'pokok': ..., 'wajib': ..., 'sukarela': ..., 'shu': ...}`` natural balances
+    (``by_code``: the member's ``balances_of_member`` when the caller already read them)."""
     from kmp.ledger.queries import balances_of_member
 
-    by_code = balances_of_member(member.id)
+    if by_code is None:
+        by_code = balances_of_member(member.id)
     result = {}
     for kind, (prefix, _, _) in MEMBER_ACCOUNTS.items():
         result[kind] = by_code.get(f"{prefix}:{member.member_no}", 0) if member.member_no else 0

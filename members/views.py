@@ -17,6 +17,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -25,11 +26,13 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user, login_user
 from markupsafe import Markup
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from kmp.auth import Role, role_required
 from kmp.errors import DomainError
 from kmp.extensions import db, limiter
+from kmp.ledger.chart import member_account_code
+from kmp.ledger.queries import balances_of_member
 from kmp.money import MoneyError, parse_rupiah
 from kmp.timeutil import business_date
 from members import queries, services
@@ -63,7 +66,7 @@ from members.models import (
     Receipt,
     RequestStatus,
 )
-from members.states import IN_GOOD_STANDING, PENDING, MemberStatus
+from members.states import IN_GOOD_STANDING, NUMBERED, PENDING, MemberStatus
 
 bp = Blueprint("members", __name__)
 
@@ -227,16 +230,75 @@ def apply(code: str):
 # =========================================================================== the member
 
 
-def _steps_context(member: Member):
-    ad = services.current_ad()
+#: Parsed AD configurations by (database, id, version, created_at). A version is append-only
+#: (a change is a new row), so a parsed one can be reused by later requests of this process;
+#: any version written through this process's ORM empties it (a re-created database).
+_AD_PARSED: dict[tuple, ADConfig] = {}
+
+
+@event.listens_for(ADVersion, "after_insert")
+@event.listens_for(ADVersion, "after_update")
+@event.listens_for(ADVersion, "after_delete")
+def _forget_parsed_ad(mapper, connection, target) -> None:  # noqa: ARG001
+    _AD_PARSED.clear()
+
+
+def _current_ad() -> ADConfig:
+    """``services.current_ad()`` without re-reading and re-parsing the payload on every request:
+    one small query says which version is in force, the parsed configuration is kept per
+    process (keyed so that another database or a re-created version is never mistaken)."""
+    row = db.session.execute(
+        select(ADVersion.id, ADVersion.version, ADVersion.created_at)
+        .order_by(ADVersion.version.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return services.current_ad()  # raises the "AD not installed" error
+    key = (db.engine.url, row.id, row.version, row.created_at)
+    ad = _AD_PARSED.get(key)
+    if ad is None:
+        payload = db.session.scalar(select(ADVersion.payload).where(ADVersion.id == row.id))
+        ad = ADConfig.from_payload(payload, version_id=row.id, version=row.version)
+        if len(_AD_PARSED) > 64:
+            _AD_PARSED.clear()
+        _AD_PARSED[key] = ad
+    # later services.current_ad() calls of this request find it in their per-request cache
+    g.setdefault("kmp_ad_cache", {}).setdefault(row.id, ad)
+    return ad
+
+
+def _pokok_status(member: Member, ad: ADConfig, by_code: dict[str, int]):
+    """``services.pokok_status`` read from the member's account balances already loaded
+    (``balances_of_member``); falls back to it when the pokok account is not among them."""
+    if member.member_no and MemberStatus(member.status) in NUMBERED:
+        code = member_account_code("pokok", member.member_no)
+    else:
+        code = services.applicant_account_code(member)
+    if code not in by_code:
+        return services.pokok_status(member, ad)
     group = ad.get_group(member.group_code)
-    pokok = services.pokok_status(member, ad)
+    return services.PokokStatus(
+        group.pokok_idr if group else 0,
+        by_code[code],
+        group.pokok_instalments_allowed if group else True,
+    )
+
+
+def _steps_context(member: Member, *, by_code: dict[str, int] | None = None, exit_cases=None):
+    ad = _current_ad()
+    group = ad.get_group(member.group_code)
+    if by_code is None:
+        pokok = services.pokok_status(member, ad)
+    else:
+        pokok = _pokok_status(member, ad, by_code)
+    if exit_cases is None:
+        exit_cases = queries.member_exit_cases(member)
     return {
         "member": member,
         "group": group,
         "pokok": pokok,
         "receipts": queries.member_receipts(member),
-        "refunds": [c for c in queries.member_exit_cases(member) if c.kind is ExitKind.APPLICATION],
+        "refunds": [c for c in exit_cases if c.kind is ExitKind.APPLICATION],
     }
 
 
@@ -255,10 +317,21 @@ def dashboard():
     member = _my_member()
     if member is None:
         return render_template("members/not_member.html"), 404
-    context = _steps_context(member)
-    context["balances"] = queries.savings_balances(member)
-    context["exit_cases"] = queries.member_exit_cases(member)
-    context["open_exit"] = services.open_exit_case(member)
+    # one read each of the member's balances and exit cases serves every part of the page
+    by_code = balances_of_member(member.id)
+    exit_cases = queries.member_exit_cases(member)
+    context = _steps_context(member, by_code=by_code, exit_cases=exit_cases)
+    context["balances"] = queries.savings_balances(member, by_code)
+    context["exit_cases"] = exit_cases
+    # services.open_exit_case, from the cases just read
+    context["open_exit"] = next(
+        (
+            c
+            for c in exit_cases
+            if c.kind != ExitKind.APPLICATION and c.status == ExitStatus.REQUESTED
+        ),
+        None,
+    )
     return render_template("members/dashboard.html", **context)
 
 
@@ -479,14 +552,22 @@ def _register_filters():
 @role_required(*BOARD)
 def register():
     filters = _register_filters()
-    page = queries.search_members(**filters, page=_int_arg("halaman"), per_page=PER_PAGE)
+    counts = total = None
+    if not filters["q"] and not filters["group"]:
+        # The whole register: one count by status gives the census line and the page total.
+        # A search (e.g. a member number: one index lookup) does not count the register.
+        counts = queries.status_counts()
+        total = counts.get(filters["status"], 0) if filters["status"] else sum(counts.values())
+    page = queries.search_members(
+        **filters, page=_int_arg("halaman"), per_page=PER_PAGE, total=total
+    )
     return render_template(
         "members/register.html",
         page=page,
         filters=filters,
-        ad=services.current_ad(),
+        ad=_current_ad(),
         statuses=list(MemberStatus),
-        counts=queries.status_counts(),
+        counts=counts,
         unmasked=_sees_identity(),
     )
 
