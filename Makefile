@@ -49,12 +49,13 @@ test: translations lint browser
 	else echo "KMP_TEST_DATABASE_URL is not set: the PostgreSQL run was skipped."; fi
 
 bench: translations  ## SQLite; also PostgreSQL when KMP_BENCH_DATABASE_URL is set; BENCH_ARGS=--large
+	@$(BIN)/python -c 'import importlib.util as u, sys; sys.exit(u.find_spec("locust") is None)' || $(BIN)/pip install --quiet -c requirements.lock -e '.[dev,bench]'
 	@bash bench/ensure-wrk
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 lock:  ## refresh requirements.lock from a clean resolve
 	rm -rf /tmp/kmp-lock && $(PYTHON) -m venv /tmp/kmp-lock
-	/tmp/kmp-lock/bin/pip install --quiet -e '.[dev]'
+	/tmp/kmp-lock/bin/pip install --quiet -e '.[dev,bench]'
 	/tmp/kmp-lock/bin/pip freeze --exclude-editable | grep -v '^-e ' > requirements.lock
 
 clean:
