@@ -3,7 +3,10 @@
 ``kmp()``: the KMP application on the database named by ``KMP_BENCH_HTTP_DATABASE_URL``
 (the "testing" configuration: fixed secret key, fake gateway and notifier). ``bare()``: a bare
 Flask application with one endpoint returning a short text, served by the same gunicorn
-settings: the floor of the HTTP benchmark.
+settings: the floor of the HTTP benchmark. ``bare_vote()``: a bare Flask application whose
+``POST /bare/vote`` inserts one ballot participation and one secret choice with bare Core and
+commits once (no session, no CSRF, no lock, no census lookup): the floor of the HTTP casting
+benchmark (``bench/governance_casting_http.py``).
 """
 
 from __future__ import annotations
@@ -26,6 +29,55 @@ def bare():
 
     @app.get("/bare")
     def bare_endpoint():
+        return "ok"
+
+    return app
+
+
+def bare_vote():
+    """``GET /bare`` returns a short text; ``POST /bare/vote`` (form fields ``proposal_id``,
+    ``member_id``, ``group_code``, ``option``) inserts the participation and the secret choice a
+    vote writes, with bare Core on a pooled connection, and commits once."""
+    import secrets
+
+    from flask import request
+    from sqlalchemy import create_engine
+
+    from governance.models import BallotChoice, BallotParticipation
+    from kmp.timeutil import now_utc
+
+    app = Flask("bare_vote")
+    engine = create_engine(os.environ[ENV_URL])  # connects lazily: in each forked worker
+    parts, choices = BallotParticipation.__table__, BallotChoice.__table__
+
+    @app.get("/bare")
+    def bare_endpoint():
+        return "ok"
+
+    @app.post("/bare/vote")
+    def bare_vote_endpoint():
+        form = request.form
+        proposal_id, group = int(form["proposal_id"]), form["group_code"]
+        with engine.connect() as conn:
+            conn.execute(
+                parts.insert().values(
+                    proposal_id=proposal_id,
+                    member_id=int(form["member_id"]),
+                    group_code=group,
+                    cast_at=now_utc(),
+                    change_count=0,
+                )
+            )
+            conn.execute(
+                choices.insert().values(
+                    id=secrets.token_hex(16),
+                    proposal_id=proposal_id,
+                    group_code=group,
+                    option=form["option"],
+                    receipt_code=secrets.token_hex(6),
+                )
+            )
+            conn.commit()
         return "ok"
 
     return app
