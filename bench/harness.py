@@ -382,12 +382,15 @@ def make_result(
     ratio_kind: str,
     target_value: float,
     extra: dict | None = None,
+    min_throughput: float | None = None,
 ) -> dict:
     """The standard result line.
 
     ``ratio_kind="throughput"``: ratio = subject throughput / floor throughput (higher is better;
     target met when ratio >= target_value). ``ratio_kind="slowdown"``: ratio = subject seconds /
     floor seconds (lower is better; target met when ratio <= target_value).
+    ``min_throughput``: an absolute target instead (met when the subject's throughput, in
+    ``unit``, is at least that); the ratio to the floor is still reported beside it.
     """
     seconds = subject["seconds"]
     floor_seconds = floor["seconds"]
@@ -407,6 +410,9 @@ def make_result(
         met = ratio <= target_value
     else:
         raise ValueError(ratio_kind)
+    if min_throughput is not None:
+        target = f"at least {min_throughput:,.0f} {unit} (absolute; the ratio is context)"
+        met = n / seconds >= min_throughput
     result = {
         "name": name,
         "database": ctx.database.label,
@@ -439,6 +445,8 @@ def make_result(
         "code": code_version(),
         "run_at": now_utc().isoformat(timespec="seconds"),
     }
+    if min_throughput is not None:
+        result["min_throughput"] = min_throughput
     result.update(extra or {})
     return result
 

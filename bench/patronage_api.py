@@ -1,18 +1,20 @@
 """Patronage ingestion through the partner API (issue 8, Must-show 6).
 
-Subject: ``POST /api/v1/patronage`` with batches of ``BATCH`` records, sent one after another
-over HTTP to the KMP app served by gunicorn (``bench.http_app:kmp``, 2 sync workers) with a
-real API key. Timed from the first request to the last response: authentication and scope
-check, JSON parsing, marshmallow validation of every record, resolution of
-``platform_worker_id`` to linked members, the multi-row ``INSERT ... ON CONFLICT DO NOTHING``
-of ``payouts.patronage.ingest_patronage``, the stored batch result and the commit. The JSON
-bodies are serialised before the timer starts.
+Subject: ``POST /api/v1/patronage`` with batches of ``BATCH`` records over HTTP to the KMP app
+served by gunicorn (``bench.http_app:kmp``, 2 sync workers) with a real API key, from
+``CLIENTS`` = 2 concurrent client connections (one per worker, so both workers are busy; each
+client sends its next batch when the previous one is answered). Timed from the first request
+to the last response: authentication and scope check, JSON parsing, validation of every
+record, resolution of ``platform_worker_id`` to linked members, the set-based
+``INSERT ... ON CONFLICT DO NOTHING`` of ``payouts.patronage.ingest_patronage``, the stored
+batch result and the commit. The JSON bodies are serialised before the timer starts.
 
 Floor: the same ``patronage_records`` rows (same count and values) written into an identical
 fresh schema with a bare Core ``insert()`` executemany per batch (the driver's multi-row
 path), one commit per batch, in process: no HTTP, no validation, no lookups.
 
-Target: at least 20,000 records per second (the issue's target), reported beside the floor.
+Target: at least 20,000 records per second (the issue's target, absolute), reported beside
+the floor.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import json
 import multiprocessing
 import os
 import socket
+import threading
 import time
 import urllib.request
 
@@ -32,6 +35,7 @@ LARGE_SIZES = (1_000_000,)
 BATCH = 10_000
 WORKERS_LINKED = 2_000
 WORKERS = 2
+CLIENTS = 2  # concurrent client connections
 TARGET_RPS = 20_000
 FLOOR_NAME = (
     "bare Core insert() executemany of the same patronage_records rows, one commit per batch"
@@ -153,6 +157,21 @@ def _start(url: str):
     raise RuntimeError("gunicorn did not answer")
 
 
+def _worker_pids(master_pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{master_pid}/task/{master_pid}/children") as handle:
+            return [int(pid) for pid in handle.read().split()]
+    except OSError:
+        return []
+
+
+def _workers_cpu(master_pid: int) -> float:
+    """CPU seconds of the gunicorn master's worker processes (0 where /proc is unreadable)."""
+    from bench.harness import _proc_cpu_seconds
+
+    return sum(_proc_cpu_seconds(pid) or 0.0 for pid in _worker_pids(master_pid))
+
+
 def _post(port: int, key: str, body: bytes) -> dict:
     request = urllib.request.Request(  # noqa: S310 - local server
         f"http://127.0.0.1:{port}/api/v1/patronage",
@@ -177,12 +196,43 @@ def subject_phase(timer, *, n: int, batch: int) -> dict:
     db.session.remove()
     proc, port = _start(url)
     try:
-        inserted = rejected = 0
+        results: list[dict] = []
+        failures: list[BaseException] = []
+        pending = iter(bodies)
+        lock = threading.Lock()
+
+        def client() -> None:
+            while not failures:
+                with lock:
+                    body = next(pending, None)
+                if body is None:
+                    return
+                try:
+                    result = _post(port, key, body)
+                except BaseException as error:  # noqa: BLE001 - re-raised below
+                    failures.append(error)
+                    return
+                with lock:
+                    results.append(result)
+
+        threads = [threading.Thread(target=client) for _ in range(CLIENTS)]
+        deadline = time.monotonic() + 15
+        while len(_worker_pids(proc.pid)) < WORKERS and time.monotonic() < deadline:
+            time.sleep(0.1)  # every worker booted before the timer starts
+        workers_cpu = _workers_cpu(proc.pid)
         with timer:
-            for body in bodies:
-                result = _post(port, key, body)
-                inserted += result["inserted"]
-                rejected += result["rejected"]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        # the app runs in the gunicorn workers: count their CPU too (the CPU ratio)
+        if timer.cpu_seconds is not None:
+            timer.cpu_seconds += _workers_cpu(proc.pid) - workers_cpu
+            timer.cpu_scope += " + the gunicorn workers"
+        if failures:
+            raise failures[0]
+        inserted = sum(r["inserted"] for r in results)
+        rejected = sum(r["rejected"] for r in results)
     finally:
         proc.terminate()
         proc.join(30)
@@ -192,7 +242,12 @@ def subject_phase(timer, *, n: int, batch: int) -> dict:
     stored = db.session.scalar(select(func.count(PatronageRecord.id)))
     if inserted != n or stored != n or rejected:
         raise RuntimeError(f"expected {n} rows, inserted {inserted}, stored {stored}")
-    return {"records_inserted": inserted, "requests": len(bodies), "gunicorn_workers": WORKERS}
+    return {
+        "records_inserted": inserted,
+        "requests": len(bodies),
+        "gunicorn_workers": WORKERS,
+        "clients": CLIENTS,
+    }
 
 
 def floor_phase(timer, *, n: int, batch: int) -> dict:
@@ -238,7 +293,6 @@ def run(ctx) -> list[dict]:
     results = []
     for n in ctx.sizes_for(DEFAULT_SIZES, LARGE_SIZES):
         floor, subject = ctx.paired(NAME, floor_phase, subject_phase, n=n, batch=BATCH)
-        throughput = n / subject["seconds"]
         results.append(
             make_result(
                 name=NAME,
@@ -250,13 +304,13 @@ def run(ctx) -> list[dict]:
                 unit=UNIT,
                 ratio_kind="throughput",
                 target_value=0.0,
+                min_throughput=TARGET_RPS,
                 extra={
                     "title": TITLE,
                     "batch": BATCH,
                     "requests": subject.get("requests"),
                     "gunicorn_workers": WORKERS,
-                    "absolute_target": f">= {TARGET_RPS} {UNIT}",
-                    "absolute_target_met": throughput >= TARGET_RPS,
+                    "clients": CLIENTS,
                 },
             )
         )

@@ -9,19 +9,25 @@ set of external ids): a replayed batch returns the stored original result.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import hashlib
+import json
 import re
 
 import marshmallow as ma
 from flask import Flask, request
-from sqlalchemy import func, select
+from sqlalchemy import String, any_, bindparam, cast, func, literal_column, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.types import NullType
 
 from kmp.api import (
     ApiError,
     Bool,
     Int,
     List,
+    Pattern,
     Str,
     StrictSchema,
     api_blueprint,
@@ -32,7 +38,15 @@ from kmp.api import (
 from kmp.errors import Conflict
 from kmp.extensions import db
 from members import partners
-from payouts.patronage import MEASURES, PERIOD_RE, PatronageRecord, PatronageRow, ingest_patronage
+from members.partner_models import WorkerLink
+from payouts.patronage import (
+    MEASURES,
+    PERIOD_RE,
+    PatronageRecord,
+    PatronageRow,
+    ingest_patronage,
+    pg_text_array,
+)
 
 blp = api_blueprint("patronage_api", __name__, description="Data jasa usaha dari mitra platform")
 
@@ -43,13 +57,13 @@ MAX_VALUE = 10**12
 class PatronageRecordLoadSchema(StrictSchema):
     platform_worker_id = Str(
         required=True,
-        validate=ma.validate.Regexp(
+        validate=Pattern(
             r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,59}$", error="ID mitra tidak valid (1-60 karakter)."
         ),
     )
     period = Str(
         required=True,
-        validate=ma.validate.Regexp(PERIOD_RE, error="Periode harus TTTT-BB, misalnya 2025-03."),
+        validate=Pattern(PERIOD_RE, error="Periode harus TTTT-BB, misalnya 2025-03."),
     )
     measure = Str(
         required=True,
@@ -63,10 +77,19 @@ class PatronageRecordLoadSchema(StrictSchema):
     )
     external_id = Str(
         required=True,
-        validate=ma.validate.Regexp(
-            r"^[\x21-\x7e]{1,120}$", error="1-120 karakter ASCII tanpa spasi."
-        ),
+        validate=Pattern(r"^[\x21-\x7e]{1,120}$", error="1-120 karakter ASCII tanpa spasi."),
     )
+
+
+class _RawRecords(List):
+    """``List(Raw())`` that takes a JSON array without calling the inner field once per item
+    when no item is null (the only thing ``Raw`` refuses); anything else goes through
+    marshmallow as before, with the same messages."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if type(value) is list and None not in value:
+            return list(value)
+        return super()._deserialize(value, attr, data, **kwargs)
 
 
 class PatronageBatchLoadSchema(StrictSchema):
@@ -74,10 +97,10 @@ class PatronageBatchLoadSchema(StrictSchema):
 
     batch_id = Str(
         load_default=None,
-        validate=ma.validate.Regexp(r"^[\x21-\x7e]{1,64}$", error="1-64 karakter ASCII."),
+        validate=Pattern(r"^[\x21-\x7e]{1,64}$", error="1-64 karakter ASCII."),
     )
     atomic = Bool(load_default=False)
-    records = List(
+    records = _RawRecords(
         ma.fields.Raw(),
         required=True,
         validate=ma.validate.Length(1, MAX_RECORDS, error="1 sampai 10.000 record."),
@@ -89,7 +112,7 @@ class PatronageBatchDocSchema(ma.Schema):
 
     batch_id = ma.fields.String(
         metadata={"description": "Optional id of this batch (replay returns its result)"},
-        validate=ma.validate.Regexp(r"^[\x21-\x7e]{1,64}$"),
+        validate=Pattern(r"^[\x21-\x7e]{1,64}$"),
     )
     atomic = ma.fields.Boolean(
         metadata={"description": "true: reject the whole batch when one record is bad"}
@@ -124,43 +147,88 @@ _BATCH = PatronageBatchLoadSchema()
 
 
 _FIELDS = frozenset(PatronageRecordLoadSchema._declared_fields)
-_WORKER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,59}$")
-_EXTERNAL_RE = re.compile(r"^[\x21-\x7e]{1,120}$")
+_WORKER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,59}\Z")
+_EXTERNAL_RE = re.compile(r"^[\x21-\x7e]{1,120}\Z")
 
 
-def _plainly_valid(record) -> bool:
-    """A fast pre-check that accepts only records the schema accepts too (same rules, no
-    error messages). Anything it does not accept goes through marshmallow, which decides."""
-    return (
-        type(record) is dict
-        and record.keys() == _FIELDS
-        and type(record["platform_worker_id"]) is str
-        and _WORKER_RE.match(record["platform_worker_id"]) is not None
-        and type(record["period"]) is str
-        and PERIOD_RE.match(record["period"]) is not None
-        and record["measure"] in MEASURES
-        and type(record["value"]) is int
-        and 0 <= record["value"] <= MAX_VALUE
-        and type(record["external_id"]) is str
-        and _EXTERNAL_RE.match(record["external_id"]) is not None
-    )
+def _screen(records: list) -> tuple[list[str], list[int]]:
+    """One pass over the records: ``(external_ids, doubtful)``, the external id of every record
+    (``""`` when it has none) and the indexes of the records that are not plainly valid.
+
+    A fast pre-check that accepts only records the schema accepts too (same rules, no error
+    messages); the doubtful ones go through marshmallow, which decides and words the errors.
+    """
+    fields, worker_re, period_re, external_re = _FIELDS, _WORKER_RE, PERIOD_RE, _EXTERNAL_RE
+    external_ids: list[str] = []
+    doubtful: list[int] = []
+    for index, record in enumerate(records):
+        if type(record) is dict and record.keys() == fields:
+            worker, period, value, external = (
+                record["platform_worker_id"],
+                record["period"],
+                record["value"],
+                record["external_id"],
+            )
+            if type(external) is str:
+                external_ids.append(external)
+                if (
+                    type(worker) is str
+                    and worker_re.match(worker) is not None
+                    and type(period) is str
+                    and period_re.fullmatch(period) is not None
+                    and type(record["measure"]) is str
+                    and record["measure"] in MEASURES
+                    and type(value) is int
+                    and 0 <= value <= MAX_VALUE
+                    and external_re.match(external) is not None
+                ):
+                    continue
+            else:
+                external_ids.append("")
+        else:
+            external = record.get("external_id") if isinstance(record, dict) else None
+            external_ids.append(external if isinstance(external, str) else "")
+        doubtful.append(index)
+    return external_ids, doubtful
 
 
-def _load_records(records: list) -> tuple[list, dict[int, dict]]:
-    """``(loaded, errors_by_index)``: marshmallow validates every record that the fast
-    pre-check does not plainly accept (10,000 records per request must stay fast)."""
+def _load_records(records: list, doubtful: list[int]) -> tuple[list, dict[int, dict]]:
+    """``(loaded, errors_by_index)``: marshmallow validates the ``doubtful`` records (those
+    ``_screen`` does not plainly accept); 10,000 records per request must stay fast."""
     loaded: list = list(records)
     errors: dict[int, dict] = {}
-    for index, record in enumerate(records):
-        if _plainly_valid(record):
-            continue
+    for index in doubtful:
         try:
-            loaded[index] = _RECORD.load(record)
+            loaded[index] = _RECORD.load(records[index])
         except ma.ValidationError as error:
             errors[index] = error.messages
         except TypeError:
             errors[index] = {"_schema": ["Record harus berupa objek JSON."]}
     return loaded, errors
+
+
+def _worker_map(company_id: int, worker_ids: set[str]) -> dict[str, int]:
+    """``{platform_worker_id: member_id}`` of the company's consenting workers among the
+    (upper-cased, validated) ids: ``partners.worker_map``'s rule in one statement, the ids
+    passed as one array (PostgreSQL) or one JSON text (SQLite) instead of 900 per query."""
+    if not worker_ids:
+        return {}
+    if db.session.get_bind().dialect.name == "postgresql":
+        # untyped parameter: the literal is parsed once as the array's input, not per row
+        ids = bindparam("worker_ids", pg_text_array(sorted(worker_ids)), type_=NullType())
+        wanted = WorkerLink.platform_worker_id == any_(cast(ids, ARRAY(String)))
+    else:
+        wanted = WorkerLink.platform_worker_id.in_(
+            select(literal_column("value")).select_from(
+                func.json_each(bindparam("worker_ids", json.dumps(sorted(worker_ids))))
+            )
+        )
+    rows = db.session.execute(
+        select(WorkerLink.platform_worker_id, WorkerLink.member_id).where(
+            WorkerLink.company_id == company_id, WorkerLink.withdrawn_at.is_(None), wanted
+        )
+    )
+    return dict(rows.tuples().all())
 
 
 def _flatten(messages) -> dict:
@@ -182,6 +250,28 @@ def _flatten(messages) -> dict:
 @blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
 def post_patronage():
     """Report patronage (trips, deliveries, spend) of linked workers: up to 10,000 records."""
+    with _cyclic_gc_paused():
+        return _post_patronage()
+
+
+@contextlib.contextmanager
+def _cyclic_gc_paused():
+    """A 10,000-record request allocates some 50,000 containers (the parsed JSON, the rows),
+    none of them in reference cycles; each batch of allocations would otherwise start the
+    cyclic collector, and its older generations walk the whole heap: about half of the
+    request's CPU in the benchmark. Reference counting still frees everything; the collector
+    is switched back on afterwards (only if it was on) and catches up on its own."""
+    was_enabled = gc.isenabled()
+    if was_enabled:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _post_patronage():
     principal = current_principal()
     payload = request.get_json(silent=True)
     if not isinstance(payload, dict):
@@ -199,12 +289,7 @@ def post_patronage():
             details={"fields": error.messages},
         ) from None
     records = envelope["records"]
-    external_ids = [
-        r.get("external_id")
-        if isinstance(r, dict) and isinstance(r.get("external_id"), str)
-        else ""
-        for r in records
-    ]
+    external_ids, doubtful = _screen(records)
     batch_key = partners.patronage_batch_key(envelope["batch_id"], external_ids)
     fingerprint = hashlib.sha256(request.get_data()).hexdigest()
     stored = partners.find_patronage_batch(principal.company_id, batch_key)
@@ -219,7 +304,7 @@ def post_patronage():
         return {**stored.result, "replayed": True}, 200
 
     errors: list[dict] = []
-    loaded, bad = _load_records(records)
+    loaded, bad = _load_records(records, doubtful)
     for index in sorted(bad):
         errors.append(
             {
@@ -230,11 +315,13 @@ def post_patronage():
                 "fields": _flatten(bad[index]),
             }
         )
-    good = [(i, loaded[i]) for i in range(len(records)) if i not in bad]
-    workers = partners.worker_map(principal.company_id, [r["platform_worker_id"] for _, r in good])
+    good = [(i, record) for i, record in enumerate(loaded) if i not in bad]
+    worker_ids = {record["platform_worker_id"] for _, record in good}
+    linked = _worker_map(principal.company_id, {w.upper() for w in worker_ids})
+    workers = {w: linked.get(w.upper()) for w in worker_ids}
     rows: list[PatronageRow] = []
     for index, record in good:
-        member_id = workers.get(record["platform_worker_id"].upper())
+        member_id = workers[record["platform_worker_id"]]
         if member_id is None:
             errors.append(
                 {
