@@ -80,7 +80,7 @@ def allocate_list(total: int, weights: Iterable[int]) -> list[int]:
     return [result[i] for i in range(len(result))]
 
 
-_GATEWAY_AMOUNT = re.compile(r"^(0|[1-9][0-9]{0,17})(\.[0-9]{1,2})?$")
+_GATEWAY_AMOUNT = re.compile(r"^(0|[1-9][0-9]{0,17})(\.[0-9]{1,2})?\Z")
 
 
 def parse_gateway_amount(text: object) -> int:

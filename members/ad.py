@@ -45,10 +45,10 @@ PATRONAGE_LABELS = {
     "contribution_idr": "kontribusi (Rupiah)",
 }
 
-_CODE_RE = re.compile(r"^[a-z][a-z0-9_]{1,19}$")
-_PREFIX_RE = re.compile(r"^[A-Z]{2,5}$")
-_KEY_RE = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
-_MONTH_DAY_RE = re.compile(r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")
+_CODE_RE = re.compile(r"^[a-z][a-z0-9_]{1,19}\Z")
+_PREFIX_RE = re.compile(r"^[A-Z]{2,5}\Z")
+_KEY_RE = re.compile(r"^[a-z][a-z0-9_]{1,39}\Z")
+_MONTH_DAY_RE = re.compile(r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])\Z")
 
 
 class ADInvalid(DomainError):

@@ -14,6 +14,7 @@ from kmp.api import (
     List,
     Nested,
     PageArgsSchema,
+    Pattern,
     Str,
     StrictSchema,
     api_blueprint,
@@ -35,11 +36,11 @@ blp = api_blueprint(
     "partner_api", __name__, description="Mitra platform: pengemudi, remitansi, kontribusi"
 )
 
-WORKER_ID = ma.validate.Regexp(
+WORKER_ID = Pattern(
     r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,59}$",
     error="ID mitra: 1-60 huruf, angka, titik, titik dua, garis bawah atau tanda hubung.",
 )
-REF = ma.validate.Regexp(
+REF = Pattern(
     r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,79}$",
     error="ID remitansi: 1-80 huruf, angka, titik, titik dua, garis miring, garis bawah "
     "atau tanda hubung.",

@@ -126,8 +126,8 @@ def parse_npwp(text: str | None, field: str = "npwp") -> str:
     return npwp
 
 
-MEMBER_NO_RE = re.compile(r"^([A-Z]{2,5})-(\d{4})-(\d{6,9})$")
-LEGACY_MEMBER_NO_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-/.]{0,39}$")
+MEMBER_NO_RE = re.compile(r"^([A-Z]{2,5})-(\d{4})-(\d{6,9})\Z")
+LEGACY_MEMBER_NO_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-/.]{0,39}\Z")
 
 
 def format_member_no(prefix: str, year: int, seq: int) -> str:

@@ -65,8 +65,8 @@ REQUIRED_COLUMNS = ("full_name", "nik", "phone", "group", "joined_date")
 MAX_ROWS = 200_000
 CHUNK = 5_000
 ENTRY_BATCH = 2_000
-_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_DMY_RE = re.compile(r"^(\d{1,2})[/-](\d{1,2})[/-](\d{4})$")
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+\Z")
+_DMY_RE = re.compile(r"^(\d{1,2})[/-](\d{1,2})[/-](\d{4})\Z")
 
 
 @dataclass(frozen=True)

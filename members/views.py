@@ -1183,7 +1183,7 @@ def payload_from_form(form: ADForm) -> dict:
     return payload
 
 
-_INDEXED = re.compile(r"^(groups|shu_allocation)\[(\d+)\]\.(\w+)$")
+_INDEXED = re.compile(r"^(groups|shu_allocation)\[(\d+)\]\.(\w+)\Z")
 
 
 def _attach_problems(form: ADForm, problems: list[tuple[str, str]]) -> None:

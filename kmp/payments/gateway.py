@@ -117,9 +117,9 @@ def _short(text: object, limit: int = 300) -> str:
 
 # --------------------------------------------------------------------------- order ids
 
-ORDER_ID_RE = re.compile(r"^[A-Za-z0-9._~-]{1,50}$")
-_PURPOSE_RE = re.compile(r"^[A-Za-z0-9]{1,10}$")
-_INTENT_RE = re.compile(r"^[A-Za-z0-9]{1,24}$")
+ORDER_ID_RE = re.compile(r"^[A-Za-z0-9._~-]{1,50}\Z")
+_PURPOSE_RE = re.compile(r"^[A-Za-z0-9]{1,10}\Z")
+_INTENT_RE = re.compile(r"^[A-Za-z0-9]{1,24}\Z")
 
 
 def validate_order_id(order_id: object) -> str:

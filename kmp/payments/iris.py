@@ -214,7 +214,7 @@ def verify_iris_signature(raw_body: bytes, header_value: str | None, merchant_ke
 
 # --------------------------------------------------------------------------- client
 
-_IDEMPOTENCY_KEY_RE = re.compile(r"^[\x21-\x7e]{1,100}$")
+_IDEMPOTENCY_KEY_RE = re.compile(r"^[\x21-\x7e]{1,100}\Z")
 _NETWORK_ERRORS: tuple[type[BaseException], ...] = (
     requests.exceptions.Timeout,
     requests.exceptions.ConnectionError,

@@ -79,7 +79,7 @@ __all__ = [
     "start_checkout",
 ]
 
-PURPOSE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,29}$")
+PURPOSE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,29}\Z")
 MONEY_IN_STATES = frozenset({PaymentState.PAID, PaymentState.PARTIALLY_REFUNDED})
 PAID_RECHECK_WINDOW = dt.timedelta(days=7)
 

@@ -425,3 +425,27 @@ def test_openapi_document_and_readable_docs_page(client):
     html = client.get("/api/v1/docs").get_data(as_text=True)
     assert "POST /api/v1/remittances" in html and "RemittanceLoad" in html
     assert "<script>" not in html and 'style="' not in html
+
+
+def test_a_trailing_newline_is_a_field_error_not_a_stored_value(world, api):
+    """``^...$`` with ``re.match`` accepts "2025-03\\n": on PostgreSQL that broke the 7-character
+    period column (a 500); every API pattern now matches the whole value."""
+    worker = world.worker(link_to=world.company)
+    wid = worker.platform_worker_id
+    client_api = api(world.key())
+    records = [
+        _record(wid, "nl-1", period="2025-03\n"),
+        _record(wid + "\n", "nl-2"),
+        _record(wid, "nl-3\n"),
+        _record(wid, "nl-4"),
+    ]
+    response = client_api.post(PATRONAGE, json={"records": records})
+    assert response.status_code == 201, response.get_data(as_text=True)
+    result = response.get_json()
+    assert (result["inserted"], result["rejected"]) == (1, 3)
+    fields = {e["index"]: set(e.get("fields", {})) for e in result["errors"]}
+    assert "period" in fields[0] and "platform_worker_id" in fields[1]
+    assert "external_id" in fields[2]
+    assert db.session.scalars(select(PatronageRecord.period)).all() == ["2025-03"]
+    err = _error(client_api.post(REMIT, json=_remittance("R-9\n", [(wid, "wajib", 1000)])), 422)
+    assert "remittance_id" in err["details"]["fields"]
