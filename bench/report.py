@@ -257,6 +257,18 @@ def render(store: dict, modules: dict) -> str:
         lines += _http_section(http_rows, modules)
     if results:
         lines += _growth_section(results, modules)
+    soak = NOTES / "soak.md"  # written by `python -m bench.soak` (10 minutes, not in make bench)
+    if soak.exists():
+        lines += [
+            "## Load and soak (`bench/soak.py`, issue 10)",
+            "",
+            "Not part of `make bench` (it runs for 10 minutes): "
+            "`.venv/bin/python -m bench.soak --minutes 10` writes `bench/soak_result.json` and "
+            "this section's text (`bench/notes/soak.md`).",
+            "",
+            soak.read_text().strip().replace("### Soak:", "### Last run:", 1),
+            "",
+        ]
     generator = NOTES / "generate.md"
     if generator.exists():
         lines += [

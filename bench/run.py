@@ -10,6 +10,8 @@ stderr, and regenerates ``BENCHMARKS.md``.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import importlib
 import json
 import os
@@ -22,7 +24,7 @@ import bench
 from bench import report
 from bench.harness import Context, Database, log, machine_info
 
-NOT_BENCHMARKS = {"run", "harness", "report", "generate"}
+NOT_BENCHMARKS = {"run", "harness", "report", "generate", "soak", "locustfile"}
 
 
 def discover() -> dict:
@@ -53,6 +55,28 @@ def _hide_password(arg: str) -> str:
         return make_url(arg).render_as_string(hide_password=True)
     except Exception:  # noqa: BLE001 - not a URL after all
         return arg
+
+
+@contextlib.contextmanager
+def _locked():
+    """Several runs may share a checkout (long runs overlap): one writer of the store at a
+    time, and each merges into what is on disk *now*, so no run erases another's rows."""
+    with open(report.RESULTS.with_suffix(".lock"), "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _merge_saved(store: dict, results: list[dict], modules: dict) -> dict:
+    with _locked():
+        fresh = report.load()
+        fresh["machine"], fresh["command"] = store["machine"], store["command"]
+        report.merge(fresh, results)
+        report.save(fresh)
+        report.write_markdown(fresh, modules)
+    return fresh
 
 
 def _sizes(text: str) -> tuple[int, ...]:
@@ -162,11 +186,11 @@ def main(argv: list[str] | None = None) -> int:
                 result["command"] = store["command"]
                 print(json.dumps(result, ensure_ascii=False), flush=True)
             if not args.no_write:
-                report.merge(store, results)
-                report.save(store)
-                report.write_markdown(store, modules)
+                store = _merge_saved(store, results, modules)
     if not args.no_write:
-        report.write_markdown(store, modules)
+        with _locked():
+            store = {**report.load(), "machine": store["machine"], "command": store["command"]}
+            report.write_markdown(store, modules)
         log(f"wrote {report.MARKDOWN.name} and bench/{report.RESULTS.name}")
     return 1 if failures else 0
 
