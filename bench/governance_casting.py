@@ -26,6 +26,34 @@ FLOOR_NAME = (
 )
 
 
+def insert_bare_vote(conn, proposal_id: int, member_id: int, group: str, option: str) -> None:
+    """The rows a secret vote writes (participation + choice), with bare Core and no checks:
+    the floor of both casting benchmarks (in process, and through HTTP)."""
+    import secrets
+
+    from governance.models import BallotChoice, BallotParticipation
+    from kmp.timeutil import now_utc
+
+    conn.execute(
+        BallotParticipation.__table__.insert().values(
+            proposal_id=proposal_id,
+            member_id=member_id,
+            group_code=group,
+            cast_at=now_utc(),
+            change_count=0,
+        )
+    )
+    conn.execute(
+        BallotChoice.__table__.insert().values(
+            id=secrets.token_hex(16),
+            proposal_id=proposal_id,
+            group_code=group,
+            option=option,
+            receipt_code=secrets.token_hex(6),
+        )
+    )
+
+
 def _voters(n: int, proposal_id: int) -> list[tuple[int, str]]:
     from kmp.extensions import db
 
@@ -64,38 +92,17 @@ def subject_phase(timer, *, n: int) -> dict:
 
 
 def floor_phase(timer, *, n: int) -> dict:
-    import secrets
 
     from bench.governance_tally import open_ballot
-    from governance.models import BallotChoice, BallotParticipation
     from kmp.extensions import db
-    from kmp.timeutil import now_utc
 
     proposal_id = open_ballot(n, months=1)
     voters = _voters(n, proposal_id)
     db.session.commit()
     options = ("yes", "no", "abstain")
-    parts, choices = BallotParticipation.__table__, BallotChoice.__table__
     with db.engine.connect() as conn, timer:
         for i, (member_id, group) in enumerate(voters):
-            conn.execute(
-                parts.insert().values(
-                    proposal_id=proposal_id,
-                    member_id=member_id,
-                    group_code=group,
-                    cast_at=now_utc(),
-                    change_count=0,
-                )
-            )
-            conn.execute(
-                choices.insert().values(
-                    id=secrets.token_hex(16),
-                    proposal_id=proposal_id,
-                    group_code=group,
-                    option=options[i % 3],
-                    receipt_code=secrets.token_hex(6),
-                )
-            )
+            insert_bare_vote(conn, proposal_id, member_id, group, options[i % 3])
             conn.commit()
     cast = db.session.execute(
         text("SELECT COUNT(*) FROM ballot_choices WHERE proposal_id = :p"), {"p": proposal_id}

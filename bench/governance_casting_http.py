@@ -24,7 +24,6 @@ same V on both sides), and *ratio per round* is per slice.
 
 from __future__ import annotations
 
-import datetime as dt
 import http.client
 import multiprocessing
 import os
@@ -55,24 +54,6 @@ _CSRF = re.compile(rb'name="csrf_token" value="([^"]+)"')
 
 
 # --------------------------------------------------------------------------- setup
-
-
-def _open_proposal(title: str) -> int:
-    from governance.services import create_proposal, open_proposal
-    from kmp.extensions import db
-    from kmp.timeutil import now_utc
-
-    now = now_utc()
-    proposal = create_proposal(
-        kind="ordinary",
-        title=title,
-        opens_at=now - dt.timedelta(minutes=1),
-        closes_at=now + dt.timedelta(days=7),
-        secret=True,
-    )
-    open_proposal(proposal, by_user=None, now=now)
-    db.session.commit()
-    return proposal.id
 
 
 def _voters(proposal_id: int, count: int) -> list[tuple[int, int, str]]:
@@ -415,8 +396,10 @@ def phase(timer, *, n: int, votes: int) -> dict:
     with db.engine.connect() as conn:
         generate(conn, members=n, months=1)
     db.session.commit()
-    kmp_id = _open_proposal("Usulan benchmark (HTTP)")
-    floor_id = _open_proposal("Usulan lantai")
+    from bench.governance_tally import open_secret_proposal
+
+    kmp_id = open_secret_proposal("Usulan benchmark (HTTP)")
+    floor_id = open_secret_proposal("Usulan lantai")
     voters = _voters(kmp_id, votes)
     if len(voters) < votes:
         raise RuntimeError(f"only {len(voters)} voters with a login in the census of {n}")

@@ -28,20 +28,16 @@ FLOOR_NAME = (
 TURNOUT_PER_10 = 7
 
 
-def open_ballot(n: int, months: int = 3) -> int:
-    """Generate ``n`` members and open a secret yes/no proposal over them; returns its id."""
-    from bench.generate import generate
+def open_secret_proposal(title: str = "Usulan benchmark") -> int:
+    """Create and open a secret yes/no proposal (census frozen now); returns its id."""
     from governance.services import create_proposal, open_proposal
     from kmp.extensions import db
     from kmp.timeutil import now_utc
 
-    with db.engine.connect() as conn:
-        generate(conn, members=n, months=months)
-    db.session.commit()
     now = now_utc()
     proposal = create_proposal(
         kind="ordinary",
-        title="Usulan benchmark",
+        title=title,
         opens_at=now - dt.timedelta(minutes=1),
         closes_at=now + dt.timedelta(days=7),
         secret=True,
@@ -49,6 +45,17 @@ def open_ballot(n: int, months: int = 3) -> int:
     open_proposal(proposal, by_user=None, now=now)
     db.session.commit()
     return proposal.id
+
+
+def open_ballot(n: int, months: int = 3) -> int:
+    """Generate ``n`` members and open a secret yes/no proposal over them; returns its id."""
+    from bench.generate import generate
+    from kmp.extensions import db
+
+    with db.engine.connect() as conn:
+        generate(conn, members=n, months=months)
+    db.session.commit()
+    return open_secret_proposal()
 
 
 def cast_set_based(proposal_id: int, *, turnout_per_10: int = TURNOUT_PER_10) -> int:

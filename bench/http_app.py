@@ -38,17 +38,13 @@ def bare_vote():
     """``GET /bare`` returns a short text; ``POST /bare/vote`` (form fields ``proposal_id``,
     ``member_id``, ``group_code``, ``option``) inserts the participation and the secret choice a
     vote writes, with bare Core on a pooled connection, and commits once."""
-    import secrets
-
     from flask import request
     from sqlalchemy import create_engine
 
-    from governance.models import BallotChoice, BallotParticipation
-    from kmp.timeutil import now_utc
+    from bench.governance_casting import insert_bare_vote
 
     app = Flask("bare_vote")
     engine = create_engine(os.environ[ENV_URL])  # connects lazily: in each forked worker
-    parts, choices = BallotParticipation.__table__, BallotChoice.__table__
 
     @app.get("/bare")
     def bare_endpoint():
@@ -57,25 +53,13 @@ def bare_vote():
     @app.post("/bare/vote")
     def bare_vote_endpoint():
         form = request.form
-        proposal_id, group = int(form["proposal_id"]), form["group_code"]
         with engine.connect() as conn:
-            conn.execute(
-                parts.insert().values(
-                    proposal_id=proposal_id,
-                    member_id=int(form["member_id"]),
-                    group_code=group,
-                    cast_at=now_utc(),
-                    change_count=0,
-                )
-            )
-            conn.execute(
-                choices.insert().values(
-                    id=secrets.token_hex(16),
-                    proposal_id=proposal_id,
-                    group_code=group,
-                    option=form["option"],
-                    receipt_code=secrets.token_hex(6),
-                )
+            insert_bare_vote(
+                conn,
+                int(form["proposal_id"]),
+                int(form["member_id"]),
+                form["group_code"],
+                form["option"],
             )
             conn.commit()
         return "ok"
