@@ -34,6 +34,8 @@ from urllib.parse import urlencode
 
 from sqlalchemy import text
 
+from bench.harness import child_pids
+
 NAME = "governance_casting_http"
 TITLE = "Casting votes through the HTTP app (governance, gunicorn)"
 DEFAULT_SIZES = (10_000, 100_000)
@@ -88,21 +90,6 @@ def _cookies(user_ids: list[int]) -> list[str]:
 
 
 # --------------------------------------------------------------------------- measuring
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as handle:
-                fields = handle.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(entry))
-    return found
 
 
 def _cpu(pids) -> dict[int, float]:
@@ -272,7 +259,7 @@ class _Served:
         self.kind = kind
         self.proc, self.port = _gunicorn(target, url, probe)
         self.backends = ServerBackends(url) if url.startswith("postgresql") else None
-        self.workers = _children(self.proc.pid)
+        self.workers = child_pids(self.proc.pid)
 
     def warm(self, requests: list[tuple[str, str]]) -> None:
         for path, cookie in requests:

@@ -171,6 +171,27 @@ def _proc_cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def child_pids(pid: int) -> list[int]:
+    """The direct children of a process (gunicorn's workers), from /proc."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as handle:
+            return sorted(int(p) for p in handle.read().split())
+    except OSError:
+        pass
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                ppid = int(handle.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == pid:
+            found.append(int(entry))
+    return found
+
+
 class ServerBackends:
     """CPU of the PostgreSQL backends serving one database, read from /proc when the server
     runs on this machine (loopback). Lets a result carry a CPU-time ratio beside the wall-clock

@@ -27,6 +27,8 @@ import threading
 import time
 import urllib.request
 
+from bench.harness import _proc_cpu_seconds, child_pids
+
 NAME = "patronage_api"
 TITLE = "Patronage ingestion through the partner API (HTTP, gunicorn)"
 UNIT = "records/s"
@@ -157,19 +159,9 @@ def _start(url: str):
     raise RuntimeError("gunicorn did not answer")
 
 
-def _worker_pids(master_pid: int) -> list[int]:
-    try:
-        with open(f"/proc/{master_pid}/task/{master_pid}/children") as handle:
-            return [int(pid) for pid in handle.read().split()]
-    except OSError:
-        return []
-
-
 def _workers_cpu(master_pid: int) -> float:
     """CPU seconds of the gunicorn master's worker processes (0 where /proc is unreadable)."""
-    from bench.harness import _proc_cpu_seconds
-
-    return sum(_proc_cpu_seconds(pid) or 0.0 for pid in _worker_pids(master_pid))
+    return sum(_proc_cpu_seconds(pid) or 0.0 for pid in child_pids(master_pid))
 
 
 def _post(port: int, key: str, body: bytes) -> dict:
@@ -217,7 +209,7 @@ def subject_phase(timer, *, n: int, batch: int) -> dict:
 
         threads = [threading.Thread(target=client) for _ in range(CLIENTS)]
         deadline = time.monotonic() + 15
-        while len(_worker_pids(proc.pid)) < WORKERS and time.monotonic() < deadline:
+        while len(child_pids(proc.pid)) < WORKERS and time.monotonic() < deadline:
             time.sleep(0.1)  # every worker booted before the timer starts
         workers_cpu = _workers_cpu(proc.pid)
         with timer:

@@ -43,6 +43,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from bench.harness import _proc_cpu_seconds, child_pids
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULT_PATH = ROOT / "bench" / "soak_result.json"
 NOTES_PATH = ROOT / "bench" / "notes" / "soak.md"
@@ -70,35 +72,6 @@ def proc_memory(pid: int) -> dict | None:
     except (OSError, ValueError, IndexError):
         return None
     return found or None
-
-
-def proc_cpu_seconds(pid: int) -> float | None:
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            fields = handle.read().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def child_pids(pid: int) -> list[int]:
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as handle:
-            return sorted(int(p) for p in handle.read().split())
-    except OSError:
-        pass
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as handle:
-                ppid = int(handle.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        if ppid == pid:
-            found.append(int(entry))
-    return sorted(found)
 
 
 def loadavg() -> list[float]:
@@ -142,12 +115,12 @@ class Sampler(threading.Thread):
         for pid in child_pids(self.master_pid):
             memory = proc_memory(pid)
             if memory:
-                workers[str(pid)] = {**memory, "cpu_s": proc_cpu_seconds(pid)}
+                workers[str(pid)] = {**memory, "cpu_s": _proc_cpu_seconds(pid)}
         pg = {}
         for pid in self._pg_pids():
             memory = proc_memory(pid)
             if memory:
-                pg[str(pid)] = {**memory, "cpu_s": proc_cpu_seconds(pid)}
+                pg[str(pid)] = {**memory, "cpu_s": _proc_cpu_seconds(pid)}
         row = {
             "t": round(time.monotonic() - self.t0, 1),
             "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -156,7 +129,7 @@ class Sampler(threading.Thread):
             "workers": workers,
             "pg": pg,
             "locust": proc_memory(self.locust_pid) if self.locust_pid else None,
-            "locust_cpu_s": proc_cpu_seconds(self.locust_pid) if self.locust_pid else None,
+            "locust_cpu_s": _proc_cpu_seconds(self.locust_pid) if self.locust_pid else None,
         }
         self.samples.append(row)
         return row
