@@ -32,7 +32,7 @@ import secrets
 from dataclasses import dataclass
 
 from flask import current_app, g
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import event, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from kmp import signals
@@ -122,10 +122,27 @@ def install_member_defaults() -> None:
     )
 
 
+#: Parsed AD configurations by (database, id, version, created_at). A version is append-only
+#: (a change is a new row) and ``ADConfig`` is frozen, so a parsed one is reused by later
+#: requests of this process; any version written through the ORM empties it.
+_AD_PARSED: dict[tuple, ADConfig] = {}
+
+
+@event.listens_for(ADVersion, "after_insert")
+@event.listens_for(ADVersion, "after_update")
+@event.listens_for(ADVersion, "after_delete")
+def _forget_parsed_ad(mapper, connection, target) -> None:  # noqa: ARG001
+    _AD_PARSED.clear()
+
+
 def current_ad() -> ADConfig:
-    """The AD configuration in force (``version_id``/``version`` say which one)."""
+    """The AD configuration in force (``version_id``/``version`` say which one). One small
+    query says which version is in force; its parsed form is kept per request and per process
+    (keyed so that another database or a re-created version is never mistaken)."""
     row = db.session.execute(
-        select(ADVersion.id, ADVersion.version).order_by(ADVersion.version.desc()).limit(1)
+        select(ADVersion.id, ADVersion.version, ADVersion.created_at)
+        .order_by(ADVersion.version.desc())
+        .limit(1)
     ).first()
     if row is None:
         raise NotFound(
@@ -133,8 +150,15 @@ def current_ad() -> ADConfig:
         )
     cache = g.setdefault("kmp_ad_cache", {})
     if row.id not in cache:
-        payload = db.session.scalar(select(ADVersion.payload).where(ADVersion.id == row.id))
-        cache[row.id] = ADConfig.from_payload(payload, version_id=row.id, version=row.version)
+        key = (db.engine.url, row.id, row.version, row.created_at)
+        ad = _AD_PARSED.get(key)
+        if ad is None:
+            payload = db.session.scalar(select(ADVersion.payload).where(ADVersion.id == row.id))
+            ad = ADConfig.from_payload(payload, version_id=row.id, version=row.version)
+            if len(_AD_PARSED) > 64:
+                _AD_PARSED.clear()
+            _AD_PARSED[key] = ad
+        cache[row.id] = ad
     return cache[row.id]
 
 

@@ -17,7 +17,6 @@ from flask import (
     abort,
     current_app,
     flash,
-    g,
     redirect,
     render_template,
     request,
@@ -26,7 +25,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user, login_user
 from markupsafe import Markup
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from kmp.auth import Role, role_required
 from kmp.errors import DomainError
@@ -230,43 +229,6 @@ def apply(code: str):
 # =========================================================================== the member
 
 
-#: Parsed AD configurations by (database, id, version, created_at). A version is append-only
-#: (a change is a new row), so a parsed one can be reused by later requests of this process;
-#: any version written through this process's ORM empties it (a re-created database).
-_AD_PARSED: dict[tuple, ADConfig] = {}
-
-
-@event.listens_for(ADVersion, "after_insert")
-@event.listens_for(ADVersion, "after_update")
-@event.listens_for(ADVersion, "after_delete")
-def _forget_parsed_ad(mapper, connection, target) -> None:  # noqa: ARG001
-    _AD_PARSED.clear()
-
-
-def _current_ad() -> ADConfig:
-    """``services.current_ad()`` without re-reading and re-parsing the payload on every request:
-    one small query says which version is in force, the parsed configuration is kept per
-    process (keyed so that another database or a re-created version is never mistaken)."""
-    row = db.session.execute(
-        select(ADVersion.id, ADVersion.version, ADVersion.created_at)
-        .order_by(ADVersion.version.desc())
-        .limit(1)
-    ).first()
-    if row is None:
-        return services.current_ad()  # raises the "AD not installed" error
-    key = (db.engine.url, row.id, row.version, row.created_at)
-    ad = _AD_PARSED.get(key)
-    if ad is None:
-        payload = db.session.scalar(select(ADVersion.payload).where(ADVersion.id == row.id))
-        ad = ADConfig.from_payload(payload, version_id=row.id, version=row.version)
-        if len(_AD_PARSED) > 64:
-            _AD_PARSED.clear()
-        _AD_PARSED[key] = ad
-    # later services.current_ad() calls of this request find it in their per-request cache
-    g.setdefault("kmp_ad_cache", {}).setdefault(row.id, ad)
-    return ad
-
-
 def _pokok_status(member: Member, ad: ADConfig, by_code: dict[str, int]):
     """``services.pokok_status`` read from the member's account balances already loaded
     (``balances_of_member``); falls back to it when the pokok account is not among them."""
@@ -285,7 +247,7 @@ def _pokok_status(member: Member, ad: ADConfig, by_code: dict[str, int]):
 
 
 def _steps_context(member: Member, *, by_code: dict[str, int] | None = None, exit_cases=None):
-    ad = _current_ad()
+    ad = services.current_ad()
     group = ad.get_group(member.group_code)
     if by_code is None:
         pokok = services.pokok_status(member, ad)
@@ -565,7 +527,7 @@ def register():
         "members/register.html",
         page=page,
         filters=filters,
-        ad=_current_ad(),
+        ad=services.current_ad(),
         statuses=list(MemberStatus),
         counts=counts,
         unmasked=_sees_identity(),
