@@ -498,24 +498,6 @@ class Resolution(db.Model):
 # --------------------------------------------------------------------------- outbox, audit
 
 
-class Notification(db.Model):
-    """A message handed to the notifier (the placeholder notifier only records it here)."""
-
-    __tablename__ = "governance_notifications"
-    __table_args__ = (Index("ix_governance_notifications_meeting", "meeting_id", "id"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(String(30))
-    channel: Mapped[str] = mapped_column(String(20))
-    meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meetings.id"))
-    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
-    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    address: Mapped[str | None] = mapped_column(String(254))
-    subject: Mapped[str] = mapped_column(String(200))
-    body: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now_utc)
-
-
 class GovernanceEvent(db.Model):
     """The audit trail of governance acts (never a vote's content)."""
 

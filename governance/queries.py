@@ -16,12 +16,12 @@ from governance.models import (
     MeetingStatus,
     Nomination,
     NominationStatus,
-    Notification,
     OpenBallotVote,
     Proposal,
     ProposalStatus,
 )
 from kmp.extensions import db
+from kmp.notify import Notification
 from members.models import Member
 
 
@@ -86,7 +86,9 @@ def has_attended(meeting: Meeting, member: Member) -> bool:
 
 def notices_of(meeting: Meeting) -> int:
     return db.session.scalar(
-        select(func.count()).select_from(Notification).where(Notification.meeting_id == meeting.id)
+        select(func.count())
+        .select_from(Notification)
+        .where(Notification.campaign == f"meeting:{meeting.id}")
     )
 
 

@@ -20,7 +20,6 @@ import datetime as dt
 import logging
 import random
 from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -55,11 +54,11 @@ from governance.models import (
     ProposalStatus,
     Resolution,
 )
-from governance.notify import send_message
 from governance.tally import GroupInput, TallyError, tally_election, tally_proposal
 from kmp import signals
 from kmp.errors import Conflict, DomainError, IllegalTransition, NotFound
 from kmp.extensions import db
+from kmp.notify import queue_notification
 from kmp.timeutil import JAKARTA, business_date, now_utc
 from members.ad import ADConfig
 from members.models import Member, OfficerBody, OfficerFunction
@@ -73,9 +72,6 @@ YES_NO_OPTIONS = (
     {"key": "no", "label": "Tidak setuju"},
     {"key": ABSTAIN, "label": "Abstain"},
 )
-#: ``app.extensions[ARREARS_HOOK]``: ``(member_ids, on_date) -> {member_id: months}``, the one
-#: name the members feature installs (open wajib obligations, ``members.billing``).
-ARREARS_HOOK = "kmp_member_arrears_months"
 ONLINE_CHECKIN_BEFORE = dt.timedelta(hours=1)
 ONLINE_CHECKIN_AFTER = dt.timedelta(hours=12)
 
@@ -108,15 +104,13 @@ def current_ad() -> ADConfig:
 def arrears_months(member_ids: list[int], on_date: dt.date) -> dict[int, int]:
     """Months of simpanan wajib arrears per member: the ONE place the census asks.
 
-    The members feature registers ``app.extensions["kmp_member_arrears_months"]`` (a callable
-    ``(member_ids, on_date) -> {member_id: months}``); without it nobody has arrears.
+    Asked of the members feature's billing directly (governance sits above members).
     """
     if not member_ids:
         return {}
-    hook: Callable | None = current_app.extensions.get(ARREARS_HOOK)
-    if hook is not None:
-        return {int(k): int(v) for k, v in hook(member_ids, on_date).items()}
-    return {}
+    from members.billing import arrears_months as billing_arrears_months
+
+    return {int(k): int(v) for k, v in billing_arrears_months(member_ids, on_date).items()}
 
 
 def _user_id(user) -> int | None:
@@ -246,16 +240,17 @@ def send_notice(meeting: Meeting, by_user=None) -> int:
             f'"{meeting.title}" pada {_jakarta(meeting.starts_at)} ({meeting.mode.label}, '
             f"{where}).\n\nAcara:\n{meeting.agenda or '-'}\n"
         )
-        send_message(
+        queued = queue_notification(
             kind="meeting_notice",
             subject=subject,
             body=body,
             member_id=member.id,
             user_id=member.user_id,
             address=member.email or member.phone,
-            meeting_id=meeting.id,
+            campaign=f"meeting:{meeting.id}",
+            dedupe_key=f"meeting_notice:{meeting.id}:{member.id}",
         )
-        count += 1
+        count += queued is not None
     meeting.notice_sent_at = now
     meeting.notice_period_days = ad.notice_period_days
     db.session.flush()

@@ -236,7 +236,9 @@ def split_key(full_key: str) -> str | None:
 
 
 def set_key_resolver(app: Flask, resolver: Callable[[str, str], ApiPrincipal | None]) -> None:
-    app.extensions["kmp_api_key_resolver"] = resolver
+    from kmp.registry import get_registry
+
+    get_registry(app).api_key_resolver = resolver
 
 
 def _presented_key() -> str | None:
@@ -251,7 +253,9 @@ def _authenticate() -> ApiPrincipal:
         return g.kmp_api_principal
     key = _presented_key()
     prefix = split_key(key) if key else None
-    resolver = current_app.extensions.get("kmp_api_key_resolver")
+    from kmp.registry import get_registry
+
+    resolver = get_registry().api_key_resolver
     principal = None
     if prefix and resolver:
         principal = resolver(prefix, hash_key(key))
@@ -381,7 +385,10 @@ SECURITY_SCHEMES = {
 
 
 def get_api(app: Flask) -> KmpApi:
-    api = app.extensions.get("kmp_api")
+    from kmp.registry import get_registry
+
+    registry = get_registry(app)
+    api = registry.api
     if api is None:
         app.config.setdefault("API_TITLE", "KMP Partner API")
         app.config.setdefault("API_VERSION", "v1")
@@ -401,7 +408,7 @@ def get_api(app: Flask) -> KmpApi:
             },
         )
         api = KmpApi(app)
-        app.extensions["kmp_api"] = api
+        registry.api = api
         docs = Blueprint("api_docs", __name__)
 
         @docs.get(f"{API_PREFIX}/docs")

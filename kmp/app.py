@@ -58,6 +58,9 @@ def create_app(config: str | type | None = None, **overrides) -> Flask:
         raise ConfigError("SECRET_KEY is not set.")
     _prepare_database_config(app)
 
+    from kmp.registry import init_app as init_registry
+
+    init_registry(app)
     db.init_app(app)
     from kmp.replica import init_replica
 

@@ -606,4 +606,6 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     audit_event.connect(_on_audit_event, weak=False)
     register_nav(app, NavItem("audit.index", lazy_gettext("Jejak audit"), VIEW_ROLES, 880))
-    app.extensions["kmp_audit"] = True
+    from kmp.registry import get_registry
+
+    get_registry(app).audit_installed = True

@@ -18,20 +18,26 @@ kmp_cli = AppGroup("kmp", help="KMP operations.")
 
 def register_init_hook(app: Flask, hook: Callable[[], None]) -> None:
     """Features add what ``kmp init`` installs (e.g. the default AD configuration)."""
-    app.extensions.setdefault("kmp_init_hooks", []).append(hook)
+    from kmp.registry import get_registry
+
+    get_registry(app).add_init_step(hook)
 
 
 def register_seed_hook(app: Flask, hook: Callable[[dict], None]) -> None:
     """Features add demo data; each hook gets the dict of demo users by role and is idempotent."""
-    app.extensions.setdefault("kmp_seed_hooks", []).append(hook)
+    from kmp.registry import get_registry
+
+    get_registry(app).add_seed_step(hook)
 
 
 def install_defaults() -> None:
     from kmp.ledger.chart import install_chart
 
     install_chart()
-    for hook in current_app.extensions.get("kmp_init_hooks", []):
-        hook()
+    from kmp.registry import get_registry
+
+    for step in get_registry().init_steps:
+        step()
 
 
 @kmp_cli.command("init")
@@ -271,7 +277,9 @@ def scheduler_command(list_only: bool) -> None:
     from kmp.scheduler import build_scheduler
 
     app = current_app._get_current_object()
-    jobs = app.extensions.get("kmp_jobs", [])
+    from kmp.registry import get_registry
+
+    jobs = get_registry(app).jobs
     for job in jobs:
         click.echo(f"  {job.id}: {job.trigger} {job.trigger_args} {job.description}")
     if list_only:

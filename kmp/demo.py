@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask import current_app
 from sqlalchemy import select
 
 from kmp.auth import Role, User, create_user
@@ -41,8 +40,10 @@ def seed_demo() -> dict:
 
     install_defaults()
     users = ensure_demo_users()
-    for hook in current_app.extensions.get("kmp_seed_hooks", []):
-        hook(users)
+    from kmp.registry import get_registry
+
+    for step in get_registry().seed_steps:
+        step(users)
     return {
         "password": DEMO_PASSWORD,
         "users": {key: email for key, email, _, _ in DEMO_USERS},

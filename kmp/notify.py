@@ -10,7 +10,7 @@ a message whose delivery failed is retried (up to ``MAX_ATTEMPTS``) instead of b
 ``KMP_NOTIFIER`` chooses the adapter (architecture principle 8):
 
 - ``fake`` (development and tests): nothing leaves the server; delivered messages are kept in
-  ``app.extensions["kmp_fake_outbox"]`` (a list) and stay readable in the outbox table;
+  ``get_registry().fake_outbox`` (a list) and stay readable in the outbox table;
 - ``email``: SMTP with ``KMP_SMTP_HOST``, ``KMP_SMTP_PORT`` (587), ``KMP_SMTP_USER``,
   ``KMP_SMTP_PASSWORD``, ``KMP_SMTP_FROM`` and STARTTLS; messages addressed to a phone number
   go to the WhatsApp adapter, which is an interface only (``WhatsAppSender``): production must
@@ -36,6 +36,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from kmp.db import StrEnumType, UTCDateTime
 from kmp.extensions import db
+from kmp.registry import get_registry
 from kmp.timeutil import now_utc
 
 log = logging.getLogger("kmp.notify")
@@ -71,6 +72,8 @@ class Notification(db.Model):
     user_id: Mapped[int | None] = mapped_column(Integer, index=True)
     member_id: Mapped[int | None] = mapped_column(Integer, index=True)
     dedupe_key: Mapped[str | None] = mapped_column(String(120), unique=True)
+    #: What the message belongs to, for counts per campaign (``meeting:12``, ``ballot:7``).
+    campaign: Mapped[str | None] = mapped_column(String(80), index=True)
     status: Mapped[NotificationStatus] = mapped_column(
         StrEnumType(NotificationStatus, 10), default=NotificationStatus.PENDING, index=True
     )
@@ -78,6 +81,22 @@ class Notification(db.Model):
     last_error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now_utc)
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+def recipient_locale(user=None):
+    """A context in which gettext speaks the recipient's language (their login's ``locale``,
+    else the cooperative's default), also outside a request (jobs, CLI)::
+
+        with recipient_locale(member.user):
+            queue_notification(..., body=_("Selamat ..."))
+    """
+    from flask_babel import force_locale
+
+    languages = current_app.config.get("KMP_LANGUAGES", ("id", "en"))
+    locale = getattr(user, "locale", None)
+    if locale not in languages:
+        locale = current_app.config.get("BABEL_DEFAULT_LOCALE", "id")
+    return force_locale(locale)
 
 
 def channel_for(address: str) -> Channel:
@@ -93,6 +112,7 @@ def queue_notification(
     user_id: int | None = None,
     member_id: int | None = None,
     dedupe_key: str | None = None,
+    campaign: str | None = None,
 ) -> Notification | None:
     """Store a message for delivery after the caller's transaction commits.
 
@@ -116,6 +136,7 @@ def queue_notification(
         user_id=user_id,
         member_id=member_id,
         dedupe_key=dedupe_key,
+        campaign=campaign,
         status=NotificationStatus.PENDING,
         attempts=0,
     )
@@ -125,7 +146,7 @@ def queue_notification(
 
 
 def register_whatsapp_sender(app: Flask, sender: WhatsAppSender) -> None:
-    app.extensions["kmp_whatsapp_sender"] = sender
+    get_registry(app).whatsapp_sender = sender
 
 
 def _send_email(message: Notification) -> None:
@@ -147,7 +168,7 @@ def _send_email(message: Notification) -> None:
 
 def _send(message: Notification) -> None:
     if current_app.config.get("KMP_NOTIFIER", "fake") == "fake":
-        current_app.extensions.setdefault("kmp_fake_outbox", []).append(
+        get_registry().fake_outbox.append(
             {
                 "channel": str(message.channel),
                 "address": message.address,
@@ -160,7 +181,7 @@ def _send(message: Notification) -> None:
     if message.channel == Channel.EMAIL:
         _send_email(message)
         return
-    sender = current_app.extensions.get("kmp_whatsapp_sender")
+    sender = get_registry().whatsapp_sender
     if sender is None:
         raise RuntimeError("no WhatsApp sender is installed (register_whatsapp_sender)")
     sender(message.address, message.body)
@@ -195,7 +216,7 @@ def deliver_pending(limit: int = 500) -> tuple[int, int]:
 
 def fake_outbox(app: Flask | None = None) -> list[dict]:
     """What the fake adapter delivered (tests and the demo read it)."""
-    return (app or current_app).extensions.setdefault("kmp_fake_outbox", [])
+    return get_registry(app).fake_outbox
 
 
 def deliver_job() -> None:

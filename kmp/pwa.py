@@ -49,11 +49,15 @@ _CONFIG_RE = re.compile(r"/\*KMP-CONFIG\*/.*?/\*END\*/", re.DOTALL)
 
 def register_no_offline_prefix(app: Flask, *prefixes: str) -> None:
     """A feature adds URL prefixes the service worker must never cache (money, votes)."""
-    app.extensions.setdefault("kmp_no_offline", []).extend(prefixes)
+    from kmp.registry import get_registry
+
+    get_registry(app).add_no_offline(*prefixes)
 
 
 def no_offline_prefixes() -> list[str]:
-    return sorted({*NO_OFFLINE_PREFIXES, *current_app.extensions.get("kmp_no_offline", [])})
+    from kmp.registry import get_registry
+
+    return sorted({*NO_OFFLINE_PREFIXES, *get_registry().no_offline_prefixes})
 
 
 def manifest_data() -> dict:

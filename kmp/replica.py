@@ -19,7 +19,6 @@ from sqlalchemy import create_engine
 
 from kmp.extensions import db
 
-EXTENSION = "kmp_replica_engine"
 _FLAG = "kmp_replica_reads"
 
 
@@ -31,7 +30,9 @@ def init_replica(app: Flask) -> None:
     from kmp.config import normalise_database_url
 
     options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
-    app.extensions[EXTENSION] = create_engine(normalise_database_url(url), **options)
+    from kmp.registry import get_registry
+
+    get_registry(app).replica_engine = create_engine(normalise_database_url(url), **options)
 
 
 @contextmanager
@@ -59,7 +60,9 @@ def read_engine():
     configured, else ``None`` (the session's own, the primary)."""
     if not g.get(_FLAG, False):
         return None
-    return current_app.extensions.get(EXTENSION)
+    from kmp.registry import get_registry
+
+    return get_registry(current_app).replica_engine
 
 
 def read_execute(statement, params=None):

@@ -92,7 +92,9 @@ _CLAIM = text(
 
 
 def register_jobs(app: Flask, *jobs: Job) -> None:
-    app.extensions.setdefault("kmp_jobs", []).extend(jobs)
+    from kmp.registry import get_registry
+
+    get_registry(app).add_jobs(*jobs)
 
 
 def advisory_key(job_id: str) -> int:
@@ -154,7 +156,9 @@ def build_scheduler(app: Flask, *, blocking: bool = True):
         timezone=TIMEZONE,
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
     )
-    for job in app.extensions.get("kmp_jobs", []):
+    from kmp.registry import get_registry
+
+    for job in get_registry(app).jobs:
         scheduler.add_job(
             run_job,
             job.trigger,
@@ -168,5 +172,5 @@ def build_scheduler(app: Flask, *, blocking: bool = True):
     return scheduler
 
 
-def init_app(app: Flask) -> None:
-    app.extensions.setdefault("kmp_jobs", [])
+def init_app(app: Flask) -> None:  # noqa: ARG001 - jobs live in the registry
+    return None

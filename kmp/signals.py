@@ -1,18 +1,40 @@
 """Blinker signals: the only way information flows back up the feature layers.
 
-Senders pass keyword arguments only; receivers run inside the sender's transaction and must
-not commit. Documented payloads:
+Every signal KMP uses is declared here, with its sender, payload and receivers. Senders pass
+keyword arguments only; receivers run inside the sender's transaction and must not commit.
+Each feature connects its receivers in its ``init_app`` (``weak=False``), and
+``kmp.registry.check_wiring`` fails the test suite when a declared signal has no receiver.
 
-- ``payment_settled(sender, payment=..., member_id=..., purpose=..., amount_idr=...)``
-- ``payment_reversed(sender, payment=..., member_id=..., amount_idr=...)``
-- ``member_admitted(sender, member=...)``
-- ``member_status_changed(sender, member=..., old=..., new=...)``
-- ``resolution_adopted(sender, resolution=..., proposal=...)``
-- ``resolution_rejected(sender, proposal=...)``
-- ``audit_event(sender, action=..., target=..., before=..., after=...)``
+Events (any number of receivers):
+
+- ``payment_settled(purpose, payment=..., member_id=..., purpose=..., amount_idr=...)``
+  sent by ``kmp.payments`` when a gateway payment is settled; received by the savings
+  allocator (``members.savings``) and admission (``members.register``).
+- ``payment_reversed(purpose, payment=..., member_id=..., amount_idr=...)``: a settled payment
+  was refunded or charged back; received by ``members.savings``.
+- ``member_admitted(app, member=...)``: a member became active; received by
+  ``members.register`` (welcome message with the member number).
+- ``member_status_changed(app, member=..., old=..., new=...)``: received by
+  ``members.partners`` (tells the member's platform companies).
+- ``resolution_adopted(app, resolution=..., proposal=...)``: received by ``payouts`` (approves
+  the distribution run the resolution refers to).
+- ``resolution_rejected(app, proposal=...)``: received by ``payouts`` (the run waiting for it
+  goes back to the board).
+- ``audit_event(app, action=..., target=..., before=..., after=...)``: received by
+  ``kmp.audit``.
+
+Questions (exactly one receiver; ask with ``ask(signal, sender, **payload)``, which raises when
+nobody or more than one answers, so a missing receiver fails loudly, never silently):
+
+- ``member_accounts_requested(app, user=...) -> list[int]``: the ledger account ids a login
+  may see as "my accounts"; answered by ``members.register``.
+- ``partner_patronage_requested(app, company_id=...) -> list[dict]``: the last periods of
+  patronage a platform company reported; answered by ``payouts``.
 """
 
-from blinker import Namespace
+from __future__ import annotations
+
+from blinker import Namespace, Signal
 
 _signals = Namespace()
 
@@ -23,3 +45,28 @@ member_status_changed = _signals.signal("member-status-changed")
 resolution_adopted = _signals.signal("resolution-adopted")
 resolution_rejected = _signals.signal("resolution-rejected")
 audit_event = _signals.signal("audit-event")
+
+member_accounts_requested = _signals.signal("member-accounts-requested")
+partner_patronage_requested = _signals.signal("partner-patronage-requested")
+
+#: Signals that are questions: exactly one receiver answers.
+QUESTIONS = frozenset({"member-accounts-requested", "partner-patronage-requested"})
+
+
+class UnansweredSignal(RuntimeError):
+    """A question signal had no receiver, or more than one."""
+
+
+def declared() -> dict[str, Signal]:
+    """Every signal declared in this module, by name."""
+    return dict(_signals)
+
+
+def ask(signal: Signal, sender, **payload):
+    """Send a question signal and return its one receiver's answer."""
+    answers = signal.send(sender, **payload)
+    if len(answers) != 1:
+        raise UnansweredSignal(
+            f"signal {signal.name!r} needs exactly one receiver, has {len(answers)}"
+        )
+    return answers[0][1]

@@ -12,6 +12,7 @@ from flask_babel import format_date, lazy_gettext
 from flask_login import current_user
 
 from kmp.money import format_rupiah
+from kmp.registry import get_registry
 from kmp.timeutil import JAKARTA
 
 
@@ -24,13 +25,13 @@ class NavItem:
 
 
 def register_nav(app: Flask, *items: NavItem) -> None:
-    app.extensions.setdefault("kmp_nav", []).extend(items)
+    get_registry(app).add_nav(*items)
 
 
 def nav_for_user(user) -> list[NavItem]:
-    items = current_app.extensions.get("kmp_nav", [])
+    items = get_registry().nav
     visible = []
-    for item in sorted(items, key=lambda i: i.order):
+    for item in items:
         if item.endpoint not in current_app.view_functions:
             continue
         if not user.is_authenticated:

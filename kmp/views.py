@@ -50,6 +50,7 @@ from kmp.forms import (
     ResetPasswordForm,
     SecondFactorForm,
 )
+from kmp.registry import get_registry
 from kmp.timeutil import now_utc
 
 bp = Blueprint("core", __name__)
@@ -74,7 +75,7 @@ _NO_SESSION_CHECK = frozenset(
 
 def register_home(app: Flask, role: str, endpoint: str) -> None:
     """A feature says where a role lands after login (first matching role wins, in order)."""
-    app.extensions.setdefault("kmp_home", []).append((role, endpoint))
+    get_registry(app).add_home(role, endpoint)
 
 
 @bp.get("/")
@@ -87,7 +88,7 @@ def index():
 @bp.get("/beranda")
 @login_required
 def home():
-    for role, endpoint in current_app.extensions.get("kmp_home", []):
+    for role, endpoint in get_registry().homes:
         if current_user.has_role(role) and endpoint in current_app.view_functions:
             return redirect(url_for(endpoint))
     return render_template("home.html")

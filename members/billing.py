@@ -12,7 +12,7 @@
   ``unsettle_obligations(source)`` undoes it (a voided receipt, a reversed payment).
 * Arrears: ``arrears_months(member_ids, on_date)`` / ``arrears_idr(member_id)``: open
   obligations for months up to ``on_date``. Installed as the hooks
-  ``app.extensions["kmp_member_arrears_months"]`` and ``["kmp_member_arrears"]``.
+  the census (``members.queries.eligible_members``) and the exit refund ask them directly.
 
 Services flush, never commit.
 """
@@ -394,8 +394,7 @@ def arrears_idr(member_id: int, on_date: dt.date | None = None) -> int:
 
 
 def member_arrears_idr_hook(member) -> int:
-    """Unpaid wajib of ``member`` in Rupiah, shaped as ``app.extensions["kmp_member_arrears"]``
-    (deliberately not installed: see ``members.handlers.connect``)."""
+    """Unpaid wajib of ``member`` in Rupiah (the exit refund deducts it)."""
     return arrears_idr(member.id)
 
 

@@ -21,25 +21,43 @@ def on_payment_settled(sender, member_id=None, purpose=None, **kwargs):  # noqa:
         activate_if_ready(member)
 
 
-def connect(app: Flask) -> None:
-    from members import billing, queries, savings, services
+def on_member_admitted(sender, member=None, **kwargs):  # noqa: ARG001
+    """A member became active: tell them their member number (WhatsApp or e-mail)."""
+    if member is None:
+        return
+    from flask_babel import gettext as _
+
+    from kmp.notify import queue_notification, recipient_locale
+
+    with recipient_locale(member.user):
+        queue_notification(
+            kind="member_welcome",
+            address=member.email or member.phone,
+            subject=_("Selamat datang di koperasi"),
+            body=_(
+                "Selamat, %(name)s! Keanggotaan Anda sudah aktif. Nomor anggota: %(no)s.",
+                name=member.display_name,
+                no=member.member_no,
+            ),
+            member_id=member.id,
+            user_id=member.user_id,
+            dedupe_key=f"member_welcome:{member.id}",
+        )
+
+
+def _member_accounts(sender, user=None, **kwargs):  # noqa: ARG001
+    from members import queries
+
+    return queries.member_account_ids(user)
+
+
+def connect(app: Flask) -> None:  # noqa: ARG001
+    from members import savings
 
     signals.payment_settled.connect(on_payment_settled, weak=False)
+    signals.member_admitted.connect(on_member_admitted, weak=False)
     # Savings (issue 5): settle wajib bills, receipts; undo on a reversal.
     signals.payment_settled.connect(savings.on_savings_payment_settled, weak=False)
     signals.payment_reversed.connect(savings.on_savings_payment_reversed, weak=False)
-    # Arrears = open wajib obligations, in months per member (census, governance): the one
-    # hook name every feature uses. NOT installed as ``kmp_member_arrears`` (the exit refund's
-    # deduction): billing is cash-basis (no receivable is booked when a bill is created), so
-    # the refund of what was actually paid is already "less unpaid obligations"; deducting
-    # them again would credit ``asset:receivable:members`` that was never debited.
-    app.extensions["kmp_member_arrears_months"] = billing.arrears_months
-    # The ledger's "my accounts" page: which account ids belong to this login.
-    try:
-        from kmp.ledger import register_member_accounts_hook
-    except ImportError:  # older core
-        app.extensions["kmp_member_accounts"] = queries.member_account_ids
-    else:
-        register_member_accounts_hook(app, queries.member_account_ids)
-    # For kmp.payments (which cannot import members): where a deposit is credited.
-    app.extensions["kmp_savings_credit_lines"] = services.savings_credit_lines
+    # The ledger's "my accounts" page asks which account ids belong to this login.
+    signals.member_accounts_requested.connect(_member_accounts, weak=False)

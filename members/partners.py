@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from flask import current_app
 from sqlalchemy import func, select
 
+from kmp import signals
 from kmp.api import SCOPES, ApiPrincipal, constant_time_equal, generate_key
 from kmp.auth import Role
 from kmp.errors import Conflict, DomainError, Forbidden, NotFound
@@ -614,8 +615,11 @@ def company_summary(company: Member) -> dict:
             func.coalesce(func.sum(Remittance.rejected_idr), 0),
         ).where(Remittance.company_id == company.id)
     ).one()
-    hook = current_app.extensions.get("kmp_partner_patronage_summary")
-    patronage = hook(company.id) if hook else []
+    patronage = signals.ask(
+        signals.partner_patronage_requested,
+        current_app._get_current_object(),
+        company_id=company.id,
+    )
     months = sorted(by_month)[-12:]
     return {
         "linked": int(linked),

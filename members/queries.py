@@ -314,11 +314,9 @@ def eligible_members(
     """The voters' census (domain decision 7): active members of voting groups whose pokok is
     fully paid and whose wajib arrears are at most ``ad.max_wajib_arrears_months``.
 
-    Arrears in months come from ``app.extensions["kmp_member_arrears_months"]`` (a function
-    ``(member_ids: list[int], on_date) -> {member_id: months}``; none = no arrears yet).
+    Arrears in months come from ``members.billing.arrears_months``.
     Balances are the current maintained ones (freeze the list when the ballot opens).
     """
-    from flask import current_app
 
     voting = [g.code for g in ad.active_groups if g.members_vote]
     if group is not None:
@@ -345,8 +343,9 @@ def eligible_members(
         .order_by(Member.member_no)
     )
     rows = db.session.execute(stmt).all()
-    hook = current_app.extensions.get("kmp_member_arrears_months")
-    arrears = hook([r.id for r in rows], on_date or business_date()) if hook and rows else {}
+    from members.billing import arrears_months
+
+    arrears = arrears_months([r.id for r in rows], on_date or business_date()) if rows else {}
     limit = ad.max_wajib_arrears_months
     return [
         EligibleMember(r.id, r.member_no, r.group_code, r.user_id)

@@ -22,7 +22,7 @@ Exit: the member's pokok and wajib balances move to ``liability:exit-refund-paya
 unpaid obligations (arrears), which are credited to ``asset:receivable:members``: the savings
 issue bills wajib as ``receivable +X / wajib -X`` so that unpaid bills sit in both accounts
 and the exit entry clears them. Arrears come from the hook
-``app.extensions["kmp_member_arrears"](member) -> int`` (0 until billing exists).
+``members.billing.member_arrears_idr_hook(member) -> int``.
 """
 
 from __future__ import annotations
@@ -849,7 +849,7 @@ def savings_credit_lines(
 ) -> list[tuple[str, int]]:
     """For a payment intent: the credit line(s) of a deposit, checked (pokok not overpaid,
     instalments as the AD allows, member in a state that may deposit) and the applicant
-    account opened. Installed as ``app.extensions["kmp_savings_credit_lines"]``."""
+    account opened."""
     member = db.session.get(Member, member_id)
     if member is None:
         raise NotFound("Anggota tidak ditemukan.")
@@ -871,7 +871,7 @@ def credit_savings(
 ):
     """Post a savings deposit (``debit_account`` +X, the member's savings account -X) and
     admit the member if this completes pokok. For payments: call from a ``payment_settled``
-    receiver, or use ``app.extensions["kmp_credit_savings"]`` from ``kmp``."""
+    receiver."""
     purpose = SavingsPurpose(purpose)
     code = _check_deposit(member, purpose, amount_idr)
     label = member.member_no or f"pendaftar #{member.id}"
@@ -973,8 +973,9 @@ class RefundQuote:
 
 def member_arrears_idr(member: Member) -> int:
     """Unpaid obligations (wajib arrears) from the savings feature's hook; 0 until it exists."""
-    hook = current_app.extensions.get("kmp_member_arrears")
-    return int(hook(member)) if hook else 0
+    from members import billing
+
+    return int(billing.member_arrears_idr_hook(member))
 
 
 def compute_refund(member: Member) -> RefundQuote:

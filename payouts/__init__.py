@@ -16,11 +16,12 @@ def init_app(app: Flask) -> None:
     from payouts import models, patronage  # noqa: F401 - register the tables
     from payouts.cli import payouts_cli
     from payouts.jobs import JOBS
-    from payouts.services import on_resolution_adopted
+    from payouts.services import on_resolution_adopted, on_resolution_rejected
     from payouts.views import init_views
 
     app.cli.add_command(payouts_cli)
     signals.resolution_adopted.connect(on_resolution_adopted, weak=False)
+    signals.resolution_rejected.connect(on_resolution_rejected, weak=False)
     register_jobs(app, *JOBS)
     __import__("payouts.api").api.init_api(app)  # POST /api/v1/patronage (issue 8)
     init_views(app)

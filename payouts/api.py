@@ -385,6 +385,12 @@ def patronage_summary(company_id: int, periods: int = 12) -> list[tuple[str, str
     return [(p, str(m), int(v)) for p, m, v in rows if p in keep]
 
 
+def _patronage_answer(sender, company_id: int, **kwargs):  # noqa: ARG001
+    return patronage_summary(company_id)
+
+
 def init_api(app: Flask) -> None:
-    app.extensions["kmp_partner_patronage_summary"] = patronage_summary
+    from kmp import signals
+
+    signals.partner_patronage_requested.connect(_patronage_answer, weak=False)
     register_api_blueprint(app, blp)

@@ -552,6 +552,27 @@ def on_resolution_adopted(sender, resolution=None, proposal=None, **_):  # noqa:
     approve_run(run, resolution)
 
 
+def on_resolution_rejected(sender, proposal=None, **_):  # noqa: ARG001
+    """``resolution_rejected`` receiver: the run the SHU proposal referred to stays computed
+    (the board may correct it and propose again); the rejection is recorded in the audit."""
+    if proposal is None or str(proposal.kind) != "shu_allocation":
+        return
+    ref = (proposal.reference or "").strip()
+    if not ref.startswith("distribution_run:"):
+        return
+    from flask import current_app
+
+    from kmp import signals
+
+    signals.audit_event.send(
+        current_app._get_current_object(),
+        action="distribution_run.proposal_rejected",
+        target=ref,
+        before=None,
+        after={"proposal_id": proposal.id},
+    )
+
+
 # --------------------------------------------------------------------------- posting
 
 
@@ -837,10 +858,13 @@ def pay_cash(line: DistributionLine, by_user) -> DistributionLine:
 
 
 def get_disburser():
-    """The disbursement adapter: ``app.extensions['kmp_disburser']`` (tests, real Iris) or a
+    """The disbursement adapter: ``get_registry().disburser`` (tests, real Iris) or a
     fake one built from ``KMP_DISBURSER`` (``fake``, the default outside production)."""
+    from kmp.registry import get_registry
+
     app = current_app
-    disburser = app.extensions.get("kmp_disburser")
+    registry = get_registry(app)
+    disburser = registry.disburser
     if disburser is None:
         kind = app.config.get("KMP_DISBURSER", "fake")
         if kind == "iris":
@@ -855,7 +879,7 @@ def get_disburser():
             from kmp.payments.iris import FakeDisburser
 
             disburser = FakeDisburser(app.config.get("KMP_IRIS_MERCHANT_KEY") or "fake-merchant")
-        app.extensions["kmp_disburser"] = disburser
+        registry.disburser = disburser
     return disburser
 
 

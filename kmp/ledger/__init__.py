@@ -2,18 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-
 from flask import Flask
-
-#: ``app.extensions[MEMBER_ACCOUNTS_HOOK]``: a callable ``user -> account ids`` that the members
-#: feature installs so ``/buku-besar/saya`` shows a member their own accounts (and only those).
-MEMBER_ACCOUNTS_HOOK = "kmp_member_accounts"
-
-
-def register_member_accounts_hook(app: Flask, hook: Callable[[object], Iterable[int]]) -> None:
-    """Say which ledger accounts belong to a logged-in user (the members feature calls this)."""
-    app.extensions[MEMBER_ACCOUNTS_HOOK] = hook
 
 
 def init_app(app: Flask) -> None:

@@ -473,10 +473,14 @@ def close_period_view():
 
 
 def _my_account_ids() -> list[int]:
-    hook = current_app.extensions.get("kmp_member_accounts")
-    if hook is None:
-        return []
-    return [int(i) for i in (hook(current_user._get_current_object()) or [])]
+    from kmp import signals
+
+    answer = signals.ask(
+        signals.member_accounts_requested,
+        current_app._get_current_object(),
+        user=current_user._get_current_object(),
+    )
+    return [int(i) for i in (answer or [])]
 
 
 @bp.get("/saya")

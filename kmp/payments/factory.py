@@ -30,8 +30,6 @@ from kmp.payments.gateway import FakeGateway, MidtransGateway, PaymentGateway
 #: Signs the fake's notifications when MIDTRANS_SERVER_KEY is unset (development only).
 DEV_FAKE_SERVER_KEY = "SB-Mid-server-KMP-DEV-FAKE-GATEWAY-ONLY"  # noqa: S105 - not a secret
 
-_CACHE = "kmp_payment_gateway"
-_CACHE_WEBHOOK = "kmp_payment_gateway_webhook"
 GATEWAY_KINDS = ("fake", "midtrans")
 
 
@@ -109,27 +107,31 @@ def _build(app: Flask, *, for_webhook: bool) -> PaymentGateway:
 
 def get_gateway(app: Flask, *, for_webhook: bool = False) -> PaymentGateway:
     """The configured gateway (built once per app; thread-safe to share)."""
-    name = _CACHE_WEBHOOK if for_webhook else _CACHE
-    gateway = app.extensions.get(name)
+    from kmp.registry import get_registry
+
+    registry = get_registry(app)
+    gateway = registry.webhook_gateway if for_webhook else registry.gateway
     if gateway is None:
         gateway = _build(app, for_webhook=for_webhook)
-        if getattr(gateway, "is_fake", False) and not for_webhook:
+        if getattr(gateway, "is_fake", False):
             # One fake serves both roles, so the webhook sees what the page simulated.
-            app.extensions.setdefault(_CACHE_WEBHOOK, gateway)
-        elif getattr(gateway, "is_fake", False):
-            app.extensions.setdefault(_CACHE, gateway)
-        gateway = app.extensions.setdefault(name, gateway)
+            registry.gateway = registry.gateway or gateway
+            registry.webhook_gateway = registry.webhook_gateway or gateway
+        elif for_webhook:
+            registry.webhook_gateway = gateway
+        else:
+            registry.gateway = gateway
+        gateway = registry.webhook_gateway if for_webhook else registry.gateway
     return gateway
 
 
 def set_gateway(app: Flask, gateway: PaymentGateway | None) -> None:
     """Use ``gateway`` for checkout, webhook and reconciliation (``None``: back to config)."""
-    if gateway is None:
-        app.extensions.pop(_CACHE, None)
-        app.extensions.pop(_CACHE_WEBHOOK, None)
-    else:
-        app.extensions[_CACHE] = gateway
-        app.extensions[_CACHE_WEBHOOK] = gateway
+    from kmp.registry import get_registry
+
+    registry = get_registry(app)
+    registry.gateway = gateway
+    registry.webhook_gateway = gateway
 
 
 def is_fake_gateway(gateway: object) -> bool:

@@ -69,6 +69,7 @@ def make_member(
         status=status,
         full_name=name or f"Anggota {group} {n}",
         nik=_nik(),
+        phone=f"+62812{n:08d}",
         joined_date=joined or activated_at.date(),
         activated_at=activated_at,
         user_id=user.id if user is not None else None,

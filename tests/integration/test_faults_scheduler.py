@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 
 from kmp.extensions import db
 from kmp.notify import Notification
+from kmp.registry import get_registry
 from kmp.scheduler import run_job
 from members.models import WajibObligation
 from tests.integration.members_support import fast_passwords  # noqa: F401
@@ -29,6 +30,7 @@ CHILD = textwrap.dedent(
     """
     import sys, time
     from kmp import create_app
+    from kmp.registry import get_registry
     from kmp.scheduler import run_job
     import members.billing as billing
 
@@ -43,7 +45,7 @@ CHILD = textwrap.dedent(
         return count
 
     billing.queue_bill_notices = stuck
-    job = next(j for j in app.extensions["kmp_jobs"] if j.id == "members.bill_wajib")
+    job = get_registry(app).job("members.bill_wajib")
     run_job(app, job)
     """
 )
@@ -73,7 +75,7 @@ def test_scheduler_killed_mid_billing_completes_exactly_once(app, make_user, tmp
     assert _count(Notification, Notification.kind == "wajib_bill") == 0
 
     # The restarted scheduler runs the job: every member billed once, one message each.
-    job = next(j for j in app.extensions["kmp_jobs"] if j.id == "members.bill_wajib")
+    job = get_registry(app).job("members.bill_wajib")
     assert run_job(app, job) is True
     assert _count(WajibObligation) == len(members)
     assert _count(Notification, Notification.kind == "wajib_bill") == len(members)
@@ -88,6 +90,7 @@ SHU_CHILD = textwrap.dedent(
     """
     import datetime as dt, sys, time
     from kmp import create_app
+    from kmp.registry import get_registry
     from kmp.scheduler import run_job
     from kmp.timeutil import set_clock
     import payouts.services as services
@@ -101,7 +104,7 @@ SHU_CHILD = textwrap.dedent(
         time.sleep(120)                         # ... and the process is killed here
 
     services.after_post_chunk = stuck
-    job = next(j for j in app.extensions["kmp_jobs"] if j.id == "payouts-post-shu")
+    job = get_registry(app).job("payouts-post-shu")
     run_job(app, job)
     """
 )
@@ -182,10 +185,11 @@ def test_scheduler_killed_mid_shu_posting_completes_exactly_once(app, make_user,
     # The restarted scheduler posts and pays it once; another run changes nothing.
     import datetime as dt
 
+    from kmp.registry import get_registry
     from kmp.scheduler import run_job
     from kmp.timeutil import set_clock
 
-    job = next(j for j in app.extensions["kmp_jobs"] if j.id == "payouts-post-shu")
+    job = get_registry(app).job("payouts-post-shu")
     set_clock(lambda: dt.datetime(day.year, day.month, day.day, 1, 0, tzinfo=dt.UTC))
     try:
         assert run_job(app, job) is True

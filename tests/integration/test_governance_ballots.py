@@ -25,6 +25,7 @@ from governance.models import (
 from kmp import signals
 from kmp.errors import DomainError
 from kmp.extensions import db
+from kmp.registry import get_registry
 from kmp.timeutil import now_utc, set_clock
 from members.states import MemberStatus
 from tests.integration.governance_factories import (
@@ -52,11 +53,13 @@ def arrears(app):
         calls.append(list(member_ids))
         return {m: months.get(m, 0) for m in member_ids}
 
-    previous = app.extensions.get("kmp_member_arrears_months")
-    app.extensions["kmp_member_arrears_months"] = hook
+    from members import billing
+
+    previous = billing.arrears_months
+    billing.arrears_months = hook
     months["calls"] = calls  # type: ignore[index]
     yield months
-    app.extensions["kmp_member_arrears_months"] = previous
+    billing.arrears_months = previous
 
 
 def _members(spec: dict[str, int]):
@@ -459,7 +462,7 @@ def test_schedule_opens_and_closes_and_is_idempotent(db):
 
 
 def test_schedule_job_is_registered(app):
-    jobs = {job.id: job for job in app.extensions["kmp_jobs"]}
+    jobs = {job.id: job for job in get_registry(app).jobs}
     assert jobs["governance-ballots"].trigger == "interval"
     assert jobs["governance-ballots"].trigger_args == {"minutes": 1}
 

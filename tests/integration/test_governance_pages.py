@@ -15,13 +15,13 @@ from governance.models import (
     BallotParticipation,
     Meeting,
     MinutesAttachment,
-    Notification,
     Proposal,
     ProposalStatus,
 )
 from governance.views import MANAGE_ROLES, PARTICIPANT_ROLES, READ_ROLES
 from kmp.auth import Role
 from kmp.extensions import db
+from kmp.notify import Notification
 from kmp.timeutil import JAKARTA, now_utc, set_clock
 from tests.conftest import csrf_from
 from tests.integration.governance_factories import (
@@ -216,7 +216,10 @@ def test_meeting_flow_notice_checkin_minutes(client, login_as, csrf_token, make_
     response = client.post(f"/rapat/{meeting.id}/undangan", data={"csrf_token": token})
     page = _follow(client, response).get_data(as_text=True)
     assert "Undangan dikirim ke 2 anggota" in page
-    assert db.session.scalar(select(func.count()).select_from(Notification)) == 2
+    notices = db.session.scalars(
+        select(Notification).where(Notification.kind == "meeting_notice")
+    ).all()
+    assert len(notices) == 2 and {n.campaign for n in notices} == {f"meeting:{meeting.id}"}
     again = _follow(
         client, client.post(f"/rapat/{meeting.id}/undangan", data={"csrf_token": token})
     )
@@ -449,14 +452,14 @@ def test_member_votes_changes_and_finds_the_receipt(client, login_as, csrf_token
 def test_member_outside_the_census_sees_the_reason(client, login_as, make_user, app):
     user, member = make_voter(make_user, "kurir")
     make_member("kurir")
-    previous = app.extensions.get("kmp_member_arrears_months")
-    app.extensions["kmp_member_arrears_months"] = lambda ids, on: {
-        i: 5 if i == member.id else 0 for i in ids
-    }
+    from members import billing
+
+    previous = billing.arrears_months
+    billing.arrears_months = lambda ids, on: {i: 5 if i == member.id else 0 for i in ids}
     try:
         proposal = make_proposal()
     finally:
-        app.extensions["kmp_member_arrears_months"] = previous
+        billing.arrears_months = previous
     login_as(user=user)
     page = client.get(f"/pemungutan/{proposal.id}").get_data(as_text=True)
     assert 'data-testid="census-refusal"' in page

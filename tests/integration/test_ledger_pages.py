@@ -419,8 +419,10 @@ def test_my_accounts_without_hook_is_a_friendly_404(client, login_as):
 def test_member_sees_only_own_accounts(app, client, login_as, books, monkeypatch):
     mine = login_as("anggota")
     own = list(books["a"].values())
-    monkeypatch.setitem(
-        app.extensions, "kmp_member_accounts", lambda user: own if user.id == mine.id else []
+    from members import queries
+
+    monkeypatch.setattr(
+        queries, "member_account_ids", lambda user: own if user.id == mine.id else []
     )
     response = client.get("/buku-besar/saya")
     assert response.status_code == 200

@@ -9,7 +9,7 @@ from kmp.ledger.chart import CASH, REFUND_PAYABLE
 from kmp.ledger.models import Account
 from kmp.ledger.queries import check_ledger
 from kmp.ledger.services import post_entry
-from members import services
+from members import billing, services
 from members.models import ExitCase, ExitKind, ExitStatus, Member
 from members.states import MemberStatus
 from tests.integration.members_support import (
@@ -57,7 +57,7 @@ def member_with_savings(board, app, monkeypatch):
         source_kind="test",
     )
     db.session.commit()
-    monkeypatch.setitem(app.extensions, "kmp_member_arrears", lambda m: 25_000)
+    monkeypatch.setattr(billing, "member_arrears_idr_hook", lambda m: 25_000)
     return member
 
 

@@ -6,7 +6,7 @@ from kmp import signals
 from kmp.extensions import db
 from kmp.ledger.chart import GATEWAY_CLEARING
 from kmp.ledger.services import post_entry
-from members import queries, services
+from members import billing, queries, services
 from members.importer import COLUMNS, import_members
 from members.states import MemberStatus
 from tests.integration.members_support import (
@@ -33,15 +33,11 @@ def test_census_of_eligible_members(app, board, monkeypatch):
     services.update_ad(payload, board["pengurus"], "pengguna tanpa suara")
     db.session.commit()
     admit(apply_member(4, group="pengguna"), **board)
-    monkeypatch.setitem(
-        app.extensions, "kmp_member_arrears_months", lambda ids, on: {arrears.id: 4}
-    )
+    monkeypatch.setattr(billing, "arrears_months", lambda ids, on: {arrears.id: 4})
     census = queries.eligible_members(services.current_ad())
     assert [(e.member_id, e.group_code) for e in census] == [(voter.id, "pengemudi")]
     assert census[0].user_id == voter.user_id
-    monkeypatch.setitem(
-        app.extensions, "kmp_member_arrears_months", lambda ids, on: {arrears.id: 3}
-    )
+    monkeypatch.setattr(billing, "arrears_months", lambda ids, on: {arrears.id: 3})
     assert {e.member_id for e in queries.eligible_members(services.current_ad())} == {
         voter.id,
         arrears.id,
@@ -84,7 +80,11 @@ def test_capital_basis_year_end_and_average():
 
 def test_member_accounts_hook(app, board):
     member = admit(apply_member(1), **board)
-    hook = app.extensions["kmp_member_accounts"]
+    from kmp import signals
+
+    def hook(user):
+        return signals.ask(signals.member_accounts_requested, app, user=user)
+
     ids = hook(member.user)
     # the four savings accounts and the applicant account that held pokok before admission
     assert len(ids) == 5
@@ -94,10 +94,10 @@ def test_member_accounts_hook(app, board):
 def test_gateway_payment_completes_admission(app, board):
     member = apply_member(1)
     services.approve_member(member, board["pengurus"])
-    lines = app.extensions["kmp_savings_credit_lines"](member.id, "pokok", 100_000)
+    lines = services.savings_credit_lines(member.id, "pokok", 100_000)
     assert lines == [(services.applicant_account_code(member), 100_000)]
     with pytest.raises(services.DomainError, match="melebihi"):
-        app.extensions["kmp_savings_credit_lines"](member.id, "pokok", 100_001)
+        services.savings_credit_lines(member.id, "pokok", 100_001)
     # what the payments service does: post its receipt entry, then send the signal
     post_entry(
         idempotency_key="midtrans:x:receipt",

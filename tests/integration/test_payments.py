@@ -54,6 +54,7 @@ from kmp.payments.services import (
     reconcile_payments,
     start_checkout,
 )
+from kmp.registry import get_registry
 from kmp.scheduler import run_job
 from kmp.timeutil import now_utc, set_clock
 
@@ -822,7 +823,7 @@ def test_cli_and_job(app, fake):
     assert "1 checked, 1 changed" in result.output
     assert fresh(attempt).state == PaymentState.PAID
 
-    (job,) = [j for j in app.extensions["kmp_jobs"] if j.id == "payments-reconcile"]
+    job = get_registry(app).job("payments-reconcile")
     assert job.trigger == "interval" and job.trigger_args == {"minutes": 10}
     assert run_job(app, job) is True
     assert len(entries_for(attempt.order_id)) == 1
@@ -832,8 +833,11 @@ def test_cli_and_job(app, fake):
 
 
 def _bare_app(**config: Any) -> Flask:
+    from kmp.registry import init_app as init_registry
+
     app = Flask("kmp-test")
     app.config.update(config)
+    init_registry(app)
     return app
 
 

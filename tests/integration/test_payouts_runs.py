@@ -14,6 +14,7 @@ from kmp.ledger.chart import RESERVE, SHU_FUNDS, member_account_code
 from kmp.ledger.models import JournalEntry
 from kmp.ledger.queries import balance_of, check_ledger
 from kmp.ledger.services import get_account
+from kmp.registry import get_registry
 from payouts import services
 from payouts.models import DistributionLine, DistributionRun, LineStatus, RunStatus
 from tests.integration.members_support import fast_passwords  # noqa: F401
@@ -195,7 +196,7 @@ def test_scheduled_job_posts_on_distribution_date(world, app):
     from kmp.timeutil import set_clock
 
     run = _approved_run(world)
-    job = next(j for j in app.extensions["kmp_jobs"] if j.id == "payouts-post-shu")
+    job = get_registry(app).job("payouts-post-shu")
     date = run.distribution_date
     set_clock(
         lambda: (

@@ -12,6 +12,7 @@ from kmp.ledger.chart import BANK, PAYOUT_IN_TRANSIT, member_account_code
 from kmp.ledger.queries import balance_of, check_ledger
 from kmp.ledger.services import get_account
 from kmp.payments.iris import IRIS_SIGNATURE_HEADER, FakeDisburser
+from kmp.registry import get_registry
 from payouts import services
 from payouts.models import (
     DistributionLine,
@@ -34,9 +35,10 @@ def _bal(code: str) -> int:
 @pytest.fixture
 def fake(app):
     disburser = FakeDisburser("fake-merchant")
-    app.extensions["kmp_disburser"] = disburser
+    registry = get_registry(app)
+    registry.disburser = disburser
     yield disburser
-    app.extensions.pop("kmp_disburser", None)
+    registry.disburser = None
 
 
 @pytest.fixture

@@ -15,7 +15,8 @@ from kmp.extensions import db
 from kmp.ledger.chart import CASH
 from kmp.ledger.queries import income_statement, trial_balance
 from kmp.ledger.services import EntrySpec, post_entries
-from kmp.replica import EXTENSION, read_engine, replica_reads
+from kmp.registry import get_registry
+from kmp.replica import read_engine, replica_reads
 from kmp.timeutil import business_date
 
 pytestmark = pytest.mark.nodb
@@ -33,7 +34,7 @@ def _app(tmp_path, replica: bool):
         install_defaults()
         db.session.commit()
         if replica:  # the replica as it was before the entry below reached it
-            replica_engine = app.extensions[EXTENSION]
+            replica_engine = get_registry(app).replica_engine
             db.metadata.create_all(replica_engine)
             with replica_engine.begin() as conn:
                 for table in db.metadata.sorted_tables:
@@ -70,7 +71,7 @@ def test_reports_read_the_replica_only_inside_replica_reads(tmp_path):
         assert read_engine() is None
         assert _surplus(year) == INCOME  # outside: the primary
         with replica_reads():
-            assert read_engine() is app.extensions[EXTENSION]
+            assert read_engine() is get_registry(app).replica_engine
             assert _surplus(year) == 0  # the lagging replica
             assert _cash(trial_balance()) == 0
         assert _cash(trial_balance()) == INCOME
@@ -87,7 +88,7 @@ def test_money_decisions_read_the_primary_even_inside_replica_reads(tmp_path):
 
 def test_without_a_replica_replica_reads_is_the_primary(tmp_path):
     app, year = _app(tmp_path, replica=False)
-    assert EXTENSION not in app.extensions
+    assert get_registry(app).replica_engine is None
     with app.app_context(), replica_reads():
         assert read_engine() is None
         assert _surplus(year) == INCOME

@@ -302,6 +302,8 @@ def test_applicant_pays_pokok_in_instalments_online(client, board):
     assert applicant.status.value == "active" and applicant.member_no
     assert savings.member_balances(applicant)["pokok"] == 100_000
     bodies = db.session.scalars(
-        select(Notification.body).where(Notification.member_id == applicant.id)
+        select(Notification.body).where(
+            Notification.member_id == applicant.id, Notification.kind == "payment_receipt"
+        )
     ).all()
     assert len(bodies) == 2 and any("cicilan" in b for b in bodies)

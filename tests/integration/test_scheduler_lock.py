@@ -32,7 +32,8 @@ from kmp.scheduler import Job, build_scheduler, register_jobs
 
 url, start, seconds = sys.argv[1], dt.datetime.fromisoformat(sys.argv[2]), float(sys.argv[3])
 app = create_app("testing", SQLALCHEMY_DATABASE_URI=url)
-app.extensions["kmp_jobs"] = []  # only this test's jobs
+from kmp.registry import get_registry
+get_registry(app).jobs.clear()  # only this test's jobs
 
 
 def record(name, pause):

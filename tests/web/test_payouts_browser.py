@@ -16,6 +16,7 @@ from kmp.auth import Role
 from kmp.ledger.chart import member_account_code
 from kmp.ledger.queries import balance_of
 from kmp.ledger.services import get_account
+from kmp.registry import get_registry
 from kmp.scheduler import run_job
 from kmp.timeutil import now_utc, set_clock
 from payouts.models import DistributionRun, RunStatus
@@ -75,7 +76,7 @@ def test_shu_journey(app, db, page, new_page, make_user, login_as_web, web_login
     assert run.status is RunStatus.APPROVED
 
     # 3. the scheduled job posts it on the distribution date
-    job = next(j for j in app.extensions["kmp_jobs"] if j.id == "payouts-post-shu")
+    job = get_registry(app).job("payouts-post-shu")
     date = run.distribution_date
     set_clock(lambda: dt.datetime(date.year, date.month, date.day, 3, 0, tzinfo=dt.UTC))
     try:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-29 06:36:11.743614
+Create Date: 2026-12-04 18:41:43.220624
 
 """
 from alembic import op
@@ -85,6 +85,7 @@ def upgrade():
     sa.Column('user_id', sa.Integer(), nullable=True),
     sa.Column('member_id', sa.Integer(), nullable=True),
     sa.Column('dedupe_key', sa.String(length=120), nullable=True),
+    sa.Column('campaign', sa.String(length=80), nullable=True),
     sa.Column('status', sa.String(length=32), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('last_error', sa.String(length=500), nullable=True),
@@ -94,6 +95,7 @@ def upgrade():
     sa.UniqueConstraint('dedupe_key', name=op.f('uq_notifications_dedupe_key'))
     )
     with op.batch_alter_table('notifications', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_notifications_campaign'), ['campaign'], unique=False)
         batch_op.create_index(batch_op.f('ix_notifications_kind'), ['kind'], unique=False)
         batch_op.create_index(batch_op.f('ix_notifications_member_id'), ['member_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_notifications_status'), ['status'], unique=False)
@@ -594,25 +596,6 @@ def upgrade():
         batch_op.create_index('ix_governance_events_at', ['at'], unique=False)
         batch_op.create_index(batch_op.f('ix_governance_events_meeting_id'), ['meeting_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_governance_events_proposal_id'), ['proposal_id'], unique=False)
-
-    op.create_table('governance_notifications',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('kind', sa.String(length=30), nullable=False),
-    sa.Column('channel', sa.String(length=20), nullable=False),
-    sa.Column('meeting_id', sa.Integer(), nullable=True),
-    sa.Column('member_id', sa.Integer(), nullable=True),
-    sa.Column('user_id', sa.Integer(), nullable=True),
-    sa.Column('address', sa.String(length=254), nullable=True),
-    sa.Column('subject', sa.String(length=200), nullable=False),
-    sa.Column('body', sa.Text(), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['meeting_id'], ['meetings.id'], name=op.f('fk_governance_notifications_meeting_id_meetings')),
-    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_governance_notifications_member_id_members')),
-    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_governance_notifications_user_id_users')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_governance_notifications'))
-    )
-    with op.batch_alter_table('governance_notifications', schema=None) as batch_op:
-        batch_op.create_index('ix_governance_notifications_meeting', ['meeting_id', 'id'], unique=False)
 
     op.create_table('meeting_attendances',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -1228,10 +1211,6 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_meeting_attendances_meeting_id'))
 
     op.drop_table('meeting_attendances')
-    with op.batch_alter_table('governance_notifications', schema=None) as batch_op:
-        batch_op.drop_index('ix_governance_notifications_meeting')
-
-    op.drop_table('governance_notifications')
     with op.batch_alter_table('governance_events', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_governance_events_proposal_id'))
         batch_op.drop_index(batch_op.f('ix_governance_events_meeting_id'))
@@ -1329,6 +1308,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_notifications_status'))
         batch_op.drop_index(batch_op.f('ix_notifications_member_id'))
         batch_op.drop_index(batch_op.f('ix_notifications_kind'))
+        batch_op.drop_index(batch_op.f('ix_notifications_campaign'))
 
     op.drop_table('notifications')
     op.drop_table('member_number_counters')
