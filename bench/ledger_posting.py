@@ -136,6 +136,7 @@ def floor_phase(timer, *, n: int, batch: int) -> dict:
                         "posted_by_id": None,
                         "reverses_id": None,
                         "fingerprint": fingerprint,
+                        "posting_count": 2,
                     }
                     for i, (_, _, day) in enumerate(chunk, start)
                 ]

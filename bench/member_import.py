@@ -218,6 +218,7 @@ def floor_phase(timer, *, n: int) -> dict:
                             "source_kind": "member_import",
                             "source_id": str(member_id),
                             "fingerprint": "0" * 64,
+                            "posting_count": len(lines) + 1,
                         }
                     )
                     postings.append(

@@ -5,7 +5,17 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import BigInteger, DateTime, MetaData, String, TypeDecorator
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    MetaData,
+    String,
+    Table,
+    TypeDecorator,
+    event,
+)
 from sqlalchemy.orm import DeclarativeBase
 
 NAMING_CONVENTION = {
@@ -57,6 +67,26 @@ class Rupiah(TypeDecorator):
         if isinstance(value, bool) or not isinstance(value, int):
             raise TypeError(f"Rupiah amounts must be int, got {type(value).__name__}")
         return value
+
+
+#: The largest amount any money column may hold (Rp 10^15, a thousand trillion): far above any
+#: cooperative's books, far below int64, so sums of maintained balances never overflow.
+RUPIAH_BOUND = 10**15
+
+
+@event.listens_for(Column, "after_parent_attach")
+def _bound_rupiah_column(column: Column, table) -> None:
+    """Every ``Rupiah`` column gets a named CHECK ``-10^15 <= value <= 10^15`` in the database
+    (``ck_<table>_<column>_bounded``): an amount can never overflow silently (SQLite would turn
+    an int64 overflow into a REAL), whichever feature declares the column."""
+    if not isinstance(table, Table) or not isinstance(column.type, Rupiah) or not column.name:
+        return
+    table.append_constraint(
+        CheckConstraint(
+            f"{column.name} BETWEEN -{RUPIAH_BOUND} AND {RUPIAH_BOUND}",
+            name=f"{column.name}_bounded",
+        )
+    )
 
 
 class StrEnumType(TypeDecorator):

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import ARRAY, any_, bindparam, insert, literal, select, text, update
 from sqlalchemy.exc import IntegrityError
 
+from kmp.db import RUPIAH_BOUND
 from kmp.errors import Conflict, DomainError, NotFound
 from kmp.extensions import db
 from kmp.ledger.models import Account, AccountType, ClosedPeriod, JournalEntry, Posting
@@ -149,6 +150,10 @@ def _validate_shape(spec: EntrySpec) -> None:
         )
     if any(amount == 0 for _, amount in spec._resolved):
         raise UnbalancedEntry("Posting sebesar Rp 0 tidak diterima.", code="zero_posting")
+    if any(abs(amount) > RUPIAH_BOUND for _, amount in spec._resolved):
+        raise UnbalancedEntry(
+            "Jumlah posting melebihi batas Rp 10^15.", code="amount_out_of_bounds"
+        )
     total = sum(amount for _, amount in spec._resolved)
     if total != 0:
         raise UnbalancedEntry(
@@ -250,6 +255,7 @@ def post_entries(specs: Sequence[EntrySpec], *, lock: bool = True) -> list[Journ
                 "posted_by_id": spec.posted_by_id,
                 "reverses_id": spec.reverses_id,
                 "fingerprint": fingerprint,
+                "posting_count": len(spec._resolved),
             }
             for spec, fingerprint in fresh
         ]
@@ -273,12 +279,17 @@ def post_entries(specs: Sequence[EntrySpec], *, lock: bool = True) -> list[Journ
             for (spec, _), entry_id in zip(fresh, new_ids, strict=True)
             for a, v in spec._resolved
         ]
-        db.session.execute(insert(Posting.__table__), posting_rows)
+        _insert_postings(posting_rows)
         _apply_deltas({a: d for a, d in deltas.items() if d})
         savepoint.commit()
     except IntegrityError as error:
         savepoint.rollback()
         text = str(error.orig).lower()
+        if "_bounded" in text:
+            raise LedgerError(
+                "Saldo akun akan melebihi batas Rp 10^15: transaksi ditolak.",
+                code="amount_out_of_bounds",
+            ) from error
         if "no_negative_balance" in text:
             # The database's CHECK is the last line of defence against a concurrent overdraft.
             raise Overdraft("Saldo tidak cukup: transaksi ditolak.") from error
@@ -296,6 +307,28 @@ def post_entries(specs: Sequence[EntrySpec], *, lock: bool = True) -> list[Journ
             db.session.expire(obj, ["balance_idr"])
     iterator = iter(new_ids)
     return [r if r is not None else next(iterator) for r in results]
+
+
+_SQLITE_POSTINGS_PER_STATEMENT = 500
+
+
+def _insert_postings(rows: list[dict]) -> None:
+    """Write the postings. SQLite: multi-row ``INSERT ... VALUES (...), (...)`` of 500 rows,
+    because the journal's triggers make every statement open a statement journal, which an
+    ``executemany`` would pay once per row. PostgreSQL: the pipelined executemany."""
+    if _is_postgresql():
+        db.session.execute(insert(Posting.__table__), rows)
+        return
+    connection = db.session.connection()
+    head = "INSERT INTO postings (entry_id, account_id, amount_idr, entry_date) VALUES "
+    size = _SQLITE_POSTINGS_PER_STATEMENT
+    for start in range(0, len(rows), size):
+        chunk = rows[start : start + size]
+        params: list = []
+        for row in chunk:
+            params += (row["entry_id"], row["account_id"], row["amount_idr"])
+            params.append(row["entry_date"].isoformat())
+        connection.exec_driver_sql(head + ",".join(["(?, ?, ?, ?)"] * len(chunk)), tuple(params))
 
 
 def _is_postgresql() -> bool:

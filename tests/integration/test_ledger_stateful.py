@@ -14,7 +14,7 @@ from kmp.cli import install_defaults
 from kmp.errors import Conflict
 from kmp.extensions import db
 from kmp.ledger.chart import CASH, open_member_accounts
-from kmp.ledger.models import Account, JournalEntry, Posting
+from kmp.ledger.models import Account, JournalEntry, Posting, journal_guards_suspended
 from kmp.ledger.queries import check_ledger, trial_balance
 from kmp.ledger.services import (
     IdempotencyConflict,
@@ -44,8 +44,9 @@ def _reset_ledger() -> None:
             for table in tables:
                 db.session.execute(text(f"DELETE FROM {table}"))
     else:
-        for table in tables:
-            db.session.execute(text(f"DELETE FROM {table}"))
+        with journal_guards_suspended(db.session.connection()):
+            for table in tables:
+                db.session.execute(text(f"DELETE FROM {table}"))
     db.session.execute(text("UPDATE accounts SET balance_idr = 0, is_closed = :no"), {"no": False})
     db.session.commit()
     install_defaults()
