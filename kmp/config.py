@@ -124,6 +124,37 @@ class TestingConfig(BaseConfig):
     RATELIMIT_STORAGE_URI = "memory://"
 
 
+#: Values that exist only so development and tests run without secrets; production refuses
+#: every one of them wherever a secret is expected.
+DEVELOPMENT_CONSTANTS = frozenset(
+    {
+        DevelopmentConfig.SECRET_KEY,
+        TestingConfig.SECRET_KEY,
+        TestingConfig.MIDTRANS_SERVER_KEY,
+        "SB-Mid-server-KMP-DEV-FAKE-GATEWAY-ONLY",  # kmp.payments.factory.DEV_FAKE_SERVER_KEY
+        "fake-merchant",  # kmp.payments.iris.DEV_IRIS_MERCHANT_KEY
+    }
+)
+
+#: The secrets each enabled production adapter needs (``KMP_PAYMENT_GATEWAY``,
+#: ``KMP_DISBURSER``, ``KMP_NOTIFIER``).
+ADAPTER_SECRETS = {
+    ("KMP_PAYMENT_GATEWAY", "midtrans"): ("MIDTRANS_SERVER_KEY", "MIDTRANS_CLIENT_KEY"),
+    ("KMP_DISBURSER", "iris"): ("KMP_IRIS_CREATOR_KEY", "KMP_IRIS_MERCHANT_KEY"),
+    ("KMP_NOTIFIER", "email"): ("KMP_SMTP_HOST", "KMP_SMTP_USER", "KMP_SMTP_PASSWORD"),
+}
+_PRODUCTION_CHOICES = {
+    "KMP_PAYMENT_GATEWAY": ("midtrans",),
+    "KMP_DISBURSER": ("iris",),
+}
+
+
+def _enabled(config: dict, setting: str) -> set[str]:
+    """The adapters a setting enables (a notifier may list several: ``email,whatsapp``)."""
+    value = str(config.get(setting) or "")
+    return {part.strip().lower() for part in value.replace(";", ",").split(",") if part.strip()}
+
+
 class ProductionConfig(BaseConfig):
     ENV_NAME = "production"
     KMP_PAYMENT_GATEWAY = os.environ.get("KMP_PAYMENT_GATEWAY", "midtrans")
@@ -147,11 +178,34 @@ class ProductionConfig(BaseConfig):
                 "KMP_DISBURSER=fake is refused in production: the simulated disburser "
                 "must never pay out real members' money (use KMP_DISBURSER=iris)."
             )
-        if config.get("KMP_DISBURSER") == "iris" and not config.get("KMP_IRIS_CREATOR_KEY"):
+        if "fake" in _enabled(config, "KMP_NOTIFIER"):
             raise ConfigError(
-                "KMP_IRIS_CREATOR_KEY is not set: production pays SHU transfers through "
-                "Midtrans Iris and needs its creator key."
+                "KMP_NOTIFIER=fake is refused in production: members' messages would never "
+                "leave the server (use KMP_NOTIFIER=email, or the WhatsApp/SMS providers)."
             )
+        for setting, allowed in _PRODUCTION_CHOICES.items():
+            value = str(config.get(setting) or "")
+            if value not in allowed:
+                raise ConfigError(
+                    f"{setting}={value!r} is not a production adapter: use "
+                    f"{setting}={' or '.join(allowed)}."
+                )
+        for (setting, adapter), names in ADAPTER_SECRETS.items():
+            if adapter not in _enabled(config, setting):
+                continue
+            missing = [name for name in names if not str(config.get(name) or "").strip()]
+            if missing:
+                raise ConfigError(
+                    f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set: "
+                    f"production refuses to start with {setting}={adapter} without "
+                    f"{'it' if len(missing) == 1 else 'them'}."
+                )
+        for name in ("SECRET_KEY", *(n for names in ADAPTER_SECRETS.values() for n in names)):
+            if config.get(name) in DEVELOPMENT_CONSTANTS:
+                raise ConfigError(
+                    f"{name} is a development constant: production refuses to start with it "
+                    "(set the real secret)."
+                )
 
 
 CONFIGS = {

@@ -21,6 +21,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import logging
 import re
 import threading
 import time
@@ -34,6 +35,7 @@ from urllib.parse import quote
 
 import requests
 
+from kmp.errors import DomainError
 from kmp.money import MoneyError, parse_gateway_amount, to_gateway_amount
 from kmp.payments.gateway import (
     GatewayError,
@@ -43,6 +45,7 @@ from kmp.payments.gateway import (
 from kmp.timeutil import now_utc
 
 __all__ = [
+    "DEV_IRIS_MERCHANT_KEY",
     "IRIS_PRODUCTION_BASE_URL",
     "IRIS_SANDBOX_BASE_URL",
     "IRIS_SIGNATURE_HEADER",
@@ -58,12 +61,15 @@ __all__ = [
     "SignedIrisNotification",
     "payout_transition_allowed",
     "sign_iris_notification",
+    "confirm_payout_status",
     "verify_iris_signature",
 ]
 
 IRIS_SANDBOX_BASE_URL = "https://app.sandbox.midtrans.com/iris"
 IRIS_PRODUCTION_BASE_URL = "https://app.midtrans.com/iris"
 IRIS_SIGNATURE_HEADER = "Iris-Signature"
+#: Signs the fake disburser's notifications outside production (production refuses it).
+DEV_IRIS_MERCHANT_KEY = "fake-merchant"
 
 
 class PayoutStatus(StrEnum):
@@ -458,6 +464,51 @@ class IrisClient:
         if amount is None or not amount.is_finite():
             raise GatewayError("unknown", f"balance: malformed amount {_short(value, 40)!r}")
         return int(amount.to_integral_value(rounding=ROUND_FLOOR))
+
+
+# --------------------------------------------------------------------------- confirmation
+
+
+class PayoutNotConfirmed(DomainError):
+    """Iris could not be asked about a notified payout: answer 503 so Iris sends it again."""
+
+    status = 503
+    code = "payout_not_confirmed"
+
+
+def confirm_payout_status(source: IrisClient | Disburser, reference_no: str, claimed: str) -> str:
+    """The status Iris itself reports for ``reference_no``, to apply instead of the one a
+    notification ``claimed``: a notification only tells us *that* something changed, as
+    Midtrans notifications are confirmed with GET status (docs/midtrans.md §3, §6).
+
+    ``source`` is an ``IrisClient`` (``GET /payouts/{reference_no}``) or a ``Disburser``
+    (``status(reference)``: Iris, or the fake outside production). A forged ``failed`` for a
+    completed transfer therefore comes back as ``completed`` and changes nothing. Raises
+    ``PayoutNotConfirmed`` (503) when Iris cannot answer or answers about another payout.
+    """
+    log = logging.getLogger("kmp.payments.iris")
+    try:
+        if isinstance(source, IrisClient):
+            info = source.get_payout(reference_no)
+            if info.reference_no not in (None, reference_no) or info.status is None:
+                raise GatewayError("unknown", f"payout {reference_no}: unexpected answer")
+            status = info.status
+        else:
+            status = source.status(reference_no)
+    except (GatewayError, ValueError) as error:
+        log.warning("Iris payout %s could not be confirmed: %s", reference_no, error)
+        raise PayoutNotConfirmed(
+            "Status transfer belum bisa dipastikan ke penyedia pembayaran; coba lagi nanti."
+        ) from None
+    status = str(status).strip().lower()
+    if status != str(claimed or "").strip().lower():
+        log.warning(
+            "Iris notification for %s claimed %r, Iris reports %r: applying Iris's status",
+            reference_no,
+            claimed,
+            status,
+        )
+    return status
 
 
 # --------------------------------------------------------------------------- disbursers

@@ -195,12 +195,9 @@ def test_json_errors_use_the_envelope(client):
 def test_session_cookie_flags(app):
     assert app.config["SESSION_COOKIE_HTTPONLY"] is True
     assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
-    production = create_app(
-        "production",
-        SECRET_KEY="x" * 40,
-        KMP_PAYMENT_GATEWAY="midtrans",
-        KMP_IRIS_CREATOR_KEY="iris-creator-test",
-    )
+    from tests.integration.test_production_config import PRODUCTION
+
+    production = create_app("production", **PRODUCTION)
     assert production.config["SESSION_COOKIE_SECURE"] is True
 
 
@@ -230,8 +227,10 @@ def test_production_refuses_fake_disburser_and_iris_without_key():
         create_app(
             "production", SECRET_KEY="x" * 40, KMP_PAYMENT_GATEWAY="midtrans", KMP_DISBURSER="fake"
         )
+    from tests.integration.test_production_config import PRODUCTION
+
     with pytest.raises(ConfigError, match="KMP_IRIS_CREATOR_KEY"):
-        create_app("production", SECRET_KEY="x" * 40, KMP_PAYMENT_GATEWAY="midtrans")
+        create_app("production", **dict(PRODUCTION, KMP_IRIS_CREATOR_KEY=""))
 
 
 def test_create_user_hashes_password(make_user):

@@ -327,3 +327,60 @@ def test_payout_transitions() -> None:
     assert not payout_transition_allowed("failed", "completed")
     assert not payout_transition_allowed("approved", "queued")
     assert not payout_transition_allowed("unknown", "queued")
+
+
+# --------------------------------------------------------------------------- confirmation
+
+
+def _payout_answer(mock, status: str, reference: str = "ref-001", http: int = 200) -> None:
+    mock.add(
+        responses.GET,
+        f"{API}/payouts/{reference}",
+        json={"reference_no": reference, "status": status, "amount": "100000.00"},
+        status=http,
+    )
+
+
+def test_confirmation_applies_what_iris_reports_not_what_the_notice_claims(mock) -> None:
+    from kmp.payments.iris import confirm_payout_status
+
+    client = IrisClient(CREATOR, get_retries=0)
+    _payout_answer(mock, "completed")
+    assert confirm_payout_status(client, "ref-001", "failed") == "completed"
+    request = mock.calls[0].request
+    assert request.method == "GET" and request.headers["Authorization"] == basic_auth(CREATOR)
+
+
+def test_confirmation_of_a_true_notice_returns_it(mock) -> None:
+    from kmp.payments.iris import confirm_payout_status
+
+    _payout_answer(mock, "failed")
+    client = IrisClient(CREATOR, get_retries=0)
+    assert confirm_payout_status(client, "ref-001", "failed") == "failed"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"json": {"error_message": "down"}, "status": 503},
+        {"json": {"reference_no": "someone-else", "status": "failed"}, "status": 200},
+        {"json": {"reference_no": "ref-001"}, "status": 200},
+        {"body": requests.exceptions.ConnectTimeout("slow")},
+    ],
+)
+def test_confirmation_refuses_when_iris_cannot_say(mock, answer) -> None:
+    from kmp.payments.iris import PayoutNotConfirmed, confirm_payout_status
+
+    mock.add(responses.GET, f"{API}/payouts/ref-001", **answer)
+    with pytest.raises(PayoutNotConfirmed) as caught:
+        confirm_payout_status(IrisClient(CREATOR, get_retries=0), "ref-001", "completed")
+    assert caught.value.status == 503
+
+
+def test_confirmation_through_a_disburser_reads_its_status() -> None:
+    from kmp.payments.iris import confirm_payout_status
+
+    fake = FakeDisburser(MERCHANT_KEY)
+    reference = fake.submit(item(), "SHU-2025-1")
+    fake.simulate(reference, "completed")
+    assert confirm_payout_status(fake, reference, "failed") == "completed"
