@@ -71,3 +71,14 @@ def http_session(*, retry_post: bool = False, retries: int = 2, timeout=DEFAULT_
             timeout, _retry(retry_post=retry_post, total=retries)
         )
     return session
+
+
+class SharedSession:
+    """An ``HttpRequester`` for adapters built once and used from many threads: each call goes
+    through the calling thread's ``http_session(**policy)`` (pooled, default timeouts)."""
+
+    def __init__(self, **policy) -> None:
+        self._policy = policy
+
+    def request(self, method, url, **kwargs):
+        return http_session(**self._policy).request(method, url, **kwargs)

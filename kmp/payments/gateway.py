@@ -37,6 +37,7 @@ import requests
 from midtransclient.error_midtrans import JSONDecodeError as MidtransJSONDecodeError
 from midtransclient.error_midtrans import MidtransAPIError
 
+from kmp.http import SharedSession
 from kmp.money import MoneyError, parse_gateway_amount, to_gateway_amount
 from kmp.timeutil import now_utc, to_jakarta
 
@@ -630,8 +631,8 @@ class MidtransGateway:
     Every request carries ``(connect_timeout, read_timeout)``. ``get_status`` retries
     transient failures ``status_retries`` times (exponential backoff from
     ``retry_backoff`` seconds); nothing else is retried. ``http`` may be any object with
-    ``request(method, url, **kw)`` (default: the ``requests`` module, one connection per
-    call, thread-safe). ``notification_url`` sets ``X-Override-Notification`` on Snap calls.
+    ``request(method, url, **kw)`` (default: ``kmp.http``'s shared per-thread session).
+    ``notification_url`` sets ``X-Override-Notification`` on Snap calls.
     """
 
     def __init__(
@@ -664,7 +665,9 @@ class MidtransGateway:
         self.status_retries = status_retries
         self._retry_backoff = retry_backoff
         self._sleep = sleep
-        transport = _TimeoutTransport(http if http is not None else requests, self.timeout)
+        # Default: the shared outbound session without its own retries (get_status retries).
+        shared = http if http is not None else SharedSession(retries=0)
+        transport = _TimeoutTransport(shared, self.timeout)
         snap_headers = {"X-Override-Notification": notification_url} if notification_url else {}
         # Fresh dicts: the library's default header/proxy dicts are shared between instances.
         self._snap = midtransclient.Snap(

@@ -36,6 +36,7 @@ from urllib.parse import quote
 import requests
 
 from kmp.errors import DomainError
+from kmp.http import SharedSession
 from kmp.money import MoneyError, parse_gateway_amount, to_gateway_amount
 from kmp.payments.gateway import (
     GatewayError,
@@ -282,7 +283,9 @@ class IrisClient:
         self.timeouts = (float(connect), float(read))
         self._creator_key = creator_key
         self._approver_key = approver_key
-        self._http: HttpRequester = http if http is not None else requests
+        # Default: the shared outbound session, without its own retries (GETs are retried
+        # here, a POST only with the same idempotency key by the caller).
+        self._http: HttpRequester = http if http is not None else SharedSession(retries=0)
         self._get_retries = get_retries
         self._retry_backoff = retry_backoff
         self._sleep = sleep
