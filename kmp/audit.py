@@ -73,7 +73,16 @@ SECRET_COLUMNS = frozenset(
 )
 MASKED_COLUMNS = frozenset({"nik"})
 #: An update that changes only these columns is housekeeping, not an action.
-NOISE_COLUMNS = frozenset({"last_login_at", "updated_at", "totp_last_step"})
+NOISE_COLUMNS = frozenset(
+    {
+        "last_login_at",
+        "updated_at",
+        "totp_last_step",
+        "session_version",
+        "mfa_failures",
+        "mfa_failed_at",
+    }
+)
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 MAX_VALUE_CHARS = 500
 _PG_LOCK_KEY = 0x4B4D5041  # "KMPA"

@@ -66,6 +66,10 @@ class User(UserMixin, db.Model):
     totp_secret: Mapped[str | None] = mapped_column(String(64))
     totp_enabled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    # Wrong second-factor codes in a row, and when the last one came (server-side: a replayed
+    # cookie cannot reset them). Reset by a right code.
+    mfa_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    mfa_failed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     role_rows: Mapped[list[UserRole]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="selectin"
@@ -197,13 +201,19 @@ def grant_role(user: User, role: Role | str) -> None:
         db.session.flush()
 
 
+def end_sessions(user: User) -> None:
+    """End every session of ``user`` on every device: the version stored in each session at
+    login no longer matches (``load_user`` compares it with the user row it loads anyway)."""
+    user.session_version = (user.session_version or 1) + 1
+    db.session.flush()
+
+
 def change_password(user: User, current: str, new: str) -> None:
     if not user.check_password(current):
         raise DomainError("Kata sandi lama salah.", code="wrong_password")
     user.set_password(new)
-    user.session_version = (user.session_version or 1) + 1
     user.password_changed_at = now_utc()
-    db.session.flush()
+    end_sessions(user)
 
 
 @login_manager.user_loader
@@ -356,11 +366,12 @@ def enable_totp(user: User, secret: str, code: str) -> list[str]:
     user.totp_secret = secret
     user.totp_enabled_at = now_utc()
     user.totp_last_step = step
-    db.session.flush()
+    end_sessions(user)
     return _new_recovery_codes(user)
 
 
 def regenerate_recovery_codes(user: User) -> list[str]:
+    end_sessions(user)
     return _new_recovery_codes(user)
 
 
@@ -402,6 +413,45 @@ def verify_second_factor(user: User, code: str) -> str:
     raise DomainError("Kode salah atau sudah dipakai.", code="wrong_code", field="code")
 
 
+MFA_MAX_ATTEMPTS = 5
+MFA_LOCK_SECONDS = 15 * 60
+
+
+def second_factor_locked(user: User) -> bool:
+    """Five wrong codes in a row lock the second step for 15 minutes after the last one."""
+    if (user.mfa_failures or 0) < MFA_MAX_ATTEMPTS or user.mfa_failed_at is None:
+        return False
+    return now_utc() - user.mfa_failed_at < dt.timedelta(seconds=MFA_LOCK_SECONDS)
+
+
+def note_second_factor_failure(user: User) -> int:
+    """Count one wrong code for ``user`` in the database (atomic; a run older than the lock
+    window starts again at 1) and return the count."""
+    now = now_utc()
+    stale = now - dt.timedelta(seconds=MFA_LOCK_SECONDS)
+    fresh = (User.mfa_failed_at.is_not(None)) & (User.mfa_failed_at > stale)
+    from sqlalchemy import case
+
+    count = db.session.execute(
+        update(User)
+        .where(User.id == user.id)
+        .values(
+            mfa_failures=case((fresh, User.mfa_failures + 1), else_=1),
+            mfa_failed_at=now,
+        )
+        .returning(User.mfa_failures)
+        .execution_options(synchronize_session=False)
+    ).scalar_one()
+    user.mfa_failures, user.mfa_failed_at = count, now
+    return count
+
+
+def clear_second_factor_failures(user: User) -> None:
+    if user.mfa_failures or user.mfa_failed_at:
+        user.mfa_failures = 0
+        user.mfa_failed_at = None
+
+
 def remaining_recovery_codes(user: User) -> int:
     from sqlalchemy import func
 
@@ -420,6 +470,7 @@ def reset_second_factor(user: User) -> None:
     user.totp_secret = None
     user.totp_enabled_at = None
     user.totp_last_step = None
+    end_sessions(user)
     db.session.execute(
         update(RecoveryCode)
         .where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))
@@ -515,7 +566,6 @@ def reset_password(token: str, new: str) -> User:
         .values(used_at=now)
         .execution_options(synchronize_session=False)
     )
-    user.session_version = (user.session_version or 1) + 1
     user.password_changed_at = now
-    db.session.flush()
+    end_sessions(user)
     return user

@@ -19,22 +19,28 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import text
 
 from kmp.audit import record_event
 from kmp.auth import (
+    MFA_MAX_ATTEMPTS,
     InvalidResetToken,
     change_password,
+    clear_second_factor_failures,
     enable_totp,
+    end_sessions,
     find_user_by_login,
     load_user,
     new_totp_secret,
+    note_second_factor_failure,
     regenerate_recovery_codes,
     remaining_recovery_codes,
     request_password_reset,
     reset_password,
     reset_token_user,
+    second_factor_locked,
     totp_uri,
     verify_second_factor,
 )
@@ -108,7 +114,6 @@ def _limit_failures():
 
 
 MFA_PENDING_SECONDS = 10 * 60
-MFA_MAX_ATTEMPTS = 5
 
 
 def _finish_login(user, next_target: str | None, *, second_factor: bool, event: str = ""):
@@ -141,7 +146,6 @@ def login():
                 session["kmp_mfa_pending"] = user.get_id()
                 session["kmp_mfa_since"] = int(now_utc().timestamp())
                 session["kmp_mfa_next"] = safe_next(form.next.data, "")
-                session["kmp_mfa_attempts"] = 0
                 if user.has_totp:
                     return redirect(url_for("core.second_factor"))
                 return redirect(url_for("core.enrol_second_factor"))
@@ -168,7 +172,8 @@ def _pending_user():
     return user
 
 
-_PENDING_KEYS = ("kmp_mfa_pending", "kmp_mfa_since", "kmp_mfa_next", "kmp_mfa_attempts")
+_PENDING_KEYS = ("kmp_mfa_pending", "kmp_mfa_since", "kmp_mfa_next")
+_TOO_MANY_CODES = _l("Terlalu banyak kode salah. Masuk lagi dari awal dengan kata sandi.")
 
 
 def _restart_login(message: str):
@@ -188,21 +193,21 @@ def second_factor():
         return _restart_login(_("Sesi masuk sudah habis. Masukkan email dan kata sandi lagi."))
     if not user.has_totp:
         return redirect(url_for("core.enrol_second_factor"))
+    if second_factor_locked(user):  # counted on the server: a replayed cookie cannot reset it
+        return _restart_login(str(_TOO_MANY_CODES))
     form = SecondFactorForm()
     if form.validate_on_submit():
         try:
             how = verify_second_factor(user, form.code.data)
         except DomainError as error:
-            db.session.commit()  # nothing to keep; ends the transaction cleanly
             g.login_failed = True
-            attempts = int(session.get("kmp_mfa_attempts") or 0) + 1
-            session["kmp_mfa_attempts"] = attempts
+            attempts = note_second_factor_failure(user)
+            db.session.commit()
             if attempts >= MFA_MAX_ATTEMPTS:
-                return _restart_login(
-                    _("Terlalu banyak kode salah. Masuk lagi dari awal dengan kata sandi.")
-                )
+                return _restart_login(str(_TOO_MANY_CODES))
             form.code.errors = [*form.code.errors, error.message]
             return render_template("auth/second_factor.html", form=form), 422
+        clear_second_factor_failures(user)
         next_target = session.get("kmp_mfa_next")
         event = "auth.recovery_code_used" if how == "recovery" else ""
         response = _finish_login(user, next_target, second_factor=True, event=event)
@@ -271,9 +276,10 @@ def new_recovery_codes():
     if not form.validate_on_submit() or not current_user.has_totp:
         flash(_("Permintaan tidak sah. Muat ulang halaman lalu coba lagi."), "error")
         return redirect(url_for("core.account")), 303
-    codes = regenerate_recovery_codes(current_user)
+    codes = regenerate_recovery_codes(current_user)  # ends the sessions on other devices
     record_event("auth.recovery_codes_renewed", f"users:{current_user.id}")
     db.session.commit()
+    _keep_this_session(current_user._get_current_object())
     return render_template(
         "auth/recovery_codes.html", codes=codes, next_url=url_for("core.account")
     )
@@ -335,6 +341,10 @@ def reset_password_view(token: str):
 @bp.post("/keluar")
 @login_required
 def logout():
+    """End this session and every copy of it: the user's session version moves on, so a
+    cookie copied before (or another device) is no longer accepted either."""
+    end_sessions(current_user._get_current_object())
+    db.session.commit()
     logout_user()
     session.clear()
     flash(_("Anda sudah keluar."), "info")
@@ -382,14 +392,20 @@ def account():
                 form.new.errors = [*form.new.errors, error.message]
             return _render_account(form), 422
         db.session.commit()
-        had_mfa = bool(session.get("kmp_mfa"))
-        login_user(current_user._get_current_object())  # the session follows the new version
-        if had_mfa:
-            session["kmp_mfa"] = True
+        _keep_this_session(current_user._get_current_object())
         flash(_("Kata sandi sudah diganti. Sesi di perangkat lain sudah keluar."), "success")
         return redirect(url_for("core.account"))
     status = 422 if request.method == "POST" else 200
     return _render_account(form), status
+
+
+def _keep_this_session(user) -> None:
+    """After ``end_sessions`` (password or second-factor change) this session follows the
+    user's new version; every other copy stays ended."""
+    had_mfa = bool(session.get("kmp_mfa"))
+    login_user(user)
+    if had_mfa:
+        session["kmp_mfa"] = True
 
 
 def _render_account(form):
