@@ -41,6 +41,7 @@ SCOPE_LABELS = {
 }
 KEY_PREFIX_LEN = 8
 DEFAULT_RATE_LIMIT = "600 per minute"
+DEFAULT_AUTH_FAILURE_LIMIT = "20 per minute"
 MAX_PAGE = 500
 
 
@@ -248,24 +249,31 @@ def _presented_key() -> str | None:
     return request.headers.get("X-API-Key", "").strip() or None
 
 
-def _authenticate() -> ApiPrincipal:
-    if "kmp_api_principal" in g:
-        return g.kmp_api_principal
+def _verified_principal() -> ApiPrincipal | None:
+    """The caller's principal when the presented key is valid, else None (resolved once per
+    request: the rate limits ask before the view does)."""
+    if "kmp_api_resolved" in g:
+        return g.get("kmp_api_principal")
+    g.kmp_api_resolved = True
     key = _presented_key()
     prefix = split_key(key) if key else None
     from kmp.registry import get_registry
 
     resolver = get_registry().api_key_resolver
-    principal = None
-    if prefix and resolver:
-        principal = resolver(prefix, hash_key(key))
+    principal = resolver(prefix, hash_key(key)) if prefix and resolver else None
+    if principal is not None:
+        g.kmp_api_principal = principal
+    return principal
+
+
+def _authenticate() -> ApiPrincipal:
+    principal = _verified_principal()
     if principal is None:
         raise ApiError(
             _("Kunci API tidak ada, salah, atau sudah dicabut."),
             status=401,
             code="invalid_api_key",
         )
-    g.kmp_api_principal = principal
     return principal
 
 
@@ -296,14 +304,27 @@ def scope_required(*scopes: str):
     return decorator
 
 
-def _rate_key() -> str:
-    key = _presented_key()
-    prefix = split_key(key) if key else None
-    return f"apikey:{prefix}" if prefix else f"ip:{request.remote_addr}"
+def _quota_key() -> str:
+    """The per-key quota counts verified requests only, keyed by the key's id: guesses with
+    a real key's prefix never spend that key's budget."""
+    principal = _verified_principal()
+    return f"apikey:{principal.key_id}" if principal is not None else "apikey:none"
+
+
+def _failure_key() -> str:
+    return f"apiauth:{request.remote_addr}"
 
 
 def _rate_limit() -> str:
     return current_app.config.get("KMP_API_RATE_LIMIT") or DEFAULT_RATE_LIMIT
+
+
+def _failure_limit() -> str:
+    return current_app.config.get("KMP_API_AUTH_FAILURE_LIMIT") or DEFAULT_AUTH_FAILURE_LIMIT
+
+
+def _auth_failed(response) -> bool:
+    return response.status_code == 401
 
 
 # =========================================================================== pagination
@@ -432,7 +453,17 @@ def api_blueprint(name: str, import_name: str, description: str = "") -> Smorest
 def register_api_blueprint(app: Flask, blp: SmorestBlueprint) -> None:
     api = get_api(app)
     csrf.exempt(blp)
-    limiter.limit(_rate_limit, key_func=_rate_key)(blp)
+    # Verified requests: the key's own quota. Failed authentication: limited per client
+    # address (counted on 401 answers; a verified request is never held back by it).
+    limiter.limit(
+        _rate_limit, key_func=_quota_key, exempt_when=lambda: _verified_principal() is None
+    )(blp)
+    limiter.limit(
+        _failure_limit,
+        key_func=_failure_key,
+        deduct_when=_auth_failed,
+        exempt_when=lambda: _verified_principal() is not None,
+    )(blp)
     api.register_blueprint(blp)
 
 

@@ -110,6 +110,10 @@ def create_app(config: str | type | None = None, **overrides) -> Flask:
     governance.init_app(app)
     payouts.init_app(app)
 
+    from kmp.proxies import install as install_trusted_proxies
+
+    install_trusted_proxies(app)  # KMP_TRUSTED_PROXIES: who may say the client's address
+
     @app.before_request
     def _request_start():
         g.kmp_request_started = True

@@ -169,6 +169,27 @@ def find_user_by_login(login: str) -> User | None:
     return db.session.scalar(select(User).where(User.phone == phone))
 
 
+_dummy_hash: dict[str, str] = {}
+
+
+def authenticate(login: str, password: str) -> User | None:
+    """The active user with this login and password, else None. The password is hashed in
+    every case (a dummy hash when there is no such account, or it is inactive), so the time
+    taken does not tell whether an account exists."""
+    user = find_user_by_login(login)
+    if user is None:
+        method = PASSWORD_METHOD
+        if method not in _dummy_hash:
+            import secrets
+
+            _dummy_hash[method] = generate_password_hash(secrets.token_hex(16), method=method)
+        check_password_hash(_dummy_hash[method], password or "")
+        return None
+    if not user.check_password(password or "") or not user.is_active:
+        return None
+    return user
+
+
 def create_user(
     *,
     full_name: str,

@@ -71,6 +71,7 @@ class BaseConfig:
 
     # Partner API and second factor.
     KMP_API_RATE_LIMIT = os.environ.get("KMP_API_RATE_LIMIT", "600 per minute")
+    KMP_API_AUTH_FAILURE_LIMIT = os.environ.get("KMP_API_AUTH_FAILURE_LIMIT", "20 per minute")
     KMP_PASSWORD_RESET_TTL = int(os.environ.get("KMP_PASSWORD_RESET_TTL", "3600"))
     KMP_TOTP_ISSUER = os.environ.get("KMP_TOTP_ISSUER", "KMP")
 
@@ -95,6 +96,13 @@ class BaseConfig:
     RATELIMIT_STORAGE_URI = os.environ.get("KMP_RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_HEADERS_ENABLED = True
     KMP_LOGIN_RATE_LIMIT = os.environ.get("KMP_LOGIN_RATE_LIMIT", "5 per minute")
+    KMP_LOGIN_ACCOUNT_RATE_LIMIT = os.environ.get(
+        "KMP_LOGIN_ACCOUNT_RATE_LIMIT", "10 per 15 minutes"
+    )
+    # Reverse proxies whose X-Forwarded-For/-Proto are believed (Werkzeug's ProxyFix): a
+    # number of proxy hops in front of the app ("1"), or their addresses/networks
+    # ("10.0.0.0/8,192.168.1.5"). Empty: no proxy, headers ignored.
+    KMP_TRUSTED_PROXIES = os.environ.get("KMP_TRUSTED_PROXIES", "")
 
     SEND_FILE_MAX_AGE_DEFAULT = 60 * 60 * 24 * 365
 

@@ -27,13 +27,14 @@ from kmp.audit import record_event
 from kmp.auth import (
     MFA_MAX_ATTEMPTS,
     InvalidResetToken,
+    authenticate,
     change_password,
     clear_second_factor_failures,
     enable_totp,
     end_sessions,
-    find_user_by_login,
     load_user,
     new_totp_secret,
+    normalise_phone,
     note_second_factor_failure,
     regenerate_recovery_codes,
     remaining_recovery_codes,
@@ -104,13 +105,40 @@ def _login_failed(response) -> bool:  # noqa: ARG001 - Flask-Limiter's deduct_wh
     return bool(g.get("login_failed"))
 
 
+def _login_account_key() -> str:
+    """Whose account a login attempt is about: the normalised login typed on /masuk, the
+    user who passed the password step on the second-factor pages."""
+    pending = session.get("kmp_mfa_pending")
+    if request.endpoint != "core.login" and pending:
+        return "user:" + str(pending).split(":", 1)[0]
+    login = (request.form.get("login") or "").strip().lower()[:254]
+    if login and "@" not in login:
+        try:
+            login = normalise_phone(login)
+        except ValueError:
+            pass
+    return "login:" + login
+
+
 def _limit_failures():
-    return limiter.limit(
+    """Failed attempts are limited per client address (behind proxies only trusted ones set
+    it: KMP_TRUSTED_PROXIES) AND per account, so neither one address nor many addresses can
+    try one account without end."""
+    per_address = limiter.limit(
         lambda: current_app.config["KMP_LOGIN_RATE_LIMIT"],
         methods=["POST"],
         deduct_when=_login_failed,
         error_message="too_many_logins",
     )
+    per_account = limiter.limit(
+        lambda: current_app.config["KMP_LOGIN_ACCOUNT_RATE_LIMIT"],
+        key_func=_login_account_key,
+        scope="login-account",
+        methods=["POST"],
+        deduct_when=_login_failed,
+        error_message="too_many_logins",
+    )
+    return lambda view: per_address(per_account(view))
 
 
 MFA_PENDING_SECONDS = 10 * 60
@@ -138,8 +166,8 @@ def login():
     if request.method == "GET":
         form.next.data = request.args.get("next", "")
     if form.validate_on_submit():
-        user = find_user_by_login(form.login.data)
-        if user is not None and user.is_active and user.check_password(form.password.data):
+        user = authenticate(form.login.data, form.password.data)
+        if user is not None:
             if user.needs_second_factor:
                 # The password was right; the session is not logged in until the second step.
                 session.clear()

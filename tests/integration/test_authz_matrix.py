@@ -14,6 +14,7 @@ import pytest
 from werkzeug.routing import Rule
 
 from kmp.auth import Role
+from kmp.extensions import db as _db
 from tests.authz_table import ACTORS, EXPECTED, allowed_actors
 from tests.integration.governance_factories import make_voter
 
@@ -140,6 +141,8 @@ def test_authorization_matrix(app, client, actors, monkeypatch):
                     session["_fresh"] = True
             response = client.open(url, method=method, follow_redirects=False)
             response.close()  # a streamed export keeps its request context until closed
+            if rule.endpoint == "core.logout":
+                _db.session.expire_all()  # logout ended the user's sessions: read the new version
             if response.status_code >= 500:
                 failures.append(f"{method} {url} as {actor}: server error {response.status_code}")
                 continue
