@@ -23,9 +23,11 @@ from functools import wraps
 
 import marshmallow as ma
 from flask import Blueprint, Flask, current_app, g, render_template, request
+from flask.json.provider import DefaultJSONProvider
 from flask_babel import gettext as _
 from flask_smorest import Api
 from flask_smorest import Blueprint as SmorestBlueprint
+from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException
 
 from kmp.errors import DomainError, error_envelope
@@ -202,6 +204,46 @@ def _api_unexpected(error: Exception):
         return error_envelope(503, "database_unavailable", _("Basis data sedang tidak tersedia."))
     logging.getLogger(__name__).exception("unhandled API error")
     return error_envelope(500, "internal_error", _("Terjadi kesalahan di server."))
+
+
+# =========================================================================== JSON bodies
+
+
+class JSONTooDeep(ValueError):
+    """A JSON body nested beyond what the parser's recursion allows (e.g. 50,000 ``[``)."""
+
+
+def loads_json(data: str | bytes):
+    """``json.loads`` that answers a too-deep document with ``ValueError`` (JSONTooDeep)
+    instead of ``RecursionError``: every caller already turns ValueError into a 400."""
+    import json
+
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise JSONTooDeep("JSON nested too deeply") from None
+
+
+class SafeJSONProvider(DefaultJSONProvider):
+    """The app's JSON provider (``request.get_json``): too-deep bodies are a 400, not a 500."""
+
+    def loads(self, s, **kwargs):
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError:
+            raise JSONTooDeep("JSON nested too deeply") from None
+
+
+class _SafeArgumentsParser(FlaskParser):
+    """flask-smorest's webargs parser, with too-deep JSON refused like any unreadable JSON."""
+
+    def _raw_load_json(self, req):
+        try:
+            return super()._raw_load_json(req)
+        except RecursionError:
+            import json
+
+            raise json.JSONDecodeError("JSON nested too deeply", "?", 0) from None
 
 
 # =========================================================================== auth
@@ -441,9 +483,13 @@ def get_api(app: Flask) -> KmpApi:
     return api
 
 
+_SAFE_PARSER = _SafeArgumentsParser()
+
+
 def api_blueprint(name: str, import_name: str, description: str = "") -> SmorestBlueprint:
     """A blueprint under /api/v1 with the envelope handlers, CSRF exempt and rate limited."""
     blp = SmorestBlueprint(name, import_name, url_prefix=API_PREFIX, description=description)
+    blp.ARGUMENTS_PARSER = _SAFE_PARSER
     blp.register_error_handler(HTTPException, _api_http_error)
     blp.register_error_handler(DomainError, _api_domain_error)
     blp.register_error_handler(Exception, _api_unexpected)

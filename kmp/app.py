@@ -51,6 +51,9 @@ def create_app(config: str | type | None = None, **overrides) -> Flask:
         static_folder=os.path.join(ROOT, "static"),
         instance_path=os.environ.get("KMP_INSTANCE_DIR", os.path.join(ROOT, "instance")),
     )
+    from kmp.api import SafeJSONProvider
+
+    app.json = SafeJSONProvider(app)  # a too-deep JSON body is a 400, never a 500
     app.config.from_object(config_class)
     app.config.update(overrides)
     config_class().validate(app.config)

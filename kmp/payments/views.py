@@ -27,6 +27,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 
+from kmp.api import loads_json
 from kmp.auth import Role, role_required
 from kmp.config import ConfigError
 from kmp.errors import DomainError
@@ -90,7 +91,7 @@ def deliver_notification(raw_body: bytes) -> tuple[int, dict]:
     """
     try:
         text = raw_body.decode("utf-8")
-        payload = json.loads(text)
+        payload = loads_json(text)  # a 50,000-deep body is a ValueError too
     except (UnicodeDecodeError, ValueError):
         log.warning("notification refused: not a JSON body")
         return 400, {"status": "bad_request"}
