@@ -9,9 +9,21 @@ One mechanism for the whole application, so no feature has to remember to log:
   IP, time). Secrets are never copied (``***``) and NIK is masked.
 - explicit events: ``kmp.signals.audit_event.send(app, action=..., target=..., before=...,
   after=...)`` adds a record in the sender's transaction.
-- not recorded: member self-service by anggota only, background jobs and CLI commands, the
-  journal (``journal_entries``/``postings`` are themselves the append-only record), the
-  notification outbox and this table.
+- CLI commands and scheduled jobs are recorded too, with the operator or the job as the actor:
+  ``cli:<command> (<os user>)`` (any ``flask ...`` command, from click's context) and
+  ``job:<id>`` (``kmp.scheduler.run_job``; ``acting_as(label)`` for anything else).
+- bulk statements that bypass the unit of work (``session.execute(insert(...).from_select(...))``,
+  executemany inserts such as the ledger's set-based posting, bulk UPDATE/DELETE) leave one
+  summary record each (``bulk_insert:<table>``: rows, and for the journal the postings, source
+  kinds and first/last key) whenever an actor is recorded.
+- not recorded: member self-service by anggota only, the journal row by row
+  (``journal_entries``/``postings`` are themselves the append-only record), the notification
+  outbox row by row and this table.
+- PostgreSQL guarantees the money tables' trail whoever writes (even raw SQL): a deferred
+  constraint trigger appends one ``db.money_write`` record per transaction that wrote
+  ``journal_entries``, ``postings`` or the payment tables (``audit_money_table``), naming the
+  database role, application, client address and the tables/operations, chained like the
+  others so ``audit-verify`` checks it.
 
 Each record stores ``prev_hash`` and ``hash = SHA-256(canonical JSON of prev_hash + its own
 fields)``. Writers are serialised (PostgreSQL: a transaction-scoped advisory lock; SQLite: the
@@ -28,6 +40,8 @@ import decimal
 import enum
 import hashlib
 import json
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from flask import Blueprint, Flask, g, has_request_context, render_template, request
@@ -199,12 +213,54 @@ class Actor:
     ip: str
 
 
+_acting: ContextVar[Actor | None] = ContextVar("kmp_audit_actor", default=None)
+
+
+@contextmanager
+def acting_as(label: str, roles: str = "job"):
+    """Record every write inside the block with ``label`` as the actor (jobs: ``job:<id>``)."""
+    token = _acting.set(Actor(None, label[:254], roles[:100], ""))
+    try:
+        yield
+    finally:
+        _acting.reset(token)
+
+
+def _os_user() -> str:
+    import getpass
+    import os
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid {os.getuid()}"
+
+
+def _cli_actor() -> Actor | None:
+    """``cli:<command> (<os user>)`` while a ``flask ...`` command runs (click's context)."""
+    import click
+
+    context = click.get_current_context(silent=True)
+    if context is None:
+        return None
+    names = []
+    while context.parent is not None:
+        names.append(context.info_name or "")
+        context = context.parent
+    command = " ".join(reversed(names)) or (context.info_name or "")
+    return Actor(None, f"cli:{command} ({_os_user()})"[:254], "cli", "")
+
+
 def _request_actor(*, explicit: bool = False) -> Actor | None:
     """The actor whose changes are recorded now, or None when nothing is recorded."""
+    acting = _acting.get()
+    if acting is not None:
+        return acting
     if not has_request_context():
-        if explicit:
+        actor = _cli_actor()
+        if actor is None and explicit:
             return Actor(None, "sistem", "", "")
-        return None
+        return actor
     user = g.get("_login_user")  # set by Flask-Login once the view touched current_user
     user_roles: tuple[str, ...] = ()
     if user is not None and getattr(user, "is_authenticated", False):
@@ -341,6 +397,68 @@ def _forget(session):
     session.info.pop("kmp_audit_pending", None)
 
 
+#: Bulk statements summarised per table: not the trail itself, nor the postings (the journal
+#: entries' summary counts them), nor maintained balances and outbox delivery updates.
+_BULK_INSERT_SILENT = frozenset({"audit_records", "alembic_version", "postings"})
+_BULK_CHANGE_SILENT = EXCLUDED_TABLES | {"accounts"}
+
+
+def _dml_table(state) -> str | None:
+    table = getattr(state.statement, "table", None)
+    name = getattr(table, "name", None)
+    if name is None:  # an ORM entity
+        name = getattr(getattr(table, "__table__", None), "name", None)
+    return name
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _summarise_bulk(state):
+    """One record per bulk INSERT/UPDATE/DELETE run through the session while an actor is
+    recorded (the unit of work's own flushes are recorded row by row above)."""
+    if not (state.is_insert or state.is_update or state.is_delete):
+        return None
+    table = _dml_table(state)
+    silent = _BULK_INSERT_SILENT if state.is_insert else _BULK_CHANGE_SILENT
+    if table is None or table in silent:
+        return None
+    actor = _request_actor()
+    if actor is None:
+        return None
+    result = state.invoke_statement(execution_options={"preserve_rowcount": True})
+    params = state.parameters
+    rows = len(params) if isinstance(params, list) and params else result.rowcount
+    if rows == 0:
+        return result
+    verb = "insert" if state.is_insert else "update" if state.is_update else "delete"
+    summary: dict = {"rows": rows if rows is not None and rows >= 0 else "?"}
+    if isinstance(params, list) and params and table == "journal_entries":
+        kinds: dict[str, int] = {}
+        for row in params:
+            kinds[str(row.get("source_kind"))] = kinds.get(str(row.get("source_kind")), 0) + 1
+        summary.update(
+            postings=sum(int(row.get("posting_count") or 0) for row in params),
+            source_kinds=kinds,
+            first_key=str(params[0].get("idempotency_key"))[:120],
+            last_key=str(params[-1].get("idempotency_key"))[:120],
+        )
+    append_records(
+        state.session,
+        [
+            {
+                "actor_id": actor.user_id,
+                "actor": actor.label,
+                "roles": actor.roles,
+                "action": f"bulk_{verb}:{table}"[:80],
+                "table_name": table[:80],
+                "target": f"{table}:*"[:200],
+                "changes": json.dumps(summary, sort_keys=True, ensure_ascii=False, default=str),
+                "ip": actor.ip,
+            }
+        ],
+    )
+    return result
+
+
 def append_records(session: Session, rows: list[dict]) -> None:
     """Chain and insert ``rows`` through the session's connection (inside its transaction)."""
     connection = session.connection()
@@ -474,12 +592,131 @@ event.listen(
 )
 
 
+# The money tables' trail, kept by the database itself. The first row a transaction writes to
+# any money table queues ONE deferred event (the WHEN notes each table/operation in a
+# transaction-local setting; later rows cost two settings reads, no function call); at COMMIT
+# the event appends a ``db.money_write`` record to the chain, hashed exactly as
+# ``record_hash`` does, under the same advisory lock as the application's writers.
+
+_AUDIT_NOTE_FUNCTION = """
+CREATE OR REPLACE FUNCTION kmp_audit_note(op TEXT) RETURNS boolean AS $$
+BEGIN
+    IF current_setting('kmp.audit_tx', true) IS DISTINCT FROM txid_current()::text THEN
+        PERFORM set_config('kmp.audit_tx', txid_current()::text, true);
+        PERFORM set_config('kmp.audit_ops', op || ';', true);
+        RETURN true;
+    END IF;
+    IF strpos(current_setting('kmp.audit_ops', true), op || ';') = 0 THEN
+        PERFORM set_config('kmp.audit_ops', current_setting('kmp.audit_ops', true) || op || ';',
+            true);
+    END IF;
+    RETURN false;
+END;
+$$ LANGUAGE plpgsql VOLATILE
+"""
+
+_AUDIT_WRITE_FUNCTION = f"""
+CREATE OR REPLACE FUNCTION kmp_audit_money_writes() RETURNS trigger AS $$
+DECLARE
+    at TIMESTAMPTZ := clock_timestamp();
+    ops TEXT := rtrim(coalesce(current_setting('kmp.audit_ops', true), ''), ';');
+    who TEXT := left('db:' || current_user
+        || coalesce(' ' || nullif(current_setting('application_name', true), ''), ''), 254);
+    addr TEXT := coalesce(host(inet_client_addr()), '');
+    what TEXT;
+    prev TEXT;
+    payload TEXT;
+BEGIN
+    PERFORM pg_advisory_xact_lock({_PG_LOCK_KEY});
+    SELECT hash INTO prev FROM audit_records ORDER BY id DESC LIMIT 1;
+    prev := coalesce(prev, repeat('0', 64));
+    what := json_build_object('ops', string_to_array(ops, ';'), 'txid', txid_current())::text;
+    -- record_hash(): canonical JSON, keys sorted, no spaces
+    payload := '{{"action":' || to_json('db.money_write'::text)::text
+        || ',"actor":' || to_json(who)::text
+        || ',"actor_id":null'
+        || ',"at":' || to_json(to_char(at AT TIME ZONE 'UTC',
+                                       'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))::text
+        || ',"changes":' || to_json(what)::text
+        || ',"ip":' || to_json(addr)::text
+        || ',"prev":' || to_json(prev)::text
+        || ',"roles":"db","table":""'
+        || ',"target":' || to_json(left(ops, 200))::text || '}}';
+    INSERT INTO audit_records (created_at, actor_id, actor, roles, action, table_name, target,
+                               changes, ip, prev_hash, hash)
+    VALUES (at, NULL, who, 'db', 'db.money_write', '', left(ops, 200), what, addr, prev,
+            encode(sha256(convert_to(payload, 'UTF8')), 'hex'));
+    RETURN NULL;
+END;
+$$ LANGUAGE plpgsql
+"""
+
+#: Money tables whose every write the database records (features add theirs).
+MONEY_TABLES: dict[str, tuple[str, ...]] = {}
+
+
+def _money_trigger(table: str, verb: str) -> str:
+    op = f"{verb.lower()}:{table}"
+    return (
+        f"CREATE CONSTRAINT TRIGGER {table}_audit_{verb.lower()} AFTER {verb} ON {table} "
+        "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (CASE "
+        "WHEN current_setting('kmp.audit_tx', true) IS DISTINCT FROM txid_current()::text "
+        f"THEN kmp_audit_note('{op}') "
+        f"WHEN strpos(current_setting('kmp.audit_ops', true), '{op};') = 0 "
+        f"THEN kmp_audit_note('{op}') "
+        "ELSE false END) EXECUTE FUNCTION kmp_audit_money_writes()"
+    )
+
+
+def money_audit_ddl(table: str) -> list[DDL]:
+    """PostgreSQL statements that make the database record every write to ``table``."""
+    verbs = MONEY_TABLES.get(table, ("INSERT", "UPDATE", "DELETE"))
+    return [
+        DDL(_escape(_AUDIT_NOTE_FUNCTION)),
+        DDL(_escape(_AUDIT_WRITE_FUNCTION)),
+        *(DDL(_escape(_money_trigger(table, verb))) for verb in verbs),
+    ]
+
+
+def _escape(sql: str) -> str:
+    return sql.replace("%", "%%")  # DDL() formats its text with %
+
+
+def audit_money_table(table, verbs: tuple[str, ...] = ("INSERT", "UPDATE", "DELETE")) -> None:
+    """Declare ``table`` (a ``Table``) a money table: on PostgreSQL ``create_all`` and the
+    initial migration (``install_audit_triggers``) install its audit triggers."""
+    MONEY_TABLES[table.name] = tuple(verbs)
+
+    def install(target, connection, **kw):  # noqa: ARG001
+        if connection.dialect.name == "postgresql":
+            for statement in money_audit_ddl(target.name):
+                connection.execute(statement)
+
+    event.listen(table, "after_create", install)
+
+
 def install_audit_triggers(op) -> None:
-    """Called from the migration that creates ``audit_records`` (PostgreSQL only)."""
+    """Called from the initial migration (PostgreSQL only): the trail's append-only trigger
+    and the money tables' audit triggers."""
     if op.get_bind().dialect.name != "postgresql":
         return
     op.execute(AUDIT_APPEND_ONLY_FUNCTION)
     op.execute(AUDIT_APPEND_ONLY_TRIGGER)
+    for table in MONEY_TABLES:
+        for statement in money_audit_ddl(table):
+            op.execute(statement)
+
+
+def uninstall_audit_triggers(op) -> None:
+    """The initial migration's downgrade: the functions (their triggers go with them)."""
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    for function in (
+        "kmp_refuse_audit_change()",
+        "kmp_audit_note(TEXT)",
+        "kmp_audit_money_writes()",
+    ):
+        op.execute(f"DROP FUNCTION IF EXISTS {function} CASCADE")
 
 
 # --------------------------------------------------------------------------- pages

@@ -124,8 +124,11 @@ def run_job(app: Flask, job: Job, *, claim_gap: float | None = None) -> bool:
                         log.info("job %s skipped: it already ran in this slot", job.id)
                         return False
             log.info("job %s started", job.id)
-            job.func()
-            db.session.commit()
+            from kmp.audit import acting_as
+
+            with acting_as(f"job:{job.id}"):  # every write of the run names the job
+                job.func()
+                db.session.commit()
             log.info("job %s finished", job.id)
             return True
         except Exception:

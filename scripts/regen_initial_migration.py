@@ -1,8 +1,10 @@
 """Regenerate the initial migration from the models (only while KMP has no released schema).
 
 Usage: .venv/bin/python scripts/regen_initial_migration.py
-It autogenerates against an empty SQLite database, then adds the PostgreSQL-only journal
-triggers. Once a release ships, write incremental migrations with `flask db migrate` instead.
+It autogenerates against an empty SQLite database, then adds the database's own guards: the
+journal triggers (PostgreSQL and SQLite: ``install_pg_triggers``) and the audit triggers
+(PostgreSQL: ``install_audit_triggers``, including the money tables' trail). Once a release
+ships, write incremental migrations with `flask db migrate` instead.
 """
 
 from __future__ import annotations
@@ -52,16 +54,14 @@ def main() -> None:
     )
     text = text.replace(
         "def downgrade():\n",
-        'def downgrade():\n    if op.get_bind().dialect.name == "postgresql":\n'
-        '        op.execute("DROP FUNCTION IF EXISTS kmp_refuse_journal_change() CASCADE")\n'
-        '        op.execute("DROP FUNCTION IF EXISTS kmp_refuse_audit_change() CASCADE")\n',
+        "def downgrade():\n    uninstall_journal_guards(op)\n    uninstall_audit_triggers(op)\n",
         1,
     )
     text = text.replace(
         "import sqlalchemy as sa\n",
         "import sqlalchemy as sa\n\n"
-        "from kmp.audit import install_audit_triggers\n"
-        "from kmp.ledger.models import install_pg_triggers\n",
+        "from kmp.audit import install_audit_triggers, uninstall_audit_triggers\n"
+        "from kmp.ledger.models import install_pg_triggers, uninstall_journal_guards\n",
         1,
     )
     with open(path, "w") as handle:

@@ -21,6 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
+from kmp.audit import audit_money_table
 from kmp.db import Rupiah, StrEnumType, UTCDateTime
 from kmp.extensions import db
 from kmp.timeutil import now_utc
@@ -384,3 +385,8 @@ def journal_guards_suspended(connection):
 
 def journal_is_empty(connection) -> bool:
     return connection.exec_driver_sql("SELECT 1 FROM journal_entries LIMIT 1").first() is None
+
+
+# PostgreSQL records every write to the journal in the audit trail (kmp.audit).
+audit_money_table(JournalEntry.__table__, ("INSERT",))
+audit_money_table(Posting.__table__, ("INSERT",))

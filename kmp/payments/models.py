@@ -28,6 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from kmp.audit import audit_money_table
 from kmp.db import Rupiah, StrEnumType, UTCDateTime
 from kmp.extensions import db
 from kmp.payments.gateway import PaymentState
@@ -160,3 +161,8 @@ class FakeGatewayOrder(db.Model):
     key: Mapped[str] = mapped_column(String(120), primary_key=True)
     record: Mapped[dict[str, Any]] = mapped_column(JSON)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now_utc, onupdate=now_utc)
+
+
+# PostgreSQL records every write to the payment tables in the audit trail (kmp.audit).
+audit_money_table(PaymentIntent.__table__)
+audit_money_table(PaymentAttempt.__table__)

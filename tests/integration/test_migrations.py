@@ -44,6 +44,7 @@ def _diff(app):
             opts={
                 "compare_type": MIGRATION_OPTIONS["compare_type"],
                 "render_item": MIGRATION_OPTIONS["render_item"],
+                "include_object": MIGRATION_OPTIONS["include_object"],
             },
         )
         return compare_metadata(context, db.metadata)
