@@ -71,6 +71,21 @@ def test_bill_wajib_leaves_a_summary_with_its_actor(app, board):
     assert verify_chain().ok
 
 
+def test_the_member_import_is_recorded_with_its_actor(app, tmp_path):
+    from tests.integration.test_members_import import _file, _good_rows
+
+    path = tmp_path / "anggota.csv"
+    path.write_bytes(_file(_good_rows()))
+    result = app.test_cli_runner().invoke(args=["members", "import", str(path)])
+    assert result.exit_code == 0, result.output
+    records = _records("cli:members import (")
+    assert records, "the import left no audit record"
+    summaries = {r.action: r.changes_dict for r in records if r.action.startswith("bulk_")}
+    assert summaries["bulk_insert:members"] == {"rows": 10}
+    assert summaries["bulk_insert:journal_entries"]["rows"] == 10  # the opening balances
+    assert verify_chain().ok
+
+
 def test_a_scheduled_job_run_is_recorded_with_the_job_as_actor(app, board):
     for n in range(1, 3):
         active_member(n, *board)
