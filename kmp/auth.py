@@ -590,3 +590,185 @@ def reset_password(token: str, new: str) -> User:
     user.password_changed_at = now
     end_sessions(user)
     return user
+
+
+# =========================================================================== reset by phone code
+
+RESET_CODE_TTL = 10 * 60  # seconds
+RESET_CODE_MAX_ATTEMPTS = 5
+
+
+class PasswordResetCode(db.Model):
+    """A 6-digit password reset code sent to a phone number (WhatsApp/SMS through the outbox).
+
+    Only an HMAC of the code is kept. A request for a number without an (active) account
+    still makes a row (``user_id`` NULL, nothing sent), so wrong codes, blocking and expiry
+    answer exactly as for a real account: no one can probe which numbers exist."""
+
+    __tablename__ = "password_reset_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone: Mapped[str] = mapped_column(String(20), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    salt: Mapped[str] = mapped_column(String(32))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now_utc)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    blocked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class InvalidResetCode(DomainError):
+    status = 422
+    code = "invalid_reset_code"
+
+
+def _reset_code_hash(salt: str, code: str) -> str:
+    import hashlib
+    import hmac
+
+    from flask import current_app
+
+    key = str(current_app.secret_key or "").encode()
+    return hmac.new(key, f"{salt}:{code}".encode(), hashlib.sha256).hexdigest()
+
+
+def reset_code_ttl() -> int:
+    from flask import current_app
+
+    return int(current_app.config.get("KMP_RESET_CODE_TTL") or RESET_CODE_TTL)
+
+
+def request_password_reset_code(phone: str) -> None:
+    """Send a new 6-digit code to ``phone`` (normalised ``+62...``) when it is an active
+    account's login; earlier open codes for the number stop working. The same work, minus
+    the message, when there is no such account."""
+    import secrets
+
+    from kmp.notify import queue_notification
+
+    now = now_utc()
+    db.session.execute(
+        update(PasswordResetCode)
+        .where(
+            PasswordResetCode.phone == phone,
+            PasswordResetCode.used_at.is_(None),
+            PasswordResetCode.blocked_at.is_(None),
+        )
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    user = db.session.scalar(select(User).where(User.phone == phone))
+    if user is not None and not user.is_active:
+        user = None
+    code = f"{secrets.randbelow(10**6):06d}"
+    salt = secrets.token_hex(16)
+    ttl = reset_code_ttl()
+    db.session.add(
+        PasswordResetCode(
+            phone=phone,
+            user_id=user.id if user else None,
+            salt=salt,
+            code_hash=_reset_code_hash(salt, code),
+            created_at=now,
+            expires_at=now + dt.timedelta(seconds=ttl),
+            attempts=0,
+        )
+    )
+    if user is not None:
+        from flask_babel import gettext as _
+
+        from kmp.notify import recipient_locale
+
+        with recipient_locale(user):
+            body = _(
+                "Kode atur ulang kata sandi KMP Anda: %(code)s. Berlaku %(minutes)s menit, "
+                "hanya sekali pakai. Jangan berikan kode ini kepada siapa pun, termasuk "
+                "pengurus koperasi.",
+                code=code,
+                minutes=max(ttl // 60, 1),
+            )
+            subject = _("Kode atur ulang kata sandi KMP")
+        queue_notification(
+            kind="password_reset_code",
+            address=phone,
+            subject=subject,
+            body=body,
+            user_id=user.id,
+        )
+    db.session.flush()
+
+
+def reset_password_with_code(phone: str, code: str, new: str) -> User:
+    """Set a new password with the code sent to ``phone``. A wrong code counts (in the
+    database; the caller commits even when this raises): the fifth wrong one blocks the code.
+    The password's strength is checked before the code is spent. Every session ends."""
+    from flask_babel import gettext as _
+
+    now = now_utc()
+    row = db.session.scalar(
+        select(PasswordResetCode)
+        .where(
+            PasswordResetCode.phone == phone,
+            PasswordResetCode.used_at.is_(None),
+            PasswordResetCode.blocked_at.is_(None),
+            PasswordResetCode.expires_at > now,
+        )
+        .order_by(PasswordResetCode.id.desc())
+        .limit(1)
+    )
+    if row is None:
+        raise InvalidResetCode(
+            _(
+                "Kode tidak berlaku lagi (kedaluwarsa, sudah dipakai, atau diblokir). Minta kode baru."  # noqa: E501
+            ),
+            field="code",
+        )
+    import hmac
+
+    digits = "".join(ch for ch in (code or "") if ch.isdigit())[:6]
+    right = hmac.compare_digest(_reset_code_hash(row.salt, digits), row.code_hash)
+    if not right or row.user_id is None:
+        attempts = db.session.execute(
+            update(PasswordResetCode)
+            .where(PasswordResetCode.id == row.id)
+            .values(attempts=PasswordResetCode.attempts + 1)
+            .returning(PasswordResetCode.attempts)
+            .execution_options(synchronize_session=False)
+        ).scalar_one()
+        if attempts >= RESET_CODE_MAX_ATTEMPTS:
+            db.session.execute(
+                update(PasswordResetCode)
+                .where(PasswordResetCode.id == row.id)
+                .values(blocked_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            raise InvalidResetCode(
+                _("Terlalu banyak kode salah: kode ini diblokir. Minta kode baru."),
+                code="reset_code_blocked",
+                field="code",
+            )
+        raise InvalidResetCode(
+            _(
+                "Kode salah. Sisa %(n)s percobaan untuk kode ini.",
+                n=RESET_CODE_MAX_ATTEMPTS - attempts,
+            ),
+            field="code",
+        )
+    user = db.session.get(User, row.user_id)
+    if user is None or not user.is_active:
+        raise InvalidResetCode(_("Akun ini tidak aktif."), field="code")
+    check_password_strength(new)  # WeakPassword before the code is spent
+    spent = db.session.execute(
+        update(PasswordResetCode)
+        .where(PasswordResetCode.id == row.id, PasswordResetCode.used_at.is_(None))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if spent.rowcount != 1:
+        raise InvalidResetCode(_("Kode ini baru saja dipakai. Minta kode baru."), field="code")
+    user.set_password(new)
+    user.password_changed_at = now
+    end_sessions(user)
+    return user

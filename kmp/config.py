@@ -73,6 +73,15 @@ class BaseConfig:
     KMP_API_RATE_LIMIT = os.environ.get("KMP_API_RATE_LIMIT", "600 per minute")
     KMP_API_AUTH_FAILURE_LIMIT = os.environ.get("KMP_API_AUTH_FAILURE_LIMIT", "20 per minute")
     KMP_PASSWORD_RESET_TTL = int(os.environ.get("KMP_PASSWORD_RESET_TTL", "3600"))
+    # Reset by a 6-digit code to a phone login: its lifetime, and the sends allowed per number
+    # (or e-mail) and per client address.
+    KMP_RESET_CODE_TTL = int(os.environ.get("KMP_RESET_CODE_TTL", "600"))
+    KMP_RESET_SEND_LIMIT_PER_TARGET = os.environ.get(
+        "KMP_RESET_SEND_LIMIT_PER_TARGET", "3 per hour"
+    )
+    KMP_RESET_SEND_LIMIT_PER_ADDRESS = os.environ.get(
+        "KMP_RESET_SEND_LIMIT_PER_ADDRESS", "10 per hour"
+    )
     KMP_TOTP_ISSUER = os.environ.get("KMP_TOTP_ISSUER", "KMP")
 
     # Babel: Indonesian by default, English selectable.

@@ -57,3 +57,14 @@ class ResetPasswordForm(FlaskForm):
 
 class ConfirmForm(FlaskForm):
     """A bare POST button (CSRF only)."""
+
+
+class ResetCodeForm(FlaskForm):
+    code = StringField(
+        _l("Kode 6 angka dari WhatsApp/SMS"), validators=[DataRequired(), Length(max=12)]
+    )
+    new = PasswordField(_l("Kata sandi baru"), validators=[DataRequired(), Length(min=10, max=200)])
+    confirm = PasswordField(
+        _l("Ulangi kata sandi baru"),
+        validators=[DataRequired(), EqualTo("new", message=_l("Kata sandi baru tidak sama."))],
+    )

@@ -26,6 +26,7 @@ from sqlalchemy import text
 from kmp.audit import record_event
 from kmp.auth import (
     MFA_MAX_ATTEMPTS,
+    InvalidResetCode,
     InvalidResetToken,
     authenticate,
     change_password,
@@ -39,7 +40,10 @@ from kmp.auth import (
     regenerate_recovery_codes,
     remaining_recovery_codes,
     request_password_reset,
+    request_password_reset_code,
+    reset_code_ttl,
     reset_password,
+    reset_password_with_code,
     reset_token_user,
     second_factor_locked,
     totp_uri,
@@ -54,6 +58,7 @@ from kmp.forms import (
     LanguageForm,
     LoginForm,
     PasswordChangeForm,
+    ResetCodeForm,
     ResetPasswordForm,
     SecondFactorForm,
 )
@@ -313,13 +318,60 @@ def new_recovery_codes():
     )
 
 
+def _reset_target() -> str:
+    """Whom a reset request is about (the normalised phone number or e-mail address)."""
+    login = (request.form.get("login") or "").strip().lower()[:254]
+    if login and "@" not in login:
+        try:
+            return normalise_phone(login)
+        except ValueError:
+            pass
+    return login
+
+
+def _limit_reset_sends(view):
+    """Reset messages are limited per number (or e-mail) and per client address, whether or
+    not the account exists (the limit itself must not tell)."""
+    per_target = limiter.limit(
+        lambda: current_app.config["KMP_RESET_SEND_LIMIT_PER_TARGET"],
+        key_func=lambda: "reset:" + _reset_target(),
+        scope="reset-target",
+        methods=["POST"],
+        error_message="too_many_reset_requests",
+    )
+    per_address = limiter.limit(
+        lambda: current_app.config["KMP_RESET_SEND_LIMIT_PER_ADDRESS"],
+        scope="reset-address",
+        methods=["POST"],
+        error_message="too_many_reset_requests",
+    )
+    return per_address(per_target(view))
+
+
 @bp.route("/lupa-sandi", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["KMP_LOGIN_RATE_LIMIT"], methods=["POST"])
+@_limit_reset_sends
 def forgot_password():
     if current_user.is_authenticated:
         return redirect(url_for("core.account"))
     form = ForgotPasswordForm()
     if form.validate_on_submit():
+        target = _reset_target()
+        if target.startswith("+62"):
+            # A phone login: a 6-digit code by WhatsApp/SMS; the same page whether or not the
+            # number has an account.
+            request_password_reset_code(target)
+            db.session.commit()
+            session["kmp_reset_phone"] = target
+            flash(
+                _(
+                    "Jika nomor itu terdaftar, kode 6 angka sudah dikirim lewat WhatsApp/SMS. "
+                    "Kode berlaku %(minutes)s menit.",
+                    minutes=max(reset_code_ttl() // 60, 1),
+                ),
+                "info",
+            )
+            return redirect(url_for("core.reset_with_code"))
         base = current_app.config.get("KMP_PUBLIC_URL", "").rstrip("/")
         request_password_reset(
             form.login.data, lambda token: base + url_for("core.reset_password_view", token=token)
@@ -364,6 +416,42 @@ def reset_password_view(token: str):
         return redirect(url_for("core.login"))
     status = 422 if request.method == "POST" else 200
     return render_template("auth/reset.html", form=form), status
+
+
+@bp.route("/lupa-sandi/kode", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["KMP_LOGIN_RATE_LIMIT"], methods=["POST"])
+def reset_with_code():
+    """The code sent to the phone, and the new password (the number comes from the session
+    that asked for the code)."""
+    if current_user.is_authenticated:
+        return redirect(url_for("core.account"))
+    phone = session.get("kmp_reset_phone")
+    if not phone:
+        return redirect(url_for("core.forgot_password"))
+    form = ResetCodeForm()
+    if form.validate_on_submit():
+        try:
+            user = reset_password_with_code(phone, form.code.data, form.new.data)
+        except InvalidResetCode as error:
+            db.session.commit()  # the wrong code is counted
+            form.code.errors = [*form.code.errors, error.message]
+            return _render_reset_code(form, phone), 422
+        except DomainError as error:  # a weak password: the code is not spent
+            db.session.rollback()
+            form.new.errors = [*form.new.errors, error.message]
+            return _render_reset_code(form, phone), 422
+        record_event("auth.password_reset_code", f"users:{user.id}")
+        db.session.commit()
+        session.clear()
+        flash(_("Kata sandi sudah diganti. Silakan masuk dengan kata sandi baru."), "success")
+        return redirect(url_for("core.login"))
+    status = 422 if request.method == "POST" else 200
+    return _render_reset_code(form, phone), status
+
+
+def _render_reset_code(form, phone: str):
+    shown = phone[:-4].replace(phone[3:-4], "•" * len(phone[3:-4])) + phone[-4:]
+    return render_template("auth/reset_code.html", form=form, phone=shown)
 
 
 @bp.post("/keluar")

@@ -57,6 +57,7 @@ EXPECTED: dict[str, str] = {
     "core.new_recovery_codes": LOGGED_IN,
     "core.forgot_password": PUBLIC,
     "core.reset_password_view": PUBLIC,  # the token is the credential
+    "core.reset_with_code": PUBLIC,  # the code sent to the phone is the credential
     "pwa.manifest": PUBLIC,
     "pwa.service_worker": PUBLIC,
     # audit trail
