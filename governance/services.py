@@ -56,6 +56,7 @@ from governance.models import (
 )
 from governance.tally import GroupInput, TallyError, tally_election, tally_proposal
 from kmp import signals
+from kmp.auth import user_id_of
 from kmp.errors import Conflict, DomainError, IllegalTransition, NotFound
 from kmp.extensions import db
 from kmp.notify import queue_notification
@@ -113,15 +114,11 @@ def arrears_months(member_ids: list[int], on_date: dt.date) -> dict[int, int]:
     return {int(k): int(v) for k, v in billing_arrears_months(member_ids, on_date).items()}
 
 
-def _user_id(user) -> int | None:
-    return getattr(user, "id", user)
-
-
 def _event(action: str, by_user=None, *, meeting=None, proposal=None, note=None) -> None:
     db.session.add(
         GovernanceEvent(
             action=action,
-            by_user_id=_user_id(by_user),
+            by_user_id=user_id_of(by_user),
             meeting_id=getattr(meeting, "id", None),
             proposal_id=getattr(proposal, "id", None),
             note=note,
@@ -203,7 +200,7 @@ def create_meeting(
         online_url=(online_url or "").strip() or None,
         fiscal_year=fiscal_year,
         group_code=group_code,
-        created_by_id=_user_id(by_user),
+        created_by_id=user_id_of(by_user),
     )
     db.session.add(meeting)
     db.session.flush()
@@ -323,7 +320,7 @@ def record_attendance(
         member_id=member.id,
         how=how,
         at=now,
-        recorded_by_id=_user_id(by_user),
+        recorded_by_id=user_id_of(by_user),
     )
     db.session.add(attendance)
     try:
@@ -361,7 +358,7 @@ def save_minutes(meeting: Meeting, text: str, by_user=None) -> Minutes:
         )
     minutes.text = (text or "").strip()
     minutes.updated_at = now_utc()
-    minutes.updated_by_id = _user_id(by_user)
+    minutes.updated_by_id = user_id_of(by_user)
     db.session.flush()
     return minutes
 
@@ -396,7 +393,7 @@ def add_minutes_attachment(
         content_type=content_type,
         size_bytes=len(data),
         data=data,
-        created_by_id=_user_id(by_user),
+        created_by_id=user_id_of(by_user),
     )
     db.session.add(attachment)
     db.session.flush()
@@ -516,7 +513,7 @@ def create_proposal(
         term_end=term_end,
         nominations_open_at=nominations_open_at,
         nominations_close_at=nominations_close_at,
-        created_by_id=_user_id(by_user),
+        created_by_id=user_id_of(by_user),
         status=ProposalStatus.DRAFT,
     )
     db.session.add(proposal)
@@ -594,7 +591,7 @@ def nominate_candidate(
         member_id=member.id,
         group_code=member.group_code,
         statement=(statement or None),
-        nominated_by_id=_user_id(by_user),
+        nominated_by_id=user_id_of(by_user),
     )
     db.session.add(nomination)
     try:
@@ -756,7 +753,7 @@ def open_proposal(proposal: Proposal, *, by_user=None, now: dt.datetime | None =
     proposal.census_size = len(census)
     proposal.status = ProposalStatus.OPEN
     proposal.opened_at = now
-    proposal.opened_by_id = _user_id(by_user)
+    proposal.opened_by_id = user_id_of(by_user)
     db.session.flush()
     _event(
         "proposal_opened",
@@ -1123,12 +1120,12 @@ def close_proposal(
         outcome=outcome,
         tally=data,
         adopted_at=now,
-        decided_by_id=_user_id(by_user),
+        decided_by_id=user_id_of(by_user),
     )
     db.session.add(resolution)
     proposal.status = ProposalStatus.CLOSED
     proposal.closed_at = now
-    proposal.closed_by_id = _user_id(by_user)
+    proposal.closed_by_id = user_id_of(by_user)
     if proposal.secret:
         _scrub_choices(proposal)
     db.session.flush()

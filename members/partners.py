@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 
 from kmp import signals
 from kmp.api import SCOPES, ApiPrincipal, constant_time_equal, generate_key
-from kmp.auth import Role
+from kmp.auth import Role, user_id_of
 from kmp.errors import Conflict, DomainError, Forbidden, NotFound
 from kmp.extensions import db
 from kmp.ledger.chart import PARTNER_PAYABLE
@@ -51,10 +51,6 @@ MAX_REMITTANCE_LINES = 10_000
 
 def install_partner_accounts() -> None:
     open_account(REMITTANCE_CLEARING, "Kliring remitansi mitra platform", AccountType.ASSET)
-
-
-def _user_id(user) -> int | None:
-    return getattr(user, "id", user)
 
 
 # =========================================================================== API keys
@@ -116,7 +112,7 @@ def create_api_key(company: Member, *, name: str, scopes: list[str], by_user) ->
         prefix=prefix,
         key_hash=key_hash,
         scopes=" ".join(chosen),
-        created_by_id=_user_id(by_user),
+        created_by_id=user_id_of(by_user),
     )
     db.session.add(key)
     services.record_event(company, "api_key_created", by_user, f"Kunci API {prefix}: {name}")
@@ -127,7 +123,7 @@ def create_api_key(company: Member, *, name: str, scopes: list[str], by_user) ->
 def revoke_api_key(key: ApiKey, by_user) -> ApiKey:
     if key.revoked_at is None:
         key.revoked_at = now_utc()
-        key.revoked_by_id = _user_id(by_user)
+        key.revoked_by_id = user_id_of(by_user)
         services.record_event(key.company, "api_key_revoked", by_user, f"Kunci API {key.prefix}")
         db.session.flush()
     return key
@@ -439,7 +435,7 @@ def submit_remittance(
         rejected_idr=rejected,
         entry_id=entry.id,
         api_key_id=api_key_id,
-        created_by_id=_user_id(by_user),
+        created_by_id=user_id_of(by_user),
     )
     db.session.add(remittance)
     db.session.flush()
@@ -672,7 +668,7 @@ def set_webhook(company: Member, url: str, by_user) -> tuple[PartnerWebhook, str
         hook = PartnerWebhook(company_id=company.id, url=url, secret=secret)
         db.session.add(hook)
     hook.url, hook.secret, hook.is_active = url, secret, True
-    hook.created_by_id = _user_id(by_user)
+    hook.created_by_id = user_id_of(by_user)
     services.record_event(company, "webhook_set", by_user, f"Webhook: {url}")
     db.session.flush()
     return hook, secret

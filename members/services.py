@@ -36,7 +36,7 @@ from sqlalchemy import event, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from kmp import signals
-from kmp.auth import Role, User, WeakPassword, create_user, normalise_phone
+from kmp.auth import Role, User, WeakPassword, create_user, normalise_phone, user_id_of
 from kmp.errors import Conflict, DomainError, Forbidden, IllegalTransition, NotFound
 from kmp.extensions import db
 from kmp.ledger.chart import BANK, CASH, REFUND_PAYABLE, member_account_code, open_member_accounts
@@ -91,10 +91,6 @@ PLATFORMS = {
 }
 
 S = MemberStatus
-
-
-def _user_id(user) -> int | None:
-    return getattr(user, "id", user)
 
 
 # =========================================================================== AD configuration
@@ -196,7 +192,7 @@ def update_ad(new: ADConfig | dict, by_user, reason: str) -> ADConfig:
         version=current.version + 1,
         payload=payload,
         reason=reason.strip(),
-        created_by_id=_user_id(by_user),
+        created_by_id=user_id_of(by_user),
     )
     db.session.add(row)
     try:
@@ -281,7 +277,7 @@ def record_event(
         MemberEvent(
             member_id=member.id,
             action=action,
-            by_user_id=_user_id(by_user),
+            by_user_id=user_id_of(by_user),
             note=note,
             from_status=from_status,
             to_status=to_status,
@@ -705,7 +701,7 @@ def approve_member(member: Member, by_user) -> Member:
     """The board approves an application; admission follows when pokok is fully paid."""
     _set_status(member, S.APPROVED, by_user)
     member.approved_at = now_utc()
-    member.approved_by_id = _user_id(by_user)
+    member.approved_by_id = user_id_of(by_user)
     db.session.flush()
     activate_if_ready(member, by_user)
     return member
@@ -754,9 +750,9 @@ def _refund_application_deposit(member: Member, by_user, reason: str) -> ExitCas
         kind=ExitKind.APPLICATION,
         status=ExitStatus.PAYABLE,
         reason=reason,
-        requested_by_id=_user_id(by_user),
+        requested_by_id=user_id_of(by_user),
         decided_at=now_utc(),
-        decided_by_id=_user_id(by_user),
+        decided_by_id=user_id_of(by_user),
         pokok_idr=deposit,
         refund_idr=deposit,
         ad_version_id=current_ad().version_id,
@@ -934,7 +930,7 @@ def record_receipt(
         amount_idr=amount_idr,
         reference=(reference or "").strip() or None,
         received_on=received_on,
-        recorded_by_id=_user_id(by_user),
+        recorded_by_id=user_id_of(by_user),
         entry_id=entry.id,
     )
     db.session.add(receipt)
@@ -1030,7 +1026,7 @@ def request_exit(
         reason=(reason or "").strip() or None,
         heir_name=heir_name or None,
         heir_relationship=(heir_relationship or "").strip() or None,
-        requested_by_id=_user_id(by_user),
+        requested_by_id=user_id_of(by_user),
         ad_version_id=current_ad().version_id,
     )
     db.session.add(case)
@@ -1069,7 +1065,7 @@ def approve_exit(case: ExitCase, by_user) -> ExitCase:
         case.payable_entry_id = entry.id
     case.status = ExitStatus.PAYABLE if quote.refund_idr else ExitStatus.PAID
     case.decided_at = now_utc()
-    case.decided_by_id = _user_id(by_user)
+    case.decided_by_id = user_id_of(by_user)
     _set_status(member, S.EXITED, by_user, "Keluar disetujui pengurus")
     member.exited_date = business_date()
     db.session.flush()
@@ -1088,7 +1084,7 @@ def cancel_exit(case: ExitCase, by_user, reason: str) -> ExitCase:
         raise _refuse("Alasan wajib diisi.", "reason", "reason_required")
     case.status = ExitStatus.CANCELLED
     case.decided_at = now_utc()
-    case.decided_by_id = _user_id(by_user)
+    case.decided_by_id = user_id_of(by_user)
     _set_status(case.member, S.ACTIVE, by_user, reason.strip())
     return case
 
@@ -1117,7 +1113,7 @@ def pay_exit_refund(
     case.payment_method = method
     case.payment_reference = (reference or "").strip() or None
     case.paid_at = now_utc()
-    case.paid_by_id = _user_id(by_user)
+    case.paid_by_id = user_id_of(by_user)
     case.status = ExitStatus.PAID
     record_event(case.member, "refund_paid", by_user, f"Rp {case.refund_idr:,}".replace(",", "."))
     db.session.flush()
@@ -1208,7 +1204,7 @@ def decide_nik_correction(
         )
     request.status = RequestStatus.APPROVED if approve else RequestStatus.REJECTED
     request.decided_at = now_utc()
-    request.decided_by_id = _user_id(by_user)
+    request.decided_by_id = user_id_of(by_user)
     request.decision_note = (note or "").strip() or None
     _flush_or_conflict()
     return request
@@ -1360,7 +1356,7 @@ def appoint_officer(
         function=function,
         term_start=term_start,
         term_end=term_end,
-        created_by_id=_user_id(by_user),
+        created_by_id=user_id_of(by_user),
     )
     db.session.add(officer)
     db.session.flush()
@@ -1415,7 +1411,7 @@ def add_certificate(
         file_name=file_name if file_data else None,
         file_type=file_type if file_data else None,
         file_data=file_data or None,
-        created_by_id=_user_id(by_user),
+        created_by_id=user_id_of(by_user),
     )
     db.session.add(certificate)
     db.session.flush()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
+from kmp.auth import user_id_of
 from kmp.errors import Conflict, DomainError, Forbidden, IllegalTransition, NotFound
 from kmp.extensions import db
 from kmp.ledger.chart import BANK, CASH, member_account_code
@@ -36,10 +37,6 @@ W = WithdrawalStatus
 MAY_WITHDRAW = frozenset(
     {MemberStatus.ACTIVE, MemberStatus.EXIT_REQUESTED, MemberStatus.DECEASED, MemberStatus.EXITED}
 )
-
-
-def _user_id(user) -> int | None:
-    return getattr(user, "id", user)
 
 
 def _is_pg() -> bool:
@@ -111,7 +108,7 @@ def request_withdrawal(
         status=W.REQUESTED,
         note=note,
         request_token=request_token,
-        requested_by_id=_user_id(by_user),
+        requested_by_id=user_id_of(by_user),
     )
     db.session.add(withdrawal)
     db.session.flush()
@@ -133,7 +130,7 @@ def _locked(withdrawal_id: int) -> SukarelaWithdrawal:
 
 
 def _check_decider(withdrawal: SukarelaWithdrawal, by_user) -> None:
-    user_id = _user_id(by_user)
+    user_id = user_id_of(by_user)
     if user_id == withdrawal.requested_by_id or (
         withdrawal.member.user_id is not None and withdrawal.member.user_id == user_id
     ):
@@ -179,7 +176,7 @@ def approve_withdrawal(
     withdrawal.method = method
     withdrawal.reference = (reference or "").strip()[:120] or None
     withdrawal.entry_id = entry.id
-    withdrawal.decided_by_id = _user_id(by_user)
+    withdrawal.decided_by_id = user_id_of(by_user)
     withdrawal.decided_at = now_utc()
     db.session.flush()
     return withdrawal
@@ -193,7 +190,7 @@ def reject_withdrawal(withdrawal: SukarelaWithdrawal, by_user, reason: str) -> S
     _check_decider(withdrawal, by_user)
     withdrawal.status = W.REJECTED
     withdrawal.decision_reason = reason[:500]
-    withdrawal.decided_by_id = _user_id(by_user)
+    withdrawal.decided_by_id = user_id_of(by_user)
     withdrawal.decided_at = now_utc()
     db.session.flush()
     return withdrawal

@@ -29,6 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
+from kmp.auth import user_id_of
 from kmp.errors import Conflict, DomainError, Forbidden, IllegalTransition, NotFound
 from kmp.extensions import db
 from kmp.ledger.chart import (
@@ -102,10 +103,6 @@ def _transition(run: DistributionRun, target: RunStatus) -> None:
             code="illegal_run_transition",
         )
     run.status = target
-
-
-def _user_id(user) -> int | None:
-    return getattr(user, "id", None)
 
 
 def get_run(run_id: int) -> DistributionRun:
@@ -464,7 +461,7 @@ def compute_run(
     run.members_total_idr = total
     run.distribution_date = comp.distribution_date
     run.computed_at = now_utc()
-    run.computed_by_id = _user_id(by_user)
+    run.computed_by_id = user_id_of(by_user)
     db.session.flush()
     return comp
 
@@ -626,7 +623,7 @@ def post_run(
     members_key = summary.get("members_key", "jasa_anggota")
     reserve_key = summary.get("reserve_key", "cadangan")
     description = f"Pembagian SHU tahun buku {run.fiscal_year}"
-    posted_by = _user_id(by_user)
+    posted_by = user_id_of(by_user)
     fund_lines: list[tuple[str, int]] = []
     for key, amount in summary.get("funds", {}).items():
         if key == members_key or not amount:
@@ -841,7 +838,7 @@ def pay_cash(line: DistributionLine, by_user) -> DistributionLine:
                 ],
                 source_kind="shu-payout",
                 source_id=str(line.id),
-                posted_by_id=_user_id(by_user),
+                posted_by_id=user_id_of(by_user),
             )
         ]
     )
