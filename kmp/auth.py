@@ -206,12 +206,12 @@ def change_password(user: User, current: str, new: str) -> None:
     db.session.flush()
 
 
-@login_manager.user_loader
 def user_id_of(user) -> int | None:
     """The id of a ``User`` (or the id itself, or None): services accept either."""
     return getattr(user, "id", user)
 
 
+@login_manager.user_loader
 def load_user(user_id: str) -> User | None:
     try:
         ident, version = user_id.split(":")
