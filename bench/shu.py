@@ -184,7 +184,7 @@ def _floor_sql(dialect: str) -> str:
 def floor_phase(timer, *, n: int) -> dict:
     from kmp.extensions import db
     from kmp.money import allocate
-    from members.services import current_ad
+    from members.ad.services import current_ad
     from payouts.models import DistributionLine, DistributionRun, RunStatus
 
     shu = _setup(n)

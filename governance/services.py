@@ -61,9 +61,10 @@ from kmp.errors import Conflict, DomainError, IllegalTransition, NotFound
 from kmp.extensions import db
 from kmp.notify import queue_notification
 from kmp.timeutil import JAKARTA, business_date, now_utc
-from members.ad import ADConfig
-from members.models import Member, OfficerBody, OfficerFunction
-from members.states import MemberStatus
+from members.ad.config import ADConfig
+from members.officers.models import OfficerBody, OfficerFunction
+from members.register.models import Member
+from members.register.states import MemberStatus
 
 log = logging.getLogger("kmp.governance")
 
@@ -97,7 +98,7 @@ def check_transition(current: ProposalStatus, target: ProposalStatus) -> None:
 
 
 def current_ad() -> ADConfig:
-    from members.services import current_ad as members_current_ad
+    from members.ad.services import current_ad as members_current_ad
 
     return members_current_ad()
 
@@ -109,7 +110,7 @@ def arrears_months(member_ids: list[int], on_date: dt.date) -> dict[int, int]:
     """
     if not member_ids:
         return {}
-    from members.billing import arrears_months as billing_arrears_months
+    from members.savings.billing import arrears_months as billing_arrears_months
 
     return {int(k): int(v) for k, v in billing_arrears_months(member_ids, on_date).items()}
 
@@ -471,7 +472,7 @@ def create_proposal(
         if term_start is None or term_end is None or term_end <= term_start:
             raise _refuse("Isi masa jabatan: akhir harus sesudah awal.", "term_order", "term_end")
         max_years = current_ad().officer_term_max_years
-        from members.services import add_years
+        from members.register.services import add_years
 
         if term_end > add_years(term_start, max_years):
             raise _refuse(
@@ -574,7 +575,7 @@ def nominate_candidate(
             "member_no",
         )
     if ad.require_certified_officers:
-        from members.services import has_valid_certificate
+        from members.officers.services import has_valid_certificate
 
         today = business_date(now)
         if not has_valid_certificate(member, today):
@@ -1169,7 +1170,7 @@ def _scrub_choices(proposal: Proposal) -> None:
 
 
 def _appoint_elected(proposal: Proposal, data: dict, by_user) -> None:
-    from members.services import appoint_officer
+    from members.officers.services import appoint_officer
 
     elected = data["weighted"]["elected"]
     members = {

@@ -69,7 +69,7 @@ def _can_manage() -> bool:
 
 
 def _member():
-    from members.queries import member_for_user
+    from members.register.queries import member_for_user
 
     return member_for_user(current_user)
 
@@ -742,7 +742,7 @@ def candidates(proposal_id: int):
 @bp.post("/pemungutan/<int:proposal_id>/calon")
 @role_required(*MANAGE_ROLES)
 def candidate_nominate(proposal_id: int):
-    from members.queries import member_by_no
+    from members.register.queries import member_by_no
 
     proposal = _proposal_or_404(proposal_id)
     if not proposal.is_election:

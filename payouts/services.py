@@ -47,10 +47,10 @@ from kmp.ledger.queries import income_statement
 from kmp.ledger.services import EntrySpec, open_account, post_entries
 from kmp.replica import primary_reads
 from kmp.timeutil import business_date, now_utc
-from members.models import Member
-from members.queries import CAPITAL_BASIS_LEADING, capital_and_months, capital_basis_query
-from members.services import current_ad
-from members.states import MemberStatus
+from members.ad.services import current_ad
+from members.register.models import Member
+from members.register.states import MemberStatus
+from members.savings.queries import CAPITAL_BASIS_LEADING, capital_and_months, capital_basis_query
 from payouts.allocation import (
     AllocationTable,
     GroupRule,

@@ -23,7 +23,7 @@ from kmp.auth import Role, role_required
 from kmp.errors import DomainError
 from kmp.exports import send_export
 from kmp.extensions import db
-from members.models import Member
+from members.register.models import Member
 from payouts import reports, services
 from payouts.forms import (
     ComputeForm,
@@ -399,7 +399,7 @@ def import_patronage():
 
 
 def _member():
-    from members.queries import member_for_user
+    from members.register.queries import member_for_user
 
     return member_for_user(current_user)
 
@@ -465,7 +465,7 @@ def slip_paragraphs(run: DistributionRun, line: DistributionLine) -> list[str]:
 
 
 def _group_measure(code: str) -> str:
-    from members.services import current_ad
+    from members.ad.services import current_ad
 
     group = current_ad().get_group(code)
     return group.patronage_measure if group else ""

@@ -10,9 +10,11 @@ from sqlalchemy import func, select
 from kmp.extensions import db
 from kmp.registry import get_registry
 from kmp.timeutil import add_months, business_date
-from members import billing
-from members.models import ObligationPayment, WajibObligation
-from members.services import current_ad, new_request_token, record_receipt, update_ad
+from members.ad.services import current_ad, update_ad
+from members.register.services import new_request_token
+from members.savings import billing
+from members.savings.deposits import record_receipt
+from members.savings.models import ObligationPayment, WajibObligation
 from tests.integration.members_support import apply_member, fast_passwords  # noqa: F401
 from tests.integration.savings_support import active_member, bill_months
 

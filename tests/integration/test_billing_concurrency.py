@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from kmp.extensions import db
 from kmp.timeutil import business_date
-from members import billing
-from members.models import ObligationPayment, WajibObligation
+from members.savings import billing
+from members.savings.models import ObligationPayment, WajibObligation
 from tests.integration.members_support import fast_passwords  # noqa: F401
 from tests.integration.savings_support import active_member, bill_months
 

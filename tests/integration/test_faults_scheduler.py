@@ -20,7 +20,7 @@ from kmp.extensions import db
 from kmp.notify import Notification
 from kmp.registry import get_registry
 from kmp.scheduler import run_job
-from members.models import WajibObligation
+from members.savings.models import WajibObligation
 from tests.integration.members_support import fast_passwords  # noqa: F401
 from tests.integration.savings_support import active_member
 
@@ -32,7 +32,7 @@ CHILD = textwrap.dedent(
     from kmp import create_app
     from kmp.registry import get_registry
     from kmp.scheduler import run_job
-    import members.billing as billing
+    import members.savings.billing as billing
 
     url, ready = sys.argv[1], sys.argv[2]
     app = create_app("testing", SQLALCHEMY_DATABASE_URI=url)

@@ -13,7 +13,7 @@ from governance.models import Nomination, Outcome
 from kmp.errors import DomainError
 from kmp.extensions import db
 from kmp.timeutil import business_date, now_utc
-from members.models import Officer, OfficerBody, OfficerFunction
+from members.officers.models import Officer, OfficerBody, OfficerFunction
 from tests.integration.governance_factories import ensure_ad, make_member, set_ad
 
 TERM_START = dt.date(2026, 7, 1)
@@ -27,7 +27,7 @@ def _ad(db):  # noqa: ARG001
 
 
 def certify(member, *, expires_in_days: int = 365):
-    from members.services import add_certificate
+    from members.officers.services import add_certificate
 
     today = business_date()
     add_certificate(

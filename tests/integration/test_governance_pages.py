@@ -452,7 +452,7 @@ def test_member_votes_changes_and_finds_the_receipt(client, login_as, csrf_token
 def test_member_outside_the_census_sees_the_reason(client, login_as, make_user, app):
     user, member = make_voter(make_user, "kurir")
     make_member("kurir")
-    from members import billing
+    from members.savings import billing
 
     previous = billing.arrears_months
     billing.arrears_months = lambda ids, on: {i: 5 if i == member.id else 0 for i in ids}

@@ -419,7 +419,7 @@ def test_my_accounts_without_hook_is_a_friendly_404(client, login_as):
 def test_member_sees_only_own_accounts(app, client, login_as, books, monkeypatch):
     mine = login_as("anggota")
     own = list(books["a"].values())
-    from members import queries
+    from members.register import queries
 
     monkeypatch.setattr(
         queries, "member_account_ids", lambda user: own if user.id == mine.id else []

@@ -4,14 +4,17 @@ payable and paid; the ledger balances; the member keeps a login but no member fu
 import pytest
 from sqlalchemy import select
 
+from kmp import errors
 from kmp.extensions import db
 from kmp.ledger.chart import CASH, REFUND_PAYABLE
 from kmp.ledger.models import Account
 from kmp.ledger.queries import check_ledger
 from kmp.ledger.services import post_entry
-from members import billing, services
-from members.models import ExitCase, ExitKind, ExitStatus, Member
-from members.states import MemberStatus
+from members.exits import services as exits_services
+from members.register.models import ExitCase, ExitKind, ExitStatus, Member
+from members.register.states import MemberStatus
+from members.savings import billing
+from members.savings import deposits as savings_deposits
 from tests.integration.members_support import (
     admit,
     apply_member,
@@ -38,7 +41,7 @@ def _natural(code):
 @pytest.fixture
 def member_with_savings(board, app, monkeypatch):
     member = admit(apply_member(1), **board)
-    services.record_receipt(
+    savings_deposits.record_receipt(
         member,
         purpose="wajib",
         amount_idr=75_000,
@@ -51,7 +54,7 @@ def member_with_savings(board, app, monkeypatch):
         idempotency_key="bill:1",
         description="Tagihan wajib belum dibayar",
         lines=[
-            (services.MEMBER_RECEIVABLE, 25_000),
+            (savings_deposits.MEMBER_RECEIVABLE, 25_000),
             (f"equity:savings:mandatory:{member.member_no}", -25_000),
         ],
         source_kind="test",
@@ -66,13 +69,13 @@ def test_refund_is_pokok_plus_wajib_minus_arrears_and_the_ledger_balances(
 ):
     member = member_with_savings
     cash_before = _natural(CASH)
-    quote = services.compute_refund(member)
+    quote = exits_services.compute_refund(member)
     assert (quote.pokok_idr, quote.wajib_idr, quote.arrears_idr) == (100_000, 100_000, 25_000)
     assert quote.refund_idr == 175_000
-    case = services.request_exit(member, member.user, "Pindah kota")
+    case = exits_services.request_exit(member, member.user, "Pindah kota")
     db.session.commit()
     assert member.status is S.EXIT_REQUESTED
-    services.approve_exit(case, board["pengurus"])
+    exits_services.approve_exit(case, board["pengurus"])
     db.session.commit()
     assert member.status is S.EXITED and member.exited_date is not None
     assert (case.status, case.refund_idr, case.arrears_idr) == (ExitStatus.PAYABLE, 175_000, 25_000)
@@ -80,21 +83,21 @@ def test_refund_is_pokok_plus_wajib_minus_arrears_and_the_ledger_balances(
     assert _natural(REFUND_PAYABLE) == 175_000
     assert _natural(f"equity:savings:principal:{member.member_no}") == 0
     assert _natural(f"equity:savings:mandatory:{member.member_no}") == 0
-    assert _natural(services.MEMBER_RECEIVABLE) == 0
+    assert _natural(savings_deposits.MEMBER_RECEIVABLE) == 0
     assert check_ledger().ok
-    services.pay_exit_refund(case, board["bendahara"], "bank", "TRF-001")
+    exits_services.pay_exit_refund(case, board["bendahara"], "bank", "TRF-001")
     db.session.commit()
     assert case.status is ExitStatus.PAID and _natural(REFUND_PAYABLE) == 0
     assert _natural("asset:bank") == -175_000 and _natural(CASH) == cash_before
     assert check_ledger().ok
-    with pytest.raises(services.IllegalTransition):
-        services.pay_exit_refund(case, board["bendahara"], "cash")
+    with pytest.raises(errors.IllegalTransition):
+        exits_services.pay_exit_refund(case, board["bendahara"], "cash")
 
 
 def test_the_member_number_is_never_reused(board, member_with_savings):
     member = member_with_savings
-    case = services.request_exit(member, member.user)
-    services.approve_exit(case, board["pengurus"])
+    case = exits_services.request_exit(member, member.user)
+    exits_services.approve_exit(case, board["pengurus"])
     db.session.commit()
     newcomer = admit(apply_member(2), **board)
     assert member.member_no.endswith("000001") and newcomer.member_no.endswith("000002")
@@ -176,8 +179,8 @@ def test_death_is_paid_to_the_heir(client, login_as, csrf_token, board):
     case = db.session.scalar(select(ExitCase))
     assert case.kind is ExitKind.DEATH and case.member.status is S.DECEASED
     assert "Sri Wahyuni" in client.get(f"/pengurus/keluar/{case.id}").get_data(as_text=True)
-    services.approve_exit(case, board["pengurus"])
-    services.pay_exit_refund(case, board["bendahara"], "cash", "diterima Sri Wahyuni")
+    exits_services.approve_exit(case, board["pengurus"])
+    exits_services.pay_exit_refund(case, board["bendahara"], "cash", "diterima Sri Wahyuni")
     db.session.commit()
     assert case.member.status is S.EXITED and case.refund_idr == 100_000
     assert check_ledger().ok
@@ -185,12 +188,12 @@ def test_death_is_paid_to_the_heir(client, login_as, csrf_token, board):
 
 def test_a_request_can_be_cancelled(board):
     member = admit(apply_member(1), **board)
-    case = services.request_exit(member, member.user)
-    with pytest.raises(services.Conflict, match="menunggu keputusan"):
-        services.request_exit(member, member.user)
-    with pytest.raises(services.DomainError, match="Alasan"):
-        services.cancel_exit(case, board["pengurus"], "")
-    services.cancel_exit(case, board["pengurus"], "Anggota berubah pikiran")
+    case = exits_services.request_exit(member, member.user)
+    with pytest.raises(errors.Conflict, match="menunggu keputusan"):
+        exits_services.request_exit(member, member.user)
+    with pytest.raises(errors.DomainError, match="Alasan"):
+        exits_services.cancel_exit(case, board["pengurus"], "")
+    exits_services.cancel_exit(case, board["pengurus"], "Anggota berubah pikiran")
     db.session.commit()
     assert member.status is S.ACTIVE and case.status is ExitStatus.CANCELLED
 
@@ -208,7 +211,7 @@ def test_a_request_can_be_cancelled(board):
 )
 def test_exit_page_roles(client, login_as, csrf_token, board, role, get, post):
     member = admit(apply_member(1), **board)
-    case = services.request_exit(member, member.user)
+    case = exits_services.request_exit(member, member.user)
     db.session.commit()
     login_as(role)
     assert client.get("/pengurus/keluar").status_code == get

@@ -14,9 +14,11 @@ from kmp.notify import Notification
 from kmp.payments.factory import set_gateway
 from kmp.payments.models import PaymentIntent
 from kmp.timeutil import business_date
-from members import billing, savings
-from members.models import ReceiptVoid, WajibObligation
-from members.services import new_request_token, record_receipt
+from members.register.services import new_request_token
+from members.savings import billing
+from members.savings import services as savings
+from members.savings.deposits import record_receipt
+from members.savings.models import ReceiptVoid, WajibObligation
 from tests.conftest import csrf_from
 from tests.integration.members_support import fast_passwords  # noqa: F401
 from tests.integration.savings_support import active_member, bill_months, login_member
@@ -278,7 +280,7 @@ def test_a_reversed_wajib_payment_reopens_the_bills(client, driver):
 
 
 def test_applicant_pays_pokok_in_instalments_online(client, board):
-    from members.services import approve_member, pokok_status
+    from members.register.admission import approve_member, pokok_status
     from tests.integration.members_support import apply_member
 
     _, pengurus = board

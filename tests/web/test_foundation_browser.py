@@ -31,7 +31,7 @@ class RoleNav:
 
 EVERYONE = frozenset({"core.home", "core.account"})
 MEMBER = EVERYONE | {"members.dashboard"}
-BOARD_ONLY = frozenset({"members.register", "members.officers", "ledger.accounts"})
+BOARD_ONLY = frozenset({"register.register", "officers.officers", "ledger.accounts"})
 ROLE_NAV: dict[str, RoleNav] = {
     "admin": RoleNav(frozenset({"admin"}), nav=EVERYONE | BOARD_ONLY),
     "pengurus": RoleNav(
@@ -46,8 +46,8 @@ ROLE_NAV: dict[str, RoleNav] = {
     "anggota": RoleNav(frozenset({"anggota"}), "members.dashboard", MEMBER, not_nav=BOARD_ONLY),
     "partner": RoleNav(
         frozenset({"partner"}),
-        "members.company",
-        EVERYONE | {"members.company"},
+        "partners.company",
+        EVERYONE | {"partners.company"},
         not_nav=BOARD_ONLY | {"members.dashboard"},
     ),
 }

@@ -1,0 +1,9 @@
+"""cli."""
+
+from __future__ import annotations
+
+from flask.cli import AppGroup
+
+members_cli = AppGroup(
+    "members", help="Membership: import members from a spreadsheet, bill simpanan wajib."
+)
