@@ -2,8 +2,9 @@
 
 No Flask and no database here: ``ADConfig`` is a frozen dataclass built from a JSON payload
 (``from_payload``), written back with ``to_payload``, checked by ``validate_ad`` and compared
-by ``diff_payloads``. The versions live in ``members.models.ADVersion``; the services
-``current_ad()`` / ``update_ad()`` read and write them.
+by ``diff_payloads``. The versions live in ``members.ad.models.ADVersion``;
+``members.ad.services.current_ad()`` reads them, ``members.articles.services.update_ad()``
+writes them.
 
 Basis points (bp): 10 000 = 100 %. Pass thresholds and quorum are exact fractions
 (``Ratio(2, 3, strict=False)`` = "at least two thirds") so no rounding decides a vote.

@@ -1,4 +1,4 @@
-"""models."""
+"""Versions of the cooperative's articles (AD): append-only rows, the newest is in force."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""services."""
+"""The one census: who may vote, computed from the register and the ledger."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""forms."""
+"""Forms of the exit workflow: a board-opened exit, the decision, the refund payment."""
 
 from __future__ import annotations
 

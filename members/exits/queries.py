@@ -1,4 +1,4 @@
-"""queries."""
+"""Read side of exits: a member's exit cases and the board's list."""
 
 from __future__ import annotations
 

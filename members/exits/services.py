@@ -1,4 +1,4 @@
-"""services."""
+"""Leaving the cooperative: the refund quote, the request, approval, cancellation, payment."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""views."""
+"""Exit pages: the member's request and the board's queue, decision and refund payment."""
 
 from __future__ import annotations
 
@@ -20,10 +20,17 @@ from kmp.extensions import db
 from members.exits import queries as exits_queries
 from members.exits import services as exits_services
 from members.exits.forms import BoardExitForm, ExitDecisionForm, RefundPaymentForm
-from members.home.views import _active_member_or_notice
 from members.register.forms import ReasonForm
 from members.register.models import ExitCase, ExitStatus
-from members.register.web import DECIDERS, PER_PAGE, R, _apply_error, _int_arg, _member_or_404
+from members.register.web import (
+    DECIDERS,
+    PER_PAGE,
+    R,
+    _active_member_or_notice,
+    _apply_error,
+    _int_arg,
+    _member_or_404,
+)
 
 bp = Blueprint("exits", __name__)
 

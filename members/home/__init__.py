@@ -13,6 +13,7 @@ def init_app(app: Flask) -> None:
     from kmp.cli import register_seed_hook
     from kmp.templating import NavItem, register_nav
     from kmp.views import register_home
+    from members.home import company_views  # noqa: F401 - the company pages
     from members.home.seed import seed_members
     from members.home.views import bp
 
@@ -21,7 +22,7 @@ def init_app(app: Flask) -> None:
     register_nav(
         app,
         NavItem("members.dashboard", _l("Keanggotaan saya"), (Role.ANGGOTA,), 10),
-        NavItem("partners.company", _l("Perusahaan saya"), (Role.PARTNER,), 10),
+        NavItem("members.company", _l("Perusahaan saya"), (Role.PARTNER,), 10),
     )
     register_home(app, Role.ANGGOTA, "members.dashboard")
-    register_home(app, Role.PARTNER, "partners.company")
+    register_home(app, Role.PARTNER, "members.company")

@@ -1,4 +1,5 @@
-"""views."""
+"""The member's home (dashboard, next steps, card, profile, own data) and the board's
+member file."""
 
 from __future__ import annotations
 
@@ -28,17 +29,19 @@ from members.ad.config import ADConfig
 from members.exits import queries as exits_queries
 from members.exits import services as exits_services
 from members.exits.forms import BoardExitForm
+from members.home import services as home_services
 from members.partners.forms import StaffForm
 from members.register import admission as register_admission
 from members.register import queries as register_queries
 from members.register import services as register_services
 from members.register.forms import DecisionForm, NikCorrectionForm, ProfileForm, ReasonForm
 from members.register.models import ExitKind, ExitStatus, Member, NikCorrection, RequestStatus
-from members.register.states import IN_GOOD_STANDING, NUMBERED, PENDING, MemberStatus
+from members.register.states import NUMBERED, PENDING, MemberStatus
 from members.register.web import (
     BOARD,
     DECIDERS,
     R,
+    _active_member_or_notice,
     _apply_error,
     _member_or_404,
     _my_member,
@@ -116,16 +119,6 @@ def dashboard():
         None,
     )
     return render_template("members/dashboard.html", **context)
-
-
-def _active_member_or_notice():
-    """The current user's member record when it may use member functions, else a notice."""
-    member = _my_member()
-    if member is None:
-        return None, (render_template("members/not_member.html"), 404)
-    if MemberStatus(member.status) not in IN_GOOD_STANDING:
-        return None, (render_template("members/not_active.html", member=member), 403)
-    return member, None
 
 
 @bp.get("/anggota/kartu")
@@ -230,7 +223,7 @@ def my_data():
     member = _my_member()
     if member is None:
         abort(404)
-    body = json.dumps(register_services.export_member_data(member), ensure_ascii=False, indent=2)
+    body = json.dumps(home_services.export_member_data(member), ensure_ascii=False, indent=2)
     response = Response(body, mimetype="application/json")
     name = member.member_no or f"pendaftar-{member.id}"
     response.headers["Content-Disposition"] = f'attachment; filename="data-saya-{name}.json"'

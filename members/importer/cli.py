@@ -1,4 +1,4 @@
-"""cli."""
+"""``flask --app wsgi members import FILE``: the spreadsheet import from the command line."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""forms."""
+"""The member-import upload form."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""views."""
+"""The board's import page and the CSV template."""
 
 from __future__ import annotations
 

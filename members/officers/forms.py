@@ -1,4 +1,4 @@
-"""forms."""
+"""Forms for officer terms and competence certificates."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""models."""
+"""Officer terms (pengurus, pengawas) and competence certificates."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""queries."""
+"""Read side of officers: who holds office, the certification watch list, certificates."""
 
 from __future__ import annotations
 

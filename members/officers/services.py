@@ -1,4 +1,4 @@
-"""services."""
+"""Appointing officers, ending terms, recording certificates, the competence rule."""
 
 from __future__ import annotations
 

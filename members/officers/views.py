@@ -1,4 +1,4 @@
-"""views."""
+"""The board's officers and certification pages."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from members.partners import company_views, models  # noqa: F401 - routes, tables
+    from members.partners import models  # noqa: F401 - register the tables
     from members.partners.api import init_api
 
     init_api(app)  # the partner API under /api/v1 and the portal pages

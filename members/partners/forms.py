@@ -1,4 +1,4 @@
-"""forms."""
+"""Forms of the partner portal: staff logins."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""keys."""
+"""Partner API keys: hashed, scoped, revocable; the resolver the API layer asks."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""links."""
+"""Worker links: a member links their platform account to a company by consent."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from sqlalchemy import select
 from kmp.errors import Conflict, DomainError, NotFound
 from kmp.extensions import db
 from kmp.timeutil import now_utc
-from members.exits import services as exits_services
 from members.partners.models import WorkerLink
 from members.register import services as register_services
 from members.register.models import Member, MemberKind
 from members.register.states import MemberStatus
+from members.savings import billing as savings_billing
 
 LINKABLE = (MemberStatus.APPLIED, MemberStatus.APPROVED, MemberStatus.ACTIVE)
 
@@ -119,7 +119,7 @@ def worker_view(link: WorkerLink) -> dict:
         "platform_worker_id": link.platform_worker_id,
         "member_no": member.member_no,
         "status": MemberStatus(member.status).value,
-        "arrears_idr": max(int(exits_services.member_arrears_idr(member)), 0),
+        "arrears_idr": savings_billing.arrears_idr(member.id),
         "linked_at": link.consented_at,
     }
 

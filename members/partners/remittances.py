@@ -1,4 +1,5 @@
-"""remittances."""
+"""Check-off remittances from platform companies and patronage batches: validated,
+idempotent, one ledger entry per remittance."""
 
 from __future__ import annotations
 

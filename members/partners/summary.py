@@ -1,4 +1,4 @@
-"""summary."""
+"""The company's contribution summary (set-based) and the workers who consent to be seen."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""webhooks."""
+"""Outbound partner webhooks: the outbox, signing, delivery with retries."""
 
 from __future__ import annotations
 

@@ -1,4 +1,25 @@
-"""admission."""
+"""Admission: pokok status, approval, activation, rejection and withdrawal of applications.
+
+Money before admission (the design choice, so ``kmp ledger-check`` always balances)
+--------------------------------------------------------------------------------------
+A member's savings accounts (``open_member_accounts``) are keyed by the member number, which
+exists only once the member is admitted. Money an *applicant* pays towards simpanan pokok is
+not yet member equity: if the application is refused it goes back. So it is booked as a
+liability in a per-applicant account ``liability:applicant-principal:A<member id>`` (owner =
+the member's id, no negative balance), opened at the first payment:
+
+    applicant pays Rp X in cash:  CASH +X / liability:applicant-principal:A<id> -X
+    admission (approved + pokok fully paid, whichever comes last):
+        liability:applicant-principal:A<id> +paid / equity:savings:principal:<member_no> -paid
+    refused / withdrawn with money paid:
+        liability:applicant-principal:A<id> +paid / liability:exit-refund-payable -paid
+        (then the bendahara pays it out like an exit refund)
+
+"Pokok fully paid" = the applicant account (before admission) or the principal account
+(after) holds at least the group's pokok amount in the current AD.
+
+The exit refund (``members.exits``) is described there.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""cli."""
+"""The ``flask --app wsgi members`` command group (sub-features add their commands)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""forms."""
+"""Application forms (individual, company), decisions, profile and NIK corrections."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""models."""
+"""The register: members, company staff, the member event log, numbering, exit cases and
+NIK corrections."""
 
 from __future__ import annotations
 

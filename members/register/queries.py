@@ -1,4 +1,4 @@
-"""queries."""
+"""Read side of the register: login to member, search and paging, the review queue, history."""
 
 from __future__ import annotations
 

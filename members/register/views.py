@@ -1,4 +1,5 @@
-"""views."""
+"""Register pages: the public application, the board's register and export, the review queue,
+NIK corrections."""
 
 from __future__ import annotations
 

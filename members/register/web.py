@@ -1,4 +1,4 @@
-"""web."""
+"""View helpers shared by the member pages: roles, paging, lookups, labels, the QR code."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import segno
 from flask import (
     abort,
     flash,
+    render_template,
     request,
 )
 from flask_babel import gettext as _
@@ -18,7 +19,7 @@ from kmp.extensions import db
 from members.ad.config import ADConfig
 from members.register import queries as register_queries
 from members.register.models import Member
-from members.register.states import MemberStatus
+from members.register.states import IN_GOOD_STANDING, MemberStatus
 
 R = Role
 
@@ -103,3 +104,13 @@ def member_event_label(action: str) -> str:
 def _bool_arg(name: str) -> bool | None:
     value = request.args.get(name)
     return {"ya": True, "tidak": False}.get(value or "")
+
+
+def _active_member_or_notice():
+    """The current user's member record when it may use member functions, else a notice."""
+    member = _my_member()
+    if member is None:
+        return None, (render_template("members/not_member.html"), 404)
+    if MemberStatus(member.status) not in IN_GOOD_STANDING:
+        return None, (render_template("members/not_active.html", member=member), 403)
+    return member, None

@@ -1,4 +1,4 @@
-"""cli."""
+"""``flask --app wsgi members bill-wajib``: the monthly wajib bills from the command line."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""deposits."""
+"""Money into savings: receipt numbers, which account a deposit credits, cash receipts."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""forms."""
+"""The board's cash receipt form."""
 
 from __future__ import annotations
 

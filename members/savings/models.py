@@ -1,4 +1,4 @@
-"""models."""
+"""Receipts and their voids, wajib obligations and what settled them, sukarela withdrawals."""
 
 from __future__ import annotations
 

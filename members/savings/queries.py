@@ -1,4 +1,4 @@
-"""queries."""
+"""Read side of savings: receipts, balances, and the jasa modal basis for the SHU."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""receipt_views."""
+"""Cash receipts: the board records one, anyone entitled views it."""
 
 from __future__ import annotations
 

@@ -36,7 +36,7 @@ def ensure_ad():
 
 def set_ad(**changes):
     """A new AD version with ``changes`` (e.g. ``max_wajib_arrears_months=1``)."""
-    from members.ad.services import update_ad
+    from members.articles.services import update_ad
 
     return update_ad(replace(ensure_ad(), **changes), None, "uji tata kelola")
 

@@ -10,7 +10,8 @@ from sqlalchemy import func, select
 from kmp.extensions import db
 from kmp.registry import get_registry
 from kmp.timeutil import add_months, business_date
-from members.ad.services import current_ad, update_ad
+from members.ad.services import current_ad
+from members.articles.services import update_ad
 from members.register.services import new_request_token
 from members.savings import billing
 from members.savings.deposits import record_receipt

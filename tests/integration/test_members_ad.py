@@ -11,6 +11,7 @@ from kmp.extensions import db
 from members.ad import services as ad_services
 from members.ad.config import ADConfig, ADInvalid
 from members.ad.models import ADVersion
+from members.articles import services as articles_services
 from tests.integration.members_support import (
     apply_member,
     fast_passwords,  # noqa: F401
@@ -43,7 +44,7 @@ def test_default_ad_is_installed_once():
 def test_update_creates_a_version_with_who_when_why(make_user):
     admin = make_user("admin")
     new = _payload(groups=[("kurir", "wajib_idr", 30_000)])
-    ad = ad_services.update_ad(new, admin, "Keputusan RAT 2026")
+    ad = articles_services.update_ad(new, admin, "Keputusan RAT 2026")
     db.session.commit()
     assert ad.version == 2 and ad.group("kurir").wajib_idr == 30_000
     row = db.session.get(ADVersion, ad.version_id)
@@ -75,7 +76,7 @@ def test_update_creates_a_version_with_who_when_why(make_user):
 def test_invalid_updates_are_refused_and_write_nothing(make_user, change, field):
     admin = make_user("admin")
     with pytest.raises(ADInvalid) as caught:
-        ad_services.update_ad(_payload(**change), admin, "uji")
+        articles_services.update_ad(_payload(**change), admin, "uji")
     db.session.rollback()
     assert field in [f for f, _ in caught.value.problems]
     assert field in caught.value.message or caught.value.message.split(":")[0] in dict(
@@ -88,7 +89,7 @@ def test_allocation_table_must_sum_to_10000(make_user):
     payload = _payload()
     payload["shu_allocation"][0]["bp"] = 4500
     with pytest.raises(ADInvalid, match="shu_allocation: tabel pembagian SHU"):
-        ad_services.update_ad(payload, make_user("admin"), "uji")
+        articles_services.update_ad(payload, make_user("admin"), "uji")
     db.session.rollback()
     assert _versions() == 1
 
@@ -96,9 +97,9 @@ def test_allocation_table_must_sum_to_10000(make_user):
 def test_reason_required_and_no_op_refused(make_user):
     admin = make_user("admin")
     with pytest.raises(errors.DomainError, match="Alasan"):
-        ad_services.update_ad(_payload(notice_period_days=21), admin, "  ")
+        articles_services.update_ad(_payload(notice_period_days=21), admin, "  ")
     with pytest.raises(errors.DomainError, match="Tidak ada perubahan"):
-        ad_services.update_ad(_payload(), admin, "sama saja")
+        articles_services.update_ad(_payload(), admin, "sama saja")
     db.session.rollback()
     assert _versions() == 1
 
@@ -114,7 +115,7 @@ def test_a_group_with_members_cannot_be_removed(make_user):
     payload["groups"][2]["vote_weight_bp"] = 2500
     payload["groups"][2]["shu_weight_bp"] = 2500
     with pytest.raises(ADInvalid, match="kurir' masih punya anggota"):
-        ad_services.update_ad(payload, make_user("admin"), "uji")
+        articles_services.update_ad(payload, make_user("admin"), "uji")
 
 
 # --------------------------------------------------------------------------- pages

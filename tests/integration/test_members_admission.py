@@ -12,6 +12,7 @@ from kmp.ledger.chart import CASH, REFUND_PAYABLE
 from kmp.ledger.models import Account, JournalEntry
 from kmp.ledger.queries import balances_of_member, check_ledger
 from members.ad import services as ad_services
+from members.articles import services as articles_services
 from members.exits import services as exits_services
 from members.register import admission as register_admission
 from members.register import services as register_services
@@ -144,7 +145,7 @@ def test_instalments_refused_when_the_ad_says_so(board, make_user):
     next(g for g in payload["groups"] if g["code"] == "pengemudi")["pokok_instalments_allowed"] = (
         False
     )
-    ad_services.update_ad(payload, make_user("admin"), "pokok lunas sekaligus")
+    articles_services.update_ad(payload, make_user("admin"), "pokok lunas sekaligus")
     db.session.commit()
     member = apply_member(1)
     with pytest.raises(errors.DomainError, match="lunas sekaligus: Rp 100.000"):

@@ -7,6 +7,7 @@ from kmp.extensions import db
 from kmp.ledger.chart import GATEWAY_CLEARING
 from kmp.ledger.services import post_entry
 from members.ad import services as ad_services
+from members.articles import services as articles_services
 from members.census import services as census_services
 from members.importer.services import COLUMNS, import_members
 from members.officers import queries as officers_queries
@@ -36,7 +37,7 @@ def test_census_of_eligible_members(app, board, monkeypatch):
     pay_pokok(applicant, board["bendahara"])
     payload = ad_services.current_ad().to_payload()
     next(g for g in payload["groups"] if g["code"] == "pengguna")["members_vote"] = False
-    ad_services.update_ad(payload, board["pengurus"], "pengguna tanpa suara")
+    articles_services.update_ad(payload, board["pengurus"], "pengguna tanpa suara")
     db.session.commit()
     admit(apply_member(4, group="pengguna"), **board)
     monkeypatch.setattr(billing, "arrears_months", lambda ids, on: {arrears.id: 4})

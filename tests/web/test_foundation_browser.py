@@ -46,8 +46,8 @@ ROLE_NAV: dict[str, RoleNav] = {
     "anggota": RoleNav(frozenset({"anggota"}), "members.dashboard", MEMBER, not_nav=BOARD_ONLY),
     "partner": RoleNav(
         frozenset({"partner"}),
-        "partners.company",
-        EVERYONE | {"partners.company"},
+        "members.company",
+        EVERYONE | {"members.company"},
         not_nav=BOARD_ONLY | {"members.dashboard"},
     ),
 }

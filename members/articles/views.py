@@ -1,4 +1,4 @@
-"""views."""
+"""The AD pages: the configuration in force, the editor (admin), its history and each version."""
 
 from __future__ import annotations
 
@@ -21,8 +21,9 @@ from kmp.errors import DomainError
 from kmp.extensions import db
 from members.ad import services as ad_services
 from members.ad.config import ADConfig, ADInvalid, diff_payloads, validate_ad
-from members.ad.forms import ADForm
 from members.ad.models import ADVersion
+from members.articles import services as articles_services
+from members.articles.forms import ADForm
 from members.register.web import R
 
 bp = Blueprint("ad", __name__)
@@ -147,7 +148,7 @@ def ad_edit():
                 form.base_version.data = current.version
             elif request.form.get("action") == "save":
                 try:
-                    ad_services.update_ad(proposed, current_user, form.reason.data or "")
+                    articles_services.update_ad(proposed, current_user, form.reason.data or "")
                 except ADInvalid as error:
                     db.session.rollback()
                     problems = error.problems

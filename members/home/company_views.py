@@ -1,4 +1,4 @@
-"""company_views."""
+"""The platform company's own page, its public page for the board, and its staff logins."""
 
 from __future__ import annotations
 
@@ -15,9 +15,8 @@ from flask_login import current_user
 from kmp.auth import role_required
 from kmp.errors import DomainError
 from kmp.extensions import db
-from members.home.views import _steps_context
+from members.home.views import _steps_context, bp
 from members.partners.forms import StaffForm
-from members.partners.views import bp
 from members.register import queries as register_queries
 from members.register import services as register_services
 from members.register.web import MANAGERS, R, _member_or_404
@@ -30,7 +29,7 @@ def company():
     member = register_queries.company_for_user(current_user)
     if member is None:
         return render_template("members/not_member.html"), 404
-    return redirect(url_for("partners.company_page", member_id=member.id))
+    return redirect(url_for("members.company_page", member_id=member.id))
 
 
 @bp.get("/mitra/<int:member_id>")

@@ -1,4 +1,4 @@
-"""forms."""
+"""The AD editor's form: groups, savings amounts, vote and SHU weights, allocation, ratios."""
 
 from __future__ import annotations
 
