@@ -23,17 +23,7 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Initialise every sub-feature, lowest first, and the ``flask members`` command group."""
-    from members import (
-        ad,
-        articles,
-        exits,
-        home,
-        importer,
-        officers,
-        partners,
-        register,
-        savings,
-    )
+    from members import ad, articles, exits, home, importer, officers, partners, register, savings
     from members.register.cli import members_cli
 
     for package in (ad, register, savings, exits, officers, articles, partners, importer, home):

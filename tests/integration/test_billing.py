@@ -141,7 +141,7 @@ def test_arrears_hooks_count_open_obligations(app, board):
     # months not yet reached on an earlier date do not count
     assert hook([member.id], add_months(business_date().replace(day=1), -2)) == {member.id: 2}
     assert billing.member_arrears_idr_hook(member) == 100_000
-    from governance.services import arrears_months
+    from governance.common import arrears_months
 
     assert arrears_months([member.id], business_date()) == {member.id: 4}
 

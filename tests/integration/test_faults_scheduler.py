@@ -93,7 +93,7 @@ SHU_CHILD = textwrap.dedent(
     from kmp.registry import get_registry
     from kmp.scheduler import run_job
     from kmp.timeutil import set_clock
-    import payouts.services as services
+    import payouts.posting as posting
 
     url, ready, day = sys.argv[1], sys.argv[2], dt.date.fromisoformat(sys.argv[3])
     app = create_app("testing", SQLALCHEMY_DATABASE_URI=url)
@@ -103,7 +103,7 @@ SHU_CHILD = textwrap.dedent(
         open(ready, "w").write(str(chunk_no))  # member postings written (not committed)
         time.sleep(120)                         # ... and the process is killed here
 
-    services.after_post_chunk = stuck
+    posting.after_post_chunk = stuck
     job = get_registry(app).job("payouts-post-shu")
     run_job(app, job)
     """
