@@ -75,13 +75,20 @@ def _check_deposit(member: Member, purpose: SavingsPurpose, amount_idr: int) -> 
                 "pokok_in_full",
             )
     if code.startswith(APPLICANT_PRINCIPAL_PREFIX):
-        open_account(
-            code,
-            f"Titipan simpanan pokok pendaftar #{member.id}",
-            AccountType.LIABILITY,
-            owner_id=member.id,
-            no_negative=True,
-        )
+        ensure_applicant_account(member)
+    return code
+
+
+def ensure_applicant_account(member: Member) -> str:
+    """The applicant's pokok deposit account (a liability until admission), opened once."""
+    code = applicant_account_code(member)
+    open_account(
+        code,
+        f"Titipan simpanan pokok pendaftar #{member.id}",
+        AccountType.LIABILITY,
+        owner_id=member.id,
+        no_negative=True,
+    )
     return code
 
 
@@ -105,29 +112,40 @@ def credit_savings(
     debit_account: str,
     idempotency_key: str,
     source_kind: str,
+    source: str,
     source_id: str | int | None = None,
     by_user=None,
     entry_date: dt.date | None = None,
     description: str | None = None,
 ):
-    """Post a savings deposit (``debit_account`` +X, the member's savings account -X) and
-    admit the member if this completes pokok. For payments: call from a ``payment_settled``
-    receiver."""
+    """Money in for ``member``: the allocator decides where each Rupiah goes (pokok up to the
+    AD amount, the oldest wajib bills, advance credit, sukarela), one entry debits
+    ``debit_account`` and credits those lines, and the member is admitted if this completes
+    pokok. Returns ``(entry, allocation)``."""
+    from members.savings.allocator import allocate
+
     purpose = SavingsPurpose(purpose)
-    code = _check_deposit(member, purpose, amount_idr)
+    if purpose is not SavingsPurpose.POKOK:
+        savings_account_code(member, purpose)  # refuses members who may not deposit
+    allocation = allocate(
+        member,
+        amount_idr,
+        purpose=purpose.value,
+        source=source,
+        paid_on=entry_date or business_date(),
+    )
     label = member.member_no or f"pendaftar #{member.id}"
     entry = post_entry(
         idempotency_key=idempotency_key,
         description=description or f"Simpanan {purpose.value} {label}",
-        lines=[(debit_account, amount_idr), (code, -amount_idr)],
+        lines=[(debit_account, amount_idr)] + [(c, -a) for c, a in allocation.lines],
         source_kind=source_kind,
         source_id=source_id,
         entry_date=entry_date,
         posted_by=by_user,
     )
-    if purpose is SavingsPurpose.POKOK:
-        activate_if_ready(member, by_user)
-    return entry
+    activate_if_ready(member, by_user)
+    return entry, allocation
 
 
 def record_receipt(
@@ -153,13 +171,15 @@ def record_receipt(
         raise _refuse("Tanggal terima tidak boleh di masa depan.", "received_on", "future_date")
     number = next_receipt_number(received_on)
     label = member.member_no or f"pendaftar #{member.id}"
-    entry = credit_savings(
+    _check_deposit(member, purpose, amount_idr)
+    entry, _allocation = credit_savings(
         member,
         purpose,
         amount_idr,
         debit_account=CASH if method is PaymentMethod.CASH else BANK,
         idempotency_key=f"receipt:{request_token}",
         source_kind="receipt",
+        source=f"receipt:{number}",
         source_id=number,
         by_user=by_user,
         entry_date=received_on,
@@ -179,10 +199,6 @@ def record_receipt(
         entry_id=entry.id,
     )
     db.session.add(receipt)
-    if purpose is SavingsPurpose.WAJIB:  # savings issue: pay the oldest wajib bills first
-        from members.savings.billing import settle_obligations
-
-        settle_obligations(member.id, amount_idr, paid_on=received_on, source=f"receipt:{number}")
     record_event(
         member,
         "receipt",

@@ -36,7 +36,7 @@ from kmp.money import MoneyError, format_rupiah, parse_rupiah
 from kmp.timeutil import business_date, month_key, parse_month
 from members.register import queries as register_queries
 from members.register.models import Member
-from members.savings import billing, withdrawals
+from members.savings import allocator, billing, withdrawals
 from members.savings import services as savings
 from members.savings.models import Receipt, SukarelaWithdrawal, WithdrawalStatus
 
@@ -52,7 +52,13 @@ DECIDERS = (R.PENGURUS, R.BENDAHARA)
 
 class PayForm(FlaskForm):
     purpose = HiddenField(validators=[DataRequired()])
-    months = IntegerField(_l("Jumlah bulan"), validators=[Optional(), NumberRange(min=1, max=24)])
+    months = IntegerField(
+        _l("Jumlah bulan"),
+        validators=[
+            Optional(),
+            NumberRange(min=1, max=24, message=_l("Pilih jumlah bulan antara 1 dan 24.")),
+        ],
+    )
     amount = StringField(_l("Jumlah (Rp)"), validators=[Optional(), Length(max=30)])
 
 
@@ -128,6 +134,8 @@ def _mine_context(member: Member) -> dict:
         "arrears_months": billing.arrears_months([member.id]).get(member.id, 0),
         "arrears_idr": billing.arrears_idr(member.id),
         "open_bills": billing.open_obligations(member.id),
+        "open_checkouts": savings.open_checkouts(member),
+        "advance_idr": allocator.credit_balance(member.id),
         "wajib_options": savings.wajib_options(member),
         "chart": savings.chart_svg_geometry(points),
         "chart_points": points,
@@ -171,12 +179,20 @@ def mine():
 @role_required(R.ANGGOTA)
 def pay():
     from kmp.payments.factory import get_gateway
-    from kmp.payments.services import CheckoutUnavailable, Customer, start_checkout
+    from kmp.payments.services import (
+        CheckoutUnavailable,
+        Customer,
+        live_attempt,
+        start_checkout,
+    )
 
     member = _my_member()
     form = PayForm()
     if not form.validate_on_submit():
-        return _render_mine(member, pay_form=form, error=_("Isian tidak valid."), status=422)
+        problems = [str(m) for errors in form.errors.values() for m in errors]
+        return _render_mine(
+            member, pay_form=form, error=" ".join(problems) or _("Isian tidak valid."), status=422
+        )
     try:
         amount = _amount(form.amount.data)
     except MoneyError:
@@ -186,6 +202,7 @@ def pay():
             error=_("Tulis jumlah dalam Rupiah, mis. 50000 atau 50.000."),
             status=422,
         )
+    gateway = get_gateway(current_app._get_current_object())
     try:
         intent = savings.create_savings_intent(
             member,
@@ -194,10 +211,11 @@ def pay():
             months=form.months.data,
             amount_idr=amount,
             finish_url=url_for("savings.payment_return"),
+            gateway=gateway,
         )
-        attempt = start_checkout(
+        attempt = live_attempt(intent) or start_checkout(
             intent,
-            get_gateway(current_app._get_current_object()),
+            gateway,
             Customer(first_name=member.display_name[:50], email=member.email, phone=member.phone),
         )
     except CheckoutUnavailable as error:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-04 18:41:43.220624
+Create Date: 2026-12-04 19:29:42.446965
 
 """
 from alembic import op
@@ -532,6 +532,7 @@ def upgrade():
     sa.Column('wajib_idr', sa.BigInteger(), nullable=False),
     sa.Column('arrears_idr', sa.BigInteger(), nullable=False),
     sa.Column('refund_idr', sa.BigInteger(), nullable=False),
+    sa.Column('sukarela_idr', sa.BigInteger(), server_default='0', nullable=False),
     sa.Column('payable_entry_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('paid_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('paid_by_id', sa.Integer(), nullable=True),
@@ -697,6 +698,35 @@ def upgrade():
     with op.batch_alter_table('nominations', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_nominations_proposal_id'), ['proposal_id'], unique=False)
 
+    op.create_table('obligations',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('member_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=30), nullable=False),
+    sa.Column('period', sa.Date(), nullable=False),
+    sa.Column('due_date', sa.Date(), nullable=False),
+    sa.Column('ref', sa.String(length=60), server_default='', nullable=False),
+    sa.Column('priority', sa.Integer(), server_default='50', nullable=False),
+    sa.Column('account_code', sa.String(length=120), nullable=True),
+    sa.Column('description', sa.String(length=200), nullable=True),
+    sa.Column('group_code', sa.String(length=20), nullable=True),
+    sa.Column('amount_idr', sa.BigInteger(), nullable=False),
+    sa.Column('paid_idr', sa.BigInteger(), nullable=False),
+    sa.Column('is_open', sa.Boolean(), nullable=False),
+    sa.Column('settled_on', sa.Date(), nullable=True),
+    sa.Column('closed_reason', sa.String(length=200), nullable=True),
+    sa.Column('ad_version_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint('(is_open AND paid_idr < amount_idr) OR (NOT is_open AND (paid_idr = amount_idr OR closed_reason IS NOT NULL))', name=op.f('ck_obligations_open_flag_consistent')),
+    sa.CheckConstraint('amount_idr > 0 AND amount_idr <= 1000000000000000', name=op.f('ck_obligations_positive')),
+    sa.CheckConstraint('paid_idr >= 0 AND paid_idr <= amount_idr', name=op.f('ck_obligations_paid_in_range')),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_obligations_member_id_members')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_obligations')),
+    sa.UniqueConstraint('member_id', 'kind', 'period', 'ref', name='one_per_kind_period')
+    )
+    with op.batch_alter_table('obligations', schema=None) as batch_op:
+        batch_op.create_index('ix_obligations_kind_period', ['kind', 'period'], unique=False)
+        batch_op.create_index('ix_obligations_open', ['member_id', 'is_open', 'due_date'], unique=False)
+
     op.create_table('officers',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('member_id', sa.Integer(), nullable=True),
@@ -820,28 +850,6 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_sukarela_withdrawals_member_id'), ['member_id'], unique=False)
         batch_op.create_index('ix_sukarela_withdrawals_status', ['status', 'id'], unique=False)
 
-    op.create_table('wajib_obligations',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('member_id', sa.Integer(), nullable=False),
-    sa.Column('period', sa.Date(), nullable=False),
-    sa.Column('group_code', sa.String(length=20), nullable=False),
-    sa.Column('amount_idr', sa.BigInteger(), nullable=False),
-    sa.Column('paid_idr', sa.BigInteger(), nullable=False),
-    sa.Column('is_open', sa.Boolean(), nullable=False),
-    sa.Column('settled_on', sa.Date(), nullable=True),
-    sa.Column('ad_version_id', sa.Integer(), nullable=True),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.CheckConstraint('(is_open AND paid_idr < amount_idr) OR (NOT is_open AND paid_idr = amount_idr)', name=op.f('ck_wajib_obligations_open_flag_consistent')),
-    sa.CheckConstraint('amount_idr > 0', name=op.f('ck_wajib_obligations_positive')),
-    sa.CheckConstraint('paid_idr >= 0 AND paid_idr <= amount_idr', name=op.f('ck_wajib_obligations_paid_in_range')),
-    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_wajib_obligations_member_id_members')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_wajib_obligations')),
-    sa.UniqueConstraint('member_id', 'period', name='one_per_month')
-    )
-    with op.batch_alter_table('wajib_obligations', schema=None) as batch_op:
-        batch_op.create_index('ix_wajib_obligations_open', ['member_id', 'is_open', 'period'], unique=False)
-        batch_op.create_index('ix_wajib_obligations_period', ['period'], unique=False)
-
     op.create_table('worker_links',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('member_id', sa.Integer(), nullable=False),
@@ -910,6 +918,43 @@ def upgrade():
     with op.batch_alter_table('distribution_runs', schema=None) as batch_op:
         batch_op.create_index('uq_distribution_runs_live_year', ['fiscal_year'], unique=True, sqlite_where=sa.text("status <> 'cancelled'"), postgresql_where=sa.text("status <> 'cancelled'"))
 
+    op.create_table('member_credits',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('member_id', sa.Integer(), nullable=False),
+    sa.Column('family', sa.String(length=30), nullable=False),
+    sa.Column('amount_idr', sa.BigInteger(), nullable=False),
+    sa.Column('source', sa.String(length=80), nullable=False),
+    sa.Column('obligation_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('reversed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.CheckConstraint('amount_idr <> 0', name=op.f('ck_member_credits_non_zero')),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_member_credits_member_id_members')),
+    sa.ForeignKeyConstraint(['obligation_id'], ['obligations.id'], name=op.f('fk_member_credits_obligation_id_obligations')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_member_credits'))
+    )
+    with op.batch_alter_table('member_credits', schema=None) as batch_op:
+        batch_op.create_index('ix_member_credits_member', ['member_id', 'family'], unique=False)
+        batch_op.create_index('ix_member_credits_source', ['source'], unique=False)
+
+    op.create_table('obligation_payments',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('obligation_id', sa.Integer(), nullable=False),
+    sa.Column('member_id', sa.Integer(), nullable=False),
+    sa.Column('amount_idr', sa.BigInteger(), nullable=False),
+    sa.Column('paid_on', sa.Date(), nullable=False),
+    sa.Column('source', sa.String(length=80), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('reversed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.CheckConstraint('amount_idr > 0', name=op.f('ck_obligation_payments_positive')),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_obligation_payments_member_id_members')),
+    sa.ForeignKeyConstraint(['obligation_id'], ['obligations.id'], name=op.f('fk_obligation_payments_obligation_id_obligations')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_obligation_payments'))
+    )
+    with op.batch_alter_table('obligation_payments', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_obligation_payments_member_id'), ['member_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_obligation_payments_obligation_id'), ['obligation_id'], unique=False)
+        batch_op.create_index('ix_obligation_payments_source', ['source'], unique=False)
+
     op.create_table('patronage_batches',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('company_id', sa.Integer(), nullable=False),
@@ -967,25 +1012,6 @@ def upgrade():
     )
     with op.batch_alter_table('remittances', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_remittances_company_id'), ['company_id'], unique=False)
-
-    op.create_table('wajib_obligation_payments',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('obligation_id', sa.Integer(), nullable=False),
-    sa.Column('member_id', sa.Integer(), nullable=False),
-    sa.Column('amount_idr', sa.BigInteger(), nullable=False),
-    sa.Column('paid_on', sa.Date(), nullable=False),
-    sa.Column('source', sa.String(length=80), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('reversed_at', sa.DateTime(timezone=True), nullable=True),
-    sa.CheckConstraint('amount_idr > 0', name=op.f('ck_wajib_obligation_payments_positive')),
-    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_wajib_obligation_payments_member_id_members')),
-    sa.ForeignKeyConstraint(['obligation_id'], ['wajib_obligations.id'], name=op.f('fk_wajib_obligation_payments_obligation_id_wajib_obligations')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_wajib_obligation_payments'))
-    )
-    with op.batch_alter_table('wajib_obligation_payments', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_wajib_obligation_payments_member_id'), ['member_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_wajib_obligation_payments_obligation_id'), ['obligation_id'], unique=False)
-        batch_op.create_index('ix_wajib_obligation_payments_source', ['source'], unique=False)
 
     op.create_table('webhook_deliveries',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -1132,12 +1158,6 @@ def downgrade():
         batch_op.drop_index('ix_webhook_deliveries_due')
 
     op.drop_table('webhook_deliveries')
-    with op.batch_alter_table('wajib_obligation_payments', schema=None) as batch_op:
-        batch_op.drop_index('ix_wajib_obligation_payments_source')
-        batch_op.drop_index(batch_op.f('ix_wajib_obligation_payments_obligation_id'))
-        batch_op.drop_index(batch_op.f('ix_wajib_obligation_payments_member_id'))
-
-    op.drop_table('wajib_obligation_payments')
     with op.batch_alter_table('remittances', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_remittances_company_id'))
 
@@ -1147,6 +1167,17 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_patronage_batches_company_id'))
 
     op.drop_table('patronage_batches')
+    with op.batch_alter_table('obligation_payments', schema=None) as batch_op:
+        batch_op.drop_index('ix_obligation_payments_source')
+        batch_op.drop_index(batch_op.f('ix_obligation_payments_obligation_id'))
+        batch_op.drop_index(batch_op.f('ix_obligation_payments_member_id'))
+
+    op.drop_table('obligation_payments')
+    with op.batch_alter_table('member_credits', schema=None) as batch_op:
+        batch_op.drop_index('ix_member_credits_source')
+        batch_op.drop_index('ix_member_credits_member')
+
+    op.drop_table('member_credits')
     with op.batch_alter_table('distribution_runs', schema=None) as batch_op:
         batch_op.drop_index('uq_distribution_runs_live_year', sqlite_where=sa.text("status <> 'cancelled'"), postgresql_where=sa.text("status <> 'cancelled'"))
 
@@ -1162,11 +1193,6 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_worker_links_company_id'))
 
     op.drop_table('worker_links')
-    with op.batch_alter_table('wajib_obligations', schema=None) as batch_op:
-        batch_op.drop_index('ix_wajib_obligations_period')
-        batch_op.drop_index('ix_wajib_obligations_open')
-
-    op.drop_table('wajib_obligations')
     with op.batch_alter_table('sukarela_withdrawals', schema=None) as batch_op:
         batch_op.drop_index('ix_sukarela_withdrawals_status')
         batch_op.drop_index(batch_op.f('ix_sukarela_withdrawals_member_id'))
@@ -1187,6 +1213,11 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_officers_member_id'))
 
     op.drop_table('officers')
+    with op.batch_alter_table('obligations', schema=None) as batch_op:
+        batch_op.drop_index('ix_obligations_open')
+        batch_op.drop_index('ix_obligations_kind_period')
+
+    op.drop_table('obligations')
     with op.batch_alter_table('nominations', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_nominations_proposal_id'))
 
