@@ -309,3 +309,54 @@ def test_campaign_counts(app):
         "total": 5,
     }
     assert campaign_counts("nothing")["total"] == 0
+
+
+# --------------------------------------------------------------------------- e-mail (SMTP)
+
+
+class _FakeSMTP:
+    sent: list = []
+    refuse: bool = False
+
+    def __init__(self, host, port, timeout):
+        self.host, self.port = host, port
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def starttls(self):
+        pass
+
+    def login(self, user, password):
+        self.user = user
+
+    def send_message(self, email):
+        import smtplib
+
+        if _FakeSMTP.refuse:
+            raise smtplib.SMTPRecipientsRefused({email["To"]: (550, b"no such user")})
+        _FakeSMTP.sent.append((self.host, self.port, email["To"], email["Subject"]))
+
+
+def test_smtp_sends_with_starttls_and_a_refused_recipient_is_permanent(app, monkeypatch):
+    import smtplib
+
+    monkeypatch.setattr(smtplib, "SMTP", _FakeSMTP)
+    monkeypatch.setitem(app.config, "KMP_NOTIFIER", "email")
+    monkeypatch.setitem(app.config, "KMP_SMTP_HOST", "smtp.test.kmp.id")
+    _FakeSMTP.sent, _FakeSMTP.refuse = [], False
+    ok = queue_notification(kind="bill", address="budi@test.kmp.id", subject="Tagihan", body="x")
+    db.session.commit()
+    assert deliver_pending() == (1, 0)
+    assert _FakeSMTP.sent == [("smtp.test.kmp.id", 587, "budi@test.kmp.id", "Tagihan")]
+    db.session.refresh(ok)
+    assert ok.provider == "smtp" and ok.provider_message_id
+    _FakeSMTP.refuse = True
+    refused = queue_notification(kind="bill", address="nobody@test.kmp.id", body="x")
+    db.session.commit()
+    assert deliver_pending() == (0, 1)
+    db.session.refresh(refused)
+    assert refused.status == S.FAILED and "SMTP refused" in refused.last_error
