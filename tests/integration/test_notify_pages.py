@@ -138,3 +138,10 @@ def test_settings_need_a_login(client):
     assert response.status_code in (302, 401) and "/masuk" in response.headers.get(
         "Location", "/masuk"
     )
+
+
+def test_settings_page_in_english(client, login_as, make_user):
+    user = make_user(phone="081298760002", locale="en")
+    login_as(user=user)
+    page = client.get("/pesan/pengaturan").get_data(as_text=True)
+    assert "Message settings" in page and "Messages I want to receive" in page
