@@ -360,3 +360,32 @@ def test_smtp_sends_with_starttls_and_a_refused_recipient_is_permanent(app, monk
     assert deliver_pending() == (0, 1)
     db.session.refresh(refused)
     assert refused.status == S.FAILED and "SMTP refused" in refused.last_error
+
+
+@pytest.mark.postgres
+def test_two_deliverers_claim_different_messages(app):
+    """``kmp notify-deliver`` beside the scheduler: a batch held by one is skipped by the other."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("FOR UPDATE SKIP LOCKED needs PostgreSQL (KMP_TEST_DATABASE_URL)")
+    from sqlalchemy import text
+
+    for i in range(4):
+        queue_notification(kind="bill", address=f"+62812880000{i}", body=str(i))
+    db.session.commit()
+    with db.engine.connect() as other:
+        held = (
+            other.execute(
+                text(
+                    "SELECT id FROM notifications WHERE status = 'pending' ORDER BY id LIMIT 2 "
+                    "FOR UPDATE SKIP LOCKED"
+                )
+            )
+            .scalars()
+            .all()
+        )
+        assert deliver_pending() == (2, 0)  # only the two the other deliverer does not hold
+        db.session.commit()
+        sent = set(db.session.scalars(select(Notification.id).where(Notification.status == S.SENT)))
+        assert sent.isdisjoint(held) and len(sent) == 2
+        other.rollback()
+    assert deliver_pending() == (2, 0)
