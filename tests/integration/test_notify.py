@@ -389,3 +389,46 @@ def test_two_deliverers_claim_different_messages(app):
         assert sent.isdisjoint(held) and len(sent) == 2
         other.rollback()
     assert deliver_pending() == (2, 0)
+
+
+@pytest.mark.postgres
+def test_outbox_queries_use_indexes(app):
+    """The delivery batch, the campaign counts, the address search and the webhook's lookup by
+    provider id are served by indexes (EXPLAIN with sequential scans discouraged)."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("EXPLAIN index checks need PostgreSQL (KMP_TEST_DATABASE_URL)")
+    import re
+
+    from kmp.notify import record_status_updates
+    from kmp.notify.providers.whatsapp import StatusUpdate
+    from kmp.notify.services import search_messages
+    from tests.integration.test_explain_indexes import capturing
+
+    rows = [{"address": f"+62812550{i:04d}", "member_id": i} for i in range(50)]
+    queue_bulk("meeting_notice", "meeting:9", rows, body="RAT")
+    db.session.commit()
+    with capturing() as captured:
+        deliver_pending(limit=10)
+        campaign_counts("meeting:9")
+        search_messages(address="+628125500001")
+        record_status_updates(
+            "fake",
+            [StatusUpdate("fake-whatsapp-1", "delivered", dt.datetime.now(dt.UTC), None, {})],
+        )
+    db.session.rollback()
+    tables = {
+        "notifications",
+        "notification_events",
+        "notification_preferences",
+        "notification_opt_outs",
+    }
+    scans = []
+    with db.engine.connect() as conn:
+        conn.exec_driver_sql("SET enable_seqscan = off")
+        for statement, parameters in captured:
+            plan = "\n".join(r[0] for r in conn.exec_driver_sql("EXPLAIN " + statement, parameters))
+            scans += [
+                (t, statement[:120]) for t in re.findall(r"Seq Scan on (\w+)", plan) if t in tables
+            ]
+        conn.rollback()
+    assert len(captured) >= 6 and scans == []
