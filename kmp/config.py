@@ -229,6 +229,12 @@ def check_notifier(config: dict) -> None:
                 f"{name} is not set: production sends messages through "
                 f"KMP_NOTIFIER={','.join(channels)} and needs it."
             )
+    from kmp.notify.delivery import parse_quiet_hours
+
+    try:
+        parse_quiet_hours(config.get("KMP_NOTIFY_QUIET_HOURS"))
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
     if "whatsapp" in channels:
         from kmp.notify.templates import parse_templates
 

@@ -94,3 +94,8 @@ def test_templates_per_kind_defaults_and_overrides():
     assert whatsapp_template("wajib_bill", config).name == "tagihan_v2"
     assert kind_of("password_reset").essential and kind_of("password_reset").urgent
     assert not kind_of("announcement").essential
+
+
+def test_quiet_hours_are_checked_at_start():
+    with pytest.raises(ConfigError, match="KMP_NOTIFY_QUIET_HOURS"):
+        _production(KMP_NOTIFIER="email", KMP_SMTP_HOST="smtp.test", KMP_NOTIFY_QUIET_HOURS="21-7")
