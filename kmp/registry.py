@@ -48,7 +48,7 @@ class Registry:
     gateway: Any = None  # kmp.payments.gateway.PaymentGateway (checkout, reconciliation)
     webhook_gateway: Any = None  # the same, built with webhook timeouts
     disburser: Any = None  # kmp.payments.iris.Disburser
-    whatsapp_sender: Callable[[str, str], None] | None = None
+    notify_state: Any = None  # kmp.notify.ratelimit.NotifyState (providers, rate buckets)
     api_key_resolver: Callable[[str, str], Any] | None = None  # (prefix, hash) -> principal
     fake_outbox: list[dict] = field(default_factory=list)  # what the fake notifier "sent"
     audit_installed: bool = False

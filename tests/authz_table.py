@@ -68,6 +68,13 @@ EXPECTED: dict[str, str] = {
     "payments.review_list": "bendahara pengurus pengawas",
     "payments.review_message": TREASURER,
     "payments.review_attempt": TREASURER,
+    # messages (kmp.notify)
+    "notify.messages": BOARD_READ,
+    "notify.message": BOARD_READ,
+    "notify.campaigns": BOARD_READ,
+    "notify.campaign": BOARD_READ,
+    "notify.preferences": LOGGED_IN,
+    "notify.whatsapp_webhook": NO_SESSION,  # verify token / signature is the credential
     # ledger
     "ledger.accounts": BOARD_READ,
     "ledger.member_accounts": BOARD_READ,
