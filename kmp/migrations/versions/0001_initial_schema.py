@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-04 19:29:42.446965
+Create Date: 2026-12-04 19:36:37.048484
 
 """
 from alembic import op
@@ -75,30 +75,89 @@ def upgrade():
     sa.CheckConstraint('last_value >= 0', name=op.f('ck_member_number_counters_not_negative')),
     sa.PrimaryKeyConstraint('prefix', 'year', name=op.f('pk_member_number_counters'))
     )
+    op.create_table('notification_events',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('notification_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('provider', sa.String(length=20), nullable=False),
+    sa.Column('provider_message_id', sa.String(length=128), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('occurred_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('received_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('applied', sa.Boolean(), nullable=False),
+    sa.Column('error', sa.String(length=300), nullable=True),
+    sa.Column('payload', sa.JSON(), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_notification_events')),
+    sa.UniqueConstraint('provider', 'provider_message_id', 'status', name=op.f('uq_notification_events_provider_provider_message_id_status'))
+    )
+    with op.batch_alter_table('notification_events', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_notification_events_notification_id'), ['notification_id'], unique=False)
+
+    op.create_table('notification_opt_outs',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=True),
+    sa.Column('address', sa.String(length=254), nullable=True),
+    sa.Column('kind', sa.String(length=40), nullable=False),
+    sa.Column('source', sa.String(length=20), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint('user_id IS NOT NULL OR address IS NOT NULL', name=op.f('ck_notification_opt_outs_has_recipient')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_notification_opt_outs')),
+    sa.UniqueConstraint('address', 'kind', name=op.f('uq_notification_opt_outs_address_kind')),
+    sa.UniqueConstraint('user_id', 'kind', name=op.f('uq_notification_opt_outs_user_id_kind'))
+    )
+    with op.batch_alter_table('notification_opt_outs', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_notification_opt_outs_address'), ['address'], unique=False)
+        batch_op.create_index(batch_op.f('ix_notification_opt_outs_user_id'), ['user_id'], unique=False)
+
+    op.create_table('notification_preferences',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=True),
+    sa.Column('address', sa.String(length=254), nullable=True),
+    sa.Column('channel', sa.String(length=32), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint('user_id IS NOT NULL OR address IS NOT NULL', name=op.f('ck_notification_preferences_has_recipient')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_notification_preferences')),
+    sa.UniqueConstraint('address', name=op.f('uq_notification_preferences_address')),
+    sa.UniqueConstraint('user_id', name=op.f('uq_notification_preferences_user_id'))
+    )
     op.create_table('notifications',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('kind', sa.String(length=40), nullable=False),
     sa.Column('channel', sa.String(length=32), nullable=False),
     sa.Column('address', sa.String(length=254), nullable=False),
+    sa.Column('alt_address', sa.String(length=254), nullable=True),
     sa.Column('subject', sa.String(length=200), nullable=False),
     sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('params', sa.JSON(), nullable=True),
     sa.Column('user_id', sa.Integer(), nullable=True),
     sa.Column('member_id', sa.Integer(), nullable=True),
     sa.Column('dedupe_key', sa.String(length=120), nullable=True),
     sa.Column('campaign', sa.String(length=80), nullable=True),
     sa.Column('status', sa.String(length=32), nullable=False),
+    sa.Column('urgent', sa.Boolean(), server_default=sa.text('(false)'), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('channel_attempts', sa.Integer(), server_default=sa.text('0'), nullable=False),
+    sa.Column('channels_tried', sa.String(length=60), server_default='', nullable=False),
+    sa.Column('next_attempt_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('last_error', sa.String(length=500), nullable=True),
+    sa.Column('sent_to', sa.String(length=254), nullable=True),
+    sa.Column('provider', sa.String(length=20), nullable=True),
+    sa.Column('provider_message_id', sa.String(length=128), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('delivered_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('read_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('failed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('status_at', sa.DateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_notifications')),
     sa.UniqueConstraint('dedupe_key', name=op.f('uq_notifications_dedupe_key'))
     )
     with op.batch_alter_table('notifications', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_notifications_campaign'), ['campaign'], unique=False)
+        batch_op.create_index(batch_op.f('ix_notifications_address'), ['address'], unique=False)
+        batch_op.create_index('ix_notifications_campaign_status', ['campaign', 'status'], unique=False)
+        batch_op.create_index('ix_notifications_due', ['status', 'urgent', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_notifications_kind'), ['kind'], unique=False)
         batch_op.create_index(batch_op.f('ix_notifications_member_id'), ['member_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_notifications_status'), ['status'], unique=False)
+        batch_op.create_index(batch_op.f('ix_notifications_provider_message_id'), ['provider_message_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_notifications_user_id'), ['user_id'], unique=False)
 
     op.create_table('scheduler_runs',
@@ -1336,12 +1395,24 @@ def downgrade():
     op.drop_table('scheduler_runs')
     with op.batch_alter_table('notifications', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_notifications_user_id'))
-        batch_op.drop_index(batch_op.f('ix_notifications_status'))
+        batch_op.drop_index(batch_op.f('ix_notifications_provider_message_id'))
         batch_op.drop_index(batch_op.f('ix_notifications_member_id'))
         batch_op.drop_index(batch_op.f('ix_notifications_kind'))
-        batch_op.drop_index(batch_op.f('ix_notifications_campaign'))
+        batch_op.drop_index('ix_notifications_due')
+        batch_op.drop_index('ix_notifications_campaign_status')
+        batch_op.drop_index(batch_op.f('ix_notifications_address'))
 
     op.drop_table('notifications')
+    op.drop_table('notification_preferences')
+    with op.batch_alter_table('notification_opt_outs', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_notification_opt_outs_user_id'))
+        batch_op.drop_index(batch_op.f('ix_notification_opt_outs_address'))
+
+    op.drop_table('notification_opt_outs')
+    with op.batch_alter_table('notification_events', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_notification_events_notification_id'))
+
+    op.drop_table('notification_events')
     op.drop_table('member_number_counters')
     op.drop_table('fake_gateway_orders')
     with op.batch_alter_table('audit_records', schema=None) as batch_op:
