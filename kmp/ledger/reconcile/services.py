@@ -147,7 +147,7 @@ def save_mapping(data: MappingInput, *, by_user=None) -> StatementMapping:
     fmt = data.date_format.strip()
     if "%d" not in fmt or "%m" not in fmt and "%b" not in fmt:
         raise ReconcileError(
-            _("Format tanggal memerlukan %%d dan %%m, misalnya %%d/%%m/%%Y."), field="date_format"
+            _("Format tanggal memerlukan %d dan %m, misalnya %d/%m/%Y."), field="date_format"
         )
     try:
         dt.datetime(2026, 1, 31).strftime(fmt)  # noqa: DTZ001 - only checks the format
