@@ -98,9 +98,9 @@ def form_data(client, path: str = NEW_EXPENSE, **fields) -> dict:
 # --------------------------------------------------------------------------- threshold
 
 
-def test_threshold_comes_from_config_unless_a_provider_is_installed(app):
+def test_threshold_comes_from_config_unless_a_provider_is_installed(app, monkeypatch):
     assert approval_threshold_idr() == 5_000_000
-    app.config["KMP_EXPENSE_APPROVAL_THRESHOLD_IDR"] = 2_000_000
+    monkeypatch.setitem(app.config, "KMP_EXPENSE_APPROVAL_THRESHOLD_IDR", 2_000_000)
     registry = get_registry(app)
     try:
         assert approval_threshold_idr() == 2_000_000
@@ -111,7 +111,6 @@ def test_threshold_comes_from_config_unless_a_provider_is_installed(app):
             approval_threshold_idr()
     finally:
         registry.expense_threshold_provider = None
-        app.config.pop("KMP_EXPENSE_APPROVAL_THRESHOLD_IDR")
 
 
 def test_at_or_below_the_threshold_an_expense_posts_at_once(board):
