@@ -235,6 +235,18 @@ def test_bad_receipts_are_refused_with_a_message_and_nothing_is_written(
     assert not receipts_dir.exists() or not any(receipts_dir.rglob("*.*"))
 
 
+def test_a_valid_receipt_with_an_invalid_entry_writes_no_file(
+    client, login_as, board, receipts_dir
+):
+    login_as(user=board["bendahara"])
+    data = form_data(client, entry_date="2026-04-01")
+    data["receipt"] = (io.BytesIO(png_bytes()), "nota.png")
+    response = client.post(NEW_EXPENSE, data=data, content_type="multipart/form-data")
+    assert response.status_code == 422 and "masa depan" in response.get_data(as_text=True)
+    assert count(ReceiptFile) == 0
+    assert not receipts_dir.exists() or not any(receipts_dir.rglob("*.*"))
+
+
 def test_pdf_and_png_receipts_are_accepted(client, login_as, board, receipts_dir):
     login_as(user=board["bendahara"])
     for payload, name, media in (

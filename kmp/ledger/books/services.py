@@ -330,14 +330,20 @@ def record_cash_entry(
     *,
     by_user,
     receipt: ReceiptFile | None = None,
+    receipt_upload: tuple[bytes, str | None] | None = None,
     request_key: str | None = None,
 ) -> CashEntry:
     """Record an income or expense of the cooperative: above the approval threshold it waits
-    for a second board member, otherwise it posts at once."""
+    for a second board member, otherwise it posts at once. ``receipt_upload`` (bytes, file
+    name) is checked and stored only once the entry itself is valid."""
     replay = _replayed(CashEntry, request_key)
     if replay is not None:
         return replay
     _check_cash_input(data)
+    if receipt_upload is not None:
+        from kmp.ledger.books.receipts import store_receipt
+
+        receipt = store_receipt(*receipt_upload, by_user=by_user)
     entry = CashEntry(
         kind=CashKind(data.kind),
         amount_idr=data.amount_idr,

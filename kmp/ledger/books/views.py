@@ -34,7 +34,7 @@ from kmp.ledger.books.forms import (
 )
 from kmp.ledger.books.groups import GROUPS
 from kmp.ledger.books.models import CashEntry, CashKind, ManualJournal, ReceiptFile
-from kmp.ledger.books.receipts import max_bytes, receipt_path, store_receipt
+from kmp.ledger.books.receipts import max_bytes, receipt_path
 from kmp.ledger.books.services import (
     CashEntryInput,
     JournalLineInput,
@@ -147,11 +147,10 @@ def new_entry(slug: str):
             form.category.errors = [_("Pilih kategori.")]
         return _render_entry_form(kind, form, 422)
     upload = request.files.get("receipt")
+    receipt = None
+    if upload is not None and upload.filename:
+        receipt = (upload.stream.read(max_bytes() + 1), upload.filename)
     try:
-        receipt = None
-        if upload is not None and upload.filename:
-            data = upload.stream.read(max_bytes() + 1)
-            receipt = store_receipt(data, upload.filename, by_user=current_user)
         entry = record_cash_entry(
             CashEntryInput(
                 kind=kind,
@@ -164,7 +163,7 @@ def new_entry(slug: str):
                 reference=form.reference.data,
             ),
             by_user=current_user,
-            receipt=receipt,
+            receipt_upload=receipt,
             request_key=form.request_key.data or None,
         )
     except DomainError as error:
