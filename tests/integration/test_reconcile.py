@@ -173,6 +173,22 @@ def test_mapping_rules():
 # --------------------------------------------------------------------------- matching
 
 
+def signed_mapping(name: str):
+    """A saved mapping for ``Tanggal;Keterangan;Jumlah`` with signed amounts."""
+    return save_mapping(
+        MappingInput(
+            name=name,
+            header_row=1,
+            delimiter=";",
+            date_column="Tanggal",
+            description_column="Keterangan",
+            amount_mode="signed",
+            amount_column="Jumlah",
+            date_format="%d/%m/%Y",
+        )
+    )
+
+
 def _synthetic(n_lines: int = 1000, seed: int = 20):
     """A bank account with ~950 postings that have a bank line (0-3 days apart, many with the
     same amount, most with a reference in the bank text), 50 bank lines without a posting and
@@ -215,18 +231,7 @@ def _synthetic(n_lines: int = 1000, seed: int = 20):
 
 
 def test_automatic_matching_finds_95_percent_on_a_1000_line_statement():
-    mapping = save_mapping(
-        MappingInput(
-            name="Sintetis",
-            header_row=1,
-            delimiter=";",
-            date_column="Tanggal",
-            description_column="Keterangan",
-            amount_mode="signed",
-            amount_column="Jumlah",
-            date_format="%d/%m/%Y",
-        )
-    )
+    mapping = signed_mapping("Sintetis")
     data, rows, expected = _synthetic()
     bank = account_id(BANK)
     summary = import_bank_statement(bank, data, "sintetis.csv", f"mapping:{mapping.id}")
@@ -273,18 +278,7 @@ def test_manual_match_split_and_unmatch(client, login_as):
     for i in range(3):
         book(f"wajib-{i}", [(BANK, 25_000), ("income:other", -25_000)], day, f"Setoran {i}")
     statement = b"Tanggal;Keterangan;Jumlah\n02/03/2026;SETORAN KOLEKTIF KELOMPOK;75000\n"
-    mapping = save_mapping(
-        MappingInput(
-            name="Satu",
-            header_row=1,
-            delimiter=";",
-            date_column="Tanggal",
-            description_column="Keterangan",
-            amount_mode="signed",
-            amount_column="Jumlah",
-            date_format="%d/%m/%Y",
-        )
-    )
+    mapping = signed_mapping("Satu")
     import_bank_statement(bank, statement, "s.csv", f"mapping:{mapping.id}")
     assert auto_match(bank) == 0  # no single posting of 75.000
     db.session.commit()

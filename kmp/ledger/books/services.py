@@ -254,7 +254,9 @@ def _replayed(model, request_key: str | None):
     return db.session.scalar(select(model).where(model.request_key == request_key))
 
 
-def _decide(doc, by_user, new_state: ApprovalState, note: str | None):
+def _decide(model, doc, by_user, new_state: ApprovalState, note: str | None):
+    """Reject (a checker, with a reason) or withdraw (the maker): nothing is posted."""
+    doc = _locked(model, doc.id)
     check_transition(doc.status, new_state)
     if new_state == ApprovalState.WITHDRAWN:
         if getattr(by_user, "id", None) != doc.created_by_id:
@@ -269,6 +271,8 @@ def _decide(doc, by_user, new_state: ApprovalState, note: str | None):
     doc.decided_at = now_utc()
     doc.decision_note = (note or "").strip() or None
     doc.status = new_state
+    db.session.flush()
+    return doc
 
 
 def _reverse(doc, reason: str, by_user) -> JournalEntry:
@@ -388,29 +392,28 @@ def _post_cash_entry(entry: CashEntry, *, posted_by) -> None:
     db.session.flush()
 
 
+def _approve(model, doc, by_user, note: str | None, post):
+    """The second board member approves: the document posts (``post``) or nothing changes."""
+    doc = _locked(model, doc.id)
+    check_transition(doc.status, ApprovalState.POSTED)
+    check_checker(doc.created_by_id, by_user)
+    doc.decided_by_id = by_user.id
+    doc.decided_at = now_utc()
+    doc.decision_note = (note or "").strip() or None
+    post(doc, posted_by=by_user)
+    return doc
+
+
 def approve_cash_entry(entry: CashEntry, by_user, note: str | None = None) -> CashEntry:
-    entry = _locked(CashEntry, entry.id)
-    check_transition(entry.status, ApprovalState.POSTED)
-    check_checker(entry.created_by_id, by_user)
-    entry.decided_by_id = by_user.id
-    entry.decided_at = now_utc()
-    entry.decision_note = (note or "").strip() or None
-    _post_cash_entry(entry, posted_by=by_user)
-    return entry
+    return _approve(CashEntry, entry, by_user, note, _post_cash_entry)
 
 
 def reject_cash_entry(entry: CashEntry, by_user, note: str) -> CashEntry:
-    entry = _locked(CashEntry, entry.id)
-    _decide(entry, by_user, ApprovalState.REJECTED, note)
-    db.session.flush()
-    return entry
+    return _decide(CashEntry, entry, by_user, ApprovalState.REJECTED, note)
 
 
 def withdraw_cash_entry(entry: CashEntry, by_user) -> CashEntry:
-    entry = _locked(CashEntry, entry.id)
-    _decide(entry, by_user, ApprovalState.WITHDRAWN, None)
-    db.session.flush()
-    return entry
+    return _decide(CashEntry, entry, by_user, ApprovalState.WITHDRAWN, None)
 
 
 def reverse_cash_entry(entry: CashEntry, reason: str, by_user) -> JournalEntry:
@@ -540,10 +543,7 @@ def create_manual_journal(
 KIND_LABELS = {JournalKind.GENERAL: "Jurnal umum", JournalKind.ADJUSTING: "Jurnal penyesuaian"}
 
 
-def approve_manual_journal(journal: ManualJournal, by_user, note: str | None = None):
-    journal = _locked(ManualJournal, journal.id)
-    check_transition(journal.status, ApprovalState.POSTED)
-    check_checker(journal.created_by_id, by_user)
+def _post_journal(journal: ManualJournal, *, posted_by) -> None:
     label = KIND_LABELS[JournalKind(journal.kind)]
     posted = post_entry(
         idempotency_key=f"books:journal:{journal.id}",
@@ -552,29 +552,23 @@ def approve_manual_journal(journal: ManualJournal, by_user, note: str | None = N
         source_kind=JOURNAL_SOURCE_KIND,
         source_id=journal.id,
         entry_date=journal.entry_date,
-        posted_by=by_user,
+        posted_by=posted_by,
     )
     journal.entry_id = posted.id
     journal.status = ApprovalState.POSTED
-    journal.decided_by_id = by_user.id
-    journal.decided_at = now_utc()
-    journal.decision_note = (note or "").strip() or None
     db.session.flush()
-    return journal
+
+
+def approve_manual_journal(journal: ManualJournal, by_user, note: str | None = None):
+    return _approve(ManualJournal, journal, by_user, note, _post_journal)
 
 
 def reject_manual_journal(journal: ManualJournal, by_user, note: str) -> ManualJournal:
-    journal = _locked(ManualJournal, journal.id)
-    _decide(journal, by_user, ApprovalState.REJECTED, note)
-    db.session.flush()
-    return journal
+    return _decide(ManualJournal, journal, by_user, ApprovalState.REJECTED, note)
 
 
 def withdraw_manual_journal(journal: ManualJournal, by_user) -> ManualJournal:
-    journal = _locked(ManualJournal, journal.id)
-    _decide(journal, by_user, ApprovalState.WITHDRAWN, None)
-    db.session.flush()
-    return journal
+    return _decide(ManualJournal, journal, by_user, ApprovalState.WITHDRAWN, None)
 
 
 def reverse_manual_journal(journal: ManualJournal, reason: str, by_user) -> JournalEntry:

@@ -9,6 +9,8 @@ what another board member wrote.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
 from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
@@ -182,41 +184,43 @@ def new_entry(slug: str):
     return redirect(url_for("ledger.books.entry_detail", entry_id=entry.id), 303)
 
 
-def _cash_or_404(entry_id: int) -> CashEntry:
-    entry = db.session.get(CashEntry, entry_id)
-    if entry is None:
-        abort(404)
-    return entry
+@dataclass(frozen=True)
+class _Kind:
+    """One kind of bookkeeping document and the services that move it."""
+
+    model: type
+    template: str
+    name: str  # the template variable
+    detail: str  # the detail endpoint
+    id_arg: str
+    approve: Callable
+    reject: Callable
+    withdraw: Callable
+    reverse: Callable
 
 
-def _render_entry(entry: CashEntry, *, decision=None, reverse=None, status: int = 200):
-    me = current_user.id
-    return render_template(
-        "ledger/books/entry.html",
-        entry=entry,
-        decision=decision or DecisionForm(),
-        reverse=reverse or ReverseForm(),
-        can_check=entry.is_pending and _can_write() and me != entry.created_by_id,
-        can_withdraw=entry.is_pending and me == entry.created_by_id,
-        can_reverse=entry.status == ApprovalState.POSTED and _can_write(),
-    ), status
-
-
-@bp.get("/<int:entry_id>")
-@role_required(*BOARD_ROLES)
-def entry_detail(entry_id: int):
-    return _render_entry(_cash_or_404(entry_id))
-
-
-def _decide(doc, form: DecisionForm, approve, reject, withdraw):
-    action = form.action.data
-    if action == "approve":
-        return approve(doc, current_user, form.note.data)
-    if action == "reject":
-        return reject(doc, current_user, form.note.data)
-    return withdraw(doc, current_user)
-
-
+CASH = _Kind(
+    CashEntry,
+    "ledger/books/entry.html",
+    "entry",
+    "ledger.books.entry_detail",
+    "entry_id",
+    approve_cash_entry,
+    reject_cash_entry,
+    withdraw_cash_entry,
+    reverse_cash_entry,
+)
+JOURNAL = _Kind(
+    ManualJournal,
+    "ledger/books/journal.html",
+    "journal",
+    "ledger.books.journal_detail",
+    "journal_id",
+    approve_manual_journal,
+    reject_manual_journal,
+    withdraw_manual_journal,
+    reverse_manual_journal,
+)
 _DECIDED = {
     "approve": _l("Disetujui dan dibukukan."),
     "reject": _l("Ditolak: tidak ada yang dibukukan."),
@@ -224,40 +228,80 @@ _DECIDED = {
 }
 
 
-@bp.post("/<int:entry_id>/keputusan")
-@role_required(*BOARD)
-def decide_entry(entry_id: int):
-    entry = _cash_or_404(entry_id)
+def _load(kind: _Kind, doc_id: int):
+    doc = db.session.get(kind.model, doc_id)
+    if doc is None:
+        abort(404)
+    return doc
+
+
+def _render_doc(kind: _Kind, doc, *, decision=None, reverse=None, status: int = 200):
+    me = current_user.id
+    return render_template(
+        kind.template,
+        **{kind.name: doc},
+        decision=decision or DecisionForm(),
+        reverse=reverse or ReverseForm(),
+        can_check=doc.is_pending and _can_write() and me != doc.created_by_id,
+        can_withdraw=doc.is_pending and me == doc.created_by_id,
+        can_reverse=doc.status == ApprovalState.POSTED and _can_write(),
+    ), status
+
+
+def _decide_view(kind: _Kind, doc_id: int):
+    doc = _load(kind, doc_id)
     form = DecisionForm()
     if not form.validate_on_submit():
-        return _render_entry(entry, decision=form, status=422)
+        return _render_doc(kind, doc, decision=form, status=422)
+    action = form.action.data
     try:
-        _decide(entry, form, approve_cash_entry, reject_cash_entry, withdraw_cash_entry)
+        if action == "approve":
+            kind.approve(doc, current_user, form.note.data)
+        elif action == "reject":
+            kind.reject(doc, current_user, form.note.data)
+        else:
+            kind.withdraw(doc, current_user)
     except DomainError as error:
         db.session.rollback()
         form.note.errors = [*form.note.errors, error.message]
-        return _render_entry(_cash_or_404(entry_id), decision=form, status=error.status)
+        return _render_doc(kind, _load(kind, doc_id), decision=form, status=error.status)
     db.session.commit()
-    flash(str(_DECIDED[form.action.data]), "success")
-    return redirect(url_for("ledger.books.entry_detail", entry_id=entry_id), 303)
+    flash(str(_DECIDED[action]), "success")
+    return redirect(url_for(kind.detail, **{kind.id_arg: doc_id}), 303)
+
+
+def _reverse_view(kind: _Kind, doc_id: int):
+    doc = _load(kind, doc_id)
+    form = ReverseForm()
+    if not form.validate_on_submit():
+        return _render_doc(kind, doc, reverse=form, status=422)
+    try:
+        reversal = kind.reverse(doc, form.reason.data, current_user)
+    except DomainError as error:
+        db.session.rollback()
+        form.reason.errors = [*form.reason.errors, error.message]
+        return _render_doc(kind, _load(kind, doc_id), reverse=form, status=error.status)
+    db.session.commit()
+    flash(_("Dibatalkan dengan entri pembalik #%(id)s.", id=reversal.id), "success")
+    return redirect(url_for(kind.detail, **{kind.id_arg: doc_id}), 303)
+
+
+@bp.get("/<int:entry_id>")
+@role_required(*BOARD_ROLES)
+def entry_detail(entry_id: int):
+    return _render_doc(CASH, _load(CASH, entry_id))
+
+
+@bp.post("/<int:entry_id>/keputusan")
+@role_required(*BOARD)
+def decide_entry(entry_id: int):
+    return _decide_view(CASH, entry_id)
 
 
 @bp.post("/<int:entry_id>/batalkan")
 @role_required(*BOARD)
 def reverse_entry(entry_id: int):
-    entry = _cash_or_404(entry_id)
-    form = ReverseForm()
-    if not form.validate_on_submit():
-        return _render_entry(entry, reverse=form, status=422)
-    try:
-        reversal = reverse_cash_entry(entry, form.reason.data, current_user)
-    except DomainError as error:
-        db.session.rollback()
-        form.reason.errors = [*form.reason.errors, error.message]
-        return _render_entry(_cash_or_404(entry_id), reverse=form, status=error.status)
-    db.session.commit()
-    flash(_("Dibatalkan dengan entri pembalik #%(id)s.", id=reversal.id), "success")
-    return redirect(url_for("ledger.books.entry_detail", entry_id=entry_id), 303)
+    return _reverse_view(CASH, entry_id)
 
 
 @bp.get("/bukti/<int:receipt_id>")
@@ -369,68 +413,22 @@ def new_journal():
     return redirect(url_for("ledger.books.journal_detail", journal_id=journal.id), 303)
 
 
-def _journal_or_404(journal_id: int) -> ManualJournal:
-    journal = db.session.get(ManualJournal, journal_id)
-    if journal is None:
-        abort(404)
-    return journal
-
-
-def _render_journal(journal: ManualJournal, *, decision=None, reverse=None, status: int = 200):
-    me = current_user.id
-    return render_template(
-        "ledger/books/journal.html",
-        journal=journal,
-        decision=decision or DecisionForm(),
-        reverse=reverse or ReverseForm(),
-        can_check=journal.is_pending and _can_write() and me != journal.created_by_id,
-        can_withdraw=journal.is_pending and me == journal.created_by_id,
-        can_reverse=journal.status == ApprovalState.POSTED and _can_write(),
-    ), status
-
-
 @bp.get("/jurnal/<int:journal_id>")
 @role_required(*BOARD_ROLES)
 def journal_detail(journal_id: int):
-    return _render_journal(_journal_or_404(journal_id))
+    return _render_doc(JOURNAL, _load(JOURNAL, journal_id))
 
 
 @bp.post("/jurnal/<int:journal_id>/keputusan")
 @role_required(*BOARD)
 def decide_journal(journal_id: int):
-    journal = _journal_or_404(journal_id)
-    form = DecisionForm()
-    if not form.validate_on_submit():
-        return _render_journal(journal, decision=form, status=422)
-    try:
-        _decide(
-            journal, form, approve_manual_journal, reject_manual_journal, withdraw_manual_journal
-        )
-    except DomainError as error:
-        db.session.rollback()
-        form.note.errors = [*form.note.errors, error.message]
-        return _render_journal(_journal_or_404(journal_id), decision=form, status=error.status)
-    db.session.commit()
-    flash(str(_DECIDED[form.action.data]), "success")
-    return redirect(url_for("ledger.books.journal_detail", journal_id=journal_id), 303)
+    return _decide_view(JOURNAL, journal_id)
 
 
 @bp.post("/jurnal/<int:journal_id>/batalkan")
 @role_required(*BOARD)
 def reverse_journal(journal_id: int):
-    journal = _journal_or_404(journal_id)
-    form = ReverseForm()
-    if not form.validate_on_submit():
-        return _render_journal(journal, reverse=form, status=422)
-    try:
-        reversal = reverse_manual_journal(journal, form.reason.data, current_user)
-    except DomainError as error:
-        db.session.rollback()
-        form.reason.errors = [*form.reason.errors, error.message]
-        return _render_journal(_journal_or_404(journal_id), reverse=form, status=error.status)
-    db.session.commit()
-    flash(_("Dibatalkan dengan entri pembalik #%(id)s.", id=reversal.id), "success")
-    return redirect(url_for("ledger.books.journal_detail", journal_id=journal_id), 303)
+    return _reverse_view(JOURNAL, journal_id)
 
 
 # --------------------------------------------------------------------------- chart
