@@ -87,6 +87,13 @@ class BaseConfig:
     KMP_FAKE_GATEWAY_BASE_URL = os.environ.get("KMP_FAKE_GATEWAY_BASE_URL", "")
     KMP_SUKARELA_MIN_IDR = int(os.environ.get("KMP_SUKARELA_MIN_IDR", "10000"))
     KMP_SUKARELA_MAX_IDR = int(os.environ.get("KMP_SUKARELA_MAX_IDR", "50000000"))
+    # Bookkeeping (kmp.ledger.books): above the threshold an income/expense entry needs a
+    # second board member (unless the AD provider is installed); receipts are stored here.
+    KMP_EXPENSE_APPROVAL_THRESHOLD_IDR = int(
+        os.environ.get("KMP_EXPENSE_APPROVAL_THRESHOLD_IDR", "5000000")
+    )
+    KMP_RECEIPT_MAX_BYTES = int(os.environ.get("KMP_RECEIPT_MAX_BYTES", str(4 * 1024 * 1024)))
+    KMP_RECEIPT_DIR = os.environ.get("KMP_RECEIPT_DIR") or None  # default <instance>/receipts
 
     # Disbursements (SHU transfers): the fake outside production, Midtrans Iris in production.
     KMP_DISBURSER = os.environ.get("KMP_DISBURSER", "fake")

@@ -37,8 +37,8 @@ from kmp import signals
 from kmp.errors import Conflict, DomainError, IllegalTransition
 from kmp.extensions import db
 from kmp.ledger.chart import GATEWAY_CLEARING
-from kmp.ledger.models import Account, ClosedPeriod, JournalEntry
-from kmp.ledger.services import post_entry, reverse_entry
+from kmp.ledger.models import Account, JournalEntry
+from kmp.ledger.services import is_period_closed, post_entry, reverse_entry
 from kmp.money import format_rupiah
 from kmp.payments.gateway import (
     OPEN_STATES,
@@ -500,17 +500,13 @@ def _post_receipt(
     attempt: PaymentAttempt, intent: PaymentIntent, status: StatusResult
 ) -> JournalEntry:
     entry_date, _ = _receipt_date(status)
-    if entry_date is not None:
-        closed = db.session.scalar(
-            select(ClosedPeriod.id).where(ClosedPeriod.fiscal_year == entry_date.year)
+    if entry_date is not None and is_period_closed(entry_date):
+        _flag(
+            attempt,
+            f"Pelunasan bertanggal {entry_date.isoformat()} jatuh di periode buku yang sudah "
+            "ditutup; dibukukan pada tanggal hari ini.",
         )
-        if closed is not None:
-            _flag(
-                attempt,
-                f"Pelunasan bertanggal {entry_date.isoformat()} jatuh di tahun buku yang sudah "
-                "ditutup; dibukukan pada tanggal hari ini.",
-            )
-            entry_date = None
+        entry_date = None
     # Where the money goes is decided now, not when the checkout opened: the feature that
     # owns the purpose applies it to what the member owes at this moment (a bill paid in
     # cash meanwhile is not paid twice).

@@ -145,6 +145,13 @@ BOARD_PAGES: list[MemberPage] = [
     MemberPage("SHU runs", "/shu/", "payouts.runs"),
     MemberPage("messages", "/pesan", "notify.messages"),
     MemberPage("message campaigns", "/pesan/kampanye", "notify.campaigns"),
+    MemberPage("income & expenses", "/buku-besar/pembukuan/", "ledger.books.entries"),
+    MemberPage("new expense", "/buku-besar/pembukuan/baru/pengeluaran", "ledger.books.new_entry"),
+    MemberPage("new journal", "/buku-besar/pembukuan/jurnal/baru", "ledger.books.new_journal"),
+    MemberPage("chart groups", "/buku-besar/pembukuan/bagan-akun", "ledger.books.chart"),
+    MemberPage("reconciliation", "/buku-besar/rekonsiliasi/", "ledger.reconcile.index"),
+    MemberPage("period close", "/buku-besar/tutup-buku", "ledger.periods"),
+    MemberPage("budget", "/buku-besar/anggaran", "ledger.closing.budget"),
 ]
 
 MEMBER_PASSWORD = "rahasia-12345"

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-04 19:36:37.048484
+Create Date: 2026-12-04 19:39:51.692724
 
 """
 from alembic import op
@@ -186,6 +186,17 @@ def upgrade():
     sa.UniqueConstraint('email', name=op.f('uq_users_email')),
     sa.UniqueConstraint('phone', name=op.f('uq_users_phone'))
     )
+    op.create_table('account_classes',
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('account_type', sa.String(length=16), nullable=False),
+    sa.Column('group_key', sa.String(length=40), nullable=False),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("(account_type = 'asset' AND group_key IN ('cash_bank', 'other_current_assets', 'non_current_assets')) OR (account_type = 'liability' AND group_key IN ('current_liabilities', 'trust_funds', 'non_current_liabilities')) OR (account_type = 'equity' AND group_key IN ('member_equity', 'reserves', 'surplus')) OR (account_type = 'income' AND group_key IN ('income_member_services', 'income_platform', 'income_other')) OR (account_type = 'expense' AND group_key IN ('expense_staff', 'expense_operations', 'expense_financial', 'expense_depreciation', 'expense_other'))", name=op.f('ck_account_classes_group_of_type')),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_account_classes_account_id_accounts')),
+    sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_account_classes_created_by_id_users')),
+    sa.PrimaryKeyConstraint('account_id', name=op.f('pk_account_classes'))
+    )
     op.create_table('ad_versions',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
@@ -197,15 +208,61 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_ad_versions')),
     sa.UniqueConstraint('version', name=op.f('uq_ad_versions_version'))
     )
+    op.create_table('bank_matches',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('method', sa.String(length=10), nullable=False),
+    sa.Column('total_idr', sa.BigInteger(), nullable=False),
+    sa.Column('note', sa.Text(), nullable=True),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("method IN ('auto', 'manual')", name=op.f('ck_bank_matches_method_valid')),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_bank_matches_account_id_accounts')),
+    sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_bank_matches_created_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_bank_matches'))
+    )
+    with op.batch_alter_table('bank_matches', schema=None) as batch_op:
+        batch_op.create_index('ix_bank_matches_account', ['account_id'], unique=False)
+
+    op.create_table('budget_lines',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('fiscal_year', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('amount_idr', sa.BigInteger(), nullable=False),
+    sa.Column('note', sa.Text(), nullable=True),
+    sa.Column('updated_by_id', sa.Integer(), nullable=True),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint('amount_idr >= 0', name=op.f('ck_budget_lines_not_negative')),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_budget_lines_account_id_accounts')),
+    sa.ForeignKeyConstraint(['updated_by_id'], ['users.id'], name=op.f('fk_budget_lines_updated_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_budget_lines')),
+    sa.UniqueConstraint('fiscal_year', 'account_id', name=op.f('uq_budget_lines_fiscal_year_account_id'))
+    )
+    with op.batch_alter_table('budget_lines', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_budget_lines_fiscal_year'), ['fiscal_year'], unique=False)
+
     op.create_table('closed_periods',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('fiscal_year', sa.Integer(), nullable=False),
+    sa.Column('month', sa.Integer(), server_default='0', nullable=False),
     sa.Column('closed_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('closed_by_id', sa.Integer(), nullable=True),
     sa.Column('note', sa.Text(), nullable=True),
+    sa.CheckConstraint('month BETWEEN 0 AND 12', name=op.f('ck_closed_periods_month_valid')),
     sa.ForeignKeyConstraint(['closed_by_id'], ['users.id'], name=op.f('fk_closed_periods_closed_by_id_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_closed_periods')),
-    sa.UniqueConstraint('fiscal_year', name=op.f('uq_closed_periods_fiscal_year'))
+    sa.UniqueConstraint('fiscal_year', 'month', name=op.f('uq_closed_periods_fiscal_year_month'))
+    )
+    op.create_table('gateway_settlement_imports',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('filename', sa.String(length=200), nullable=False),
+    sa.Column('file_sha256', sa.String(length=64), nullable=False),
+    sa.Column('row_count', sa.Integer(), nullable=False),
+    sa.Column('booked_count', sa.Integer(), nullable=False),
+    sa.Column('imported_by_id', sa.Integer(), nullable=True),
+    sa.Column('imported_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['imported_by_id'], ['users.id'], name=op.f('fk_gateway_settlement_imports_imported_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_gateway_settlement_imports'))
     )
     op.create_table('journal_entries',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -288,6 +345,24 @@ def upgrade():
     with op.batch_alter_table('payment_intents', schema=None) as batch_op:
         batch_op.create_index('ix_payment_intents_member', ['member_id', 'status'], unique=False)
 
+    op.create_table('receipt_files',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('sha256', sa.String(length=64), nullable=False),
+    sa.Column('media_type', sa.String(length=40), nullable=False),
+    sa.Column('size_bytes', sa.Integer(), nullable=False),
+    sa.Column('original_name', sa.String(length=200), nullable=False),
+    sa.Column('storage_name', sa.String(length=120), nullable=False),
+    sa.Column('reencoded', sa.Boolean(), nullable=False),
+    sa.Column('uploaded_by_id', sa.Integer(), nullable=True),
+    sa.Column('uploaded_at', sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("media_type IN ('image/jpeg', 'image/png', 'image/webp', 'application/pdf')", name=op.f('ck_receipt_files_media_type_valid')),
+    sa.CheckConstraint('size_bytes > 0', name=op.f('ck_receipt_files_positive_size')),
+    sa.ForeignKeyConstraint(['uploaded_by_id'], ['users.id'], name=op.f('fk_receipt_files_uploaded_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_receipt_files'))
+    )
+    with op.batch_alter_table('receipt_files', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_receipt_files_sha256'), ['sha256'], unique=False)
+
     op.create_table('recovery_codes',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
@@ -301,6 +376,32 @@ def upgrade():
     with op.batch_alter_table('recovery_codes', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_recovery_codes_user_id'), ['user_id'], unique=False)
 
+    op.create_table('statement_mappings',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=80), nullable=False),
+    sa.Column('header_row', sa.Integer(), nullable=False),
+    sa.Column('delimiter', sa.String(length=2), nullable=True),
+    sa.Column('date_column', sa.String(length=80), nullable=False),
+    sa.Column('description_column', sa.String(length=80), nullable=False),
+    sa.Column('reference_column', sa.String(length=80), nullable=True),
+    sa.Column('amount_mode', sa.String(length=16), nullable=False),
+    sa.Column('debit_column', sa.String(length=80), nullable=True),
+    sa.Column('credit_column', sa.String(length=80), nullable=True),
+    sa.Column('amount_column', sa.String(length=80), nullable=True),
+    sa.Column('indicator_column', sa.String(length=80), nullable=True),
+    sa.Column('credit_marks', sa.String(length=80), nullable=False),
+    sa.Column('balance_column', sa.String(length=80), nullable=True),
+    sa.Column('date_format', sa.String(length=40), nullable=False),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("(amount_mode = 'debit_credit' AND debit_column IS NOT NULL AND credit_column IS NOT NULL) OR (amount_mode <> 'debit_credit' AND amount_column IS NOT NULL)", name=op.f('ck_statement_mappings_amount_columns_given')),
+    sa.CheckConstraint("amount_mode <> 'indicator' OR indicator_column IS NOT NULL", name=op.f('ck_statement_mappings_indicator_column_given')),
+    sa.CheckConstraint("amount_mode IN ('debit_credit', 'indicator', 'signed')", name=op.f('ck_statement_mappings_amount_mode_valid')),
+    sa.CheckConstraint('header_row >= 0', name=op.f('ck_statement_mappings_header_row_valid')),
+    sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_statement_mappings_created_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_statement_mappings')),
+    sa.UniqueConstraint('name', name=op.f('uq_statement_mappings_name'))
+    )
     op.create_table('user_roles',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
@@ -311,6 +412,140 @@ def upgrade():
     )
     with op.batch_alter_table('user_roles', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_user_roles_user_id'), ['user_id'], unique=False)
+
+    op.create_table('bank_imports',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('layout', sa.String(length=100), nullable=False),
+    sa.Column('mapping_id', sa.Integer(), nullable=True),
+    sa.Column('filename', sa.String(length=200), nullable=False),
+    sa.Column('file_sha256', sa.String(length=64), nullable=False),
+    sa.Column('line_count', sa.Integer(), nullable=False),
+    sa.Column('new_count', sa.Integer(), nullable=False),
+    sa.Column('duplicate_count', sa.Integer(), nullable=False),
+    sa.Column('first_date', sa.Date(), nullable=True),
+    sa.Column('last_date', sa.Date(), nullable=True),
+    sa.Column('imported_by_id', sa.Integer(), nullable=True),
+    sa.Column('imported_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_bank_imports_account_id_accounts')),
+    sa.ForeignKeyConstraint(['imported_by_id'], ['users.id'], name=op.f('fk_bank_imports_imported_by_id_users')),
+    sa.ForeignKeyConstraint(['mapping_id'], ['statement_mappings.id'], name=op.f('fk_bank_imports_mapping_id_statement_mappings')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_bank_imports'))
+    )
+    with op.batch_alter_table('bank_imports', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_bank_imports_account_id'), ['account_id'], unique=False)
+
+    op.create_table('cash_entries',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=32), nullable=False),
+    sa.Column('amount_idr', sa.BigInteger(), nullable=False),
+    sa.Column('entry_date', sa.Date(), nullable=False),
+    sa.Column('category_account_id', sa.Integer(), nullable=False),
+    sa.Column('money_account_id', sa.Integer(), nullable=False),
+    sa.Column('counterparty', sa.String(length=200), nullable=False),
+    sa.Column('description', sa.Text(), nullable=False),
+    sa.Column('reference', sa.String(length=60), nullable=True),
+    sa.Column('receipt_id', sa.Integer(), nullable=True),
+    sa.Column('status', sa.String(length=32), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('decided_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('decision_note', sa.Text(), nullable=True),
+    sa.Column('reversed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('reversal_reason', sa.Text(), nullable=True),
+    sa.Column('request_key', sa.String(length=64), nullable=True),
+    sa.Column('created_by_id', sa.Integer(), nullable=False),
+    sa.Column('decided_by_id', sa.Integer(), nullable=True),
+    sa.Column('reversed_by_id', sa.Integer(), nullable=True),
+    sa.Column('entry_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('reversal_entry_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.CheckConstraint("(status = 'reversed') = (reversal_entry_id IS NOT NULL)", name=op.f('ck_cash_entries_reversed_has_reversal')),
+    sa.CheckConstraint("(status IN ('posted', 'reversed')) = (entry_id IS NOT NULL)", name=op.f('ck_cash_entries_posted_has_entry')),
+    sa.CheckConstraint("kind IN ('income', 'expense')", name=op.f('ck_cash_entries_kind_valid')),
+    sa.CheckConstraint("status IN ('pending', 'posted', 'rejected', 'withdrawn', 'reversed')", name=op.f('ck_cash_entries_status_valid')),
+    sa.CheckConstraint("status NOT IN ('rejected', 'withdrawn') OR decided_at IS NOT NULL", name=op.f('ck_cash_entries_decision_recorded')),
+    sa.CheckConstraint('amount_idr > 0', name=op.f('ck_cash_entries_positive_amount')),
+    sa.CheckConstraint('category_account_id <> money_account_id', name=op.f('ck_cash_entries_two_accounts')),
+    sa.CheckConstraint('decided_by_id IS NULL OR decided_by_id <> created_by_id', name=op.f('ck_cash_entries_maker_is_not_checker')),
+    sa.ForeignKeyConstraint(['category_account_id'], ['accounts.id'], name=op.f('fk_cash_entries_category_account_id_accounts')),
+    sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_cash_entries_created_by_id_users')),
+    sa.ForeignKeyConstraint(['decided_by_id'], ['users.id'], name=op.f('fk_cash_entries_decided_by_id_users')),
+    sa.ForeignKeyConstraint(['entry_id'], ['journal_entries.id'], name=op.f('fk_cash_entries_entry_id_journal_entries')),
+    sa.ForeignKeyConstraint(['money_account_id'], ['accounts.id'], name=op.f('fk_cash_entries_money_account_id_accounts')),
+    sa.ForeignKeyConstraint(['receipt_id'], ['receipt_files.id'], name=op.f('fk_cash_entries_receipt_id_receipt_files')),
+    sa.ForeignKeyConstraint(['reversal_entry_id'], ['journal_entries.id'], name=op.f('fk_cash_entries_reversal_entry_id_journal_entries')),
+    sa.ForeignKeyConstraint(['reversed_by_id'], ['users.id'], name=op.f('fk_cash_entries_reversed_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_cash_entries')),
+    sa.UniqueConstraint('entry_id', name=op.f('uq_cash_entries_entry_id')),
+    sa.UniqueConstraint('request_key', name=op.f('uq_cash_entries_request_key')),
+    sa.UniqueConstraint('reversal_entry_id', name=op.f('uq_cash_entries_reversal_entry_id'))
+    )
+    with op.batch_alter_table('cash_entries', schema=None) as batch_op:
+        batch_op.create_index('ix_cash_entries_status_date', ['status', 'entry_date'], unique=False)
+
+    op.create_table('gateway_settlement_rows',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('order_id', sa.String(length=100), nullable=False),
+    sa.Column('transaction_id', sa.String(length=100), nullable=True),
+    sa.Column('batch_key', sa.String(length=100), nullable=False),
+    sa.Column('settlement_date', sa.Date(), nullable=False),
+    sa.Column('gross_idr', sa.BigInteger(), nullable=False),
+    sa.Column('fee_idr', sa.BigInteger(), nullable=False),
+    sa.Column('net_idr', sa.BigInteger(), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('message', sa.Text(), nullable=True),
+    sa.Column('entry_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('import_id', sa.Integer(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("(status = 'booked') = (entry_id IS NOT NULL)", name=op.f('ck_gateway_settlement_rows_booked_has_entry')),
+    sa.CheckConstraint("status IN ('booked', 'unknown_order', 'amount_mismatch', 'reversed')", name=op.f('ck_gateway_settlement_rows_status_valid')),
+    sa.CheckConstraint('gross_idr = fee_idr + net_idr', name=op.f('ck_gateway_settlement_rows_gross_is_fee_plus_net')),
+    sa.CheckConstraint('gross_idr > 0 AND fee_idr >= 0 AND net_idr >= 0', name=op.f('ck_gateway_settlement_rows_amounts_valid')),
+    sa.ForeignKeyConstraint(['entry_id'], ['journal_entries.id'], name=op.f('fk_gateway_settlement_rows_entry_id_journal_entries')),
+    sa.ForeignKeyConstraint(['import_id'], ['gateway_settlement_imports.id'], name=op.f('fk_gateway_settlement_rows_import_id_gateway_settlement_imports')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_gateway_settlement_rows')),
+    sa.UniqueConstraint('order_id', name=op.f('uq_gateway_settlement_rows_order_id'))
+    )
+    with op.batch_alter_table('gateway_settlement_rows', schema=None) as batch_op:
+        batch_op.create_index('ix_gateway_settlement_rows_batch', ['batch_key'], unique=False)
+        batch_op.create_index(batch_op.f('ix_gateway_settlement_rows_entry_id'), ['entry_id'], unique=False)
+
+    op.create_table('manual_journals',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=32), nullable=False),
+    sa.Column('entry_date', sa.Date(), nullable=False),
+    sa.Column('description', sa.Text(), nullable=False),
+    sa.Column('total_idr', sa.BigInteger(), nullable=False),
+    sa.Column('status', sa.String(length=32), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('decided_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('decision_note', sa.Text(), nullable=True),
+    sa.Column('reversed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('reversal_reason', sa.Text(), nullable=True),
+    sa.Column('request_key', sa.String(length=64), nullable=True),
+    sa.Column('created_by_id', sa.Integer(), nullable=False),
+    sa.Column('decided_by_id', sa.Integer(), nullable=True),
+    sa.Column('reversed_by_id', sa.Integer(), nullable=True),
+    sa.Column('entry_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('reversal_entry_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.CheckConstraint("(status = 'reversed') = (reversal_entry_id IS NOT NULL)", name=op.f('ck_manual_journals_reversed_has_reversal')),
+    sa.CheckConstraint("(status IN ('posted', 'reversed')) = (entry_id IS NOT NULL)", name=op.f('ck_manual_journals_posted_has_entry')),
+    sa.CheckConstraint("kind IN ('general', 'adjusting')", name=op.f('ck_manual_journals_kind_valid')),
+    sa.CheckConstraint("status IN ('pending', 'posted', 'rejected', 'withdrawn', 'reversed')", name=op.f('ck_manual_journals_status_valid')),
+    sa.CheckConstraint("status NOT IN ('rejected', 'withdrawn') OR decided_at IS NOT NULL", name=op.f('ck_manual_journals_decision_recorded')),
+    sa.CheckConstraint('decided_by_id IS NULL OR decided_by_id <> created_by_id', name=op.f('ck_manual_journals_maker_is_not_checker')),
+    sa.CheckConstraint('length(description) >= 5', name=op.f('ck_manual_journals_reason_given')),
+    sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_manual_journals_created_by_id_users')),
+    sa.ForeignKeyConstraint(['decided_by_id'], ['users.id'], name=op.f('fk_manual_journals_decided_by_id_users')),
+    sa.ForeignKeyConstraint(['entry_id'], ['journal_entries.id'], name=op.f('fk_manual_journals_entry_id_journal_entries')),
+    sa.ForeignKeyConstraint(['reversal_entry_id'], ['journal_entries.id'], name=op.f('fk_manual_journals_reversal_entry_id_journal_entries')),
+    sa.ForeignKeyConstraint(['reversed_by_id'], ['users.id'], name=op.f('fk_manual_journals_reversed_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_manual_journals')),
+    sa.UniqueConstraint('entry_id', name=op.f('uq_manual_journals_entry_id')),
+    sa.UniqueConstraint('request_key', name=op.f('uq_manual_journals_request_key')),
+    sa.UniqueConstraint('reversal_entry_id', name=op.f('uq_manual_journals_reversal_entry_id'))
+    )
+    with op.batch_alter_table('manual_journals', schema=None) as batch_op:
+        batch_op.create_index('ix_manual_journals_status_date', ['status', 'entry_date'], unique=False)
 
     op.create_table('meeting_minutes',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -484,6 +719,23 @@ def upgrade():
         batch_op.create_index('ix_proposals_status_closes', ['status', 'closes_at'], unique=False)
         batch_op.create_index('ix_proposals_status_opens', ['status', 'opens_at'], unique=False)
 
+    op.create_table('year_end_closes',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('fiscal_year', sa.Integer(), nullable=False),
+    sa.Column('income_idr', sa.BigInteger(), nullable=False),
+    sa.Column('expense_idr', sa.BigInteger(), nullable=False),
+    sa.Column('shu_idr', sa.BigInteger(), nullable=False),
+    sa.Column('entry_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('closed_by_id', sa.Integer(), nullable=True),
+    sa.Column('closed_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('note', sa.Text(), nullable=True),
+    sa.CheckConstraint('shu_idr = income_idr - expense_idr', name=op.f('ck_year_end_closes_shu_is_result')),
+    sa.ForeignKeyConstraint(['closed_by_id'], ['users.id'], name=op.f('fk_year_end_closes_closed_by_id_users')),
+    sa.ForeignKeyConstraint(['entry_id'], ['journal_entries.id'], name=op.f('fk_year_end_closes_entry_id_journal_entries')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_year_end_closes')),
+    sa.UniqueConstraint('entry_id', name=op.f('uq_year_end_closes_entry_id')),
+    sa.UniqueConstraint('fiscal_year', name=op.f('uq_year_end_closes_fiscal_year'))
+    )
     op.create_table('api_keys',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('company_id', sa.Integer(), nullable=False),
@@ -535,6 +787,37 @@ def upgrade():
     )
     with op.batch_alter_table('ballot_choices', schema=None) as batch_op:
         batch_op.create_index('ix_ballot_choices_tally', ['proposal_id', 'group_code', 'option'], unique=False)
+
+    op.create_table('bank_lines',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('import_id', sa.Integer(), nullable=False),
+    sa.Column('line_date', sa.Date(), nullable=False),
+    sa.Column('description', sa.Text(), nullable=False),
+    sa.Column('reference', sa.String(length=100), nullable=True),
+    sa.Column('amount_idr', sa.BigInteger(), nullable=False),
+    sa.Column('balance_idr', sa.BigInteger(), nullable=True),
+    sa.Column('fingerprint', sa.String(length=64), nullable=False),
+    sa.CheckConstraint('amount_idr <> 0', name=op.f('ck_bank_lines_non_zero')),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_bank_lines_account_id_accounts')),
+    sa.ForeignKeyConstraint(['import_id'], ['bank_imports.id'], name=op.f('fk_bank_lines_import_id_bank_imports')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_bank_lines')),
+    sa.UniqueConstraint('account_id', 'fingerprint', name=op.f('uq_bank_lines_account_id_fingerprint'))
+    )
+    with op.batch_alter_table('bank_lines', schema=None) as batch_op:
+        batch_op.create_index('ix_bank_lines_account_date', ['account_id', 'line_date', 'id'], unique=False)
+
+    op.create_table('bank_match_postings',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('match_id', sa.Integer(), nullable=False),
+    sa.Column('posting_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.ForeignKeyConstraint(['match_id'], ['bank_matches.id'], name=op.f('fk_bank_match_postings_match_id_bank_matches')),
+    sa.ForeignKeyConstraint(['posting_id'], ['postings.id'], name=op.f('fk_bank_match_postings_posting_id_postings')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_bank_match_postings')),
+    sa.UniqueConstraint('posting_id', name=op.f('uq_bank_match_postings_posting_id'))
+    )
+    with op.batch_alter_table('bank_match_postings', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_bank_match_postings_match_id'), ['match_id'], unique=False)
 
     op.create_table('census_exclusions',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -656,6 +939,24 @@ def upgrade():
         batch_op.create_index('ix_governance_events_at', ['at'], unique=False)
         batch_op.create_index(batch_op.f('ix_governance_events_meeting_id'), ['meeting_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_governance_events_proposal_id'), ['proposal_id'], unique=False)
+
+    op.create_table('manual_journal_lines',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('journal_id', sa.Integer(), nullable=False),
+    sa.Column('line_no', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('debit_idr', sa.BigInteger(), nullable=False),
+    sa.Column('credit_idr', sa.BigInteger(), nullable=False),
+    sa.Column('memo', sa.String(length=200), nullable=True),
+    sa.CheckConstraint('(debit_idr > 0) <> (credit_idr > 0)', name=op.f('ck_manual_journal_lines_debit_or_credit')),
+    sa.CheckConstraint('debit_idr >= 0 AND credit_idr >= 0', name=op.f('ck_manual_journal_lines_not_negative')),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_manual_journal_lines_account_id_accounts')),
+    sa.ForeignKeyConstraint(['journal_id'], ['manual_journals.id'], name=op.f('fk_manual_journal_lines_journal_id_manual_journals')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_manual_journal_lines')),
+    sa.UniqueConstraint('journal_id', 'line_no', name=op.f('uq_manual_journal_lines_journal_id_line_no'))
+    )
+    with op.batch_alter_table('manual_journal_lines', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_manual_journal_lines_journal_id'), ['journal_id'], unique=False)
 
     op.create_table('meeting_attendances',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -944,6 +1245,18 @@ def upgrade():
     )
     with op.batch_alter_table('ballot_participations', schema=None) as batch_op:
         batch_op.create_index('ix_ballot_participations_group', ['proposal_id', 'group_code'], unique=False)
+
+    op.create_table('bank_match_lines',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('match_id', sa.Integer(), nullable=False),
+    sa.Column('bank_line_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['bank_line_id'], ['bank_lines.id'], name=op.f('fk_bank_match_lines_bank_line_id_bank_lines')),
+    sa.ForeignKeyConstraint(['match_id'], ['bank_matches.id'], name=op.f('fk_bank_match_lines_match_id_bank_matches')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_bank_match_lines')),
+    sa.UniqueConstraint('bank_line_id', name=op.f('uq_bank_match_lines_bank_line_id'))
+    )
+    with op.batch_alter_table('bank_match_lines', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_bank_match_lines_match_id'), ['match_id'], unique=False)
 
     op.create_table('distribution_runs',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -1241,6 +1554,10 @@ def downgrade():
         batch_op.drop_index('uq_distribution_runs_live_year', sqlite_where=sa.text("status <> 'cancelled'"), postgresql_where=sa.text("status <> 'cancelled'"))
 
     op.drop_table('distribution_runs')
+    with op.batch_alter_table('bank_match_lines', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_bank_match_lines_match_id'))
+
+    op.drop_table('bank_match_lines')
     with op.batch_alter_table('ballot_participations', schema=None) as batch_op:
         batch_op.drop_index('ix_ballot_participations_group')
 
@@ -1301,6 +1618,10 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_meeting_attendances_meeting_id'))
 
     op.drop_table('meeting_attendances')
+    with op.batch_alter_table('manual_journal_lines', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_manual_journal_lines_journal_id'))
+
+    op.drop_table('manual_journal_lines')
     with op.batch_alter_table('governance_events', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_governance_events_proposal_id'))
         batch_op.drop_index(batch_op.f('ix_governance_events_meeting_id'))
@@ -1326,6 +1647,14 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_census_exclusions_proposal_id'))
 
     op.drop_table('census_exclusions')
+    with op.batch_alter_table('bank_match_postings', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_bank_match_postings_match_id'))
+
+    op.drop_table('bank_match_postings')
+    with op.batch_alter_table('bank_lines', schema=None) as batch_op:
+        batch_op.drop_index('ix_bank_lines_account_date')
+
+    op.drop_table('bank_lines')
     with op.batch_alter_table('ballot_choices', schema=None) as batch_op:
         batch_op.drop_index('ix_ballot_choices_tally')
 
@@ -1338,6 +1667,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_api_keys_company_id'))
 
     op.drop_table('api_keys')
+    op.drop_table('year_end_closes')
     with op.batch_alter_table('proposals', schema=None) as batch_op:
         batch_op.drop_index('ix_proposals_status_opens')
         batch_op.drop_index('ix_proposals_status_closes')
@@ -1364,14 +1694,36 @@ def downgrade():
 
     op.drop_table('members')
     op.drop_table('meeting_minutes')
+    with op.batch_alter_table('manual_journals', schema=None) as batch_op:
+        batch_op.drop_index('ix_manual_journals_status_date')
+
+    op.drop_table('manual_journals')
+    with op.batch_alter_table('gateway_settlement_rows', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_gateway_settlement_rows_entry_id'))
+        batch_op.drop_index('ix_gateway_settlement_rows_batch')
+
+    op.drop_table('gateway_settlement_rows')
+    with op.batch_alter_table('cash_entries', schema=None) as batch_op:
+        batch_op.drop_index('ix_cash_entries_status_date')
+
+    op.drop_table('cash_entries')
+    with op.batch_alter_table('bank_imports', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_bank_imports_account_id'))
+
+    op.drop_table('bank_imports')
     with op.batch_alter_table('user_roles', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_user_roles_user_id'))
 
     op.drop_table('user_roles')
+    op.drop_table('statement_mappings')
     with op.batch_alter_table('recovery_codes', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_recovery_codes_user_id'))
 
     op.drop_table('recovery_codes')
+    with op.batch_alter_table('receipt_files', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_receipt_files_sha256'))
+
+    op.drop_table('receipt_files')
     with op.batch_alter_table('payment_intents', schema=None) as batch_op:
         batch_op.drop_index('ix_payment_intents_member')
 
@@ -1389,8 +1741,18 @@ def downgrade():
         batch_op.drop_index('ix_journal_entries_date')
 
     op.drop_table('journal_entries')
+    op.drop_table('gateway_settlement_imports')
     op.drop_table('closed_periods')
+    with op.batch_alter_table('budget_lines', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_budget_lines_fiscal_year'))
+
+    op.drop_table('budget_lines')
+    with op.batch_alter_table('bank_matches', schema=None) as batch_op:
+        batch_op.drop_index('ix_bank_matches_account')
+
+    op.drop_table('bank_matches')
     op.drop_table('ad_versions')
+    op.drop_table('account_classes')
     op.drop_table('users')
     op.drop_table('scheduler_runs')
     with op.batch_alter_table('notifications', schema=None) as batch_op:
