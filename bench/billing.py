@@ -1,6 +1,6 @@
 """Monthly simpanan wajib billing of N active members (issue 5, Must-show 6).
 
-Subject: ``members.billing.bill_wajib(month)`` + one commit, as the monthly job and
+Subject: ``members.savings.billing.bill_wajib(month)`` + one commit, as the monthly job and
 ``flask --app wsgi members bill-wajib`` run it: reads the AD in force, one
 ``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` from ``members`` (amount per group from the
 AD by a CASE), then one aggregate for the amount billed. Afterwards the benchmark re-runs it
@@ -35,7 +35,7 @@ def _insert_members(n: int) -> dt.date:
     from kmp.db import UTCDateTime
     from kmp.extensions import db
     from kmp.timeutil import add_months, business_date, now_utc
-    from members.models import Member
+    from members.register.models import Member
 
     seq = select(literal(1, Integer).label("i")).cte("seq", recursive=True)
     seq = seq.union_all(select((seq.c.i + 1).label("i")).where(seq.c.i < n))
@@ -68,20 +68,18 @@ def _insert_members(n: int) -> dt.date:
 
 def _count(period: dt.date) -> int:
     from kmp.extensions import db
-    from members.models import WajibObligation
+    from members.savings.models import Obligation
 
     return int(
         db.session.scalar(
-            select(func.count())
-            .select_from(WajibObligation)
-            .where(WajibObligation.period == period)
+            select(func.count()).select_from(Obligation).where(Obligation.period == period)
         )
     )
 
 
 def subject_phase(timer, *, n: int) -> dict:
     from kmp.extensions import db
-    from members.billing import bill_wajib
+    from members.savings.billing import bill_wajib
 
     month = _insert_members(n)
     with timer:
@@ -101,7 +99,8 @@ def floor_phase(timer, *, n: int) -> dict:
     from kmp.db import Rupiah, UTCDateTime
     from kmp.extensions import db
     from kmp.timeutil import now_utc
-    from members.models import Member, WajibObligation
+    from members.register.models import Member
+    from members.savings.models import Obligation
 
     month = _insert_members(n)
     m = Member.__table__
@@ -115,7 +114,7 @@ def floor_phase(timer, *, n: int) -> dict:
         "ad_version_id": literal(1, Integer()),
         "created_at": literal(now_utc(), UTCDateTime()),
     }
-    stmt = insert(WajibObligation.__table__).from_select(
+    stmt = insert(Obligation.__table__).from_select(
         list(columns), select(*columns.values()).where(m.c.status == "active")
     )
     with timer:

@@ -293,7 +293,7 @@ def insert_member_rows(conn: Connection, plan: Table, months: Table, recorded) -
     Returns the number of rows written (0 when the members table does not exist)."""
     if not inspect(conn).has_table("members"):
         return 0
-    from members.models import Member
+    from members.register.models import Member
 
     members_table = Member.__table__
     p, joined, left = plan.c, months.alias("joined_m"), months.alias("exit_m")
@@ -383,7 +383,7 @@ def insert_patronage_rows(conn: Connection, plan: Table, months: Table, recorded
     return int(conn.execute(select(func.count()).select_from(table)).scalar() - before)
 
 
-#: Optional steps other benchmarks add (e.g. wajib obligations from ``members.billing``):
+#: Optional steps other benchmarks add (e.g. wajib obligations from ``members.savings.billing``):
 #: ``{table_name: fn(conn, plan, months, recorded) -> rows}``; each runs after the ledger
 #: history when its table exists, inside the generator's connection, while the staging tables
 #: ``bench_member_plan`` (one row per member) and ``bench_months`` (one per month) still exist.

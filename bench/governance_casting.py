@@ -73,7 +73,7 @@ def subject_phase(timer, *, n: int) -> dict:
     from governance.models import Proposal
     from governance.services import cast_vote
     from kmp.extensions import db
-    from members.models import Member
+    from members.register.models import Member
 
     proposal_id = open_ballot(n, months=1)
     voters = _voters(n, proposal_id)

@@ -218,7 +218,7 @@ def phase(timer, *, n: int) -> dict:
 
     from bench.generate import generate
     from kmp.extensions import db
-    from members.models import Member
+    from members.register.models import Member
 
     with db.engine.connect() as conn:
         stats = generate(conn, members=n, months=months_for(n))

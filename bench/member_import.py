@@ -88,8 +88,8 @@ def subject_phase(timer, *, n: int) -> dict:
     from kmp.extensions import db
     from kmp.ledger.models import Account, JournalEntry, Posting
     from kmp.ledger.queries import check_ledger
-    from members.importer import import_members
-    from members.models import Member
+    from members.importer.services import import_members
+    from members.register.models import Member
 
     files = csv_files(n)
     with timer:
@@ -119,8 +119,8 @@ def floor_phase(timer, *, n: int) -> dict:
     from kmp.ledger.chart import MEMBER_ACCOUNTS
     from kmp.ledger.models import Account, AccountType, JournalEntry, Posting
     from kmp.timeutil import now_utc
-    from members.models import Member, MemberEvent
-    from members.services import OPENING_BALANCE
+    from members.ad.services import OPENING_BALANCE
+    from members.register.models import Member, MemberEvent
 
     files = csv_files(n)
     opening_id = db.session.scalar(select(Account.id).where(Account.code == OPENING_BALANCE))

@@ -28,6 +28,7 @@ import time
 import urllib.request
 
 from bench.harness import _proc_cpu_seconds, child_pids
+from members.partners import keys as partners_keys
 
 NAME = "patronage_api"
 TITLE = "Patronage ingestion through the partner API (HTTP, gunicorn)"
@@ -63,9 +64,8 @@ def _setup_partner() -> tuple[int, str]:
     from sqlalchemy import insert, select
 
     from kmp.extensions import db
-    from members import partners
-    from members.models import Member
-    from members.partner_models import WorkerLink
+    from members.partners.models import WorkerLink
+    from members.register.models import Member
 
     company = Member(
         member_no="PLT-BENCH-1",
@@ -102,7 +102,7 @@ def _setup_partner() -> tuple[int, str]:
         insert(WorkerLink),
         [{"member_id": mid, "company_id": company.id, "platform_worker_id": w} for w, mid in ids],
     )
-    _row, key = partners.create_api_key(
+    _row, key = partners_keys.create_api_key(
         company, name="bench", scopes=["patronage:write"], by_user=None
     )
     db.session.commit()
@@ -247,7 +247,7 @@ def floor_phase(timer, *, n: int, batch: int) -> dict:
 
     from kmp.extensions import db
     from kmp.timeutil import now_utc
-    from members.models import Member
+    from members.register.models import Member
     from payouts.patronage import PatronageRecord
 
     company_id, _key = _setup_partner()

@@ -94,7 +94,7 @@ def subject_phase(timer, *, n: int) -> dict:
     from kmp.extensions import db
     from kmp.ledger.models import Posting
     from kmp.ledger.queries import check_ledger
-    from payouts import services
+    from payouts import posting, services
     from payouts.models import DistributionRun
 
     shu = _setup(n)
@@ -110,7 +110,7 @@ def subject_phase(timer, *, n: int) -> dict:
         services.compute_run(run)
         db.session.commit()
         services.approve_run(run, resolution)
-        services.post_run(run)
+        posting.post_run(run)
         db.session.commit()
     started = time.perf_counter()
     check = check_ledger()
@@ -184,7 +184,7 @@ def _floor_sql(dialect: str) -> str:
 def floor_phase(timer, *, n: int) -> dict:
     from kmp.extensions import db
     from kmp.money import allocate
-    from members.services import current_ad
+    from members.ad.services import current_ad
     from payouts.models import DistributionLine, DistributionRun, RunStatus
 
     shu = _setup(n)

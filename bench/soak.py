@@ -10,7 +10,7 @@ synthetic cooperative (``bench.generate``). Not part of ``make bench`` (this mod
 Setup (not timed): fresh database, schema and defaults, N members with 12 months of history,
 one secret yes/no proposal opened through ``governance.services`` (census frozen; changing
 one's vote allowed), the current month of simpanan wajib billed through
-``members.billing.bill_wajib``, and ``--accounts`` census members picked across the register
+``members.savings.billing.bill_wajib``, and ``--accounts`` census members picked across the register
 as the simulated users' logins (the generator gives every user the same password hash, made
 once).
 
@@ -346,8 +346,8 @@ def prepare(app, members: int, accounts: int) -> dict:
     from kmp.extensions import db
     from kmp.payments.factory import notification_server_key
     from kmp.timeutil import business_date, now_utc
-    from members import billing
-    from members.models import Member
+    from members.register.models import Member
+    from members.savings import billing
 
     db.create_all()
     install_defaults()

@@ -6,7 +6,7 @@ def init_app(app):
     """Register the feature's blueprint, nav items, template filters and jobs."""
     from flask_babel import lazy_gettext
 
-    from governance import models  # noqa: F401 - register the tables
+    from governance import meeting_views, models  # noqa: F401 - routes, tables
     from governance.jobs import JOBS
     from governance.logic import percent, reason_label
     from governance.views import PARTICIPANT_ROLES, READ_ROLES, bp

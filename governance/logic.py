@@ -11,13 +11,8 @@ from collections.abc import Iterable
 from fractions import Fraction
 from typing import Any
 
-from governance.tally import (
-    ElectionResult,
-    GroupRow,
-    ProposalResult,
-    SeatAllocation,
-    format_percent,
-)
+from governance.seats import ElectionResult, SeatAllocation
+from governance.tally import GroupRow, ProposalResult, format_percent
 
 # --------------------------------------------------------------------------- census
 

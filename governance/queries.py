@@ -22,7 +22,7 @@ from governance.models import (
 )
 from kmp.extensions import db
 from kmp.notify import Notification
-from members.models import Member
+from members.register.models import Member
 
 
 def meetings(include_cancelled: bool = True) -> list[Meeting]:

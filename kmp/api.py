@@ -369,6 +369,14 @@ def _auth_failed(response) -> bool:
     return response.status_code == 401
 
 
+def _verified() -> bool:
+    return _verified_principal() is not None
+
+
+def _unverified() -> bool:
+    return _verified_principal() is None
+
+
 # =========================================================================== pagination
 
 
@@ -501,14 +509,11 @@ def register_api_blueprint(app: Flask, blp: SmorestBlueprint) -> None:
     csrf.exempt(blp)
     # Verified requests: the key's own quota. Failed authentication: limited per client
     # address (counted on 401 answers; a verified request is never held back by it).
+    # (module-level callables: a blueprint registered again by another app gets equal limits,
+    # which Flask-Limiter keeps once instead of counting every request twice)
+    limiter.limit(_rate_limit, key_func=_quota_key, exempt_when=_unverified)(blp)
     limiter.limit(
-        _rate_limit, key_func=_quota_key, exempt_when=lambda: _verified_principal() is None
-    )(blp)
-    limiter.limit(
-        _failure_limit,
-        key_func=_failure_key,
-        deduct_when=_auth_failed,
-        exempt_when=lambda: _verified_principal() is not None,
+        _failure_limit, key_func=_failure_key, deduct_when=_auth_failed, exempt_when=_verified
     )(blp)
     api.register_blueprint(blp)
 

@@ -426,7 +426,11 @@ def _summarise_bulk(state):
         return None
     result = state.invoke_statement(execution_options={"preserve_rowcount": True})
     params = state.parameters
-    rows = len(params) if isinstance(params, list) and params else result.rowcount
+    rows = (
+        len(params)
+        if isinstance(params, list) and params
+        else getattr(result, "rowcount", None)  # an ORM bulk result has none
+    )
     if rows == 0:
         return result
     verb = "insert" if state.is_insert else "update" if state.is_update else "delete"

@@ -237,6 +237,11 @@ def change_password(user: User, current: str, new: str) -> None:
     end_sessions(user)
 
 
+def user_id_of(user) -> int | None:
+    """The id of a ``User`` (or the id itself, or None): services accept either."""
+    return getattr(user, "id", user)
+
+
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
     try:
@@ -696,6 +701,8 @@ def request_password_reset_code(phone: str) -> None:
             subject=subject,
             body=body,
             user_id=user.id,
+            params={"code": code},  # WhatsApp's authentication template carries the code
+            urgent=True,
         )
     db.session.flush()
 

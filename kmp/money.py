@@ -20,6 +20,7 @@ __all__ = [
     "format_rupiah",
     "parse_gateway_amount",
     "parse_rupiah",
+    "parse_rupiah_input",
     "to_gateway_amount",
 ]
 
@@ -129,3 +130,34 @@ def parse_rupiah(text: str) -> int:
     if not match:
         raise MoneyError(f"not a Rupiah amount: {text!r}")
     return int(match.group(1).replace(".", ""))
+
+
+_SHORTHAND = re.compile(
+    r"^(?:Rp\.?\s*)?([0-9]+(?:[.,][0-9]+)?)\s*(jt|juta|rb|ribu|k|m|miliar|milyar)\.?$", re.I
+)
+_SHORTHAND_FACTORS = {
+    "rb": 1_000,
+    "ribu": 1_000,
+    "k": 1_000,
+    "jt": 1_000_000,
+    "juta": 1_000_000,
+    "m": 1_000_000_000,
+    "miliar": 1_000_000_000,
+    "milyar": 1_000_000_000,
+}
+
+
+def parse_rupiah_input(text: str) -> int:
+    """What a treasurer types, including shorthand: everything ``parse_rupiah`` reads plus
+    ``'10 jt'``, ``'1,5 juta'``, ``'1.5jt'``, ``'750 rb'``, ``'2 miliar'``. The result must be
+    whole Rupiah (``'1,2345 rb'`` is refused)."""
+    if not isinstance(text, str):
+        raise MoneyError("amount must be text")
+    match = _SHORTHAND.match(text.strip())
+    if not match:
+        return parse_rupiah(text)
+    number = Decimal(match.group(1).replace(",", "."))
+    value = number * _SHORTHAND_FACTORS[match.group(2).lower()]
+    if value != value.to_integral_value():
+        raise MoneyError(f"not a whole Rupiah amount: {text!r}")
+    return int(value)

@@ -37,8 +37,8 @@ from kmp.api import (
 )
 from kmp.errors import Conflict
 from kmp.extensions import db
-from members import partners
-from members.partner_models import WorkerLink
+from members.partners import remittances as partners_remittances
+from members.partners.models import WorkerLink
 from payouts.patronage import (
     MEASURES,
     PERIOD_RE,
@@ -209,7 +209,7 @@ def _load_records(records: list, doubtful: list[int]) -> tuple[list, dict[int, d
 
 def _worker_map(company_id: int, worker_ids: set[str]) -> dict[str, int]:
     """``{platform_worker_id: member_id}`` of the company's consenting workers among the
-    (upper-cased, validated) ids: ``partners.worker_map``'s rule in one statement, the ids
+    (upper-cased, validated) ids: ``partners_links.worker_map``'s rule in one statement, the ids
     passed as one array (PostgreSQL) or one JSON text (SQLite) instead of 900 per query."""
     if not worker_ids:
         return {}
@@ -290,9 +290,9 @@ def _post_patronage():
         ) from None
     records = envelope["records"]
     external_ids, doubtful = _screen(records)
-    batch_key = partners.patronage_batch_key(envelope["batch_id"], external_ids)
+    batch_key = partners_remittances.patronage_batch_key(envelope["batch_id"], external_ids)
     fingerprint = hashlib.sha256(request.get_data()).hexdigest()
-    stored = partners.find_patronage_batch(principal.company_id, batch_key)
+    stored = partners_remittances.find_patronage_batch(principal.company_id, batch_key)
     if stored is not None:
         if envelope["batch_id"] and stored.fingerprint != fingerprint:
             raise Conflict(
@@ -360,13 +360,13 @@ def _post_patronage():
         "errors": errors,
     }
     try:
-        partners.record_patronage_batch(
+        partners_remittances.record_patronage_batch(
             principal.company_id, batch_key, fingerprint, result, api_key_id=principal.key_id
         )
         db.session.commit()
     except IntegrityError:  # a concurrent twin stored the batch first: return its result
         db.session.rollback()
-        stored = partners.find_patronage_batch(principal.company_id, batch_key)
+        stored = partners_remittances.find_patronage_batch(principal.company_id, batch_key)
         if stored is None:
             raise
         return {**stored.result, "replayed": True}, 200

@@ -85,15 +85,15 @@ def distribute_command(
     """Compute, and when approved by the members post, the SHU distribution of YEAR."""
     from kmp.errors import DomainError
     from payouts.models import RunStatus
+    from payouts.posting import post_run
     from payouts.services import (
         compute_allocation,
         compute_run,
         create_run,
         iter_run_lines,
         live_run,
-        pay_sukarela,
-        post_run,
     )
+    from payouts.transfers import pay_sukarela
 
     try:
         if shu_idr is not None and not (reason or "").strip():

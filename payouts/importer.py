@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import select, tuple_
 
 from kmp.extensions import db
-from members.models import Member
-from members.services import current_ad
+from members.ad.services import current_ad
+from members.register.models import Member
 from payouts.patronage import (
     MEASURES,
     IngestReport,

@@ -6,7 +6,7 @@ from kmp.scheduler import Job
 
 
 def post_due_runs_job() -> None:
-    from payouts.services import post_due_runs
+    from payouts.posting import post_due_runs
 
     post_due_runs()
 

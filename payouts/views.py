@@ -23,8 +23,8 @@ from kmp.auth import Role, role_required
 from kmp.errors import DomainError
 from kmp.exports import send_export
 from kmp.extensions import db
-from members.models import Member
-from payouts import reports, services
+from members.register.models import Member
+from payouts import explain, posting, reports, services, transfers
 from payouts.forms import (
     ComputeForm,
     ConfirmForm,
@@ -223,8 +223,8 @@ def post(run_id: int):
     if not ConfirmForm().validate_on_submit():
         abort(400)
     try:
-        services.post_run(run, by_user=current_user)
-        services.pay_sukarela(run)
+        posting.post_run(run, by_user=current_user)
+        transfers.pay_sukarela(run)
     except DomainError as error:
         db.session.rollback()
         flash(error.message, "error")
@@ -296,7 +296,7 @@ def request_transfer(line_id: int):
         messages = [m for errors in form.errors.values() for m in errors]
         return _refused(line, " ".join(str(m) for m in messages), 422, form)
     try:
-        services.request_transfer(
+        transfers.request_transfer(
             line,
             bank=form.bank.data,
             account=form.account.data,
@@ -317,7 +317,7 @@ def pay_cash(line_id: int):
     if not ConfirmForm().validate_on_submit():
         abort(400)
     try:
-        services.pay_cash(line, current_user)
+        transfers.pay_cash(line, current_user)
     except DomainError as error:
         return _refused(line, error.message, error.status)
     db.session.commit()
@@ -340,7 +340,7 @@ def approve_transfer(transfer_id: int):
     if not ConfirmForm().validate_on_submit():
         abort(400)
     try:
-        services.approve_transfer(transfer, current_user)
+        transfers.approve_transfer(transfer, current_user)
     except DomainError as error:
         return _refused(line, error.message, error.status)
     db.session.commit()
@@ -356,7 +356,7 @@ def reject_transfer(transfer_id: int):
     if not ConfirmForm().validate_on_submit():
         abort(400)
     try:
-        services.reject_transfer(transfer, current_user)
+        transfers.reject_transfer(transfer, current_user)
     except DomainError as error:
         return _refused(line, error.message, error.status)
     db.session.commit()
@@ -399,14 +399,14 @@ def import_patronage():
 
 
 def _member():
-    from members.queries import member_for_user
+    from members.register.queries import member_for_user
 
     return member_for_user(current_user)
 
 
 def slip_paragraphs(run: DistributionRun, line: DistributionLine) -> list[str]:
     """The plain-language explanation of one member's SHU."""
-    info = services.explanation_for(run, line)
+    info = explain.explanation_for(run, line)
     group = info["group"]
     measure = MEASURE_WORDS.get(_group_measure(line.group_code), _l("kegiatan"))
     rp = reports.rp
@@ -465,7 +465,7 @@ def slip_paragraphs(run: DistributionRun, line: DistributionLine) -> list[str]:
 
 
 def _group_measure(code: str) -> str:
-    from members.services import current_ad
+    from members.ad.services import current_ad
 
     group = current_ad().get_group(code)
     return group.patronage_measure if group else ""
@@ -500,7 +500,7 @@ def _my_line(run_id: int):
     run = _run_or_404(run_id)
     if RunStatus(run.status) is RunStatus.CANCELLED:
         abort(404)
-    line = services.member_line(run, member.id)
+    line = transfers.member_line(run, member.id)
     if line is None:
         abort(404)
     return member, run, line
@@ -514,7 +514,7 @@ def my_slip(run_id: int):
     status = 200
     if form.validate_on_submit():
         try:
-            services.choose_method(line, form.method.data)
+            transfers.choose_method(line, form.method.data)
         except DomainError as error:
             db.session.rollback()
             flash(error.message, "error")
@@ -572,7 +572,7 @@ def iris_notification():
     except (ValueError, KeyError, TypeError):
         return jsonify({"error": {"code": "bad_request", "message": "Isi notifikasi rusak."}}), 400
     try:
-        changed = services.apply_transfer_status(
+        changed = transfers.apply_transfer_status(
             reference, status, str(payload.get("error_message") or "")
         )
     except DomainError as error:

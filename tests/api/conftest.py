@@ -8,15 +8,17 @@ import pytest
 
 from kmp.api import SCOPES
 from kmp.extensions import db
-from members import partners, services
+from members.partners import keys as partners_keys
+from members.partners import links as partners_links
+from members.register import services as register_services
 from tests.integration.members_support import admit, apply_member, fast_passwords  # noqa: F401
 
 _n = itertools.count(500)
 
 
 def make_company(n: int, name: str, bendahara, pengurus):
-    company = services.apply_company(
-        services.CompanyApplication(
+    company = register_services.apply_company(
+        register_services.CompanyApplication(
             company_name=name,
             nib=f"91200012345{n:02d}",
             npwp="012345678901000",
@@ -47,12 +49,12 @@ class World:
         if active:
             admit(member, self.bendahara, self.pengurus)
         if link_to is not None:
-            partners.link_worker(member, link_to, None)
+            partners_links.link_worker(member, link_to, None)
             db.session.commit()
         return member
 
     def key(self, company=None, scopes=SCOPES) -> str:
-        _row, full = partners.create_api_key(
+        _row, full = partners_keys.create_api_key(
             company or self.company, name="integrasi", scopes=list(scopes), by_user=self.pengurus
         )
         db.session.commit()

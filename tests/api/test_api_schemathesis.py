@@ -14,7 +14,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from kmp.extensions import db
-from members import partners
+from members.partners import remittances as partners_remittances
 
 
 @pytest.fixture
@@ -23,11 +23,11 @@ def api_schema(app, world, monkeypatch):
     that reads return real data."""
     monkeypatch.setitem(app.config, "KMP_API_RATE_LIMIT", "100000 per minute")
     worker = world.worker(link_to=world.company)
-    partners.submit_remittance(
+    partners_remittances.submit_remittance(
         world.company,
         remittance_ref="seed-1",
         total_idr=25_000,
-        lines=[partners.RemittanceLineIn(worker.platform_worker_id, "wajib", 25_000)],
+        lines=[partners_remittances.RemittanceLineIn(worker.platform_worker_id, "wajib", 25_000)],
     )
     db.session.commit()
     pytest.kmp_api_key = world.key()

@@ -9,8 +9,10 @@ from kmp.extensions import db
 from kmp.ledger.chart import PARTNER_PAYABLE, member_account_code
 from kmp.ledger.models import JournalEntry
 from kmp.ledger.services import get_account
-from members import partners
-from members.partner_models import ApiKey, Remittance, RemittanceLine
+from members.partners import keys as partners_keys
+from members.partners import links as partners_links
+from members.partners import remittances as partners_remittances
+from members.partners.models import ApiKey, Remittance, RemittanceLine
 from payouts.patronage import PatronageRecord
 
 WORKERS = "/api/v1/workers"
@@ -73,7 +75,7 @@ def test_revoked_key_is_refused_and_last_used_is_recorded(world, api):
     assert api(key).get(WORKERS).status_code == 200
     db.session.expire_all()
     assert db.session.scalar(select(ApiKey)).last_used_at is not None
-    partners.revoke_api_key(db.session.scalar(select(ApiKey)), world.pengurus)
+    partners_keys.revoke_api_key(db.session.scalar(select(ApiKey)), world.pengurus)
     db.session.commit()
     _error(api(key).get(WORKERS), 401, "invalid_api_key")
 
@@ -152,7 +154,7 @@ def test_consent_controls_what_the_partner_sees(world, api, client, login_as):
 
     # the worker withdraws consent: back to aggregates only
     page = client.get("/anggota/mitra")
-    link = partners.links_of_member(worker)[0]
+    link = partners_links.links_of_member(worker)[0]
     response = client.post(
         f"/anggota/mitra/{link.id}/cabut",
         data={"csrf_token": csrf_from(page.get_data(as_text=True))},
@@ -247,7 +249,7 @@ def test_three_good_two_bad_lines_post_three_and_replay_changes_nothing(world, a
     """Must show 2."""
     good = [world.worker(link_to=world.company) for _ in range(3)]
     withdrawn = world.worker(link_to=world.company)
-    partners.withdraw_link(partners.links_of_member(withdrawn)[0])
+    partners_links.withdraw_link(partners_links.links_of_member(withdrawn)[0])
     db.session.commit()
     theirs = world.worker(link_to=world.other)
     body = _remittance(
@@ -280,7 +282,7 @@ def test_three_good_two_bad_lines_post_three_and_replay_changes_nothing(world, a
     assert balance_of(member_account_code("wajib", good[0].member_no)) == 25_000
     assert balance_of(member_account_code("sukarela", good[2].member_no)) == 40_000
     assert balance_of(PARTNER_PAYABLE) == 55_000
-    assert balance_of(partners.REMITTANCE_CLEARING) == 145_000
+    assert balance_of(partners_remittances.REMITTANCE_CLEARING) == 145_000
     entries = db.session.scalar(
         select(func.count(JournalEntry.id)).where(JournalEntry.source_kind == "remittance")
     )

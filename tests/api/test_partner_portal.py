@@ -9,9 +9,11 @@ from sqlalchemy import func, select
 
 from kmp.extensions import db
 from kmp.timeutil import business_date
-from members import partners, services
-from members.partner_models import ApiKey, Remittance
-from members.states import MemberStatus
+from members.partners import links as partners_links
+from members.partners import summary as partners_summary
+from members.partners.models import ApiKey, Remittance
+from members.register import services as register_services
+from members.register.states import MemberStatus
 from tests.conftest import csrf_from
 
 
@@ -42,11 +44,11 @@ def test_dashboard_shows_consenting_workers_only(world, client, login_as):
     login_as(user=_rep(world.company))
     html = client.get(f"/mitra/{world.company.id}/kontribusi").get_data(as_text=True)
     assert worker.member_no not in html and 'data-testid="no-consenting-workers"' in html
-    link = partners.link_worker(worker, world.company, None)
+    link = partners_links.link_worker(worker, world.company, None)
     db.session.commit()
     html = client.get(f"/mitra/{world.company.id}/kontribusi").get_data(as_text=True)
     assert worker.member_no in html
-    partners.withdraw_link(link)
+    partners_links.withdraw_link(link)
     db.session.commit()
     html = client.get(f"/mitra/{world.company.id}/kontribusi").get_data(as_text=True)
     assert worker.member_no not in html
@@ -109,7 +111,7 @@ def test_csv_upload_refuses_bad_files_with_a_message(world, client, login_as):
 
 
 def test_api_key_created_once_and_revoked_by_representative_only(world, client, login_as):
-    staff = services.add_company_staff(
+    staff = register_services.add_company_staff(
         world.company,
         full_name="Staf Biasa",
         password="rahasia-12345",
@@ -185,28 +187,28 @@ def test_worker_link_page_refuses_bad_input(world, client):
     )
     assert not_company.status_code == 422
     assert "Perusahaan mitra tidak ditemukan" in not_company.get_data(as_text=True)
-    assert partners.links_of_member(worker) == []
+    assert partners_links.links_of_member(worker) == []
 
 
 def test_company_summary_counts_linked_active_and_arrears_set_based(world):
-    from members.billing import bill_wajib
-    from members.models import WajibObligation
+    from members.savings.billing import bill_wajib
+    from members.savings.models import Obligation
 
     paid, owing, gone = (world.worker(link_to=world.company) for _ in range(3))
     world.worker(link_to=world.other)  # another company's worker: never counted
     withdrawn = world.worker(link_to=world.company)
-    partners.withdraw_link(partners.links_of_member(withdrawn)[0])
+    partners_links.withdraw_link(partners_links.links_of_member(withdrawn)[0])
     bill_wajib(business_date())
     db.session.commit()
     for member in (paid,):  # settle a month: ``owing`` and the exited ``gone`` still owe
         for obligation in db.session.scalars(
-            select(WajibObligation).where(WajibObligation.member_id == member.id)
+            select(Obligation).where(Obligation.member_id == member.id)
         ):
             obligation.paid_idr, obligation.is_open = obligation.amount_idr, False
     gone.status = MemberStatus.EXITED  # no longer counted in arrears (nor as active)
     db.session.commit()
 
-    summary = partners.company_summary(world.company)
+    summary = partners_summary.company_summary(world.company)
     assert (summary["linked"], summary["active"], summary["arrears_count"]) == (3, 2, 1)
-    other = partners.company_summary(world.other)
+    other = partners_summary.company_summary(world.other)
     assert (other["linked"], other["active"], other["arrears_count"]) == (1, 1, 1)

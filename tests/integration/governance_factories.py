@@ -18,8 +18,8 @@ from governance import services
 from kmp.auth import Role, User, UserRole
 from kmp.extensions import db
 from kmp.timeutil import now_utc
-from members.models import Member, MemberKind
-from members.states import MemberStatus
+from members.register.models import Member, MemberKind
+from members.register.states import MemberStatus
 
 PREFIX = {"pengemudi": "DRV", "kurir": "KUR", "pengguna": "PGN", "platform": "PLT"}
 _seq = itertools.count(1)
@@ -27,7 +27,7 @@ _PASSWORD_HASH = None
 
 
 def ensure_ad():
-    from members.services import install_default_ad
+    from members.ad.services import install_default_ad
 
     install_default_ad()
     db.session.flush()
@@ -36,7 +36,7 @@ def ensure_ad():
 
 def set_ad(**changes):
     """A new AD version with ``changes`` (e.g. ``max_wajib_arrears_months=1``)."""
-    from members.services import update_ad
+    from members.articles.services import update_ad
 
     return update_ad(replace(ensure_ad(), **changes), None, "uji tata kelola")
 

@@ -7,7 +7,9 @@ import itertools
 import pytest
 
 from kmp.extensions import db
-from members import services
+from members.register import admission as register_admission
+from members.register import services as register_services
+from members.savings import deposits as savings_deposits
 
 _counter = itertools.count(1)
 
@@ -43,20 +45,20 @@ def apply_member(n: int, group: str = "pengemudi", **overrides):
         "platform_worker_id": f"W-{n}" if group in ("pengemudi", "kurir") else None,
     }
     data.update(overrides)
-    member = services.apply_individual(services.IndividualApplication(**data))
+    member = register_services.apply_individual(register_services.IndividualApplication(**data))
     db.session.commit()
     return member
 
 
 def pay_pokok(member, bendahara, amount: int | None = None, token: str | None = None):
-    amount = amount or services.pokok_status(member).remaining_idr
-    receipt = services.record_receipt(
+    amount = amount or register_admission.pokok_status(member).remaining_idr
+    receipt = savings_deposits.record_receipt(
         member,
         purpose="pokok",
         amount_idr=amount,
         method="cash",
         by_user=bendahara,
-        request_token=token or services.new_request_token(),
+        request_token=token or register_services.new_request_token(),
     )
     db.session.commit()
     return receipt
@@ -64,7 +66,7 @@ def pay_pokok(member, bendahara, amount: int | None = None, token: str | None = 
 
 def admit(member, bendahara, pengurus):
     pay_pokok(member, bendahara)
-    services.approve_member(member, pengurus)
+    register_admission.approve_member(member, pengurus)
     db.session.commit()
     return member
 

@@ -6,7 +6,7 @@ import datetime as dt
 
 from kmp.extensions import db
 from kmp.timeutil import add_months, business_date
-from members import billing
+from members.savings import billing
 from tests.integration.members_support import admit, apply_member
 
 

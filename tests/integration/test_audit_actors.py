@@ -17,6 +17,8 @@ from kmp.scheduler import run_job
 from tests.integration.members_support import fast_passwords  # noqa: F401
 from tests.integration.savings_support import active_member
 
+OBLIGATIONS = "obligations"  # members.savings: the wajib bills are its rows
+
 
 def _records(prefix: str = "") -> list[AuditRecord]:
     db.session.expire_all()
@@ -60,14 +62,12 @@ def test_bill_wajib_leaves_a_summary_with_its_actor(app, board):
     db.session.commit()
     result = app.test_cli_runner().invoke(args=["members", "bill-wajib"])
     assert result.exit_code == 0, result.output
-    (summary,) = [
-        r for r in _records("cli:members bill-wajib (") if r.table_name == "wajib_obligations"
-    ]
-    assert summary.action == "bulk_insert:wajib_obligations"
+    (summary,) = [r for r in _records("cli:members bill-wajib (") if r.table_name == OBLIGATIONS]
+    assert summary.action == f"bulk_insert:{OBLIGATIONS}"
     assert summary.changes_dict["rows"] == 3
     again = app.test_cli_runner().invoke(args=["members", "bill-wajib"])
     assert again.exit_code == 0
-    assert len([r for r in _records("cli:members") if r.table_name == "wajib_obligations"]) == 1
+    assert len([r for r in _records("cli:members") if r.table_name == OBLIGATIONS]) == 1
     assert verify_chain().ok
 
 
@@ -95,7 +95,7 @@ def test_a_scheduled_job_run_is_recorded_with_the_job_as_actor(app, board):
     (job,) = [j for j in get_registry(app).jobs if j.id == "members.bill_wajib"]
     assert run_job(app, job) is True
     records = _records("job:members.bill_wajib")
-    assert {r.action for r in records} >= {"bulk_insert:wajib_obligations"}
+    assert {r.action for r in records} >= {f"bulk_insert:{OBLIGATIONS}"}
     assert all(r.roles == "job" for r in records)
     assert verify_chain().ok
 

@@ -19,7 +19,7 @@ from sqlalchemy import event, select
 from bench.generate import generate
 from kmp.auth import User
 from kmp.extensions import db as _db
-from members.models import Member
+from members.register.models import Member
 
 pytestmark = pytest.mark.postgres
 

@@ -18,7 +18,7 @@ from kmp.payments.gateway import MidtransGateway, PaymentState
 from kmp.payments.models import PaymentAttempt
 from kmp.payments.services import reconcile_payments
 from kmp.timeutil import now_utc
-from members import billing
+from members.savings import billing
 from tests.conftest import csrf_from
 from tests.integration.members_support import fast_passwords  # noqa: F401
 from tests.integration.savings_support import active_member, bill_months, login_member

@@ -27,7 +27,7 @@ from kmp.errors import DomainError
 from kmp.extensions import db
 from kmp.registry import get_registry
 from kmp.timeutil import now_utc, set_clock
-from members.states import MemberStatus
+from members.register.states import MemberStatus
 from tests.integration.governance_factories import (
     ensure_ad,
     make_member,
@@ -53,7 +53,7 @@ def arrears(app):
         calls.append(list(member_ids))
         return {m: months.get(m, 0) for m in member_ids}
 
-    from members import billing
+    from members.savings import billing
 
     previous = billing.arrears_months
     billing.arrears_months = hook

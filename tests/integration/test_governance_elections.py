@@ -8,12 +8,12 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from governance import services
+from governance import elections, services
 from governance.models import Nomination, Outcome
 from kmp.errors import DomainError
 from kmp.extensions import db
 from kmp.timeutil import business_date, now_utc
-from members.models import Officer, OfficerBody, OfficerFunction
+from members.officers.models import Officer, OfficerBody, OfficerFunction
 from tests.integration.governance_factories import ensure_ad, make_member, set_ad
 
 TERM_START = dt.date(2026, 7, 1)
@@ -27,7 +27,7 @@ def _ad(db):  # noqa: ARG001
 
 
 def certify(member, *, expires_in_days: int = 365):
-    from members.services import add_certificate
+    from members.officers.services import add_certificate
 
     today = business_date()
     add_certificate(
@@ -78,21 +78,21 @@ def test_candidate_without_certificate_is_refused_at_nomination(db, make_user):
     db.session.commit()
 
     with pytest.raises(DomainError) as refused:
-        services.nominate_candidate(proposal, uncertified, pengurus)
+        elections.nominate_candidate(proposal, uncertified, pengurus)
     assert refused.value.code == "not_certified"
     assert "Budi Tanpa Sertifikat" in refused.value.message
     assert "sertifikat kompetensi" in refused.value.message
     db.session.rollback()
     with pytest.raises(DomainError) as refused:
-        services.nominate_candidate(proposal, expired, pengurus)
+        elections.nominate_candidate(proposal, expired, pengurus)
     assert refused.value.code == "not_certified"
     db.session.rollback()
 
-    services.nominate_candidate(proposal, certified, pengurus)
+    elections.nominate_candidate(proposal, certified, pengurus)
     db.session.commit()
     assert [n.member_id for n in db.session.scalars(select(Nomination))] == [certified.id]
     with pytest.raises(DomainError) as twice:
-        services.nominate_candidate(proposal, certified, pengurus)
+        elections.nominate_candidate(proposal, certified, pengurus)
     assert twice.value.code == "already_nominated"
 
 
@@ -100,7 +100,7 @@ def test_certificates_not_required_when_the_ad_says_so(db):
     set_ad(require_certified_officers=False)
     proposal = election()
     member = make_member("pengemudi")
-    services.nominate_candidate(proposal, member)
+    elections.nominate_candidate(proposal, member)
     db.session.commit()
 
 
@@ -109,13 +109,13 @@ def test_nomination_closed_once_voting_opens(db, make_user):
     proposal = election(pengurus)
     candidate = make_member("pengemudi")
     certify(candidate)
-    services.nominate_candidate(proposal, candidate, pengurus)
+    elections.nominate_candidate(proposal, candidate, pengurus)
     services.open_proposal(proposal, by_user=pengurus)
     db.session.commit()
     late = make_member("kurir")
     certify(late)
     with pytest.raises(DomainError) as refused:
-        services.nominate_candidate(proposal, late, pengurus)
+        elections.nominate_candidate(proposal, late, pengurus)
     assert refused.value.code == "nominations_closed"
 
 
@@ -130,7 +130,7 @@ def test_reserved_group_seat_changes_the_outcome_and_creates_officers(db, make_u
     c = make_member("kurir", name="Citra")
     for candidate in (a, b, c):
         certify(candidate)
-        services.nominate_candidate(proposal, candidate, pengurus)
+        elections.nominate_candidate(proposal, candidate, pengurus)
     drivers = [a, b] + [make_member("pengemudi") for _ in range(3)]
     couriers = [c] + [make_member("kurir") for _ in range(2)]
     db.session.commit()
@@ -180,7 +180,7 @@ def test_reserved_seats_beyond_seats_refused_at_opening(db, make_user):
     proposal = election(pengurus, seats=1)  # the default AD reserves 5 pengurus seats
     candidate = make_member("pengemudi")
     certify(candidate)
-    services.nominate_candidate(proposal, candidate, pengurus)
+    elections.nominate_candidate(proposal, candidate, pengurus)
     make_member("kurir")
     db.session.commit()
     with pytest.raises(DomainError) as refused:
@@ -195,7 +195,7 @@ def test_tie_for_the_last_seat_is_reported_not_broken(db, make_user):
     a, b = make_member("pengemudi"), make_member("pengemudi")
     for candidate in (a, b):
         certify(candidate)
-        services.nominate_candidate(proposal, candidate, pengurus)
+        elections.nominate_candidate(proposal, candidate, pengurus)
     db.session.commit()
     services.open_proposal(proposal, by_user=pengurus)
     services.cast_vote(proposal, a, b.member_no)

@@ -9,7 +9,7 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from governance import services
+from governance import meetings, services
 from governance.models import (
     Attendance,
     BallotParticipation,
@@ -56,7 +56,7 @@ def _follow(client, response):
 def world(make_user):
     """A meeting with an attachment, an open ballot, a closed ballot and a draft election."""
     pengurus = make_user(Role.PENGURUS)
-    meeting = services.create_meeting(
+    meeting = meetings.create_meeting(
         kind="ralb",
         title="RALB uji",
         starts_at=now_utc() + dt.timedelta(days=20),
@@ -64,8 +64,8 @@ def world(make_user):
         location="Balai warga",
         by_user=pengurus,
     )
-    services.save_minutes(meeting, "Notulen", pengurus)
-    attachment = services.add_minutes_attachment(
+    meetings.save_minutes(meeting, "Notulen", pengurus)
+    attachment = meetings.add_minutes_attachment(
         meeting, file_name="a.png", content_type="image/png", data=PNG
     )
     make_member("pengemudi")
@@ -277,7 +277,7 @@ def test_meeting_flow_notice_checkin_minutes(client, login_as, csrf_token, make_
 
 def test_online_attendance_by_the_member(client, login_as, csrf_token, make_user):
     pengurus = make_user(Role.PENGURUS)
-    meeting = services.create_meeting(
+    meeting = meetings.create_meeting(
         kind="ra_paripurna",
         title="Paripurna",
         starts_at=now_utc() + dt.timedelta(minutes=30),
@@ -308,7 +308,7 @@ def test_rat_overdue_is_flagged(client, login_as):
 
 
 def test_late_notice_is_flagged(db, make_user):
-    meeting = services.create_meeting(
+    meeting = meetings.create_meeting(
         kind="ralb",
         title="Mendadak",
         starts_at=now_utc() + dt.timedelta(days=3),
@@ -316,7 +316,7 @@ def test_late_notice_is_flagged(db, make_user):
         by_user=make_user(Role.PENGURUS),
     )
     make_member("pengemudi")
-    services.send_notice(meeting)
+    meetings.send_notice(meeting)
     assert meeting.notice_late
 
 
@@ -452,7 +452,7 @@ def test_member_votes_changes_and_finds_the_receipt(client, login_as, csrf_token
 def test_member_outside_the_census_sees_the_reason(client, login_as, make_user, app):
     user, member = make_voter(make_user, "kurir")
     make_member("kurir")
-    from members import billing
+    from members.savings import billing
 
     previous = billing.arrears_months
     billing.arrears_months = lambda ids, on: {i: 5 if i == member.id else 0 for i in ids}

@@ -16,7 +16,7 @@ from kmp.payments.iris import (
     confirm_payout_status,
     sign_iris_notification,
 )
-from payouts import services
+from payouts import transfers as services  # request/approve/apply a transfer
 from payouts.models import DistributionLine, LineStatus, TransferStatus
 from tests.integration.test_payouts_transfers import _bal, fake, posted  # noqa: F401
 

@@ -5,11 +5,13 @@ import copy
 import pytest
 from sqlalchemy import func, select
 
+from kmp import errors
 from kmp.cli import install_defaults
 from kmp.extensions import db
-from members import services
-from members.ad import ADConfig, ADInvalid
-from members.models import ADVersion
+from members.ad import services as ad_services
+from members.ad.config import ADConfig, ADInvalid
+from members.ad.models import ADVersion
+from members.articles import services as articles_services
 from tests.integration.members_support import (
     apply_member,
     fast_passwords,  # noqa: F401
@@ -33,7 +35,7 @@ def test_default_ad_is_installed_once():
     install_defaults()
     db.session.commit()
     assert _versions() == 1
-    ad = services.current_ad()
+    ad = ad_services.current_ad()
     assert ad.version == 1 and ad.version_id is not None
     assert ad.group("pengemudi").pokok_idr == 100_000
     assert ad == ADConfig()
@@ -42,14 +44,14 @@ def test_default_ad_is_installed_once():
 def test_update_creates_a_version_with_who_when_why(make_user):
     admin = make_user("admin")
     new = _payload(groups=[("kurir", "wajib_idr", 30_000)])
-    ad = services.update_ad(new, admin, "Keputusan RAT 2026")
+    ad = articles_services.update_ad(new, admin, "Keputusan RAT 2026")
     db.session.commit()
     assert ad.version == 2 and ad.group("kurir").wajib_idr == 30_000
     row = db.session.get(ADVersion, ad.version_id)
     assert row.created_by_id == admin.id and row.reason == "Keputusan RAT 2026"
     assert row.created_at is not None
-    assert services.current_ad().version == 2
-    old_row, old = services.ad_at_version(1)
+    assert ad_services.current_ad().version == 2
+    old_row, old = ad_services.ad_at_version(1)
     assert old.group("kurir").wajib_idr == 25_000
 
 
@@ -74,7 +76,7 @@ def test_update_creates_a_version_with_who_when_why(make_user):
 def test_invalid_updates_are_refused_and_write_nothing(make_user, change, field):
     admin = make_user("admin")
     with pytest.raises(ADInvalid) as caught:
-        services.update_ad(_payload(**change), admin, "uji")
+        articles_services.update_ad(_payload(**change), admin, "uji")
     db.session.rollback()
     assert field in [f for f, _ in caught.value.problems]
     assert field in caught.value.message or caught.value.message.split(":")[0] in dict(
@@ -87,17 +89,17 @@ def test_allocation_table_must_sum_to_10000(make_user):
     payload = _payload()
     payload["shu_allocation"][0]["bp"] = 4500
     with pytest.raises(ADInvalid, match="shu_allocation: tabel pembagian SHU"):
-        services.update_ad(payload, make_user("admin"), "uji")
+        articles_services.update_ad(payload, make_user("admin"), "uji")
     db.session.rollback()
     assert _versions() == 1
 
 
 def test_reason_required_and_no_op_refused(make_user):
     admin = make_user("admin")
-    with pytest.raises(services.DomainError, match="Alasan"):
-        services.update_ad(_payload(notice_period_days=21), admin, "  ")
-    with pytest.raises(services.DomainError, match="Tidak ada perubahan"):
-        services.update_ad(_payload(), admin, "sama saja")
+    with pytest.raises(errors.DomainError, match="Alasan"):
+        articles_services.update_ad(_payload(notice_period_days=21), admin, "  ")
+    with pytest.raises(errors.DomainError, match="Tidak ada perubahan"):
+        articles_services.update_ad(_payload(), admin, "sama saja")
     db.session.rollback()
     assert _versions() == 1
 
@@ -113,7 +115,7 @@ def test_a_group_with_members_cannot_be_removed(make_user):
     payload["groups"][2]["vote_weight_bp"] = 2500
     payload["groups"][2]["shu_weight_bp"] = 2500
     with pytest.raises(ADInvalid, match="kurir' masih punya anggota"):
-        services.update_ad(payload, make_user("admin"), "uji")
+        articles_services.update_ad(payload, make_user("admin"), "uji")
 
 
 # --------------------------------------------------------------------------- pages
@@ -203,7 +205,7 @@ def test_edit_page_previews_a_diff_then_saves_a_version(client, login_as, csrf_t
     assert response.status_code == 303
     assert response.headers["Location"].endswith("/admin/ad/versi/2")
     db.session.expire_all()
-    ad = services.current_ad()
+    ad = ad_services.current_ad()
     assert ad.version == 2 and ad.group("kurir").vote_weight_bp == 2000
     assert db.session.get(ADVersion, ad.version_id).created_by_id == user.id
     html = client.get("/admin/ad/versi/2").get_data(as_text=True)
@@ -262,4 +264,4 @@ def test_edit_page_adds_a_group_from_the_empty_row(client, login_as, csrf_token)
     )
     assert response.status_code == 303, response.get_data(as_text=True)
     db.session.expire_all()
-    assert services.current_ad().group("ojek_pangkalan").member_no_prefix == "OJP"
+    assert ad_services.current_ad().group("ojek_pangkalan").member_no_prefix == "OJP"

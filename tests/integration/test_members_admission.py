@@ -5,15 +5,21 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from kmp import signals
+from kmp import errors, signals, timeutil
 from kmp.errors import IllegalTransition
 from kmp.extensions import db
 from kmp.ledger.chart import CASH, REFUND_PAYABLE
 from kmp.ledger.models import Account, JournalEntry
 from kmp.ledger.queries import balances_of_member, check_ledger
-from members import services
-from members.models import ExitCase, ExitKind, ExitStatus, Member, Receipt
-from members.states import MemberStatus
+from members.ad import services as ad_services
+from members.articles import services as articles_services
+from members.exits import services as exits_services
+from members.register import admission as register_admission
+from members.register import services as register_services
+from members.register.models import ExitCase, ExitKind, ExitStatus, Member
+from members.register.states import MemberStatus
+from members.savings import deposits as savings_deposits
+from members.savings.models import Receipt
 from tests.integration.members_support import (
     admit,
     apply_member,
@@ -22,7 +28,7 @@ from tests.integration.members_support import (
 )
 
 S = MemberStatus
-YEAR = services.business_date().year
+YEAR = timeutil.business_date().year
 
 
 @pytest.fixture
@@ -51,15 +57,15 @@ def test_paid_then_approved_becomes_active_with_number_accounts_and_signal(board
         receipt = pay_pokok(member, board["bendahara"])
         assert member.status is S.APPLIED
         assert receipt.number == f"KWT-{YEAR}-000001"
-        assert _balance(services.applicant_account_code(member)) == 100_000
-        services.approve_member(member, board["pengurus"])
+        assert _balance(register_admission.applicant_account_code(member)) == 100_000
+        register_admission.approve_member(member, board["pengurus"])
         db.session.commit()
     finally:
         signals.member_admitted.disconnect(receiver)
     assert admitted == [member.id]
     assert member.status is S.ACTIVE
     assert member.member_no == f"DRV-{YEAR}-000001"
-    assert member.joined_date == services.business_date()
+    assert member.joined_date == timeutil.business_date()
     balances = balances_of_member(member.id)
     assert balances[f"equity:savings:principal:{member.member_no}"] == 100_000
     assert {
@@ -67,23 +73,23 @@ def test_paid_then_approved_becomes_active_with_number_accounts_and_signal(board
         f"liability:savings:voluntary:{member.member_no}",
         f"liability:shu-payable:{member.member_no}",
     } <= balances.keys()
-    assert _balance(services.applicant_account_code(member)) == 0
+    assert _balance(register_admission.applicant_account_code(member)) == 0
     assert _balance(CASH) == 100_000
-    assert services.pokok_status(member).fully_paid
+    assert register_admission.pokok_status(member).fully_paid
     assert check_ledger().ok
 
 
 def test_approved_then_paid_in_instalments(board):
     member = apply_member(1, group="kurir")
-    services.approve_member(member, board["pengurus"])
+    register_admission.approve_member(member, board["pengurus"])
     db.session.commit()
     assert member.status is S.APPROVED
     pay_pokok(member, board["bendahara"], amount=40_000)
     assert member.status is S.APPROVED
-    assert services.pokok_status(member).remaining_idr == 60_000
+    assert register_admission.pokok_status(member).remaining_idr == 60_000
     pay_pokok(member, board["bendahara"], amount=60_000)
     assert member.status is S.ACTIVE and member.member_no == f"KUR-{YEAR}-000001"
-    assert services.pokok_status(member).paid_idr == 100_000
+    assert register_admission.pokok_status(member).paid_idr == 100_000
     assert check_ledger().ok
 
 
@@ -99,22 +105,22 @@ def test_numbers_are_per_group_and_sequential(board):
 
 
 def test_counter_is_atomic_and_never_goes_back():
-    assert services.reserve_numbers("XYZ", 2030, 3) == 1
-    assert services.reserve_numbers("XYZ", 2030) == 4
-    services.raise_counter("XYZ", 2030, 2)
-    assert services.reserve_numbers("XYZ", 2030) == 5
-    services.raise_counter("XYZ", 2030, 50)
-    assert services.reserve_numbers("XYZ", 2030) == 51
+    assert register_services.reserve_numbers("XYZ", 2030, 3) == 1
+    assert register_services.reserve_numbers("XYZ", 2030) == 4
+    register_services.raise_counter("XYZ", 2030, 2)
+    assert register_services.reserve_numbers("XYZ", 2030) == 5
+    register_services.raise_counter("XYZ", 2030, 50)
+    assert register_services.reserve_numbers("XYZ", 2030) == 51
 
 
 def test_deposit_refusals(board, make_user):
     member = apply_member(1)
-    with pytest.raises(services.DomainError, match="melebihi sisa simpanan pokok") as caught:
+    with pytest.raises(errors.DomainError, match="melebihi sisa simpanan pokok") as caught:
         pay_pokok(member, board["bendahara"], amount=100_001)
     assert caught.value.field == "amount_idr"
     db.session.rollback()
     with pytest.raises(IllegalTransition, match="tidak bisa diterima"):
-        services.record_receipt(
+        savings_deposits.record_receipt(
             member,
             purpose="wajib",
             amount_idr=25_000,
@@ -123,11 +129,11 @@ def test_deposit_refusals(board, make_user):
             request_token="t1",
         )
     db.session.rollback()
-    with pytest.raises(services.DomainError, match="lebih dari Rp 0"):
+    with pytest.raises(errors.DomainError, match="lebih dari Rp 0"):
         pay_pokok(member, board["bendahara"], amount=-5)
     db.session.rollback()
     admit(member, **board)
-    with pytest.raises(services.Conflict, match="sudah lunas"):
+    with pytest.raises(errors.Conflict, match="sudah lunas"):
         pay_pokok(member, board["bendahara"], amount=1000)
     db.session.rollback()
     assert db.session.scalar(select(func.count()).select_from(Receipt)) == 1
@@ -135,14 +141,14 @@ def test_deposit_refusals(board, make_user):
 
 
 def test_instalments_refused_when_the_ad_says_so(board, make_user):
-    payload = services.current_ad().to_payload()
+    payload = ad_services.current_ad().to_payload()
     next(g for g in payload["groups"] if g["code"] == "pengemudi")["pokok_instalments_allowed"] = (
         False
     )
-    services.update_ad(payload, make_user("admin"), "pokok lunas sekaligus")
+    articles_services.update_ad(payload, make_user("admin"), "pokok lunas sekaligus")
     db.session.commit()
     member = apply_member(1)
-    with pytest.raises(services.DomainError, match="lunas sekaligus: Rp 100.000"):
+    with pytest.raises(errors.DomainError, match="lunas sekaligus: Rp 100.000"):
         pay_pokok(member, board["bendahara"], amount=50_000)
     db.session.rollback()
     pay_pokok(member, board["bendahara"], amount=100_000)
@@ -151,21 +157,21 @@ def test_instalments_refused_when_the_ad_says_so(board, make_user):
 def test_illegal_moves_are_refused(board):
     member = apply_member(1)
     with pytest.raises(IllegalTransition, match="Alasan penolakan"):
-        services.reject_member(member, board["pengurus"], " ")
+        register_admission.reject_member(member, board["pengurus"], " ")
     db.session.rollback()
-    services.reject_member(member, board["pengurus"], "Data tidak cocok dengan KTP")
+    register_admission.reject_member(member, board["pengurus"], "Data tidak cocok dengan KTP")
     db.session.commit()
     with pytest.raises(IllegalTransition, match="'ditolak' menjadi 'disetujui'"):
-        services.approve_member(member, board["pengurus"])
+        register_admission.approve_member(member, board["pengurus"])
     db.session.rollback()
     assert member.status is S.REJECTED and member.member_no is None
-    assert not services.activate_if_ready(member)
+    assert not register_admission.activate_if_ready(member)
 
 
 def test_rejected_applicant_gets_the_pokok_back(board):
     member = apply_member(1)
     pay_pokok(member, board["bendahara"], amount=30_000)
-    services.reject_member(member, board["pengurus"], "Bukan pengemudi aktif")
+    register_admission.reject_member(member, board["pengurus"], "Bukan pengemudi aktif")
     db.session.commit()
     case = db.session.scalar(select(ExitCase))
     assert (case.kind, case.status, case.refund_idr) == (
@@ -174,7 +180,7 @@ def test_rejected_applicant_gets_the_pokok_back(board):
         30_000,
     )
     assert _balance(REFUND_PAYABLE) == 30_000
-    services.pay_exit_refund(case, board["bendahara"], "cash")
+    exits_services.pay_exit_refund(case, board["bendahara"], "cash")
     db.session.commit()
     assert _balance(REFUND_PAYABLE) == 0 and _balance(CASH) == 0
     assert check_ledger().ok
@@ -202,7 +208,7 @@ def test_bendahara_records_a_cash_receipt(client, login_as, csrf_token, board):
         "amount": "100.000",
         "method": "cash",
         "reference": "kas",
-        "received_on": services.business_date().isoformat(),
+        "received_on": timeutil.business_date().isoformat(),
         "token": token,
         "csrf_token": csrf_token(f"/pengurus/anggota/{member.id}/setoran"),
     }

@@ -3,11 +3,13 @@
 import pytest
 from sqlalchemy import func, select
 
+from kmp import errors
 from kmp.auth import Role, User
 from kmp.extensions import db
-from members import services
-from members.models import Member, MemberKind, MemberStaff
-from members.states import MemberStatus
+from members.ad import services as ad_services
+from members.register import services as register_services
+from members.register.models import Member, MemberKind, MemberStaff
+from members.register.states import MemberStatus
 from tests.integration.members_support import (
     apply_member,
     fast_passwords,  # noqa: F401
@@ -65,8 +67,11 @@ def test_driver_applies_logs_in_and_sees_next_steps(client, csrf_token):
     assert member.status is MemberStatus.APPLIED and member.member_no is None
     assert member.phone == "+6281234567890"
     assert member.platform_worker_id == "GJK-12345"
-    assert member.consent_at is not None and member.consent_version == services.PRIVACY_VERSION
-    assert member.ad_version_id == services.current_ad().version_id
+    assert (
+        member.consent_at is not None
+        and member.consent_version == register_services.PRIVACY_VERSION
+    )
+    assert member.ad_version_id == ad_services.current_ad().version_id
     assert member.user.has_role(Role.ANGGOTA) and member.user.phone == "+6281234567890"
     assert member.birth_date.isoformat() == "1990-05-15"
 
@@ -152,15 +157,15 @@ def test_same_worker_id_on_another_platform_is_fine():
 
 def test_phone_of_an_existing_login_is_refused(make_user):
     make_user("pengurus", phone="081299990000")
-    with pytest.raises(services.DomainError, match="Nomor HP ini sudah terdaftar") as caught:
+    with pytest.raises(errors.DomainError, match="Nomor HP ini sudah terdaftar") as caught:
         apply_member(5, phone="0812-9999-0000")
     assert caught.value.field == "phone"
 
 
 def test_service_refuses_unknown_or_inactive_group():
-    with pytest.raises(services.DomainError, match="Kelompok anggota tidak dikenal"):
+    with pytest.raises(errors.DomainError, match="Kelompok anggota tidak dikenal"):
         apply_member(3, group="nelayan")
-    with pytest.raises(services.DomainError, match="bukan untuk kelompok"):
+    with pytest.raises(errors.DomainError, match="bukan untuk kelompok"):
         apply_member(3, group="platform")
 
 

@@ -3,16 +3,18 @@
 import pytest
 from sqlalchemy import func, select
 
+from kmp import errors
 from kmp.auth import Role, User
 from kmp.extensions import db
-from members import queries, services
-from members.models import MemberStaff
+from members.register import queries as register_queries
+from members.register import services as register_services
+from members.register.models import MemberStaff
 from tests.integration.members_support import fast_passwords  # noqa: F401
 
 
 def _company(n: int, name: str):
-    member = services.apply_company(
-        services.CompanyApplication(
+    member = register_services.apply_company(
+        register_services.CompanyApplication(
             company_name=name,
             nib=f"91200012345{n:02d}",
             npwp="012345678901000",
@@ -33,7 +35,7 @@ def _company(n: int, name: str):
 def test_two_staff_logins_see_their_company_and_not_another(client, login_as, make_user):
     ojek = _company(1, "PT Ojek Nusantara")
     kurir = _company(2, "PT Kurir Kilat")
-    second = services.add_company_staff(
+    second = register_services.add_company_staff(
         ojek,
         full_name="Dimas",
         password="rahasia-12345",
@@ -52,7 +54,7 @@ def test_two_staff_logins_see_their_company_and_not_another(client, login_as, ma
         assert 'data-testid="company-name">PT Ojek Nusantara' in html
         assert "Dimas" in html and "Perwakilan 1" in html
         assert client.get(f"/mitra/{kurir.id}").status_code == 403
-        assert queries.member_for_user(user).id == ojek.id
+        assert register_queries.member_for_user(user).id == ojek.id
     login_as(user=kurir.user)
     assert client.get(f"/mitra/{ojek.id}").status_code == 403
     assert client.get(f"/mitra/{kurir.id}").status_code == 200
@@ -110,7 +112,7 @@ def test_staff_cannot_be_added_to_an_individual(make_user):
     from tests.integration.members_support import apply_member
 
     member = apply_member(1)
-    with pytest.raises(services.DomainError, match="perusahaan"):
-        services.add_company_staff(
+    with pytest.raises(errors.DomainError, match="perusahaan"):
+        register_services.add_company_staff(
             member, full_name="X", password="rahasia-12345", by_user=None, email="x@example.com"
         )

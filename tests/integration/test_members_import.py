@@ -7,10 +7,12 @@ from sqlalchemy import func, select
 from kmp.extensions import db
 from kmp.ledger.models import Account, JournalEntry
 from kmp.ledger.queries import balances_of_member, check_ledger
-from members import services
-from members.importer import COLUMNS, import_members
-from members.models import Member, MemberNumberCounter
-from members.states import MemberStatus
+from members.ad import services as ad_services
+from members.importer.services import COLUMNS, import_members
+from members.register import admission as register_admission
+from members.register import services as register_services
+from members.register.models import Member, MemberNumberCounter
+from members.register.states import MemberStatus
 from tests.integration.members_support import (
     apply_member,
     fast_passwords,  # noqa: F401
@@ -108,13 +110,13 @@ def test_the_fixed_file_imports_with_opening_balances(app):
         select(JournalEntry).where(JournalEntry.source_id == str(members[2].id))
     )
     assert str(entry.entry_date) == "2026-01-02"
-    opening = db.session.scalar(select(Account).where(Account.code == services.OPENING_BALANCE))
+    opening = db.session.scalar(select(Account).where(Account.code == ad_services.OPENING_BALANCE))
     assert opening.balance_idr == 10 * 350_000 + 75_000
-    assert services.pokok_status(members[0]).fully_paid
+    assert register_admission.pokok_status(members[0]).fully_paid
     assert check_ledger().ok
     result = app.test_cli_runner().invoke(args=["kmp", "ledger-check"])
     assert result.exit_code == 0, result.output
-    assert services.reserve_numbers("DRV", 2023) == 58  # 7 more were assigned
+    assert register_services.reserve_numbers("DRV", 2023) == 58  # 7 more were assigned
 
 
 def test_dry_run_writes_nothing():

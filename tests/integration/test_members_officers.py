@@ -6,21 +6,23 @@ import pytest
 from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 
+from kmp import errors, timeutil
 from kmp.extensions import db
-from members import queries, services
-from members.models import Officer
+from members.officers import queries as officers_queries
+from members.officers import services as officers_services
+from members.officers.models import Officer
 from tests.integration.members_support import (
     apply_member,
     fast_passwords,  # noqa: F401
 )
 
-TODAY = services.business_date()
+TODAY = timeutil.business_date()
 
 
 def test_term_of_at_most_five_years():
     member = apply_member(1)
     start = dt.date(2024, 2, 29)
-    officer = services.appoint_officer(
+    officer = officers_services.appoint_officer(
         member,
         body="pengurus",
         function="ketua",
@@ -30,8 +32,8 @@ def test_term_of_at_most_five_years():
     )
     db.session.commit()
     assert officer.id
-    with pytest.raises(services.DomainError, match="paling lama 5 tahun") as caught:
-        services.appoint_officer(
+    with pytest.raises(errors.DomainError, match="paling lama 5 tahun") as caught:
+        officers_services.appoint_officer(
             member,
             body="pengurus",
             function="ketua",
@@ -40,8 +42,8 @@ def test_term_of_at_most_five_years():
             by_user=None,
         )
     assert caught.value.field == "term_end"
-    with pytest.raises(services.DomainError, match="sesudah awalnya"):
-        services.appoint_officer(
+    with pytest.raises(errors.DomainError, match="sesudah awalnya"):
+        officers_services.appoint_officer(
             member,
             body="pengurus",
             function="ketua",
@@ -49,8 +51,8 @@ def test_term_of_at_most_five_years():
             term_end=start,
             by_user=None,
         )
-    with pytest.raises(services.DomainError, match="tidak cocok"):
-        services.appoint_officer(
+    with pytest.raises(errors.DomainError, match="tidak cocok"):
+        officers_services.appoint_officer(
             member,
             body="pengawas",
             function="ketua",
@@ -89,7 +91,7 @@ def test_certificates_and_the_watch_list(make_user):
     for member, function in zip(
         holders, ("ketua", "sekretaris", "bendahara", "pengawas"), strict=True
     ):
-        services.appoint_officer(
+        officers_services.appoint_officer(
             member,
             body="pengawas" if function == "pengawas" else "pengurus",
             function=function,
@@ -97,7 +99,7 @@ def test_certificates_and_the_watch_list(make_user):
             term_end=end,
             by_user=None,
         )
-    services.add_certificate(
+    officers_services.add_certificate(
         holders[0],
         scheme="Pengurus Koperasi",
         lsp_bnsp_number="A-1",
@@ -105,7 +107,7 @@ def test_certificates_and_the_watch_list(make_user):
         expires_on=TODAY + dt.timedelta(days=400),
         by_user=None,
     )
-    services.add_certificate(
+    officers_services.add_certificate(
         holders[1],
         scheme="Pengurus Koperasi",
         lsp_bnsp_number="A-2",
@@ -113,7 +115,7 @@ def test_certificates_and_the_watch_list(make_user):
         expires_on=TODAY + dt.timedelta(days=60),
         by_user=None,
     )
-    services.add_certificate(
+    officers_services.add_certificate(
         holders[2],
         scheme="Pengurus Koperasi",
         lsp_bnsp_number="A-3",
@@ -122,19 +124,23 @@ def test_certificates_and_the_watch_list(make_user):
         by_user=None,
     )
     db.session.commit()
-    watch = {row.officer.member_id: row.problem for row in queries.certification_watchlist()}
+    watch = {
+        row.officer.member_id: row.problem for row in officers_queries.certification_watchlist()
+    }
     assert watch == {holders[1].id: "expiring", holders[2].id: "expired", holders[3].id: "missing"}
-    assert services.has_valid_certificate(holders[0])
-    assert services.has_valid_certificate(holders[0].user)  # the login counts as the member
-    assert not services.has_valid_certificate(holders[2])
-    assert services.has_valid_certificate(holders[2], TODAY - dt.timedelta(days=5))
-    assert not services.has_valid_certificate(holders[3])
-    with pytest.raises(services.Forbidden, match="sertifikat"):
-        services.ensure_may_hold_office(holders[3])
-    services.ensure_may_hold_office(holders[0])
+    assert officers_services.has_valid_certificate(holders[0])
+    assert officers_services.has_valid_certificate(
+        holders[0].user
+    )  # the login counts as the member
+    assert not officers_services.has_valid_certificate(holders[2])
+    assert officers_services.has_valid_certificate(holders[2], TODAY - dt.timedelta(days=5))
+    assert not officers_services.has_valid_certificate(holders[3])
+    with pytest.raises(errors.Forbidden, match="sertifikat"):
+        officers_services.ensure_may_hold_office(holders[3])
+    officers_services.ensure_may_hold_office(holders[0])
     board_user = make_user("pengurus")
-    assert not services.has_valid_certificate(board_user)
-    services.add_certificate(
+    assert not officers_services.has_valid_certificate(board_user)
+    officers_services.add_certificate(
         board_user,
         scheme="Pengawas",
         lsp_bnsp_number="B-1",
@@ -142,17 +148,17 @@ def test_certificates_and_the_watch_list(make_user):
         expires_on=TODAY + dt.timedelta(days=1),
         by_user=None,
     )
-    assert services.has_valid_certificate(board_user)
+    assert officers_services.has_valid_certificate(board_user)
 
 
 def test_certificate_validation():
     member = apply_member(1)
-    with pytest.raises(services.DomainError, match="sesudah tanggal terbit"):
-        services.add_certificate(
+    with pytest.raises(errors.DomainError, match="sesudah tanggal terbit"):
+        officers_services.add_certificate(
             member, scheme="X", lsp_bnsp_number="1", issued_on=TODAY, expires_on=TODAY, by_user=None
         )
-    with pytest.raises(services.DomainError, match="PDF, PNG atau JPG"):
-        services.add_certificate(
+    with pytest.raises(errors.DomainError, match="PDF, PNG atau JPG"):
+        officers_services.add_certificate(
             member,
             scheme="X",
             lsp_bnsp_number="1",

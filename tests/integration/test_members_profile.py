@@ -5,7 +5,7 @@ import json
 from sqlalchemy import select
 
 from kmp.extensions import db
-from members.models import Member, NikCorrection, RequestStatus
+from members.register.models import Member, NikCorrection, RequestStatus
 from tests.integration.members_support import (
     apply_member,
     fast_passwords,  # noqa: F401

@@ -6,8 +6,8 @@ import openpyxl
 import pytest
 
 from kmp.extensions import db
-from members.importer import COLUMNS, import_members
-from members.models import Member
+from members.importer.services import COLUMNS, import_members
+from members.register.models import Member
 from tests.integration.members_support import (
     apply_member,
     fast_passwords,  # noqa: F401

@@ -13,7 +13,7 @@ from kmp.extensions import db as _db
 from kmp.ledger.chart import member_account_code
 from kmp.ledger.queries import balance_of
 from kmp.ledger.services import get_account
-from payouts import services
+from payouts import services, transfers
 from payouts.models import DistributionLine, DistributionRun, RunStatus
 from payouts.patronage import PatronageRecord
 from tests.integration.members_support import fast_passwords  # noqa: F401
@@ -90,7 +90,7 @@ def test_member_slip_explains_and_downloads(world, client, login_as, csrf_token,
     page = client.get(f"/shu/saya/{run.id}")
     html = page.get_data(as_text=True)
     assert page.status_code == 200
-    line = services.member_line(run, members[1].id)
+    line = transfers.member_line(run, members[1].id)
     assert "Dari mana angka ini?" in html and "20 perjalanan" in html
     assert f"{line.total_idr:,}".replace(",", ".") in html
     pdf = client.get(f"/shu/saya/{run.id}/slip.pdf")
@@ -101,7 +101,7 @@ def test_member_slip_explains_and_downloads(world, client, login_as, csrf_token,
     ok = client.post(f"/shu/saya/{run.id}", data={"csrf_token": token, "method": "cash"})
     assert ok.status_code == 302
     _db.session.expire_all()
-    assert services.member_line(run, members[1].id).method.value == "cash"
+    assert transfers.member_line(run, members[1].id).method.value == "cash"
     # another member's slip is not reachable
     other = make_user(Role.ANGGOTA)
     login_as(user=other)

@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 
 from kmp.errors import DomainError
 from kmp.extensions import db
-from members.models import Member, MemberKind
-from members.states import MemberStatus
+from members.register.models import Member, MemberKind
+from members.register.states import MemberStatus
 from payouts.patronage import PatronageRecord, PatronageRow, ingest_patronage
 
 

@@ -15,7 +15,7 @@ from kmp.ledger.models import JournalEntry
 from kmp.ledger.queries import balance_of, check_ledger
 from kmp.ledger.services import get_account
 from kmp.registry import get_registry
-from payouts import services
+from payouts import posting, services, transfers
 from payouts.models import DistributionLine, DistributionRun, LineStatus, RunStatus
 from tests.integration.members_support import fast_passwords  # noqa: F401
 from tests.integration.payouts_support import (
@@ -107,7 +107,7 @@ def test_cannot_approve_without_adopted_resolution(world):
     with pytest.raises(Forbidden):
         services.approve_run(run, None)
     with pytest.raises(IllegalTransition):
-        services.post_run(run)
+        posting.post_run(run)
     # a rejected ballot leaves the run computed
     shu_ballot(run, members, option="no", by_user=pengurus)
     _db.session.commit()
@@ -143,17 +143,17 @@ def _approved_run(world):
 def test_post_once_and_pay_sukarela(world):
     _, members = world
     run = _approved_run(world)
-    services.post_run(run)
+    posting.post_run(run)
     _db.session.commit()
     assert run.status is RunStatus.POSTED
     funds = run.summary["funds"]
     assert _bal(RESERVE) == funds["cadangan"]
     assert _bal(SHU_FUNDS["dana_sosial"]) == funds["dana_sosial"]
-    line = services.member_line(run, members[0].id)
+    line = transfers.member_line(run, members[0].id)
     assert _bal(member_account_code("shu", members[0].member_no)) == line.total_idr
     with pytest.raises(IllegalTransition):
-        services.post_run(run)
-    count = services.pay_sukarela(run)
+        posting.post_run(run)
+    count = transfers.pay_sukarela(run)
     _db.session.commit()
     assert count == 5
     assert run.status is RunStatus.PAID
@@ -164,24 +164,24 @@ def test_post_once_and_pay_sukarela(world):
 
 def test_crash_midway_leaves_nothing_and_rerun_completes(world, monkeypatch):
     run = _approved_run(world)
-    monkeypatch.setattr(services, "POST_CHUNK", 2)
+    monkeypatch.setattr(posting, "POST_CHUNK", 2)
     entries_before = _db.session.scalar(select(func.count()).select_from(JournalEntry))
 
     def crash(chunk_no):
         if chunk_no == 2:
             raise RuntimeError("listrik padam")
 
-    monkeypatch.setattr(services, "after_post_chunk", crash)
+    monkeypatch.setattr(posting, "after_post_chunk", crash)
     with pytest.raises(RuntimeError):
-        services.post_run(run)
+        posting.post_run(run)
     _db.session.rollback()
     _db.session.expire_all()
     run = _db.session.get(DistributionRun, run.id)
     assert run.status is RunStatus.APPROVED
     assert _db.session.scalar(select(func.count()).select_from(JournalEntry)) == entries_before
     assert _bal(RESERVE) == 0
-    monkeypatch.setattr(services, "after_post_chunk", None)
-    services.post_run(run)
+    monkeypatch.setattr(posting, "after_post_chunk", None)
+    posting.post_run(run)
     _db.session.commit()
     total = sum(_bal(member_account_code("shu", m.member_no)) for m in world[1])
     assert total == run.members_total_idr

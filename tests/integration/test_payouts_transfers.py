@@ -13,7 +13,7 @@ from kmp.ledger.queries import balance_of, check_ledger
 from kmp.ledger.services import get_account
 from kmp.payments.iris import IRIS_SIGNATURE_HEADER, FakeDisburser
 from kmp.registry import get_registry
-from payouts import services
+from payouts import posting, services, transfers
 from payouts.models import (
     DistributionLine,
     DistributionRun,
@@ -57,10 +57,10 @@ def posted(make_user):
     shu_ballot(run, members, by_user=maker)
     _db.session.commit()
     run = _db.session.get(DistributionRun, run.id)
-    line = services.member_line(run, members[0].id)
-    services.choose_method(line, "transfer")
-    services.post_run(run)
-    services.pay_sukarela(run)
+    line = transfers.member_line(run, members[0].id)
+    transfers.choose_method(line, "transfer")
+    posting.post_run(run)
+    transfers.pay_sukarela(run)
     _db.session.commit()
     return run, line, members[0], maker, checker
 
@@ -79,16 +79,16 @@ def test_maker_checker_and_completion(posted, fake, client):
     payable = member_account_code("shu", member.member_no)
     assert run.status is RunStatus.POSTED  # the transfer line is still open
     assert _bal(payable) == line.total_idr
-    transfer = services.request_transfer(
+    transfer = transfers.request_transfer(
         line, bank="bca", account="1234567890", account_name="Budi", by_user=maker
     )
     _db.session.commit()
     assert _bal(payable) == line.total_idr  # nothing moved at request time
     with pytest.raises(Forbidden):
-        services.approve_transfer(transfer, maker)
+        transfers.approve_transfer(transfer, maker)
     _db.session.rollback()
     assert fake.get is not None and not fake._payouts  # nothing sent
-    services.approve_transfer(transfer, checker)
+    transfers.approve_transfer(transfer, checker)
     _db.session.commit()
     assert transfer.status is TransferStatus.SUBMITTED and transfer.reference_no
     assert _bal(payable) == 0 and _bal(PAYOUT_IN_TRANSIT) == line.total_idr
@@ -107,10 +107,10 @@ def test_maker_checker_and_completion(posted, fake, client):
 def test_failed_transfer_returns_money_and_duplicates_change_nothing(posted, fake, client):
     run, line, member, maker, checker = posted
     payable = member_account_code("shu", member.member_no)
-    transfer = services.request_transfer(
+    transfer = transfers.request_transfer(
         line, bank="gopay", account="081234567890", account_name="Budi", by_user=maker
     )
-    services.approve_transfer(transfer, checker)
+    transfers.approve_transfer(transfer, checker)
     _db.session.commit()
     for _ in range(3):
         response = _notify(client, fake, transfer.reference_no, "failed")
@@ -124,7 +124,7 @@ def test_failed_transfer_returns_money_and_duplicates_change_nothing(posted, fak
     assert line.status is LineStatus.UNPAID
     assert _db.session.get(DistributionRun, run.id).status is RunStatus.POSTED
     # a new transfer can be tried; the disburser sees a new idempotency key
-    retry = services.request_transfer(
+    retry = transfers.request_transfer(
         line, bank="bca", account="111", account_name="Budi", by_user=checker
     )
     assert retry.idempotency_key != transfer.idempotency_key
@@ -142,12 +142,12 @@ def test_bad_signature_is_refused(posted, fake, client):
 
 def test_cannot_pay_twice_or_transfer_a_paid_line(posted, fake):
     run, line, member, maker, checker = posted
-    services.pay_cash(line, checker)
+    transfers.pay_cash(line, checker)
     _db.session.commit()
     with pytest.raises(IllegalTransition):
-        services.pay_cash(line, checker)
+        transfers.pay_cash(line, checker)
     with pytest.raises(IllegalTransition):
-        services.request_transfer(line, bank="bca", account="1", account_name="B", by_user=maker)
+        transfers.request_transfer(line, bank="bca", account="1", account_name="B", by_user=maker)
     assert run.status is RunStatus.PAID
     others = _db.session.scalars(
         select(DistributionLine).where(DistributionLine.id != line.id)
@@ -191,14 +191,14 @@ def test_gateway_outage_moves_no_money(posted, app, make_user):
             raise GatewayError("transient", "timeout")
 
     run, line, member, maker, checker = posted
-    transfer = services.request_transfer(
+    transfer = transfers.request_transfer(
         line, bank="bca", account="1", account_name="Budi", by_user=maker
     )
     _db.session.commit()
     from kmp.errors import DomainError
 
     with pytest.raises(DomainError) as error:
-        services.approve_transfer(transfer, checker, disburser=Down())
+        transfers.approve_transfer(transfer, checker, disburser=Down())
     assert error.value.status == 503
     _db.session.rollback()
     assert _bal(member_account_code("shu", member.member_no)) == line.total_idr

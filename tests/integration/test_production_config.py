@@ -55,13 +55,14 @@ def test_email_notifications_need_the_smtp_settings(name):
 
 def test_every_missing_variable_is_named():
     with pytest.raises(ConfigError) as caught:
-        _start(KMP_SMTP_USER="", KMP_SMTP_PASSWORD="")
-    assert "KMP_SMTP_USER, KMP_SMTP_PASSWORD are not set" in str(caught.value)
+        _start(MIDTRANS_SERVER_KEY="", MIDTRANS_CLIENT_KEY="")
+    assert "MIDTRANS_SERVER_KEY, MIDTRANS_CLIENT_KEY are not set" in str(caught.value)
 
 
 def test_smtp_is_not_needed_when_email_is_not_the_notifier():
-    app = _start(KMP_NOTIFIER="whatsapp", KMP_SMTP_HOST="", KMP_SMTP_PASSWORD="")
-    assert app.config["KMP_NOTIFIER"] == "whatsapp"
+    sms = {"KMP_SMS_PROVIDER": "zenziva", "KMP_ZENZIVA_USERKEY": "u", "KMP_ZENZIVA_PASSKEY": "p"}
+    app = _start(KMP_NOTIFIER="sms", KMP_SMTP_HOST="", KMP_SMTP_PASSWORD="", **sms)
+    assert app.config["KMP_NOTIFIER"] == "sms"
 
 
 @pytest.mark.parametrize(

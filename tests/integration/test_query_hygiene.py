@@ -16,7 +16,7 @@ from bench.generate import generate
 from kmp.auth import User
 from kmp.extensions import db as _db
 from kmp.ledger.models import Account, Posting
-from members.models import Member
+from members.register.models import Member
 
 #: Ceilings per page (statements per request once the process has parsed the AD configuration,
 #: everything included: session user, roles, the page's own queries). Measured: dashboard 7

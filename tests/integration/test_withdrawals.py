@@ -12,9 +12,10 @@ from kmp.errors import DomainError, Forbidden
 from kmp.extensions import db
 from kmp.ledger.models import JournalEntry
 from kmp.ledger.queries import check_ledger
-from members import withdrawals
-from members.models import SukarelaWithdrawal, WithdrawalStatus
-from members.services import new_request_token, record_receipt
+from members.register.services import new_request_token
+from members.savings import withdrawals
+from members.savings.deposits import record_receipt
+from members.savings.models import SukarelaWithdrawal, WithdrawalStatus
 from tests.conftest import csrf_from
 from tests.integration.members_support import fast_passwords  # noqa: F401
 from tests.integration.savings_support import active_member, login_member

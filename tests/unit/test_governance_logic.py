@@ -10,7 +10,8 @@ from fractions import Fraction
 import pytest
 
 from governance import logic
-from governance.tally import GroupInput, tally_election, tally_proposal
+from governance.seats import tally_election
+from governance.tally import GroupInput, tally_proposal
 
 
 def test_census_fingerprint_is_sha256_of_sorted_lines():

@@ -2,7 +2,7 @@ import copy
 
 import pytest
 
-from members.ad import ADConfig, ADInvalid, Ratio, diff_payloads, ensure_valid, validate_ad
+from members.ad.config import ADConfig, ADInvalid, Ratio, diff_payloads, ensure_valid, validate_ad
 
 DEFAULT = ADConfig().to_payload()
 

@@ -2,7 +2,7 @@ import datetime as dt
 
 import pytest
 
-from members.identity import (
+from members.register.identity import (
     IdentityError,
     format_member_no,
     parse_nib,

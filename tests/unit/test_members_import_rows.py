@@ -1,7 +1,7 @@
 import datetime as dt
 
-from members.ad import ADConfig
-from members.importer import read_csv, validate_rows
+from members.ad.config import ADConfig
+from members.importer.services import read_csv, validate_rows
 
 TODAY = dt.date(2026, 3, 1)
 HEADER = (

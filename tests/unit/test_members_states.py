@@ -1,7 +1,7 @@
 import pytest
 
 from kmp.errors import IllegalTransition
-from members.states import TRANSITIONS, MemberStatus, check_transition
+from members.register.states import TRANSITIONS, MemberStatus, check_transition
 
 S = MemberStatus
 

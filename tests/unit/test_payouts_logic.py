@@ -7,9 +7,9 @@ from fractions import Fraction
 from hypothesis import given
 from hypothesis import strategies as st
 
+from payouts.explain import _pct
 from payouts.models import RUN_TRANSITIONS, RunStatus
 from payouts.reports import bar_chart_svg, rp
-from payouts.services import _pct
 
 
 def test_state_machine_has_no_way_back_after_approval():

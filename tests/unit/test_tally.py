@@ -11,15 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from governance.tally import (
-    SUPERMAJORITY,
-    GroupInput,
-    SeatTie,
-    TallyError,
-    format_percent,
-    tally_election,
-    tally_proposal,
-)
+from governance.seats import SeatTie, tally_election
+from governance.tally import SUPERMAJORITY, GroupInput, TallyError, format_percent, tally_proposal
 
 YN = ("yes", "no", "abstain")
 DEFAULT_WEIGHTS = {"pengemudi": 3500, "kurir": 2500, "pengguna": 2000, "platform": 2000}

@@ -51,3 +51,16 @@ def test_no_free_form_extension_keys_outside_the_registry():
             if pattern.search(path.read_text(encoding="utf-8")):
                 offenders.append(str(path.relative_to(ROOT)))
     assert offenders == []
+
+
+@pytest.mark.nodb
+def test_no_feature_module_over_700_lines_and_members_holds_packages_only():
+    too_long = []
+    for folder in ("members", "governance", "payouts"):
+        for path in (ROOT / folder).rglob("*.py"):
+            lines = path.read_text(encoding="utf-8").count("\n")
+            if lines > 700:
+                too_long.append(f"{path.relative_to(ROOT)} ({lines} lines)")
+    assert too_long == []
+    loose = [p.name for p in (ROOT / "members").glob("*.py") if p.name != "__init__.py"]
+    assert loose == [], "members/ holds sub-feature packages only"

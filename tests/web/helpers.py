@@ -5,6 +5,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from members.ad import services as ad_services
+from members.register import admission as register_admission
+from members.register import services as register_services
+from members.savings import deposits as savings_deposits
+
 
 def submit_login(page, login: str, password: str) -> None:
     """Fill and send the real login form; no assertion on the outcome."""
@@ -106,7 +111,7 @@ MEMBER_PAGES: list[MemberPage] = [
     MemberPage("dashboard", "/anggota", "members.dashboard", screenshot=True),
     MemberPage("member card", "/anggota/kartu", "members.my_card", screenshot=True),
     MemberPage("my savings", "/buku-besar/saya", "ledger.my_accounts", screenshot=True),
-    MemberPage("savings receipt", "/kwitansi/{receipt_no}", "members.receipt_view"),
+    MemberPage("savings receipt", "/kwitansi/{receipt_no}", "savings.receipt_view"),
     MemberPage("my SHU", "/shu/saya", "payouts.my_shu", screenshot=True),
     MemberPage("SHU slip", "/shu/saya/{run_id}", "payouts.my_slip", screenshot=True),
     MemberPage("profile", "/anggota/profil", "members.profile"),
@@ -114,29 +119,39 @@ MEMBER_PAGES: list[MemberPage] = [
     MemberPage("vote", "/pemungutan/{proposal_id}", "governance.ballot", screenshot=True),
     MemberPage("vote receipt", "/pemungutan/{voted_id}/tanda-terima", "governance.receipt"),
     MemberPage("glossary", "/panduan", "guide.glossary", public=True),
-    MemberPage("apply", "/daftar/pengemudi", "members.apply", public=True, screenshot=True),
+    MemberPage("apply", "/daftar/pengemudi", "register.apply", public=True, screenshot=True),
     MemberPage("savings and pay", "/anggota/simpanan", "savings.mine", screenshot=True),
     MemberPage("statement", "/anggota/simpanan/mutasi?kind=pokok", "savings.statement"),
+    MemberPage("message settings", "/pesan/pengaturan", "notify.preferences"),
 ]
 
 # The board's main pages (axe-checked, logged in with every board role).
 BOARD_PAGES: list[MemberPage] = [
     MemberPage("board home", "/beranda", "core.home"),
-    MemberPage("register", "/pengurus/anggota", "members.register"),
-    MemberPage("applications", "/pengurus/pendaftaran", "members.queue"),
+    MemberPage("register", "/pengurus/anggota", "register.register"),
+    MemberPage("applications", "/pengurus/pendaftaran", "register.queue"),
     MemberPage("member detail", "/pengurus/anggota/{member_id}", "members.member_detail"),
-    MemberPage("new receipt", "/pengurus/anggota/{member_id}/setoran", "members.receipt_new"),
+    MemberPage("new receipt", "/pengurus/anggota/{member_id}/setoran", "savings.receipt_new"),
     MemberPage("meetings", "/rapat", "governance.meetings"),
     MemberPage("new ballot", "/pemungutan/baru", "governance.ballot_new"),
     MemberPage("results", "/pemungutan/{voted_id}/hasil", "governance.results"),
     MemberPage("accounts", "/buku-besar/", "ledger.accounts"),
     MemberPage("journal", "/buku-besar/jurnal", "ledger.journal"),
     MemberPage("trial balance", "/buku-besar/neraca-saldo", "ledger.trial_balance"),
-    MemberPage("AD", "/admin/ad", "members.ad_view"),
+    MemberPage("AD", "/admin/ad", "ad.ad_view"),
     MemberPage("payments review", "/payments/tinjauan", "payments.review_list"),
     MemberPage("savings arrears", "/pengurus/simpanan/tagihan", "savings.arrears"),
     MemberPage("withdrawals", "/pengurus/simpanan/penarikan", "savings.withdrawal_queue"),
     MemberPage("SHU runs", "/shu/", "payouts.runs"),
+    MemberPage("messages", "/pesan", "notify.messages"),
+    MemberPage("message campaigns", "/pesan/kampanye", "notify.campaigns"),
+    MemberPage("income & expenses", "/buku-besar/pembukuan/", "ledger.books.entries"),
+    MemberPage("new expense", "/buku-besar/pembukuan/baru/pengeluaran", "ledger.books.new_entry"),
+    MemberPage("new journal", "/buku-besar/pembukuan/jurnal/baru", "ledger.books.new_journal"),
+    MemberPage("chart groups", "/buku-besar/pembukuan/bagan-akun", "ledger.books.chart"),
+    MemberPage("reconciliation", "/buku-besar/rekonsiliasi/", "ledger.reconcile.index"),
+    MemberPage("period close", "/buku-besar/tutup-buku", "ledger.periods"),
+    MemberPage("budget", "/buku-besar/anggaran", "ledger.closing.budget"),
 ]
 
 MEMBER_PASSWORD = "rahasia-12345"
@@ -154,13 +169,12 @@ def seed_member_world(make_user) -> dict:
     from governance import services as gov
     from kmp.extensions import db
     from kmp.timeutil import now_utc
-    from members import services as ms
 
-    ms.install_default_ad()
+    ad_services.install_default_ad()
     board = make_user("admin", "pengurus", "bendahara", "pengawas", email="papan@test.kmp.id")
     db.session.commit()
-    member = ms.apply_individual(
-        ms.IndividualApplication(
+    member = register_services.apply_individual(
+        register_services.IndividualApplication(
             group_code="pengemudi",
             full_name="Siti Rahmawati Kusumaningrum",
             nik="3174011505900321",
@@ -172,23 +186,23 @@ def seed_member_world(make_user) -> dict:
             platform_worker_id="GJK-778899",
         )
     )
-    pokok = ms.pokok_status(member).remaining_idr
-    ms.record_receipt(
+    pokok = register_admission.pokok_status(member).remaining_idr
+    savings_deposits.record_receipt(
         member,
         purpose="pokok",
         amount_idr=pokok,
         method="cash",
         by_user=board,
-        request_token=ms.new_request_token(),
+        request_token=register_services.new_request_token(),
     )
-    ms.approve_member(member, board)
-    receipt = ms.record_receipt(
+    register_admission.approve_member(member, board)
+    receipt = savings_deposits.record_receipt(
         member,
         purpose="wajib",
         amount_idr=25_000,
         method="cash",
         by_user=board,
-        request_token=ms.new_request_token(),
+        request_token=register_services.new_request_token(),
     )
     db.session.commit()
     now = now_utc()

@@ -31,7 +31,7 @@ class RoleNav:
 
 EVERYONE = frozenset({"core.home", "core.account"})
 MEMBER = EVERYONE | {"members.dashboard"}
-BOARD_ONLY = frozenset({"members.register", "members.officers", "ledger.accounts"})
+BOARD_ONLY = frozenset({"register.register", "officers.officers", "ledger.accounts"})
 ROLE_NAV: dict[str, RoleNav] = {
     "admin": RoleNav(frozenset({"admin"}), nav=EVERYONE | BOARD_ONLY),
     "pengurus": RoleNav(

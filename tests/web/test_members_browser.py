@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from kmp.extensions import db
-from members.models import Member
+from members.register.models import Member
 from tests.integration.members_support import valid_nik
 from tests.web.helpers import submit_login
 

@@ -9,8 +9,8 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from kmp.extensions import db
-from members import partners
-from members.partner_models import ApiKey
+from members.partners import remittances as partners_remittances
+from members.partners.models import ApiKey
 from tests.api.conftest import World
 
 pytestmark = pytest.mark.browser
@@ -19,13 +19,13 @@ pytestmark = pytest.mark.browser
 def test_partner_dashboard_receipt_and_api_key(page, make_user, web_login, tmp_path):
     world = World(make_user)
     worker = world.worker(link_to=world.company)
-    partners.submit_remittance(
+    partners_remittances.submit_remittance(
         world.company,
         remittance_ref="TRF-2025-03",
         total_idr=35_000,
         lines=[
-            partners.RemittanceLineIn(worker.platform_worker_id, "wajib", 25_000),
-            partners.RemittanceLineIn("GHOST-9", "wajib", 10_000),
+            partners_remittances.RemittanceLineIn(worker.platform_worker_id, "wajib", 25_000),
+            partners_remittances.RemittanceLineIn("GHOST-9", "wajib", 10_000),
         ],
     )
     db.session.commit()

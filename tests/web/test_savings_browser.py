@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 
 from kmp.extensions import db
 from kmp.payments.factory import set_gateway
-from members import billing
+from members.savings import billing
 from tests.integration.savings_support import active_member, bill_months
 
 pytestmark = pytest.mark.browser

@@ -1,0 +1,166 @@
+"""Elections of officers: nominations, the candidate list, appointing the elected."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from governance.common import ABSTAIN, _event, _jakarta, _refuse, current_ad
+from governance.models import (
+    Nomination,
+    NominationStatus,
+    Office,
+    Proposal,
+    ProposalStatus,
+)
+from kmp.auth import user_id_of
+from kmp.errors import Conflict
+from kmp.extensions import db
+from kmp.timeutil import business_date, now_utc
+from members.ad.config import ADConfig
+from members.officers.models import OfficerBody, OfficerFunction
+from members.register.models import Member
+from members.register.states import MemberStatus
+
+
+def nominate_candidate(
+    proposal: Proposal, member: Member, by_user=None, statement: str | None = None
+) -> Nomination:
+    """Nominate ``member`` for an election. With the AD's ``require_certified_officers`` on, a
+    candidate without a competence certificate valid today is refused with the reason."""
+    if not proposal.is_election:
+        raise _refuse("Usulan ini bukan pemilihan.", "not_election")
+    if proposal.status is not ProposalStatus.DRAFT:
+        raise _refuse(
+            "Pencalonan sudah ditutup: pemungutan suara sudah dibuka.", "nominations_closed"
+        )
+    now = now_utc()
+    if proposal.nominations_open_at and now < proposal.nominations_open_at:
+        raise _refuse(
+            f"Pencalonan baru dibuka {_jakarta(proposal.nominations_open_at)}.",
+            "nominations_not_open",
+        )
+    if proposal.nominations_close_at and now >= proposal.nominations_close_at:
+        raise _refuse(
+            f"Pencalonan sudah ditutup {_jakarta(proposal.nominations_close_at)}.",
+            "nominations_closed",
+        )
+    who = f"{member.display_name} ({member.member_no or 'tanpa nomor'})"
+    if member.status is not MemberStatus.ACTIVE:
+        raise _refuse(
+            f"{who} bukan anggota aktif, jadi tidak bisa dicalonkan.",
+            "member_not_active",
+            "member_no",
+        )
+    ad = current_ad()
+    group = ad.get_group(member.group_code)
+    if group is None or not group.is_active or not group.members_vote:
+        raise _refuse(
+            f"{who}: kelompoknya tidak punya hak suara menurut AD, jadi tidak bisa dicalonkan.",
+            "group_no_vote",
+            "member_no",
+        )
+    if ad.require_certified_officers:
+        from members.officers.services import has_valid_certificate
+
+        today = business_date(now)
+        if not has_valid_certificate(member, today):
+            raise _refuse(
+                f"{who} tidak bisa dicalonkan: belum punya sertifikat kompetensi "
+                f"(LSP/BNSP) yang berlaku pada {today.strftime('%d-%m-%Y')}. AD mewajibkan "
+                "pengurus dan pengawas bersertifikat; daftarkan atau perbarui sertifikatnya "
+                "dulu.",
+                "not_certified",
+                "member_no",
+            )
+    nomination = Nomination(
+        proposal_id=proposal.id,
+        member_id=member.id,
+        group_code=member.group_code,
+        statement=(statement or None),
+        nominated_by_id=user_id_of(by_user),
+    )
+    db.session.add(nomination)
+    try:
+        with db.session.begin_nested():
+            db.session.flush()
+    except IntegrityError as error:
+        raise Conflict(
+            f"{who} sudah dicalonkan.", code="already_nominated", field="member_no"
+        ) from error
+    _event("candidate_nominated", by_user, proposal=proposal, note=member.member_no)
+    return nomination
+
+
+def withdraw_nomination(nomination: Nomination, by_user=None) -> Nomination:
+    if nomination.proposal.status is not ProposalStatus.DRAFT:
+        raise _refuse(
+            "Pemungutan suara sudah dibuka; calon tidak bisa ditarik.", "nominations_closed"
+        )
+    nomination.status = NominationStatus.WITHDRAWN
+    db.session.flush()
+    _event(
+        "candidate_withdrawn",
+        by_user,
+        proposal=nomination.proposal,
+        note=nomination.member.member_no,
+    )
+    return nomination
+
+
+def _prepare_election(proposal: Proposal, ad: ADConfig, weights: dict[str, int]) -> None:
+    nominations = [n for n in proposal.nominations if n.status is NominationStatus.ACCEPTED]
+    if not nominations:
+        raise _refuse(
+            "Belum ada calon; pemungutan suara pemilihan tidak bisa dibuka.", "no_candidates"
+        )
+    for n in nominations:
+        if n.group_code not in weights:
+            raise _refuse(
+                f"Calon {n.member.display_name} berasal dari kelompok "
+                f"{n.group_code} yang tidak punya pemilih; tarik pencalonannya.",
+                "candidate_group_not_voting",
+            )
+    field = "pengurus_seats" if proposal.office is Office.PENGURUS else "pengawas_seats"
+    reserved = {
+        g.code: getattr(g, field)
+        for g in ad.active_groups
+        if g.code in weights and getattr(g, field) > 0
+    }
+    if sum(reserved.values()) > (proposal.seats or 0):
+        raise _refuse(
+            f"AD mencadangkan {sum(reserved.values())} kursi untuk kelompok, lebih banyak dari "
+            f"{proposal.seats} kursi yang dipilih; tambah jumlah kursi.",
+            "reserved_over_seats",
+        )
+    proposal.reserved_seats = reserved
+    proposal.options = [
+        {"key": n.member.member_no, "label": n.member.display_name, "group": n.group_code}
+        for n in nominations
+    ] + [{"key": ABSTAIN, "label": "Abstain"}]
+
+
+def _appoint_elected(proposal: Proposal, data: dict, by_user) -> None:
+    from members.officers.services import appoint_officer
+
+    elected = data["weighted"]["elected"]
+    members = {
+        m.member_no: m
+        for m in db.session.scalars(select(Member).where(Member.member_no.in_(elected)))
+    }
+    body = OfficerBody(proposal.office.value)
+    function = (
+        OfficerFunction.PENGAWAS
+        if body is OfficerBody.PENGAWAS
+        else OfficerFunction.ANGGOTA_PENGURUS
+    )
+    for member_no in elected:
+        appoint_officer(
+            members[member_no],
+            body=body,
+            function=function,
+            term_start=proposal.term_start,
+            term_end=proposal.term_end,
+            by_user=by_user,
+        )
+    _event("officers_appointed", by_user, proposal=proposal, note=", ".join(elected))

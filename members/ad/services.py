@@ -1,0 +1,84 @@
+"""Installing, reading (cached per process) and amending the AD configuration."""
+
+from __future__ import annotations
+
+from flask import g
+from sqlalchemy import event, select
+
+from kmp.errors import NotFound
+from kmp.extensions import db
+from kmp.ledger.models import AccountType
+from kmp.ledger.services import open_account
+from members.ad.config import ADConfig, ensure_valid
+from members.ad.models import ADVersion
+
+OPENING_BALANCE = "equity:opening-balance"
+
+
+def install_default_ad() -> ADVersion:
+    """Install version 1 with the shipped defaults when no version exists (idempotent)."""
+    existing = db.session.scalar(select(ADVersion).order_by(ADVersion.version).limit(1))
+    if existing is not None:
+        return existing
+    config = ensure_valid(ADConfig())
+    version = ADVersion(
+        version=1, payload=config.to_payload(), reason="AD bawaan KMP (domain.md, keputusan 1-12)"
+    )
+    db.session.add(version)
+    db.session.flush()
+    return version
+
+
+def install_member_defaults() -> None:
+    """The ``kmp init`` hook: the default AD and the opening-balance equity account."""
+    install_default_ad()
+    open_account(
+        OPENING_BALANCE, "Ekuitas saldo awal (pindahan dari pembukuan lama)", AccountType.EQUITY
+    )
+
+
+#: Parsed AD configurations by (database, id, version, created_at). A version is append-only
+#: (a change is a new row) and ``ADConfig`` is frozen, so a parsed one is reused by later
+#: requests of this process; any version written through the ORM empties it.
+_AD_PARSED: dict[tuple, ADConfig] = {}
+
+
+@event.listens_for(ADVersion, "after_insert")
+@event.listens_for(ADVersion, "after_update")
+@event.listens_for(ADVersion, "after_delete")
+def _forget_parsed_ad(mapper, connection, target) -> None:  # noqa: ARG001
+    _AD_PARSED.clear()
+
+
+def current_ad() -> ADConfig:
+    """The AD configuration in force (``version_id``/``version`` say which one). One small
+    query says which version is in force; its parsed form is kept per request and per process
+    (keyed so that another database or a re-created version is never mistaken)."""
+    row = db.session.execute(
+        select(ADVersion.id, ADVersion.version, ADVersion.created_at)
+        .order_by(ADVersion.version.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        raise NotFound(
+            "Konfigurasi AD belum dipasang: jalankan `flask kmp init`.", code="ad_missing"
+        )
+    cache = g.setdefault("kmp_ad_cache", {})
+    if row.id not in cache:
+        key = (db.engine.url, row.id, row.version, row.created_at)
+        ad = _AD_PARSED.get(key)
+        if ad is None:
+            payload = db.session.scalar(select(ADVersion.payload).where(ADVersion.id == row.id))
+            ad = ADConfig.from_payload(payload, version_id=row.id, version=row.version)
+            if len(_AD_PARSED) > 64:
+                _AD_PARSED.clear()
+            _AD_PARSED[key] = ad
+        cache[row.id] = ad
+    return cache[row.id]
+
+
+def ad_at_version(version: int) -> tuple[ADVersion, ADConfig]:
+    row = db.session.scalar(select(ADVersion).where(ADVersion.version == version))
+    if row is None:
+        raise NotFound(f"Versi AD {version} tidak ada.")
+    return row, ADConfig.from_payload(row.payload, version_id=row.id, version=row.version)

@@ -1,0 +1,118 @@
+"""The AD editor's form: groups, savings amounts, vote and SHU weights, allocation, ratios."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    FieldList,
+    Form,
+    FormField,
+    HiddenField,
+    IntegerField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
+
+from members.ad.config import CAPITAL_BASES, EXITED_MEMBER_OPTIONS, MEMBER_KINDS, PATRONAGE_MEASURES
+
+
+def _choices(values, labels=None):
+    return [SelectChoice(v, (labels or {}).get(v, v)) for v in values]
+
+
+class GroupSubForm(Form):
+    code = StringField(_l("Kode"), validators=[Optional(), Length(max=20)])
+    name_id = StringField(_l("Nama (Indonesia)"), validators=[Optional(), Length(max=100)])
+    name_en = StringField(_l("Nama (Inggris)"), validators=[Optional(), Length(max=100)])
+    kind = SelectField(
+        _l("Jenis anggota"),
+        choices=_choices(MEMBER_KINDS, {"individual": "perorangan", "company": "perusahaan"}),
+    )
+    is_active = BooleanField(_l("Aktif"))
+    members_vote = BooleanField(_l("Anggota memilih"))
+    is_extraordinary = BooleanField(_l("Anggota luar biasa"))
+    requires_platform_id = BooleanField(_l("Wajib ID mitra platform"))
+    pokok_idr = IntegerField(_l("Simpanan pokok (Rp)"), validators=[Optional()])
+    wajib_idr = IntegerField(_l("Simpanan wajib per bulan (Rp)"), validators=[Optional()])
+    pokok_instalments_allowed = BooleanField(_l("Pokok boleh dicicil"))
+    vote_weight_bp = IntegerField(_l("Bobot suara (bp)"), validators=[Optional()])
+    shu_weight_bp = IntegerField(_l("Bobot SHU (bp)"), validators=[Optional()])
+    patronage_measure = SelectField(_l("Ukuran jasa usaha"), choices=_choices(PATRONAGE_MEASURES))
+    member_no_prefix = StringField(
+        _l("Awalan nomor anggota"), validators=[Optional(), Length(max=5)]
+    )
+    pengurus_seats = IntegerField(_l("Kursi pengurus"), validators=[Optional()])
+    pengawas_seats = IntegerField(_l("Kursi pengawas"), validators=[Optional()])
+
+
+class AllocationSubForm(Form):
+    key = StringField(_l("Pos"), validators=[Optional(), Length(max=40)])
+    bp = IntegerField(_l("bp"), validators=[Optional()])
+
+
+class RatioSubForm(Form):
+    numerator = IntegerField(_l("Pembilang"), validators=[InputRequired()])
+    denominator = IntegerField(_l("Penyebut"), validators=[InputRequired()])
+    strict = BooleanField(_l("Harus lebih dari (bukan 'paling sedikit')"))
+
+
+class ADForm(FlaskForm):
+    groups = FieldList(FormField(GroupSubForm), min_entries=1)
+    shu_allocation = FieldList(FormField(AllocationSubForm), min_entries=1)
+    jasa_modal_bp = IntegerField(
+        _l("Jasa modal (bp dari jasa anggota)"), validators=[InputRequired()]
+    )
+    jasa_usaha_bp = IntegerField(
+        _l("Jasa usaha (bp dari jasa anggota)"), validators=[InputRequired()]
+    )
+    capital_basis = SelectField(
+        _l("Dasar jasa modal"),
+        choices=_choices(
+            CAPITAL_BASES,
+            {"year_end": "saldo akhir tahun", "average_month_end": "rata-rata saldo akhir bulan"},
+        ),
+    )
+    exited_members = SelectField(
+        _l("Anggota yang keluar di tengah tahun"),
+        choices=_choices(
+            EXITED_MEMBER_OPTIONS,
+            {"prorate": "dapat SHU sebanding bulan keanggotaan", "exclude": "tidak dapat SHU"},
+        ),
+    )
+    quorum = FormField(RatioSubForm, label=_l("Kuorum"))
+    quorum_per_group = BooleanField(_l("Kuorum juga berlaku per kelompok"))
+    ordinary_threshold = FormField(RatioSubForm, label=_l("Ambang keputusan biasa"))
+    special_threshold = FormField(
+        RatioSubForm, label=_l("Ambang perubahan AD, penggabungan, pembubaran")
+    )
+    max_wajib_arrears_months = IntegerField(
+        _l("Tunggakan wajib maksimum untuk hak suara (bulan)"), validators=[InputRequired()]
+    )
+    notice_period_days = IntegerField(
+        _l("Pemberitahuan rapat (hari)"), validators=[InputRequired()]
+    )
+    rat_deadline_months = IntegerField(
+        _l("Batas RAT (bulan setelah tutup buku)"), validators=[InputRequired()]
+    )
+    rat_warning_months = IntegerField(_l("Peringatan RAT (bulan)"), validators=[InputRequired()])
+    distribution_date = StringField(
+        _l("Tanggal pembagian SHU (BB-HH)"), validators=[DataRequired(), Length(max=5)]
+    )
+    require_certified_officers = BooleanField(_l("Pengurus/pengawas wajib bersertifikat"))
+    certificate_warning_days = IntegerField(
+        _l("Peringatan sertifikat (hari sebelum habis)"), validators=[InputRequired()]
+    )
+    officer_term_max_years = IntegerField(
+        _l("Masa jabatan maksimum (tahun)"), validators=[InputRequired()]
+    )
+    reason = TextAreaField(
+        _l("Alasan perubahan (mis. keputusan RAT tanggal ...)"),
+        validators=[Optional(), Length(max=2000)],
+    )
+    base_version = HiddenField()
+    confirm = HiddenField()

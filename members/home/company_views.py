@@ -1,0 +1,75 @@
+"""The platform company's own page, its public page for the board, and its staff logins."""
+
+from __future__ import annotations
+
+from flask import (
+    abort,
+    flash,
+    redirect,
+    render_template,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from kmp.auth import role_required
+from kmp.errors import DomainError
+from kmp.extensions import db
+from members.home.views import _steps_context, bp
+from members.partners.forms import StaffForm
+from members.register import queries as register_queries
+from members.register import services as register_services
+from members.register.web import MANAGERS, R, _member_or_404
+from members.savings import queries as savings_queries
+
+
+@bp.get("/mitra")
+@role_required(R.PARTNER)
+def company():
+    member = register_queries.company_for_user(current_user)
+    if member is None:
+        return render_template("members/not_member.html"), 404
+    return redirect(url_for("members.company_page", member_id=member.id))
+
+
+@bp.get("/mitra/<int:member_id>")
+@role_required(R.PARTNER)
+def company_page(member_id: int):
+    member = _member_or_404(member_id)
+    if not member.is_company or not register_queries.is_staff_of(current_user, member):
+        abort(403)
+    context = _steps_context(member)
+    context.update(
+        staff=register_queries.company_staff(member),
+        balances=savings_queries.savings_balances(member),
+        platform_members=register_queries.platform_member_count(member.platform),
+        platforms=register_services.PLATFORMS,
+    )
+    return render_template("members/company.html", **context)
+
+
+@bp.post("/pengurus/anggota/<int:member_id>/staf")
+@role_required(*MANAGERS)
+def add_staff(member_id: int):
+    member = _member_or_404(member_id)
+    form = StaffForm(prefix="staff")
+    if not form.validate_on_submit():
+        flash(_("Lengkapi nama dan kata sandi staf."), "error")
+        return redirect(url_for("members.member_detail", member_id=member.id)), 303
+    try:
+        register_services.add_company_staff(
+            member,
+            full_name=form.full_name.data,
+            password=form.password.data,
+            by_user=current_user,
+            email=form.email.data,
+            phone=form.phone.data,
+            title=form.title.data,
+        )
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return redirect(url_for("members.member_detail", member_id=member.id)), 303
+    db.session.commit()
+    flash(_("Login staf ditambahkan."), "success")
+    return redirect(url_for("members.member_detail", member_id=member.id)), 303

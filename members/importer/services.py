@@ -1,0 +1,497 @@
+"""Import members from a spreadsheet (CSV): all-or-nothing, set-based, with a per-row report.
+
+Columns: ``member_no`` (optional), ``full_name``, ``nik``, ``phone``, ``email``, ``group``,
+``joined_date``, ``platform``, ``platform_worker_id``, ``opening_pokok_idr``,
+``opening_wajib_idr``, ``opening_sukarela_idr``, ``opening_date`` (default: the import date).
+Row numbers in the report are spreadsheet rows: the header is row 1, the first member row 2.
+
+Imported members are active from ``joined_date``; a member number in the file is kept (and the
+number counter is moved past it), otherwise one is assigned for the year of ``joined_date``.
+Opening balances are one ledger entry per member on ``opening_date``:
+``equity:opening-balance`` +total / the member's pokok, wajib and sukarela accounts -each.
+
+Speed: rows are validated in Python; duplicates are checked against the database with chunked
+``IN`` queries; members, accounts and events are written with multi-row INSERTs and the
+entries with ``post_entries`` in batches — never one ORM object per row.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from sqlalchemy import insert, select
+
+from kmp.auth import User, normalise_phone
+from kmp.extensions import db
+from kmp.ledger.chart import MEMBER_ACCOUNTS
+from kmp.ledger.models import Account, AccountType, ClosedPeriod
+from kmp.ledger.services import EntrySpec, get_account, post_entries
+from kmp.money import MoneyError, parse_rupiah
+from kmp.timeutil import business_date, now_utc
+from members.ad.config import ADConfig
+from members.ad.services import OPENING_BALANCE, current_ad
+from members.register.identity import (
+    LEGACY_MEMBER_NO_RE,
+    IdentityError,
+    format_member_no,
+    parse_nik,
+    split_member_no,
+)
+from members.register.models import Member, MemberEvent, MemberKind
+from members.register.services import PLATFORMS, raise_counter, reserve_numbers
+from members.register.states import MemberStatus
+
+COLUMNS = (
+    "member_no",
+    "full_name",
+    "nik",
+    "phone",
+    "email",
+    "group",
+    "joined_date",
+    "platform",
+    "platform_worker_id",
+    "opening_pokok_idr",
+    "opening_wajib_idr",
+    "opening_sukarela_idr",
+    "opening_date",
+)
+REQUIRED_COLUMNS = ("full_name", "nik", "phone", "group", "joined_date")
+MAX_ROWS = 200_000
+CHUNK = 5_000
+ENTRY_BATCH = 2_000
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+\Z")
+_DMY_RE = re.compile(r"^(\d{1,2})[/-](\d{1,2})[/-](\d{4})\Z")
+
+
+@dataclass(frozen=True)
+class RowError:
+    row: int
+    column: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"baris {self.row}, kolom {self.column}: {self.reason}"
+
+
+@dataclass
+class ImportRow:
+    row: int
+    member_no: str | None
+    full_name: str
+    nik: str
+    birth_date: dt.date
+    phone: str
+    email: str | None
+    group: str
+    joined_date: dt.date
+    platform: str | None
+    worker_id: str | None
+    pokok: int
+    wajib: int
+    sukarela: int
+    opening_date: dt.date
+
+
+@dataclass
+class ImportResult:
+    rows: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    imported: int = 0
+    dry_run: bool = False
+    entries: int = 0
+    total_opening_idr: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def _parse_date(text: str) -> dt.date:
+    text = text.strip()
+    match = _DMY_RE.match(text)
+    if match:
+        return dt.date(int(match.group(3)), int(match.group(2)), int(match.group(1)))
+    return dt.date.fromisoformat(text)
+
+
+def _parse_amount(text: str) -> int:
+    text = (text or "").strip()
+    if not text:
+        return 0
+    return parse_rupiah(text)
+
+
+def read_csv(data: bytes | str) -> tuple[list[str], list[dict[str, str]]]:
+    """Decode (UTF-8 with or without BOM, else Latin-1), sniff , or ; and return rows."""
+    if isinstance(data, bytes):
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            text = data.decode("latin-1")
+    else:
+        text = data
+    first = text.split("\n", 1)[0]
+    delimiter = ";" if first.count(";") > first.count(",") else ","
+    reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
+    headers = [h.strip().lower() for h in (reader.fieldnames or [])]
+    reader.fieldnames = headers
+    return headers, list(reader)
+
+
+def validate_rows(
+    headers: list[str], raw_rows: Iterable[dict[str, str]], ad: ADConfig, today: dt.date
+) -> tuple[list[ImportRow], list[RowError]]:
+    """Pure validation of every row (no database): formats, groups, in-file duplicates."""
+    errors: list[RowError] = []
+    missing = [c for c in REQUIRED_COLUMNS if c not in headers]
+    unknown = [c for c in headers if c and c not in COLUMNS]
+    for column in missing:
+        errors.append(RowError(1, column, "kolom wajib tidak ada di baris judul"))
+    for column in unknown:
+        errors.append(RowError(1, column, "kolom tidak dikenal"))
+    if errors:
+        return [], errors
+    rows: list[ImportRow] = []
+    seen: dict[str, dict] = {"nik": {}, "phone": {}, "worker": {}, "member_no": {}}
+    for index, raw in enumerate(raw_rows):
+        number = index + 2
+        if index >= MAX_ROWS:
+            errors.append(RowError(number, "-", f"paling banyak {MAX_ROWS} baris per impor"))
+            break
+
+        def get(name: str, _raw=raw) -> str:
+            return (_raw.get(name) or "").strip()
+
+        if not any(get(c) for c in headers):
+            continue  # blank line
+        row_errors: list[RowError] = []
+
+        def bad(column: str, reason: str, _errors=row_errors, _n=number) -> None:
+            _errors.append(RowError(_n, column, reason))
+
+        full_name = get("full_name")
+        if not full_name:
+            bad("full_name", "nama lengkap wajib diisi")
+        elif len(full_name) > 200:
+            bad("full_name", "nama terlalu panjang (maks. 200 huruf)")
+        group = ad.get_group(get("group").lower())
+        if group is None:
+            bad("group", f"kelompok '{get('group')}' tidak dikenal")
+        elif group.is_company:
+            bad("group", "impor hanya untuk anggota perorangan, bukan perusahaan")
+        nik_info = None
+        try:
+            nik_info = parse_nik(get("nik"), today)
+        except IdentityError as error:
+            bad("nik", error.message.rstrip("."))
+        phone = None
+        try:
+            phone = normalise_phone(get("phone"))
+        except ValueError:
+            bad("phone", "nomor HP tidak valid")
+        email = get("email").lower() or None
+        if email and not _EMAIL_RE.match(email):
+            bad("email", "alamat email tidak valid")
+        joined = None
+        try:
+            joined = _parse_date(get("joined_date"))
+            if joined > today:
+                bad("joined_date", "tanggal masuk di masa depan")
+        except ValueError:
+            bad("joined_date", "tanggal tidak valid (pakai YYYY-MM-DD atau DD/MM/YYYY)")
+        opening = today
+        if get("opening_date"):
+            try:
+                opening = _parse_date(get("opening_date"))
+                if opening > today:
+                    bad("opening_date", "tanggal saldo awal di masa depan")
+            except ValueError:
+                bad("opening_date", "tanggal tidak valid (pakai YYYY-MM-DD atau DD/MM/YYYY)")
+        if joined and opening and opening < joined and get("opening_date"):
+            bad("opening_date", "tanggal saldo awal sebelum tanggal masuk")
+        platform = get("platform").lower() or None
+        worker = get("platform_worker_id").upper() or None
+        if platform is not None and platform not in PLATFORMS:
+            bad(
+                "platform",
+                f"platform '{get('platform')}' tidak dikenal (pilih: {', '.join(PLATFORMS)})",
+            )
+        if group is not None and group.requires_platform_id:
+            if platform is None:
+                bad("platform", "wajib diisi untuk kelompok ini")
+            if worker is None:
+                bad("platform_worker_id", "wajib diisi untuk kelompok ini")
+        if worker is not None and platform is None and not (group and group.requires_platform_id):
+            bad("platform", "wajib diisi bila ID mitra diisi")
+        amounts = {}
+        for column in ("opening_pokok_idr", "opening_wajib_idr", "opening_sukarela_idr"):
+            try:
+                amounts[column] = _parse_amount(get(column))
+            except MoneyError:
+                bad(column, "jumlah harus angka Rupiah utuh, tidak negatif (mis. 100000)")
+                amounts[column] = 0
+        member_no = get("member_no") or None
+        if member_no is not None and not LEGACY_MEMBER_NO_RE.match(member_no):
+            bad("member_no", "nomor anggota hanya boleh huruf, angka, '-', '/', '.' (maks. 40)")
+        keys = {
+            "nik": nik_info.nik if nik_info else None,
+            "phone": phone,
+            "worker": f"{platform}|{worker}" if platform and worker else None,
+            "member_no": member_no,
+        }
+        column_of = {
+            "nik": "nik",
+            "phone": "phone",
+            "worker": "platform_worker_id",
+            "member_no": "member_no",
+        }
+        for kind, key in keys.items():
+            if key is None:
+                continue
+            if key in seen[kind]:
+                bad(column_of[kind], f"sama dengan baris {seen[kind][key]}")
+            else:
+                seen[kind][key] = number
+        if row_errors:
+            errors.extend(row_errors)
+            continue
+        rows.append(
+            ImportRow(
+                number,
+                member_no,
+                full_name,
+                nik_info.nik,
+                nik_info.birth_date,
+                phone,
+                email,
+                group.code,
+                joined,
+                platform,
+                worker,
+                amounts["opening_pokok_idr"],
+                amounts["opening_wajib_idr"],
+                amounts["opening_sukarela_idr"],
+                opening,
+            )
+        )
+    return rows, errors
+
+
+def _existing(column, values: list) -> set:
+    found = set()
+    for start in range(0, len(values), CHUNK):
+        chunk = values[start : start + CHUNK]
+        found.update(db.session.scalars(select(column).where(column.in_(chunk))))
+    return found
+
+
+def _ids_by(key_column, id_column, keys: list) -> dict:
+    found: dict = {}
+    for start in range(0, len(keys), CHUNK):
+        chunk = keys[start : start + CHUNK]
+        rows = db.session.execute(select(key_column, id_column).where(key_column.in_(chunk)))
+        for key, ident in rows:
+            found[key] = ident
+    return found
+
+
+def _check_database(rows: list[ImportRow], errors: list[RowError]) -> None:
+    """Duplicates against what is already stored (chunked IN queries, no per-row query)."""
+    niks = _existing(Member.nik, [r.nik for r in rows])
+    phones = _existing(Member.phone, [r.phone for r in rows]) | _existing(
+        User.phone, [r.phone for r in rows]
+    )
+    numbers = _existing(Member.member_no, [r.member_no for r in rows if r.member_no])
+    workers: set[tuple[str, str]] = set()
+    by_platform: dict[str, list[str]] = defaultdict(list)
+    for r in rows:
+        if r.platform and r.worker_id:
+            by_platform[r.platform].append(r.worker_id)
+    for platform, ids in by_platform.items():
+        for start in range(0, len(ids), CHUNK):
+            chunk = ids[start : start + CHUNK]
+            workers.update(
+                db.session.execute(
+                    select(Member.platform, Member.platform_worker_id).where(
+                        Member.platform == platform, Member.platform_worker_id.in_(chunk)
+                    )
+                ).tuples()
+            )
+    closed = set(db.session.scalars(select(ClosedPeriod.fiscal_year)))
+    for r in rows:
+        if r.nik in niks:
+            errors.append(RowError(r.row, "nik", "NIK sudah terdaftar di koperasi"))
+        if r.phone in phones:
+            errors.append(RowError(r.row, "phone", "nomor HP sudah terdaftar"))
+        if r.member_no and r.member_no in numbers:
+            errors.append(RowError(r.row, "member_no", "nomor anggota sudah dipakai"))
+        if r.platform and (r.platform, r.worker_id) in workers:
+            errors.append(
+                RowError(
+                    r.row, "platform_worker_id", "ID mitra sudah terdaftar atas nama anggota lain"
+                )
+            )
+        if (r.pokok or r.wajib or r.sukarela) and r.opening_date.year in closed:
+            errors.append(
+                RowError(r.row, "opening_date", f"tahun buku {r.opening_date.year} sudah ditutup")
+            )
+
+
+def import_members(
+    data: bytes | str, *, by_user=None, dry_run: bool = False, ad: ADConfig | None = None
+) -> ImportResult:
+    """Validate everything; write nothing when any row is wrong (or on ``dry_run``)."""
+    ad = ad or current_ad()
+    today = business_date()
+    headers, raw_rows = read_csv(data)
+    rows, errors = validate_rows(headers, raw_rows, ad, today)
+    if not errors:
+        _check_database(rows, errors)
+    result = ImportResult(
+        rows=len(raw_rows),
+        dry_run=dry_run,
+        errors=sorted(
+            errors, key=lambda e: (e.row, COLUMNS.index(e.column) if e.column in COLUMNS else -1)
+        ),
+    )
+    result.total_opening_idr = sum(r.pokok + r.wajib + r.sukarela for r in rows)
+    if errors or dry_run:
+        return result
+    if not rows:
+        result.errors.append(RowError(2, "-", "berkas tidak berisi data anggota"))
+        return result
+    _write(rows, ad, by_user, result)
+    return result
+
+
+def _write(rows: list[ImportRow], ad: ADConfig, by_user, result: ImportResult) -> None:
+    user_id = getattr(by_user, "id", by_user)
+    # 1. member numbers: keep the given ones, move counters past them, reserve the rest
+    given_max: dict[tuple[str, int], int] = {}
+    for r in rows:
+        parts = split_member_no(r.member_no) if r.member_no else None
+        if parts:
+            key = (parts[0], parts[1])
+            given_max[key] = max(given_max.get(key, 0), parts[2])
+    for (prefix, year), seq in sorted(given_max.items()):
+        raise_counter(prefix, year, seq)
+    need: dict[tuple[str, int], list[ImportRow]] = defaultdict(list)
+    for r in rows:
+        if not r.member_no:
+            need[(ad.group(r.group).member_no_prefix, r.joined_date.year)].append(r)
+    for (prefix, year), group_rows in sorted(need.items()):
+        first = reserve_numbers(prefix, year, len(group_rows))
+        for offset, r in enumerate(group_rows):
+            r.member_no = format_member_no(prefix, year, first + offset)
+
+    # 2. members
+    now = now_utc()
+    member_rows = [
+        {
+            "member_no": r.member_no,
+            "group_code": r.group,
+            "kind": MemberKind.INDIVIDUAL.value,
+            "status": MemberStatus.ACTIVE.value,
+            "full_name": r.full_name,
+            "nik": r.nik,
+            "birth_date": r.birth_date,
+            "phone": r.phone,
+            "email": r.email,
+            "platform": r.platform,
+            "platform_worker_id": r.worker_id,
+            "is_extraordinary": ad.group(r.group).is_extraordinary,
+            "applied_at": now,
+            "approved_at": now,
+            "approved_by_id": user_id,
+            "activated_at": now,
+            "status_changed_at": now,
+            "joined_date": r.joined_date,
+            "ad_version_id": ad.version_id,
+            "is_imported": True,
+        }
+        for r in rows
+    ]
+    # Plain multi-row INSERTs (no RETURNING: on PostgreSQL an executemany is pipelined with one
+    # prepared statement, far faster than huge VALUES lists), then the ids by unique key.
+    table = Member.__table__
+    for start in range(0, len(member_rows), CHUNK):
+        db.session.execute(insert(table), member_rows[start : start + CHUNK])
+    id_of = _ids_by(table.c.member_no, table.c.id, [r.member_no for r in rows])
+    member_ids = [id_of[r.member_no] for r in rows]
+    db.session.execute(
+        insert(MemberEvent.__table__),
+        [
+            {
+                "member_id": mid,
+                "at": now,
+                "by_user_id": user_id,
+                "action": "imported",
+                "from_status": None,
+                "to_status": MemberStatus.ACTIVE.value,
+                "note": f"Diimpor dari berkas (baris {r.row})",
+            }
+            for mid, r in zip(member_ids, rows, strict=True)
+        ],
+    )
+
+    # 3. accounts, exactly as kmp.ledger.chart.open_member_accounts names them
+    kinds = list(MEMBER_ACCOUNTS.items())
+    account_rows = [
+        {
+            "code": f"{prefix}:{r.member_no}",
+            "name": f"{name} {r.member_no}",
+            "type": AccountType(type_).value,
+            "normal_sign": AccountType(type_).normal_sign,
+            "owner_id": mid,
+            "no_negative": True,
+            "is_closed": False,
+            "balance_idr": 0,
+            "created_at": now,
+        }
+        for mid, r in zip(member_ids, rows, strict=True)
+        for _, (prefix, name, type_) in kinds
+    ]
+    accounts = Account.__table__
+    for start in range(0, len(account_rows), CHUNK):
+        db.session.execute(insert(accounts), account_rows[start : start + CHUNK])
+    account_of = _ids_by(accounts.c.code, accounts.c.id, [a["code"] for a in account_rows])
+    account_ids = [account_of[a["code"]] for a in account_rows]
+
+    # 4. opening balances, one entry per member, posted in batches
+    opening_id = get_account(OPENING_BALANCE).id
+    per_member = len(kinds)
+    kind_index = {kind: i for i, (kind, _) in enumerate(kinds)}
+    specs: list[EntrySpec] = []
+    for n, (mid, r) in enumerate(zip(member_ids, rows, strict=True)):
+        ids = account_ids[n * per_member : (n + 1) * per_member]
+        lines = [
+            (ids[kind_index[kind]], -amount)
+            for kind, amount in (("pokok", r.pokok), ("wajib", r.wajib), ("sukarela", r.sukarela))
+            if amount
+        ]
+        if not lines:
+            continue
+        total = r.pokok + r.wajib + r.sukarela
+        specs.append(
+            EntrySpec(
+                idempotency_key=f"opening-balance:member:{mid}",
+                description=f"Saldo awal simpanan {r.member_no} (impor)",
+                lines=[(opening_id, total), *lines],
+                source_kind="member_import",
+                source_id=str(mid),
+                entry_date=r.opening_date,
+                posted_by_id=user_id,
+            )
+        )
+    for start in range(0, len(specs), ENTRY_BATCH):
+        post_entries(specs[start : start + ENTRY_BATCH])
+    result.entries = len(specs)
+    result.imported = len(rows)
+    db.session.flush()

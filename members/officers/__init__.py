@@ -1,0 +1,18 @@
+"""Officers (pengurus, pengawas) and their terms and competence certificates."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    from flask_babel import lazy_gettext as _l
+
+    from kmp.auth import Role
+    from kmp.templating import NavItem, register_nav
+    from members.officers import models  # noqa: F401 - register the tables
+    from members.officers.views import bp
+
+    app.register_blueprint(bp)
+    board = (Role.PENGURUS, Role.BENDAHARA, Role.PENGAWAS, Role.ADMIN)
+    register_nav(app, NavItem("officers.officers", _l("Pengurus & pengawas"), board, 140))

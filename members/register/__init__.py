@@ -1,0 +1,28 @@
+"""Applications, admission, identity and the member register (the buku daftar anggota)."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    from flask_babel import lazy_gettext as _l
+
+    from kmp.auth import Role
+    from kmp.templating import NavItem, register_nav
+    from members.register import handlers, models  # noqa: F401 - register the tables
+    from members.register.views import bp
+    from members.register.web import member_event_label, member_status_label
+
+    app.register_blueprint(bp)
+    app.jinja_env.globals["member_status_label"] = member_status_label
+    app.jinja_env.globals["member_event_label"] = member_event_label
+    handlers.connect(app)
+    board = (Role.PENGURUS, Role.BENDAHARA, Role.PENGAWAS, Role.ADMIN)
+    deciders = (Role.PENGURUS, Role.BENDAHARA)
+    register_nav(
+        app,
+        NavItem("register.register", _l("Daftar anggota"), board, 100),
+        NavItem("register.queue", _l("Pendaftaran baru"), deciders, 110),
+        NavItem("register.nik_corrections", _l("Koreksi NIK"), deciders, 150),
+    )
