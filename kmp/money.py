@@ -110,13 +110,37 @@ def to_gateway_amount(amount_idr: int) -> int:
     return amount_idr
 
 
-def format_rupiah(amount_idr: int | None) -> str:
-    """``1250000 -> 'Rp 1.250.000'``; negative amounts as ``'-Rp 5.000'``."""
+def _current_locale():
+    """The request's locale (Flask-Babel), else the cooperative's default, else Indonesian."""
+    from babel import Locale
+
+    try:
+        from flask_babel import get_locale
+
+        locale = get_locale()
+    except (RuntimeError, KeyError, AttributeError):  # outside an app (scripts, pure tests)
+        locale = None
+    return locale or Locale.parse("id")
+
+
+def format_number(value: int | None, locale=None) -> str:
+    """The ONE number formatter: Babel's grouping for the locale (``1.250.000`` in
+    Indonesian, ``1,250,000`` in English)."""
+    from babel.numbers import format_decimal
+
+    if value is None:
+        return "–"
+    return format_decimal(value, locale=locale or _current_locale(), decimal_quantization=False)
+
+
+def format_rupiah(amount_idr: int | None, locale=None) -> str:
+    """``1250000 -> 'Rp 1.250.000'`` (``'Rp 1,250,000'`` in English); negative amounts as
+    ``'-Rp 5.000'``. The ``rupiah`` template filter and every message use this."""
     if amount_idr is None:
         return "–"
     _check_int(amount_idr, "amount")
     sign = "-" if amount_idr < 0 else ""
-    return f"{sign}Rp {abs(amount_idr):,}".replace(",", ".")
+    return f"{sign}Rp {format_number(abs(amount_idr), locale)}"
 
 
 _RUPIAH_INPUT = re.compile(r"^(?:Rp\.?\s*)?([0-9]{1,3}(?:\.[0-9]{3})+|[0-9]{1,18})(?:,00?)?$", re.I)

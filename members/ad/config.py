@@ -18,6 +18,7 @@ from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from typing import Any
 
 from kmp.errors import DomainError
+from kmp.money import format_number
 
 BP_TOTAL = 10_000
 MAX_GROUP_VOTE_BP = 5_000  # no group may hold 50 % or more (domain decision 5)
@@ -382,7 +383,7 @@ def _build_allocation(raw: Any, problems: list) -> tuple[AllocationLine, ...]:
 
 
 def _rp(value: int) -> str:
-    return f"{value:,}".replace(",", ".")
+    return format_number(value)
 
 
 def validate_ad(config: ADConfig) -> list[tuple[str, str]]:

@@ -12,6 +12,7 @@ from kmp.extensions import db
 from kmp.ledger.chart import BANK, CASH, REFUND_PAYABLE, member_account_code
 from kmp.ledger.models import AccountType
 from kmp.ledger.services import open_account, post_entry
+from kmp.money import format_rupiah
 from kmp.timeutil import business_date, now_utc
 from members.ad.services import current_ad
 from members.register.admission import _natural_balance
@@ -214,6 +215,6 @@ def pay_exit_refund(
     case.paid_at = now_utc()
     case.paid_by_id = user_id_of(by_user)
     case.status = ExitStatus.PAID
-    record_event(case.member, "refund_paid", by_user, f"Rp {case.refund_idr:,}".replace(",", "."))
+    record_event(case.member, "refund_paid", by_user, format_rupiah(case.refund_idr))
     db.session.flush()
     return case

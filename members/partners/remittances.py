@@ -8,6 +8,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from kmp.auth import user_id_of
@@ -16,6 +17,7 @@ from kmp.extensions import db
 from kmp.ledger.chart import PARTNER_PAYABLE
 from kmp.ledger.models import AccountType
 from kmp.ledger.services import open_account, post_entry
+from kmp.money import format_rupiah
 from kmp.timeutil import business_date
 from members.partners.links import worker_map
 from members.partners.models import (
@@ -138,8 +140,10 @@ def submit_remittance(
     line_sum = sum(ln.amount_idr for ln in lines)
     if line_sum != total_idr:
         raise DomainError(
-            f"Total (Rp {total_idr:,}) tidak sama dengan jumlah baris (Rp {line_sum:,}).".replace(
-                ",", "."
+            _(
+                "Total (%(total)s) tidak sama dengan jumlah baris (%(lines)s).",
+                total=format_rupiah(total_idr),
+                lines=format_rupiah(line_sum),
             ),
             code="total_mismatch",
             field="total_idr",
@@ -190,8 +194,8 @@ def submit_remittance(
         ledger_lines.append((PARTNER_PAYABLE, -rejected))
     entry = post_entry(
         idempotency_key=f"remittance:{company.id}:{remittance_ref}",
-        description=f"Remitansi {remittance_ref} dari {company.display_name}: diterima Rp "
-        f"{accepted:,}, ditolak Rp {rejected:,}".replace(",", "."),
+        description=f"Remitansi {remittance_ref} dari {company.display_name}: diterima "
+        f"{format_rupiah(accepted)}, ditolak {format_rupiah(rejected)}",
         lines=ledger_lines,
         source_kind="remittance",
         source_id=f"{company.id}:{remittance_ref}",

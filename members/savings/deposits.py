@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from kmp.auth import user_id_of
@@ -12,6 +13,7 @@ from kmp.extensions import db
 from kmp.ledger.chart import BANK, CASH, member_account_code
 from kmp.ledger.models import AccountType
 from kmp.ledger.services import open_account, post_entry
+from kmp.money import format_rupiah
 from kmp.timeutil import business_date
 from members.register.admission import (
     APPLICANT_PRINCIPAL_PREFIX,
@@ -61,16 +63,19 @@ def _check_deposit(member: Member, purpose: SavingsPurpose, amount_idr: int) -> 
             )
         if amount_idr > status.remaining_idr:
             raise _refuse(
-                f"Jumlah melebihi sisa simpanan pokok (sisa Rp {status.remaining_idr:,}).".replace(
-                    ",", "."
+                _(
+                    "Jumlah melebihi sisa simpanan pokok (sisa %(rest)s).",
+                    rest=format_rupiah(status.remaining_idr),
                 ),
                 "amount_idr",
                 "pokok_overpaid",
             )
         if not status.instalments_allowed and amount_idr != status.remaining_idr:
             raise _refuse(
-                f"Simpanan pokok kelompok ini harus dibayar lunas sekaligus: Rp "
-                f"{status.remaining_idr:,}.".replace(",", "."),
+                _(
+                    "Simpanan pokok kelompok ini harus dibayar lunas sekaligus: %(rest)s.",
+                    rest=format_rupiah(status.remaining_idr),
+                ),
                 "amount_idr",
                 "pokok_in_full",
             )
@@ -203,7 +208,7 @@ def record_receipt(
         member,
         "receipt",
         by_user,
-        f"{number}: simpanan {purpose.value} Rp {amount_idr:,}".replace(",", "."),
+        f"{number}: simpanan {purpose.value} {format_rupiah(amount_idr)}",
     )
     db.session.flush()
     return receipt

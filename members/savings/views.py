@@ -11,6 +11,7 @@ import datetime as dt
 
 from flask import (
     Blueprint,
+    Response,
     abort,
     current_app,
     flash,
@@ -500,7 +501,14 @@ def receipt_pdf(number: str):
     receipt = _receipt_or_404(number)
     member = receipt.member
     method = _("Tunai") if receipt.method.value == "cash" else _("Transfer bank")
-    rows = [
+    from kmp.pdf import Document
+
+    doc = Document(
+        title=_("Kwitansi %(n)s", n=receipt.number),
+        subject=f"{member.display_name} ({member.member_no or '-'})",
+        period=receipt.received_on.isoformat(),
+    )
+    items = [
         (_("Nomor"), receipt.number),
         (_("Diterima dari"), f"{member.display_name} ({member.member_no or '-'})"),
         (_("Untuk"), _("Simpanan %(p)s", p=receipt.purpose.value)),
@@ -511,14 +519,14 @@ def receipt_pdf(number: str):
         (_("Jurnal"), f"#{receipt.entry_id}"),
     ]
     if receipt.void is not None:
-        rows.append((_("DIBATALKAN"), receipt.void.reason))
-    return send_export(
-        rows,
-        [_("Keterangan"), _("Isi")],
-        f"kwitansi-{receipt.number}",
-        "pdf",
-        title=_("Kwitansi %(n)s", n=receipt.number),
+        items.append((_("DIBATALKAN"), receipt.void.reason))
+    doc.pairs(items, size=10)
+    doc.signatures([_("Penyetor"), _("Bendahara")])
+    response = Response(doc.output(), mimetype="application/pdf")
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="kwitansi-{receipt.number}.pdf"'
     )
+    return response
 
 
 @bp.post("/kwitansi/<number>/batal")
