@@ -572,19 +572,24 @@ def reset_token_user(token: str) -> tuple[PasswordResetToken, User]:
     return row, user
 
 
+def _spend_once(model, row_id: int, now: dt.datetime) -> bool:
+    """Mark a single-use row used; False when a concurrent request spent it first."""
+    done = db.session.execute(
+        update(model)
+        .where(model.id == row_id, model.used_at.is_(None))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return done.rowcount == 1
+
+
 def reset_password(token: str, new: str) -> User:
     """Set a new password with a reset token: the token and every other open one die, and
     every session of the user is logged out."""
     row, user = reset_token_user(token)
     user.set_password(new)
     now = now_utc()
-    used = db.session.execute(
-        update(PasswordResetToken)
-        .where(PasswordResetToken.id == row.id, PasswordResetToken.used_at.is_(None))
-        .values(used_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if used.rowcount != 1:
+    if not _spend_once(PasswordResetToken, row.id, now):
         raise InvalidResetToken("Tautan ini baru saja dipakai. Minta tautan baru.")
     db.session.execute(
         update(PasswordResetToken)
@@ -767,13 +772,7 @@ def reset_password_with_code(phone: str, code: str, new: str) -> User:
     if user is None or not user.is_active:
         raise InvalidResetCode(_("Akun ini tidak aktif."), field="code")
     check_password_strength(new)  # WeakPassword before the code is spent
-    spent = db.session.execute(
-        update(PasswordResetCode)
-        .where(PasswordResetCode.id == row.id, PasswordResetCode.used_at.is_(None))
-        .values(used_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if spent.rowcount != 1:
+    if not _spend_once(PasswordResetCode, row.id, now):
         raise InvalidResetCode(_("Kode ini baru saja dipakai. Minta kode baru."), field="code")
     user.set_password(new)
     user.password_changed_at = now

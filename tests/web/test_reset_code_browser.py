@@ -10,26 +10,16 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from kmp.auth import create_user
+import tests.integration.test_reset_code as _reset
 from kmp.extensions import db
 from kmp.notify import Notification, deliver_pending, fake_outbox
 from tests.web.helpers import submit_login
 
 pytestmark = pytest.mark.browser
 
-PHONE = "0812 3456 7890"
-
-
-@pytest.fixture(autouse=True)
-def _roomy_limits(app, monkeypatch):
-    monkeypatch.setitem(app.config, "KMP_LOGIN_RATE_LIMIT", "100 per minute")
-
-
-@pytest.fixture
-def member():
-    user = create_user(full_name="Agus Pratama", phone=PHONE, password="rahasia-12345")
-    db.session.commit()
-    return user
+PHONE = _reset.PHONE
+member = _reset.member  # the phone-only member, and roomy address limits: shared fixtures
+_roomy_address_limit = _reset._roomy_address_limit
 
 
 def _ask_code(page, number: str) -> None:
