@@ -4,7 +4,6 @@ the WhatsApp webhook Meta calls (``/pesan/whatsapp/webhook``)."""
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 
 from flask import (
@@ -23,6 +22,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
+from kmp.api import loads_json
 from kmp.auth import Role, role_required
 from kmp.extensions import db, limiter
 from kmp.notify import services
@@ -232,7 +232,7 @@ def whatsapp_webhook():
         log.warning("WhatsApp webhook refused: bad or missing signature")
         return jsonify({"status": "invalid_signature"}), 403
     try:
-        payload = json.loads(raw.decode("utf-8"))
+        payload = loads_json(raw.decode("utf-8"))  # a too-deep body is a ValueError too
     except (UnicodeDecodeError, ValueError):
         return jsonify({"status": "bad_request"}), 400
     try:

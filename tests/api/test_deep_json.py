@@ -38,3 +38,18 @@ def test_loads_json_turns_recursion_into_a_value_error():
         loads_json(DEEP_LIST)
     assert isinstance(caught.value, JSONTooDeep)
     assert loads_json('{"a": [1, 2]}') == {"a": [1, 2]}
+
+
+def test_the_whatsapp_webhook_refuses_a_deep_signed_body(app, client, monkeypatch):
+    from kmp.notify.providers.whatsapp import sign
+
+    monkeypatch.setitem(app.config, "KMP_WHATSAPP_APP_SECRET", "app-secret-test")
+    raw = DEEP_LIST.encode()
+    response = client.post(
+        "/pesan/whatsapp/webhook",
+        data=raw,
+        headers={"X-Hub-Signature-256": sign(raw, "app-secret-test")},
+        content_type="application/json",
+    )
+    assert response.status_code == 400
+    assert response.get_json() == {"status": "bad_request"}
