@@ -99,6 +99,7 @@ EXPECTED: dict[str, str] = {
     "savings.receipt_view": LOGGED_IN,
     "members.company": "partner",
     "members.company_page": "partner",
+    "members.designate_representative": "partner pengurus bendahara admin",
     "register.register": BOARD_READ,
     "members.member_detail": BOARD_READ,
     "members.member_card": BOARD_READ,
@@ -124,19 +125,19 @@ EXPECTED: dict[str, str] = {
     "officers.certificate_file": BOARD_READ,
     "register.privacy": PUBLIC,
     # governance
-    "governance.ballots": GOV_READ,
-    "governance.ballot": GOV_READ,
+    "governance.ballots": f"{GOV_READ} partner",  # a company's representative votes
+    "governance.ballot": f"{GOV_READ} partner",  # a company's representative votes
     "governance.ballot_cancel": BOARD,
     "governance.ballot_open": BOARD,
     "governance.candidates": GOV_READ,
     "governance.candidate_nominate": BOARD,
     "governance.candidate_withdraw": BOARD,
-    "governance.receipt_check": GOV_READ,
-    "governance.results": GOV_READ,
-    "governance.results_pdf": GOV_READ,
+    "governance.receipt_check": f"{GOV_READ} partner",  # a company's representative votes
+    "governance.results": f"{GOV_READ} partner",  # a company's representative votes
+    "governance.results_pdf": f"{GOV_READ} partner",  # a company's representative votes
     "governance.census": BOARD_READ,
-    "governance.ballot_vote": ANGGOTA,
-    "governance.receipt": ANGGOTA,
+    "governance.ballot_vote": f"{ANGGOTA} partner",
+    "governance.receipt": f"{ANGGOTA} partner",
     "governance.ballot_close": BOARD,
     "governance.ballot_new": BOARD,
     "governance.meetings": GOV_READ,
