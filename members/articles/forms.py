@@ -84,6 +84,12 @@ class ADForm(FlaskForm):
             {"prorate": "dapat SHU sebanding bulan keanggotaan", "exclude": "tidak dapat SHU"},
         ),
     )
+    leavers_get_jasa_modal = BooleanField(
+        _l("Anggota yang keluar di tengah tahun mendapat jasa modal (sebanding bulan)")
+    )
+    leavers_get_jasa_usaha = BooleanField(
+        _l("Anggota yang keluar di tengah tahun mendapat jasa usaha (transaksinya tahun itu)")
+    )
     quorum = FormField(RatioSubForm, label=_l("Kuorum"))
     quorum_per_group = BooleanField(_l("Kuorum juga berlaku per kelompok"))
     ordinary_threshold = FormField(RatioSubForm, label=_l("Ambang keputusan biasa"))
