@@ -228,6 +228,10 @@ class ADConfig:
     rat_warning_months: int = 5
     distribution_date: str = "07-31"  # month-day after the RAT
     require_certified_officers: bool = True
+    #: When every bendahara is conflicted (the only one is the member, or asked), another
+    #: pengurus decides a sukarela withdrawal or records a cash receipt; with this on, the
+    #: pengawas may too (``members.savings.guards``). Default: pengurus only.
+    pengawas_decide_without_bendahara: bool = False
     certificate_warning_days: int = 90
     officer_term_max_years: int = LEGAL_MAX_TERM_YEARS
     #: The stored version this configuration came from (not part of the payload).
@@ -282,7 +286,9 @@ _TOP_FIELDS.pop("version_id")
 _TOP_FIELDS.pop("version")
 #: Settings added after versions were already stored: a version without them reads the
 #: default (every other top-level key must be present).
-ADDED_LATER = frozenset({"leavers_get_jasa_modal", "leavers_get_jasa_usaha"})
+ADDED_LATER = frozenset(
+    {"leavers_get_jasa_modal", "leavers_get_jasa_usaha", "pengawas_decide_without_bendahara"}
+)
 _GROUP_FIELDS = {f.name: f for f in fields(GroupConfig)}
 _DEFAULTS = ADConfig()
 

@@ -110,6 +110,12 @@ class ADForm(FlaskForm):
         _l("Tanggal pembagian SHU (BB-HH)"), validators=[DataRequired(), Length(max=5)]
     )
     require_certified_officers = BooleanField(_l("Pengurus/pengawas wajib bersertifikat"))
+    pengawas_decide_without_bendahara = BooleanField(
+        _l(
+            "Pengawas boleh memutuskan penarikan/setoran bila satu-satunya bendahara adalah "
+            "yang berkepentingan (bawaan: hanya pengurus lain)"
+        )
+    )
     certificate_warning_days = IntegerField(
         _l("Peringatan sertifikat (hari sebelum habis)"), validators=[InputRequired()]
     )

@@ -67,6 +67,7 @@ def payload_from_form(form: ADForm) -> dict:
         "rat_warning_months",
         "distribution_date",
         "require_certified_officers",
+        "pengawas_decide_without_bendahara",
         "certificate_warning_days",
         "officer_term_max_years",
     ):
