@@ -57,6 +57,10 @@ EXPECTED: dict[str, str] = {
     "core.new_recovery_codes": LOGGED_IN,
     "core.forgot_password": PUBLIC,
     "core.reset_password_view": PUBLIC,  # the token is the credential
+    "invitations.accept": PUBLIC,  # the invitation token is the credential
+    "invitations.users": "admin",
+    "invitations.invite": "admin",
+    "invitations.cancel": "admin",
     "pwa.manifest": PUBLIC,
     "pwa.service_worker": PUBLIC,
     # audit trail
@@ -112,6 +116,7 @@ EXPECTED: dict[str, str] = {
     "importer.import_template": "pengurus bendahara admin",
     "officers.officers": BOARD_READ,
     "officers.officer_add": "pengurus bendahara admin",
+    "officers.officer_end": "pengurus bendahara admin",
     "officers.certificate_add": "pengurus bendahara admin",
     "exits.exits": "pengurus bendahara pengawas",
     "exits.exit_case": "pengurus bendahara pengawas",
