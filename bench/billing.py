@@ -68,13 +68,11 @@ def _insert_members(n: int) -> dt.date:
 
 def _count(period: dt.date) -> int:
     from kmp.extensions import db
-    from members.savings.models import WajibObligation
+    from members.savings.models import Obligation
 
     return int(
         db.session.scalar(
-            select(func.count())
-            .select_from(WajibObligation)
-            .where(WajibObligation.period == period)
+            select(func.count()).select_from(Obligation).where(Obligation.period == period)
         )
     )
 
@@ -102,7 +100,7 @@ def floor_phase(timer, *, n: int) -> dict:
     from kmp.extensions import db
     from kmp.timeutil import now_utc
     from members.register.models import Member
-    from members.savings.models import WajibObligation
+    from members.savings.models import Obligation
 
     month = _insert_members(n)
     m = Member.__table__
@@ -116,7 +114,7 @@ def floor_phase(timer, *, n: int) -> dict:
         "ad_version_id": literal(1, Integer()),
         "created_at": literal(now_utc(), UTCDateTime()),
     }
-    stmt = insert(WajibObligation.__table__).from_select(
+    stmt = insert(Obligation.__table__).from_select(
         list(columns), select(*columns.values()).where(m.c.status == "active")
     )
     with timer:

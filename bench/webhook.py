@@ -130,7 +130,7 @@ def subject_phase(timer, *, n: int) -> dict:
     from kmp.ledger.models import JournalEntry
     from kmp.ledger.queries import check_ledger
     from kmp.payments.factory import set_gateway
-    from members.savings.models import WajibObligation
+    from members.savings.models import Obligation
 
     app = current_app._get_current_object()
     bodies, gateway = _setup(n)
@@ -148,7 +148,7 @@ def subject_phase(timer, *, n: int) -> dict:
         select(func.count()).select_from(JournalEntry).where(JournalEntry.source_kind == "payment")
     )
     open_bills = db.session.scalar(
-        select(func.count()).select_from(WajibObligation).where(WajibObligation.is_open.is_(True))
+        select(func.count()).select_from(Obligation).where(Obligation.is_open.is_(True))
     )
     check = check_ledger()
     return {

@@ -21,7 +21,7 @@ from governance.models import (
 )
 from kmp.errors import DomainError
 from kmp.extensions import db
-from kmp.i18n import _
+from kmp.i18n import gettext as _
 from kmp.money import format_rupiah
 from members.census.services import (
     ARREARS,

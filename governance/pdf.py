@@ -1,4 +1,4 @@
-"""The results of a closed ballot as a PDF for the minutes (fpdf2, core font, A4)."""
+"""The results of a closed ballot as a PDF for the minutes (through the one PDF layer)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,6 @@ from typing import Any
 
 from governance.logic import percent, reason_label
 from kmp.timeutil import JAKARTA
-
-
-def _text(value: Any) -> str:
-    text = str(value if value is not None else "")
-    text = text.replace("\u2013", "-").replace("\u2014", "-").replace("\u2026", "...")
-    return text.encode("latin-1", "replace").decode("latin-1")
 
 
 def _when(instant) -> str:
@@ -31,40 +25,24 @@ def results_pdf(
     coop_name: str,
     **_ignored,
 ) -> bytes:
-    from fpdf import FPDF
-    from fpdf.fonts import FontFace
+    from kmp.pdf import Document
 
-    pdf = FPDF(orientation="portrait", unit="mm", format="A4")
-    pdf.set_auto_page_break(auto=True, margin=12)
-    pdf.set_title(_text(f"Hasil pemungutan suara: {proposal.title}"))
-    pdf.add_page()
+    doc = Document(
+        title=f"Hasil pemungutan suara: {proposal.title}",
+        period=f"{_when(proposal.opened_at)} – {_when(proposal.closed_at)}",
+        coop_name=coop_name,
+    )
 
     def line(text: str, size: int = 9, style: str = "") -> None:
-        pdf.set_font("Helvetica", style=style, size=size)
-        pdf.multi_cell(0, size * 0.5, _text(text), new_x="LMARGIN", new_y="NEXT")
+        doc.text(text, size=size, bold="B" in style)
 
     def table(headers: list[str], rows: list[list[Any]], numeric_from: int = 1) -> None:
-        pdf.set_font("Helvetica", size=7.5)
-        align = tuple("LEFT" if i < numeric_from else "RIGHT" for i in range(len(headers)))
-        with pdf.table(
-            headings_style=FontFace(emphasis="BOLD"), text_align=align, line_height=4
-        ) as t:
-            head = t.row()
-            for h in headers:
-                head.cell(_text(h))
-            for r in rows:
-                row = t.row()
-                for value in r:
-                    row.cell(_text(value))
-        pdf.ln(2)
+        doc.table(headers, rows, numeric=range(numeric_from, len(headers)), size=7.5)
 
-    line(coop_name, 9)
-    line(f"Hasil pemungutan suara: {proposal.title}", 13, "B")
     line(
         f"{proposal.kind.label}; dibuka {_when(proposal.opened_at)}; ditutup "
         f"{_when(proposal.closed_at)}; {'rahasia' if proposal.secret else 'terbuka'}."
     )
-    pdf.ln(2)
     outcome = "DITERIMA" if resolution.outcome.value == "passed" else "TIDAK DITERIMA"
     line(f"Keputusan (suara berbobot): {outcome}", 11, "B")
     if tally["type"] == "proposal":
@@ -84,7 +62,6 @@ def results_pdf(
     if tally["type"] == "proposal":
         word = "paling sedikit" if tally["threshold_inclusive"] else "lebih dari"
         line(f"Ambang: {word} {percent(tally['threshold'])} suara sah berbobot.")
-    pdf.ln(2)
 
     if tally["type"] == "proposal":
         rows = []
@@ -150,7 +127,6 @@ def results_pdf(
     table(headers, rows)
 
     line(f"Sidik jari SHA-256 daftar pemilih: {tally['census_fingerprint']}", 8)
-    pdf.ln(2)
     if proposal.secret:
         line(f"Daftar tanda terima ({len(receipts)} suara, urut kode)", 10, "B")
         table(
@@ -168,4 +144,4 @@ def results_pdf(
             ],
             numeric_from=4,
         )
-    return bytes(pdf.output())
+    return doc.output()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kmp.i18n import _
+from kmp.i18n import gettext as _
 from members.register.models import Member
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 
-from flask import Flask, g, request, session
+from flask import Flask, g, has_request_context, request, session
 from flask_login import current_user
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -21,6 +21,8 @@ def select_locale() -> str:
     from flask import current_app
 
     languages = current_app.config["KMP_LANGUAGES"]
+    if not has_request_context():  # a job, a CLI command: the cooperative's language
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     if current_user and current_user.is_authenticated and current_user.locale in languages:
         return current_user.locale
     chosen = session.get("lang") or request.cookies.get("kmp_lang")

@@ -263,11 +263,14 @@ def restore_command(path: str, yes: bool) -> None:
 @kmp_cli.command("notify-deliver")
 def notify_deliver_command() -> None:
     """Deliver the messages waiting in the outbox now (the scheduler does it every minute)."""
-    from kmp.notify import deliver_pending
+    from kmp.notify import deliver_all
 
-    sent, failed = deliver_pending(limit=10_000)
-    db.session.commit()
-    click.echo(f"{sent} message(s) sent, {failed} given up after repeated failures.")
+    report = deliver_all(seconds=3600)  # commits after every batch
+    click.echo(
+        f"{report.sent} message(s) sent, {report.retried} to retry later, "
+        f"{report.postponed} waiting for a provider, {report.skipped} opted out, "
+        f"{report.failed} failed on every channel."
+    )
 
 
 @kmp_cli.command("scheduler")

@@ -46,6 +46,31 @@ class BaseConfig:
     KMP_SMTP_USER = os.environ.get("KMP_SMTP_USER", "")
     KMP_SMTP_PASSWORD = os.environ.get("KMP_SMTP_PASSWORD", "")
     KMP_SMTP_FROM = os.environ.get("KMP_SMTP_FROM", "")
+    # Messages (kmp.notify): channels, WhatsApp Cloud API, SMS gateway (README "Pesan / messages").
+    KMP_NOTIFY_FALLBACK = os.environ.get("KMP_NOTIFY_FALLBACK", "whatsapp,sms,email")
+    KMP_NOTIFY_MAX_ATTEMPTS = int(os.environ.get("KMP_NOTIFY_MAX_ATTEMPTS", "5"))
+    KMP_NOTIFY_RETRY_SECONDS = int(os.environ.get("KMP_NOTIFY_RETRY_SECONDS", "60"))
+    KMP_NOTIFY_RETRY_MAX_SECONDS = int(os.environ.get("KMP_NOTIFY_RETRY_MAX_SECONDS", "21600"))
+    KMP_NOTIFY_QUIET_HOURS = os.environ.get("KMP_NOTIFY_QUIET_HOURS", "21:00-07:00")
+    KMP_NOTIFY_BATCH = int(os.environ.get("KMP_NOTIFY_BATCH", "500"))
+    KMP_NOTIFY_RUN_SECONDS = int(os.environ.get("KMP_NOTIFY_RUN_SECONDS", "50"))
+    KMP_WHATSAPP_TOKEN = os.environ.get("KMP_WHATSAPP_TOKEN", "")
+    KMP_WHATSAPP_PHONE_NUMBER_ID = os.environ.get("KMP_WHATSAPP_PHONE_NUMBER_ID", "")
+    KMP_WHATSAPP_APP_SECRET = os.environ.get("KMP_WHATSAPP_APP_SECRET", "")
+    KMP_WHATSAPP_VERIFY_TOKEN = os.environ.get("KMP_WHATSAPP_VERIFY_TOKEN", "")
+    KMP_WHATSAPP_API_VERSION = os.environ.get("KMP_WHATSAPP_API_VERSION", "v23.0")
+    KMP_WHATSAPP_API_BASE = os.environ.get("KMP_WHATSAPP_API_BASE", "https://graph.facebook.com")
+    KMP_WHATSAPP_LANGUAGE = os.environ.get("KMP_WHATSAPP_LANGUAGE", "id")
+    KMP_WHATSAPP_TEMPLATES = os.environ.get("KMP_WHATSAPP_TEMPLATES", "")
+    KMP_WHATSAPP_RATE = float(os.environ.get("KMP_WHATSAPP_RATE", "50"))
+    KMP_SMS_PROVIDER = os.environ.get("KMP_SMS_PROVIDER", "zenziva")
+    KMP_ZENZIVA_USERKEY = os.environ.get("KMP_ZENZIVA_USERKEY", "")
+    KMP_ZENZIVA_PASSKEY = os.environ.get("KMP_ZENZIVA_PASSKEY", "")
+    KMP_ZENZIVA_URL = os.environ.get(
+        "KMP_ZENZIVA_URL", "https://console.zenziva.net/reguler/api/sendsms/"
+    )
+    KMP_SMS_RATE = float(os.environ.get("KMP_SMS_RATE", "10"))
+    KMP_EMAIL_RATE = float(os.environ.get("KMP_EMAIL_RATE", "10"))
     KMP_COOP_NAME = os.environ.get(
         "KMP_COOP_NAME", "Koperasi Multi Pihak Mitra Pengemudi Nusantara"
     )
@@ -62,6 +87,13 @@ class BaseConfig:
     KMP_FAKE_GATEWAY_BASE_URL = os.environ.get("KMP_FAKE_GATEWAY_BASE_URL", "")
     KMP_SUKARELA_MIN_IDR = int(os.environ.get("KMP_SUKARELA_MIN_IDR", "10000"))
     KMP_SUKARELA_MAX_IDR = int(os.environ.get("KMP_SUKARELA_MAX_IDR", "50000000"))
+    # Bookkeeping (kmp.ledger.books): above the threshold an income/expense entry needs a
+    # second board member (unless the AD provider is installed); receipts are stored here.
+    KMP_EXPENSE_APPROVAL_THRESHOLD_IDR = int(
+        os.environ.get("KMP_EXPENSE_APPROVAL_THRESHOLD_IDR", "5000000")
+    )
+    KMP_RECEIPT_MAX_BYTES = int(os.environ.get("KMP_RECEIPT_MAX_BYTES", str(4 * 1024 * 1024)))
+    KMP_RECEIPT_DIR = os.environ.get("KMP_RECEIPT_DIR") or None  # default <instance>/receipts
 
     # Disbursements (SHU transfers): the fake outside production, Midtrans Iris in production.
     KMP_DISBURSER = os.environ.get("KMP_DISBURSER", "fake")
@@ -120,6 +152,7 @@ class TestingConfig(BaseConfig):
     REMEMBER_COOKIE_SECURE = False
     KMP_PAYMENT_GATEWAY = "fake"
     KMP_NOTIFIER = "fake"
+    KMP_NOTIFY_QUIET_HOURS = "off"  # tests set quiet hours (and the clock) themselves
     MIDTRANS_SERVER_KEY = "SB-Mid-server-TEST-ONLY-NOT-A-REAL-KEY"
     RATELIMIT_STORAGE_URI = "memory://"
 
@@ -152,6 +185,67 @@ class ProductionConfig(BaseConfig):
                 "KMP_IRIS_CREATOR_KEY is not set: production pays SHU transfers through "
                 "Midtrans Iris and needs its creator key."
             )
+        check_notifier(config)
+
+
+#: The message channels ``KMP_NOTIFIER`` may enable, and the settings each one needs.
+NOTIFY_CHANNELS = ("whatsapp", "sms", "email")
+_CHANNEL_SECRETS = {
+    "whatsapp": (
+        "KMP_WHATSAPP_TOKEN",
+        "KMP_WHATSAPP_PHONE_NUMBER_ID",
+        "KMP_WHATSAPP_APP_SECRET",
+        "KMP_WHATSAPP_VERIFY_TOKEN",
+    ),
+    "email": ("KMP_SMTP_HOST",),
+}
+_SMS_SECRETS = {"zenziva": ("KMP_ZENZIVA_USERKEY", "KMP_ZENZIVA_PASSKEY")}
+
+
+def notifier_channels(value: str | None) -> tuple[str, ...]:
+    """``KMP_NOTIFIER`` as a tuple: ``("fake",)`` or real channels (``whatsapp,sms,email``)."""
+    names = tuple(dict.fromkeys(p.strip().lower() for p in (value or "fake").split(",")))
+    return tuple(n for n in names if n) or ("fake",)
+
+
+def check_notifier(config: dict) -> None:
+    """Production: a real channel for every message, and every enabled provider's secrets."""
+    channels = notifier_channels(config.get("KMP_NOTIFIER"))
+    if "fake" in channels:
+        raise ConfigError(
+            "KMP_NOTIFIER=fake is refused in production: members' messages would never leave "
+            "the server (use e.g. KMP_NOTIFIER=whatsapp,sms,email)."
+        )
+    unknown = [c for c in channels if c not in NOTIFY_CHANNELS]
+    if unknown:
+        raise ConfigError(
+            f"KMP_NOTIFIER: unknown channel(s) {', '.join(unknown)}; use "
+            f"{', '.join(NOTIFY_CHANNELS)} (comma-separated)."
+        )
+    needed = [name for c in channels for name in _CHANNEL_SECRETS.get(c, ())]
+    if "sms" in channels:
+        provider = (config.get("KMP_SMS_PROVIDER") or "").lower()
+        if provider not in _SMS_SECRETS:
+            raise ConfigError(
+                f"KMP_SMS_PROVIDER={provider!r} is not supported: use {', '.join(_SMS_SECRETS)}."
+            )
+        needed += _SMS_SECRETS[provider]
+    for name in needed:
+        if not config.get(name):
+            raise ConfigError(
+                f"{name} is not set: production sends messages through "
+                f"KMP_NOTIFIER={','.join(channels)} and needs it."
+            )
+    from kmp.notify.delivery import parse_quiet_hours
+
+    try:
+        parse_quiet_hours(config.get("KMP_NOTIFY_QUIET_HOURS"))
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    if "whatsapp" in channels:
+        from kmp.notify.templates import parse_templates
+
+        parse_templates(config.get("KMP_WHATSAPP_TEMPLATES"))  # ConfigError names the problem
 
 
 CONFIGS = {

@@ -186,54 +186,13 @@ def write_pdf(
     title: str = "",
     subtitle: str = "",
 ) -> None:
-    """A plain A4 table (fpdf2 core font; text outside Latin-1 is replaced). For short reports:
-    the rows are laid out in memory. Integers are right-aligned with Indonesian thousand dots."""
-    from fpdf import FPDF
-    from fpdf.fonts import FontFace
+    """A table as an A4 PDF through the one PDF layer (``kmp.pdf``: Unicode fonts, the
+    cooperative's header, print date). For short reports: the rows are laid out in memory."""
+    from kmp.pdf import table_pdf
 
-    def text(value: Any) -> str:
-        value = cell_value(value)
-        if isinstance(value, int):
-            value = f"{value:,}".replace(",", ".")
-        elif isinstance(value, dt.datetime):
-            value = value.strftime("%Y-%m-%d %H:%M")
-        elif isinstance(value, dt.date):
-            value = value.isoformat()
-        value = str(value).replace("\u2013", "-").replace("\u2014", "-")
-        return value.encode("latin-1", "replace").decode("latin-1")
-
-    pdf = FPDF(orientation="portrait", unit="mm", format="A4")
-    pdf.set_auto_page_break(auto=True, margin=12)
-    pdf.add_page()
-    pdf.set_font("Helvetica", style="B", size=13)
-    if title:
-        pdf.cell(0, 8, text(title), new_x="LMARGIN", new_y="NEXT")
-    if subtitle:
-        pdf.set_font("Helvetica", size=9)
-        pdf.cell(0, 6, text(subtitle), new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("Helvetica", size=8)
-    materialised = [list(r) for r in rows]
-    numeric = [
-        bool(materialised)
-        and all(
-            isinstance(cell_value(r[i]), int)
-            for r in materialised
-            if i < len(r) and r[i] not in (None, "")
-        )
-        for i in range(len(headers))
-    ]
-    align = tuple("RIGHT" if n else "LEFT" for n in numeric)
-    with pdf.table(
-        headings_style=FontFace(emphasis="BOLD"), text_align=align, line_height=4.5
-    ) as table:
-        head = table.row()
-        for h in headers:
-            head.cell(text(h))
-        for r in materialised:
-            line = table.row()
-            for value in r:
-                line.cell(text(value))
-    fileobj.write(bytes(pdf.output()))
+    fileobj.write(
+        table_pdf(headers, (list(map(cell_value, r)) for r in rows), title=title, subtitle=subtitle)
+    )
 
 
 def export_filename(basename: str, fmt: str) -> str:

@@ -1,27 +1,26 @@
-"""``_`` for services: gettext that also works outside a request.
+"""``gettext`` for services: translated inside a request, the Indonesian msgid elsewhere.
 
-``flask_babel.gettext`` asks the locale selector, which reads the request (session, cookie,
-login); a service called from a job, the CLI or a test has none. Services import this one::
-
-    from kmp.i18n import _
-
-In a request the message is translated to the user's language; outside one (or inside
-``kmp.notify.recipient_locale``'s ``force_locale``) it is gettext with the default locale,
-i.e. the Indonesian msgid with its ``%(name)s`` values filled in.
+Services raise ``DomainError`` with messages that the views show as they are. In a request the
+message speaks the user's language; from the CLI, a job or a test without a request the
+Indonesian source text is used (Flask-Babel's locale selector needs a request).
 """
 
 from __future__ import annotations
 
 from flask import has_request_context
+from flask_babel import gettext as _babel_gettext
 
 
-def _(message: str, **variables) -> str:
-    from flask_babel import get_locale, gettext
-
+def gettext(text: str, **variables) -> str:
     if has_request_context():
-        return gettext(message, **variables)
-    try:
-        get_locale()  # inside force_locale(...) this answers without the request
-    except RuntimeError:
-        return message % variables if variables else message
-    return gettext(message, **variables)
+        return _babel_gettext(text, **variables)
+    return text % variables if variables else text
+
+
+def as_text(value) -> str:
+    """A lazy string (``lazy_gettext``) as text: translated in a request, else its msgid."""
+    if has_request_context() or not hasattr(value, "_args"):
+        return str(value)
+    text, *_rest = value._args  # noqa: SLF001 - flask_babel.LazyString keeps its msgid here
+    kwargs = getattr(value, "_kwargs", None) or {}
+    return text % kwargs if kwargs else text

@@ -51,7 +51,7 @@ from kmp.cli import kmp_cli
 from kmp.db import StrEnumType, UTCDateTime
 from kmp.errors import DomainError
 from kmp.extensions import db, limiter
-from kmp.i18n import _
+from kmp.i18n import gettext as _
 from kmp.timeutil import now_utc
 
 INVITATION_TTL = 7 * 24 * 60 * 60  # seconds

@@ -20,6 +20,7 @@ __all__ = [
     "format_rupiah",
     "parse_gateway_amount",
     "parse_rupiah",
+    "parse_rupiah_input",
     "to_gateway_amount",
 ]
 
@@ -109,13 +110,37 @@ def to_gateway_amount(amount_idr: int) -> int:
     return amount_idr
 
 
-def format_rupiah(amount_idr: int | None) -> str:
-    """``1250000 -> 'Rp 1.250.000'``; negative amounts as ``'-Rp 5.000'``."""
+def _current_locale():
+    """The request's locale (Flask-Babel), else the cooperative's default, else Indonesian."""
+    from babel import Locale
+
+    try:
+        from flask_babel import get_locale
+
+        locale = get_locale()
+    except (RuntimeError, KeyError, AttributeError):  # outside an app (scripts, pure tests)
+        locale = None
+    return locale or Locale.parse("id")
+
+
+def format_number(value: int | None, locale=None) -> str:
+    """The ONE number formatter: Babel's grouping for the locale (``1.250.000`` in
+    Indonesian, ``1,250,000`` in English)."""
+    from babel.numbers import format_decimal
+
+    if value is None:
+        return "–"
+    return format_decimal(value, locale=locale or _current_locale(), decimal_quantization=False)
+
+
+def format_rupiah(amount_idr: int | None, locale=None) -> str:
+    """``1250000 -> 'Rp 1.250.000'`` (``'Rp 1,250,000'`` in English); negative amounts as
+    ``'-Rp 5.000'``. The ``rupiah`` template filter and every message use this."""
     if amount_idr is None:
         return "–"
     _check_int(amount_idr, "amount")
     sign = "-" if amount_idr < 0 else ""
-    return f"{sign}Rp {abs(amount_idr):,}".replace(",", ".")
+    return f"{sign}Rp {format_number(abs(amount_idr), locale)}"
 
 
 _RUPIAH_INPUT = re.compile(r"^(?:Rp\.?\s*)?([0-9]{1,3}(?:\.[0-9]{3})+|[0-9]{1,18})(?:,00?)?$", re.I)
@@ -129,3 +154,34 @@ def parse_rupiah(text: str) -> int:
     if not match:
         raise MoneyError(f"not a Rupiah amount: {text!r}")
     return int(match.group(1).replace(".", ""))
+
+
+_SHORTHAND = re.compile(
+    r"^(?:Rp\.?\s*)?([0-9]+(?:[.,][0-9]+)?)\s*(jt|juta|rb|ribu|k|m|miliar|milyar)\.?$", re.I
+)
+_SHORTHAND_FACTORS = {
+    "rb": 1_000,
+    "ribu": 1_000,
+    "k": 1_000,
+    "jt": 1_000_000,
+    "juta": 1_000_000,
+    "m": 1_000_000_000,
+    "miliar": 1_000_000_000,
+    "milyar": 1_000_000_000,
+}
+
+
+def parse_rupiah_input(text: str) -> int:
+    """What a treasurer types, including shorthand: everything ``parse_rupiah`` reads plus
+    ``'10 jt'``, ``'1,5 juta'``, ``'1.5jt'``, ``'750 rb'``, ``'2 miliar'``. The result must be
+    whole Rupiah (``'1,2345 rb'`` is refused)."""
+    if not isinstance(text, str):
+        raise MoneyError("amount must be text")
+    match = _SHORTHAND.match(text.strip())
+    if not match:
+        return parse_rupiah(text)
+    number = Decimal(match.group(1).replace(",", "."))
+    value = number * _SHORTHAND_FACTORS[match.group(2).lower()]
+    if value != value.to_integral_value():
+        raise MoneyError(f"not a whole Rupiah amount: {text!r}")
+    return int(value)

@@ -48,11 +48,14 @@ class Registry:
     gateway: Any = None  # kmp.payments.gateway.PaymentGateway (checkout, reconciliation)
     webhook_gateway: Any = None  # the same, built with webhook timeouts
     disburser: Any = None  # kmp.payments.iris.Disburser
-    whatsapp_sender: Callable[[str, str], None] | None = None
+    notify_state: Any = None  # kmp.notify.ratelimit.NotifyState (providers, rate buckets)
     api_key_resolver: Callable[[str, str], Any] | None = None  # (prefix, hash) -> principal
     fake_outbox: list[dict] = field(default_factory=list)  # what the fake notifier "sent"
     audit_installed: bool = False
     replica_engine: Any = None  # a read replica's engine (KMP_READONLY_DATABASE_URL)
+    #: The income/expense approval threshold in Rupiah (the AD); None: the config key
+    #: KMP_EXPENSE_APPROVAL_THRESHOLD_IDR (kmp.ledger.books.services.approval_threshold_idr).
+    expense_threshold_provider: Callable[[], int] | None = None
     #: Cached per process: the visible navigation per frozen role set (kmp.templating).
     nav_cache: dict = field(default_factory=dict)
 

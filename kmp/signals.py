@@ -10,8 +10,10 @@ Events (any number of receivers):
 - ``payment_settled(purpose, payment=..., member_id=..., purpose=..., amount_idr=...)``
   sent by ``kmp.payments`` when a gateway payment is settled; received by the savings
   allocator (``members.savings``) and admission (``members.register``).
-- ``payment_reversed(purpose, payment=..., member_id=..., amount_idr=...)``: a settled payment
-  was refunded or charged back; received by ``members.savings``.
+- ``payment_reversed(purpose, payment=..., member_id=..., amount_idr=..., counted=...)``: a
+  booked payment was refunded, denied or charged back (its entry reversed); ``counted`` says
+  whether it was the payment that paid the intent (the intent is open again) or a duplicate.
+  Received by ``members.savings`` (the allocator takes back what it paid).
 - ``member_admitted(app, member=...)``: a member became active; received by
   ``members.register`` (welcome message with the member number).
 - ``member_status_changed(app, member=..., old=..., new=...)``: received by
@@ -30,6 +32,10 @@ nobody or more than one answers, so a missing receiver fails loudly, never silen
   may see as "my accounts"; answered by ``members.register``.
 - ``partner_patronage_requested(app, company_id=...) -> list[dict]``: the last periods of
   patronage a platform company reported; answered by ``payouts``.
+- ``payment_allocation_requested(purpose, intent=..., attempt=..., amount_idr=...,
+  paid_on=...) -> (credit_lines, notes)``: where the money of a settling gateway payment is
+  credited, decided when it arrives; ``notes`` flag the payment for the treasurer. Answered
+  by ``members.savings`` (the obligations allocator).
 """
 
 from __future__ import annotations
@@ -48,9 +54,12 @@ audit_event = _signals.signal("audit-event")
 
 member_accounts_requested = _signals.signal("member-accounts-requested")
 partner_patronage_requested = _signals.signal("partner-patronage-requested")
+payment_allocation_requested = _signals.signal("payment-allocation-requested")
 
 #: Signals that are questions: exactly one receiver answers.
-QUESTIONS = frozenset({"member-accounts-requested", "partner-patronage-requested"})
+QUESTIONS = frozenset(
+    {"member-accounts-requested", "partner-patronage-requested", "payment-allocation-requested"}
+)
 
 
 class UnansweredSignal(RuntimeError):

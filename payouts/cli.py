@@ -9,12 +9,13 @@ import click
 from flask.cli import AppGroup
 
 from kmp.extensions import db
+from kmp.money import format_rupiah
 
 payouts_cli = AppGroup("payouts", help="SHU: patronage import and distribution runs.")
 
 
 def _rp(value: int) -> str:
-    return f"Rp {value:,}".replace(",", ".")
+    return format_rupiah(value)
 
 
 @payouts_cli.command("import-patronage")

@@ -11,6 +11,7 @@ from xml.sax.saxutils import escape
 from sqlalchemy import case, func, select
 
 from kmp.extensions import db
+from kmp.money import format_rupiah
 from payouts.models import DistributionLine, DistributionRun
 
 FUND_LABELS = {
@@ -27,7 +28,7 @@ BRACKETS = (0, 1, 10_000, 50_000, 100_000, 250_000, 500_000, 1_000_000, 5_000_00
 
 
 def rp(value: int) -> str:
-    return "Rp " + f"{int(value):,}".replace(",", ".")
+    return format_rupiah(int(value))
 
 
 def fund_label(key: str) -> str:

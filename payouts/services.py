@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import (
     String,
     and_,
@@ -25,6 +26,7 @@ from kmp.auth import user_id_of
 from kmp.errors import Conflict, DomainError, Forbidden, IllegalTransition, NotFound
 from kmp.extensions import db
 from kmp.ledger.queries import income_statement
+from kmp.money import format_rupiah
 from kmp.replica import primary_reads
 from kmp.timeutil import business_date, now_utc
 from members.ad.services import current_ad
@@ -255,9 +257,12 @@ def compute_allocation(
         source, value, reason = "ledger", ledger_shu(fiscal_year), None
     if value <= 0:
         raise DomainError(
-            f"SHU tahun {fiscal_year} adalah Rp {value:,}".replace(",", ".")
-            + ": tidak ada sisa hasil usaha yang bisa dibagikan. Kerugian ditanggung cadangan "
-            "sesuai AD, bukan dibagi ke anggota.",
+            _(
+                "SHU tahun %(year)s adalah %(value)s: tidak ada sisa hasil usaha yang bisa "
+                "dibagikan. Kerugian ditanggung cadangan sesuai AD, bukan dibagi ke anggota.",
+                year=fiscal_year,
+                value=format_rupiah(value),
+            ),
             code="shu_not_positive",
             field="shu_idr",
         )
@@ -277,7 +282,7 @@ def compute_allocation(
     exited_status = {MemberStatus.EXITED.value, MemberStatus.DECEASED.value}
     lead = CAPITAL_BASIS_LEADING
     for row in _basis_rows(fiscal_year, ad.capital_basis, measure_of):
-        member_id, member_no, group_code, status, _, exited_date = row[:lead]
+        member_id, member_no, group_code, status, _joined, exited_date = row[:lead]
         c = cols.get(group_code)
         if c is None:
             continue
@@ -544,7 +549,7 @@ def approve_run(run: DistributionRun, resolution) -> DistributionRun:
     return run
 
 
-def on_resolution_adopted(sender, resolution=None, proposal=None, **_):  # noqa: ARG001
+def on_resolution_adopted(sender, resolution=None, proposal=None, **extra):  # noqa: ARG001
     """``resolution_adopted`` receiver: approve the run the SHU proposal refers to."""
     if proposal is None or str(proposal.kind) != "shu_allocation":
         return
@@ -562,7 +567,7 @@ def on_resolution_adopted(sender, resolution=None, proposal=None, **_):  # noqa:
     approve_run(run, resolution)
 
 
-def on_resolution_rejected(sender, proposal=None, **_):  # noqa: ARG001
+def on_resolution_rejected(sender, proposal=None, **extra):  # noqa: ARG001
     """``resolution_rejected`` receiver: the run the SHU proposal referred to stays computed
     (the board may correct it and propose again); the rejection is recorded in the audit."""
     if proposal is None or str(proposal.kind) != "shu_allocation":

@@ -23,6 +23,7 @@ from kmp.auth import Role, role_required
 from kmp.errors import DomainError
 from kmp.exports import send_export
 from kmp.extensions import db
+from kmp.money import format_number
 from members.register.models import Member
 from payouts import explain, posting, reports, services, transfers
 from payouts.forms import (
@@ -439,9 +440,9 @@ def slip_paragraphs(run: DistributionRun, line: DistributionLine) -> list[str]:
         _(
             "Tahun itu Anda mencatat %(value)s %(measure)s, dari total %(total)s %(measure)s "
             "kelompok Anda, atau %(pct)s%% dari seluruhnya. Maka jasa usaha Anda %(ju)s.",
-            value=f"{line.patronage:,}".replace(",", "."),
+            value=format_number(line.patronage),
             measure=measure,
-            total=f"{group.get('patronage_total', 0):,}".replace(",", "."),
+            total=format_number(group.get("patronage_total", 0)),
             pct=info["usaha_share_pct"],
             ju=rp(line.jasa_usaha_idr),
         ),

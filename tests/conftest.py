@@ -239,3 +239,7 @@ def login_with_totp(client, make_user, app, monkeypatch):
         return user
 
     return do
+
+
+# The notifier's fixtures (fresh fake outbox, movable clock, real providers faked at HTTP level).
+from tests.integration.notify_support import clock, fresh_notifier, real_providers  # noqa: E402, F401

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UniqueConstraint,
     event,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
@@ -115,12 +116,19 @@ class Posting(db.Model):
 
 
 class ClosedPeriod(db.Model):
-    """A closed fiscal year (tutup buku): no entry may be dated in it any more."""
+    """A closed period (tutup buku): no entry may be dated in it any more.
+
+    ``month`` 0 is the whole fiscal year; 1..12 one calendar month of it (a monthly lock)."""
 
     __tablename__ = "closed_periods"
+    __table_args__ = (
+        UniqueConstraint("fiscal_year", "month"),
+        CheckConstraint("month BETWEEN 0 AND 12", name="month_valid"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    fiscal_year: Mapped[int] = mapped_column(Integer, unique=True)
+    fiscal_year: Mapped[int] = mapped_column(Integer)
+    month: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     closed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now_utc)
     closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     note: Mapped[str | None] = mapped_column(Text)

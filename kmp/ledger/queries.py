@@ -147,7 +147,13 @@ class StatementSection:
         return sum(r[2] for r in self.rows)
 
 
-def _period_sums(types: tuple[AccountType, ...], start: dt.date | None, end: dt.date):
+def _period_sums(
+    types: tuple[AccountType, ...],
+    start: dt.date | None,
+    end: dt.date,
+    *,
+    without_year_end_close: bool = False,
+):
     key = member_kind_key()
     type_values = [t.value for t in types]
     query = (
@@ -170,6 +176,8 @@ def _period_sums(types: tuple[AccountType, ...], start: dt.date | None, end: dt.
         )
     if start is not None:
         query = query.where(Posting.entry_date >= start)
+    if without_year_end_close:
+        query = query.where(Posting.entry_id.not_in(year_end_entry_ids()))
     sections: dict[AccountType, list[tuple[str, str, int]]] = {t: [] for t in types}
     for code, type_, name, total in read_execute(query):
         type_ = AccountType(type_)
@@ -178,8 +186,20 @@ def _period_sums(types: tuple[AccountType, ...], start: dt.date | None, end: dt.
     return {t: StatementSection(t, rows) for t, rows in sections.items()}
 
 
+def year_end_entry_ids():
+    """Subquery: the ids of the year-end closing entries (income and expenses closed into SHU).
+    A statement of results leaves them out, so a closed year still shows what it earned."""
+    from kmp.ledger.services import YEAR_END_SOURCE_KIND
+
+    return select(JournalEntry.id).where(JournalEntry.source_kind == YEAR_END_SOURCE_KIND)
+
+
 def income_statement(start: dt.date, end: dt.date) -> dict:
-    sections = _period_sums((AccountType.INCOME, AccountType.EXPENSE), start, end)
+    """Income and expenses between ``start`` and ``end``; the year-end closing entries are left
+    out (they move the result into SHU, they are not income or expenses)."""
+    sections = _period_sums(
+        (AccountType.INCOME, AccountType.EXPENSE), start, end, without_year_end_close=True
+    )
     income = sections[AccountType.INCOME]
     expense = sections[AccountType.EXPENSE]
     return {

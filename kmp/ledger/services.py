@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from kmp.errors import Conflict, DomainError, NotFound
 from kmp.extensions import db
+from kmp.i18n import gettext as _
 from kmp.ledger.models import Account, AccountType, ClosedPeriod, JournalEntry, Posting
 from kmp.timeutil import business_date, now_utc
 
@@ -156,8 +157,71 @@ def _validate_shape(spec: EntrySpec) -> None:
         )
 
 
-def _closed_years() -> set[int]:
-    return set(db.session.scalars(select(ClosedPeriod.fiscal_year)))
+#: The source kind of the year-end closing entry (``kmp.ledger.closing``): the one entry that
+#: may still be dated on 31 December of a year whose December is already locked as a month
+#: (never once the year itself is closed). Statements of results leave it out.
+YEAR_END_SOURCE_KIND = "year_end_close"
+MONTHS_ID = (
+    "Januari",
+    "Februari",
+    "Maret",
+    "April",
+    "Mei",
+    "Juni",
+    "Juli",
+    "Agustus",
+    "September",
+    "Oktober",
+    "November",
+    "Desember",
+)
+
+
+def closed_periods() -> set[tuple[int, int]]:
+    """Every closed period as ``(fiscal_year, month)``; month 0 is the whole year."""
+    return {
+        (y, m) for y, m in db.session.execute(select(ClosedPeriod.fiscal_year, ClosedPeriod.month))
+    }
+
+
+def closed_years() -> set[int]:
+    """The fiscal years closed as a whole (month locks inside an open year not included)."""
+    return {y for y, m in closed_periods() if m == 0}
+
+
+def _month_label(year: int, month: int) -> str:
+    from flask import has_request_context
+    from flask_babel import format_date
+
+    if has_request_context():
+        return format_date(dt.date(year, month, 1), "MMMM y")
+    return f"{MONTHS_ID[month - 1]} {year}"
+
+
+def period_lock_message(
+    day: dt.date, closed: set[tuple[int, int]] | None = None, *, source_kind: str | None = None
+) -> str | None:
+    """Why nothing may be dated on ``day`` (its year or its month is closed), or None."""
+    closed = closed_periods() if closed is None else closed
+    if (day.year, 0) in closed:
+        return _(
+            "Tahun buku %(year)s sudah ditutup: entri baru harus bertanggal di periode yang "
+            "masih terbuka.",
+            year=day.year,
+        )
+    year_end = source_kind == YEAR_END_SOURCE_KIND and (day.month, day.day) == (12, 31)
+    if (day.year, day.month) in closed and not year_end:
+        return _(
+            "Bulan %(month)s sudah ditutup: entri bertanggal %(day)s ditolak. Catat entri di "
+            "bulan yang masih terbuka.",
+            month=_month_label(day.year, day.month),
+            day=day.isoformat(),
+        )
+    return None
+
+
+def is_period_closed(day: dt.date) -> bool:
+    return period_lock_message(day) is not None
 
 
 def post_entries(specs: Sequence[EntrySpec], *, lock: bool = True) -> list[JournalEntry | int]:
@@ -208,17 +272,15 @@ def post_entries(specs: Sequence[EntrySpec], *, lock: bool = True) -> list[Journ
         return results
 
     _begin_write_transaction()
-    closed = _closed_years()
+    closed = closed_periods()
     if closed:
-        for spec, _ in fresh:
-            if spec.entry_date.year in closed:
-                raise PeriodClosed(
-                    f"Tahun buku {spec.entry_date.year} sudah ditutup: entri baru harus bertanggal "
-                    "di periode yang masih terbuka."
-                )
+        for spec, _fp in fresh:
+            message = period_lock_message(spec.entry_date, closed, source_kind=spec.source_kind)
+            if message:
+                raise PeriodClosed(message)
 
     deltas: dict[int, int] = defaultdict(int)
-    for spec, _ in fresh:
+    for spec, _fp in fresh:
         for account_id, amount in spec._resolved:
             deltas[account_id] += amount
     account_ids = sorted(deltas)
@@ -446,7 +508,11 @@ def reverse_entry(
 
 
 def close_period(fiscal_year: int, *, by_user=None, note: str | None = None) -> ClosedPeriod:
-    if db.session.scalar(select(ClosedPeriod).where(ClosedPeriod.fiscal_year == fiscal_year)):
+    """Lock a whole fiscal year (the year-end close in ``kmp.ledger.closing`` calls this after
+    booking the year's result into SHU)."""
+    if db.session.scalar(
+        select(ClosedPeriod).where(ClosedPeriod.fiscal_year == fiscal_year, ClosedPeriod.month == 0)
+    ):
         raise Conflict(f"Tahun buku {fiscal_year} sudah ditutup.", code="already_closed")
     if fiscal_year >= business_date().year:
         raise LedgerError(
@@ -460,3 +526,40 @@ def close_period(fiscal_year: int, *, by_user=None, note: str | None = None) -> 
     db.session.add(period)
     db.session.flush()
     return period
+
+
+def close_month(
+    year: int, month: int, *, by_user=None, note: str | None = None
+) -> list[ClosedPeriod]:
+    """Lock the months of ``year`` up to and including ``month`` (a month that has ended; the
+    earlier months still open are locked with it, so a locked month never has an open month
+    before it in the same year). Returns the new locks; refuses when nothing is left to lock."""
+    if not 1 <= month <= 12:
+        raise LedgerError(_("Bulan harus 1 sampai 12."), code="month_invalid")
+    last_day = dt.date(year + (month == 12), month % 12 + 1, 1) - dt.timedelta(days=1)
+    if last_day >= business_date():
+        raise LedgerError(
+            _(
+                "Bulan %(month)s belum berakhir: tutup buku bulanan hanya untuk bulan yang "
+                "sudah lewat.",
+                month=_month_label(year, month),
+            ),
+            code="period_not_over",
+        )
+    closed = closed_periods()
+    if (year, 0) in closed:
+        raise Conflict(_("Tahun buku %(year)s sudah ditutup.", year=year), code="already_closed")
+    if (year, month) in closed:
+        raise Conflict(
+            _("Bulan %(month)s sudah ditutup.", month=_month_label(year, month)),
+            code="already_closed",
+        )
+    by_id = getattr(by_user, "id", by_user)
+    locks = [
+        ClosedPeriod(fiscal_year=year, month=m, closed_by_id=by_id, note=note)
+        for m in range(1, month + 1)
+        if (year, m) not in closed
+    ]
+    db.session.add_all(locks)
+    db.session.flush()
+    return locks

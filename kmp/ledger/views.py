@@ -21,7 +21,6 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import func, select
 
@@ -39,7 +38,9 @@ from kmp.ledger.forms import (
     ReverseForm,
 )
 from kmp.ledger.models import Account, AccountType, ClosedPeriod, JournalEntry
-from kmp.ledger.services import close_period, reverse_entry
+from kmp.ledger.services import MONTHS_ID, closed_years, reverse_entry
+from kmp.ledger.web import TYPE_LABELS, export_format, export_urls, type_label
+from kmp.money import format_rupiah
 from kmp.replica import replica_reads
 from kmp.timeutil import business_date
 
@@ -49,29 +50,9 @@ REVERSER_ROLES = (Role.PENGURUS, Role.BENDAHARA)
 CLOSER_ROLES = (Role.PENGURUS, Role.ADMIN)
 PAGE_SIZE = 50
 
-TYPE_LABELS = {
-    AccountType.ASSET: _l("Aset"),
-    AccountType.LIABILITY: _l("Kewajiban"),
-    AccountType.EQUITY: _l("Ekuitas"),
-    AccountType.INCOME: _l("Pendapatan"),
-    AccountType.EXPENSE: _l("Beban"),
-}
-
-
-# --- helpers -------------------------------------------------------------------------------
-
-
-def _export_format() -> str | None:
-    return request.args.get("format") or None
-
-
-def _export_urls() -> dict[str, str]:
-    """The current page's URL with ``format=csv`` / ``format=xlsx``."""
-    args = {k: v for k, v in request.args.items() if k not in ("format", "sebelum", "halaman")}
-    view_args = dict(request.view_args or {})
-    return {
-        fmt: url_for(request.endpoint, **view_args, **args, format=fmt) for fmt in ("csv", "xlsx")
-    }
+_export_format = export_format
+_export_urls = export_urls
+_type_label = type_label
 
 
 def _year_start(day: dt.date) -> dt.date:
@@ -83,10 +64,6 @@ def _page_arg() -> int:
         return max(1, int(request.args.get("halaman", "1")))
     except ValueError:
         return 1
-
-
-def _type_label(type_: AccountType) -> str:
-    return str(TYPE_LABELS[AccountType(type_)])
 
 
 def _can_reverse() -> bool:
@@ -423,49 +400,73 @@ def _closable_years() -> list[int]:
     first = db.session.scalar(select(func.min(JournalEntry.entry_date)))
     first_year = min(first.year if first else current - 1, current - 1)
     first_year = max(first_year, current - 10)
-    closed = set(db.session.scalars(select(ClosedPeriod.fiscal_year)))
+    closed = closed_years()
     return [y for y in range(current - 1, first_year - 1, -1) if y not in closed]
 
 
-def _render_periods(form: ClosePeriodForm, status: int = 200):
+def render_periods(form: ClosePeriodForm | None = None, month_form=None, status: int = 200):
+    """The period page: closed years (with their SHU) and months, the year and month forms."""
+    from kmp.ledger.closing.forms import CloseMonthForm
+    from kmp.ledger.closing.queries import year_end_closes, year_result
+    from kmp.ledger.closing.views import closable_months
+
+    if form is None:
+        form = ClosePeriodForm()
+        form.set_years(_closable_years())
+    if month_form is None:
+        month_form = CloseMonthForm()
+        month_form.set_months(closable_months())
     periods = db.session.execute(
         select(ClosedPeriod, User)
         .outerjoin(User, User.id == ClosedPeriod.closed_by_id)
-        .order_by(ClosedPeriod.fiscal_year.desc())
+        .order_by(ClosedPeriod.fiscal_year.desc(), ClosedPeriod.month.desc())
     ).all()
+    previews = {year: year_result(year) for year in _closable_years()[:3]}
     return render_template(
         "ledger/periods.html",
         periods=periods,
         form=form,
+        month_form=month_form,
         can_close=current_user.has_role(*CLOSER_ROLES),
+        closes=year_end_closes(),
+        previews=previews,
+        months=MONTHS_ID,
     ), status
 
 
 @bp.get("/tutup-buku")
 @role_required(*BOARD_ROLES)
 def periods():
-    form = ClosePeriodForm()
-    form.set_years(_closable_years())
-    return _render_periods(form)
+    return render_periods()
 
 
 @bp.post("/tutup-buku")
 @role_required(*CLOSER_ROLES)
 def close_period_view():
+    """Close a fiscal year: its income and expenses into SHU, then lock it."""
+    from kmp.ledger.closing.services import close_fiscal_year
+
     form = ClosePeriodForm()
     form.set_years(_closable_years())
     if not form.validate_on_submit():
-        return _render_periods(form, 422)
+        return render_periods(form, status=422)
     try:
-        period = close_period(
+        close = close_fiscal_year(
             form.fiscal_year.data, by_user=current_user, note=(form.note.data or "").strip() or None
         )
     except DomainError as error:
         db.session.rollback()
         form.fiscal_year.errors = [*form.fiscal_year.errors, error.message]
-        return _render_periods(form, 422)
+        return render_periods(form, status=422)
     db.session.commit()
-    flash(_("Tahun buku %(year)s sudah ditutup.", year=period.fiscal_year), "success")
+    flash(
+        _(
+            "Tahun buku %(year)s sudah ditutup; SHU %(shu)s dibukukan ke SHU tahun berjalan.",
+            year=close.fiscal_year,
+            shu=format_rupiah(close.shu_idr),
+        ),
+        "success",
+    )
     return redirect(url_for("ledger.periods"), 303)
 
 
@@ -517,3 +518,16 @@ def my_accounts():
         start=start,
         end=end,
     ), (200 if valid else 400)
+
+
+def _register_sub_features() -> None:
+    """The sub-features' pages live under this blueprint (``ledger.books.*``, ...)."""
+    from kmp.ledger.books.views import bp as books
+    from kmp.ledger.closing.views import bp as closing
+    from kmp.ledger.reconcile.views import bp as reconcile
+
+    for child in (books, reconcile, closing):
+        bp.register_blueprint(child)
+
+
+_register_sub_features()

@@ -37,8 +37,8 @@ from kmp import signals
 from kmp.errors import Conflict, DomainError, IllegalTransition
 from kmp.extensions import db
 from kmp.ledger.chart import GATEWAY_CLEARING
-from kmp.ledger.models import Account, ClosedPeriod, JournalEntry
-from kmp.ledger.services import post_entry, reverse_entry
+from kmp.ledger.models import Account, JournalEntry
+from kmp.ledger.services import is_period_closed, post_entry, reverse_entry
 from kmp.money import format_rupiah
 from kmp.payments.gateway import (
     OPEN_STATES,
@@ -325,6 +325,47 @@ def close_payment_intent(intent: PaymentIntent, reason: str, by_user=None) -> Pa
     return intent
 
 
+#: Attempts whose checkout page may still be paid.
+LIVE_STATES = (
+    PaymentState.CREATED,
+    PaymentState.TOKEN_ISSUED,
+    PaymentState.TOKEN_UNKNOWN,
+    PaymentState.PENDING,
+    PaymentState.CHALLENGE,
+)
+
+
+def live_attempt(intent: PaymentIntent) -> PaymentAttempt | None:
+    """The newest attempt of an OPEN intent whose checkout page can still be paid."""
+    if intent.status != IntentStatus.OPEN:
+        return None
+    for attempt in reversed(intent.attempts):
+        if attempt.state in (PaymentState.TOKEN_ISSUED, PaymentState.PENDING) and (
+            attempt.redirect_url
+        ):
+            return attempt
+    return None
+
+
+def cancel_checkout(intent: PaymentIntent, gateway: PaymentGateway, reason: str) -> None:
+    """Withdraw an OPEN intent and ask the gateway to cancel its live attempts first, so the
+    member cannot pay an old page. A gateway that does not answer does not stop this: money
+    that still arrives for a cancelled attempt is booked by the allocator and flagged."""
+    for attempt in intent.attempts:
+        if attempt.state not in LIVE_STATES:
+            continue
+        try:
+            status = gateway.cancel(attempt.order_id)
+        except GatewayError as error:
+            log.warning("cancel of %s failed: %s", attempt.order_id, error)
+            continue
+        if status is not None:
+            apply_gateway_status(attempt, status)
+    db.session.refresh(intent)
+    if intent.status == IntentStatus.OPEN:
+        close_payment_intent(intent, reason)
+
+
 # --------------------------------------------------------------------------- checkout
 
 
@@ -459,19 +500,28 @@ def _post_receipt(
     attempt: PaymentAttempt, intent: PaymentIntent, status: StatusResult
 ) -> JournalEntry:
     entry_date, _ = _receipt_date(status)
-    if entry_date is not None:
-        closed = db.session.scalar(
-            select(ClosedPeriod.id).where(ClosedPeriod.fiscal_year == entry_date.year)
+    if entry_date is not None and is_period_closed(entry_date):
+        _flag(
+            attempt,
+            f"Pelunasan bertanggal {entry_date.isoformat()} jatuh di periode buku yang sudah "
+            "ditutup; dibukukan pada tanggal hari ini.",
         )
-        if closed is not None:
-            _flag(
-                attempt,
-                f"Pelunasan bertanggal {entry_date.isoformat()} jatuh di tahun buku yang sudah "
-                "ditutup; dibukukan pada tanggal hari ini.",
-            )
-            entry_date = None
+        entry_date = None
+    # Where the money goes is decided now, not when the checkout opened: the feature that
+    # owns the purpose applies it to what the member owes at this moment (a bill paid in
+    # cash meanwhile is not paid twice).
+    credit_pairs, notes = signals.ask(
+        signals.payment_allocation_requested,
+        intent.purpose,
+        intent=intent,
+        attempt=attempt,
+        amount_idr=attempt.amount_idr,
+        paid_on=entry_date or business_date(),
+    )
+    for note in notes:
+        _flag(attempt, note)
     lines: list[tuple[str, int]] = [(GATEWAY_CLEARING, attempt.amount_idr)]
-    lines += [(code, -amount) for code, amount in intent.credit_pairs]
+    lines += [(code, -amount) for code, amount in credit_pairs]
     return post_entry(
         idempotency_key=f"midtrans:{attempt.order_id}:receipt",
         description=f"Pembayaran {intent.description} via Midtrans ({attempt.order_id})",
@@ -482,7 +532,7 @@ def _post_receipt(
     )
 
 
-def _send(signal, attempt: PaymentAttempt, intent: PaymentIntent) -> None:
+def _send(signal, attempt: PaymentAttempt, intent: PaymentIntent, **extra) -> None:
     signal.send(
         intent.purpose,
         payment=attempt,
@@ -490,6 +540,7 @@ def _send(signal, attempt: PaymentAttempt, intent: PaymentIntent) -> None:
         member_id=intent.member_id,
         purpose=intent.purpose,
         amount_idr=attempt.amount_idr,
+        **extra,
     )
 
 
@@ -544,7 +595,8 @@ def _on_reversed(attempt: PaymentAttempt, intent: PaymentIntent, status: StatusR
         intent.status = IntentStatus.OPEN
         intent.paid_at = None
         db.session.flush()
-        _send(signals.payment_reversed, attempt, intent)
+    if attempt.reversal_entry_id is not None:
+        _send(signals.payment_reversed, attempt, intent, counted=attempt.is_counted)
 
 
 def apply_gateway_status(attempt: PaymentAttempt, status: StatusResult) -> ApplyResult:

@@ -18,6 +18,7 @@ from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from typing import Any
 
 from kmp.errors import DomainError
+from kmp.money import format_number
 from members.ad.diff import DiffLine, diff_payloads, flatten_payload
 
 __all__ = [
@@ -416,7 +417,7 @@ def _build_allocation(raw: Any, problems: list) -> tuple[AllocationLine, ...]:
 
 
 def _rp(value: int) -> str:
-    return f"{value:,}".replace(",", ".")
+    return format_number(value)
 
 
 #: (minimum, maximum, unit) of every whole-number setting of a group ...

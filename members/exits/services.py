@@ -10,33 +10,41 @@ from kmp.auth import user_id_of
 from kmp.errors import Conflict, DomainError, IllegalTransition
 from kmp.extensions import db
 from kmp.ledger.chart import BANK, CASH, REFUND_PAYABLE, member_account_code
-from kmp.ledger.services import post_entry
+from kmp.ledger.models import AccountType
+from kmp.ledger.services import open_account, post_entry
+from kmp.money import format_rupiah
 from kmp.timeutil import business_date, now_utc
 from members.ad.services import current_ad
 from members.register.admission import _natural_balance
 from members.register.models import ExitCase, ExitKind, ExitStatus, Member, PaymentMethod
 from members.register.services import _refuse, _set_status, record_event
 from members.register.states import MemberStatus
-from members.savings.deposits import MEMBER_RECEIVABLE
 
 
 @dataclass(frozen=True)
 class RefundQuote:
+    """Domain decision 3: refund = pokok + wajib - every open obligation, never below 0.
+    ``owed_idr`` is what the member still owes (wajib months, loan instalments due and the
+    outstanding loan principal, contributions); ``arrears_idr`` the part the refund sets off
+    (at most pokok + wajib); the rest stays owed (loans) or is waived (simpanan wajib)."""
+
     pokok_idr: int
     wajib_idr: int
-    arrears_idr: int  # obligations deducted (at most pokok + wajib)
-    sukarela_idr: int  # shown for information: withdrawn separately
+    arrears_idr: int
+    sukarela_idr: int  # paid out with the refund unless the member keeps it until a date
+    owed_idr: int = 0
 
     @property
     def refund_idr(self) -> int:
         return self.pokok_idr + self.wajib_idr - self.arrears_idr
 
 
-def member_arrears_idr(member: Member) -> int:
-    """Unpaid obligations (wajib arrears) from the savings feature's hook; 0 until it exists."""
-    from members.savings import billing
+def member_arrears_idr(member: Member, on_date=None) -> int:
+    """What the member still owes at exit: obligations due by ``on_date`` and the kinds the
+    exit sets off before they are due (a loan's outstanding principal)."""
+    from members.savings.allocator import exit_owed_idr
 
-    return int(billing.member_arrears_idr_hook(member))
+    return exit_owed_idr(member.id, on_date or business_date())
 
 
 def compute_refund(member: Member) -> RefundQuote:
@@ -45,8 +53,8 @@ def compute_refund(member: Member) -> RefundQuote:
     pokok = _natural_balance(member_account_code("pokok", member.member_no))
     wajib = _natural_balance(member_account_code("wajib", member.member_no))
     sukarela = _natural_balance(member_account_code("sukarela", member.member_no))
-    arrears = min(max(member_arrears_idr(member), 0), pokok + wajib)
-    return RefundQuote(pokok, wajib, arrears, sukarela)
+    owed = max(member_arrears_idr(member), 0)
+    return RefundQuote(pokok, wajib, min(owed, pokok + wajib), sukarela, owed)
 
 
 def open_exit_case(member: Member) -> ExitCase | None:
@@ -99,24 +107,50 @@ def request_exit(
     return case
 
 
-def approve_exit(case: ExitCase, by_user) -> ExitCase:
-    """The board approves: refund = pokok + wajib - arrears moves to the refund payable; the
-    membership ends (status ``exited``); the member number is never reused."""
+def approve_exit(case: ExitCase, by_user, *, keep_sukarela: bool = False) -> ExitCase:
+    """The board approves: in ONE entry pokok and wajib (and sukarela, unless the member keeps
+    it) leave the member's accounts, what the member owes is set off (the obligations are
+    closed by the allocator, their money credited where each belongs), and the rest moves
+    to the refund payable. Simpanan wajib months the capital could not cover are waived; a
+    loan balance beyond it stays owed. The membership ends (``exited``, the login read-only);
+    the member number is never reused."""
+    from members.savings.allocator import EXIT_SETOFF_ACCOUNT, allocate, waive_at_exit
+
     if case.status is not ExitStatus.REQUESTED:
         raise IllegalTransition("Pengajuan ini sudah diputuskan.", code="exit_decided")
     member = case.member
+    today = business_date()
     quote = compute_refund(member)
+    sukarela = 0 if keep_sukarela else quote.sukarela_idr
     case.pokok_idr, case.wajib_idr = quote.pokok_idr, quote.wajib_idr
-    case.arrears_idr, case.refund_idr = quote.arrears_idr, quote.refund_idr
+    case.arrears_idr = quote.arrears_idr
+    case.refund_idr = quote.refund_idr + sukarela
+    case.sukarela_idr = sukarela
     lines = []
     if quote.pokok_idr:
         lines.append((member_account_code("pokok", member.member_no), quote.pokok_idr))
     if quote.wajib_idr:
         lines.append((member_account_code("wajib", member.member_no), quote.wajib_idr))
+    if sukarela:
+        lines.append((member_account_code("sukarela", member.member_no), sukarela))
     if quote.arrears_idr:
-        lines.append((MEMBER_RECEIVABLE, -quote.arrears_idr))
-    if quote.refund_idr:
-        lines.append((REFUND_PAYABLE, -quote.refund_idr))
+        open_account(
+            EXIT_SETOFF_ACCOUNT,
+            "Pendapatan penyelesaian kewajiban anggota keluar",
+            AccountType.INCOME,
+        )
+        setoff = allocate(
+            member,
+            quote.arrears_idr,
+            purpose="setoff",
+            source=f"exit:{case.id}",
+            paid_on=today,
+            account_overrides={"wajib": EXIT_SETOFF_ACCOUNT},
+            due_by=today,
+        )
+        lines += [(code, -amount) for code, amount in setoff.lines]
+    if case.refund_idr:
+        lines.append((REFUND_PAYABLE, -case.refund_idr))
     if lines:
         who = "ahli waris" if case.kind is ExitKind.DEATH else "anggota keluar"
         entry = post_entry(
@@ -128,11 +162,12 @@ def approve_exit(case: ExitCase, by_user) -> ExitCase:
             posted_by=by_user,
         )
         case.payable_entry_id = entry.id
-    case.status = ExitStatus.PAYABLE if quote.refund_idr else ExitStatus.PAID
+    waive_at_exit(member.id, f"exit:{case.id}")
+    case.status = ExitStatus.PAYABLE if case.refund_idr else ExitStatus.PAID
     case.decided_at = now_utc()
     case.decided_by_id = user_id_of(by_user)
     _set_status(member, MemberStatus.EXITED, by_user, "Keluar disetujui pengurus")
-    member.exited_date = business_date()
+    member.exited_date = today
     db.session.flush()
     return case
 
@@ -180,6 +215,6 @@ def pay_exit_refund(
     case.paid_at = now_utc()
     case.paid_by_id = user_id_of(by_user)
     case.status = ExitStatus.PAID
-    record_event(case.member, "refund_paid", by_user, f"Rp {case.refund_idr:,}".replace(",", "."))
+    record_event(case.member, "refund_paid", by_user, format_rupiah(case.refund_idr))
     db.session.flush()
     return case

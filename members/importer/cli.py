@@ -8,6 +8,7 @@ import time
 import click
 
 from kmp.extensions import db
+from kmp.money import format_rupiah
 from members.register.cli import members_cli
 
 
@@ -43,8 +44,8 @@ def import_command(path: str, dry_run: bool, by_email: str | None) -> None:
     if dry_run:
         db.session.rollback()
         click.echo(
-            f"Pemeriksaan OK: {result.rows} baris benar, saldo awal Rp "
-            f"{result.total_opening_idr:,} (tidak ada yang disimpan).".replace(",", ".")
+            f"Pemeriksaan OK: {result.rows} baris benar, saldo awal "
+            f"{format_rupiah(result.total_opening_idr)} (tidak ada yang disimpan)."
         )
         return
     db.session.commit()

@@ -37,7 +37,7 @@ from sqlalchemy import insert, select
 
 from kmp.auth import User, normalise_phone
 from kmp.extensions import db
-from kmp.i18n import _
+from kmp.i18n import gettext as _
 from kmp.ledger.chart import MEMBER_ACCOUNTS
 from kmp.ledger.models import Account, AccountType, ClosedPeriod
 from kmp.ledger.services import EntrySpec, get_account, post_entries

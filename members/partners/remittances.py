@@ -8,6 +8,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from kmp.auth import user_id_of
@@ -16,6 +17,7 @@ from kmp.extensions import db
 from kmp.ledger.chart import PARTNER_PAYABLE
 from kmp.ledger.models import AccountType
 from kmp.ledger.services import open_account, post_entry
+from kmp.money import format_rupiah
 from kmp.timeutil import business_date
 from members.partners.links import worker_map
 from members.partners.models import (
@@ -30,7 +32,7 @@ from members.register import admission as register_admission
 from members.register.models import Member, SavingsPurpose
 from members.register.states import MemberStatus
 from members.savings import deposits as savings_deposits
-from members.savings.billing import settle_obligations
+from members.savings.allocator import allocate, remittance_purposes
 
 REMITTANCE_CLEARING = "asset:partner-remittance-clearing"
 
@@ -133,13 +135,15 @@ def submit_remittance(
             raise DomainError("Jumlah harus bilangan bulat.", code="invalid", field="lines")
         if line.amount_idr <= 0:
             raise DomainError("Setiap jumlah harus lebih dari Rp 0.", code="invalid", field="lines")
-        if line.purpose not in {p.value for p in SavingsPurpose}:
+        if line.purpose not in remittance_purposes():
             raise DomainError("Jenis simpanan tidak dikenal.", code="invalid", field="lines")
     line_sum = sum(ln.amount_idr for ln in lines)
     if line_sum != total_idr:
         raise DomainError(
-            f"Total (Rp {total_idr:,}) tidak sama dengan jumlah baris (Rp {line_sum:,}).".replace(
-                ",", "."
+            _(
+                "Total (%(total)s) tidak sama dengan jumlah baris (%(lines)s).",
+                total=format_rupiah(total_idr),
+                lines=format_rupiah(line_sum),
             ),
             code="total_mismatch",
             field="total_idr",
@@ -157,7 +161,8 @@ def submit_remittance(
     seen: set[tuple[str, str]] = set()
     decided: list[tuple[RemittanceLineIn, str, int | None, str | None, str | None]] = []
     credits: list[tuple[str, int]] = []
-    for line in lines:
+    ref_key = hashlib.sha256(remittance_ref.encode()).hexdigest()[:20]
+    for number, line in enumerate(lines, start=1):
         worker_id = line.platform_worker_id.strip().upper()
         member_id = links.get(worker_id)
         code = reason = None
@@ -167,9 +172,15 @@ def submit_remittance(
             code, reason = "duplicate_line", "Baris ganda untuk pengemudi dan jenis simpanan ini."
         else:
             try:
-                credits.extend(
-                    savings_deposits.savings_credit_lines(member_id, line.purpose, line.amount_idr)
-                )
+                with db.session.begin_nested():
+                    credits.extend(
+                        _allocate_line(
+                            members[member_id],
+                            line,
+                            paid_on,
+                            f"remittance:{company.id}:{ref_key}:{number}",
+                        )
+                    )
             except DomainError as error:
                 code, reason = error.code, error.message
         seen.add((worker_id, line.purpose))
@@ -183,8 +194,8 @@ def submit_remittance(
         ledger_lines.append((PARTNER_PAYABLE, -rejected))
     entry = post_entry(
         idempotency_key=f"remittance:{company.id}:{remittance_ref}",
-        description=f"Remitansi {remittance_ref} dari {company.display_name}: diterima Rp "
-        f"{accepted:,}, ditolak Rp {rejected:,}".replace(",", "."),
+        description=f"Remitansi {remittance_ref} dari {company.display_name}: diterima "
+        f"{format_rupiah(accepted)}, ditolak {format_rupiah(rejected)}",
         lines=ledger_lines,
         source_kind="remittance",
         source_id=f"{company.id}:{remittance_ref}",
@@ -222,11 +233,7 @@ def submit_remittance(
         )
     db.session.flush()
     for line, status, member_id, _code, _reason in decided:
-        if status != LineStatus.ACCEPTED:
-            continue
-        if line.purpose == SavingsPurpose.WAJIB:
-            _settle_wajib(member_id, line.amount_idr, paid_on, remittance)
-        elif line.purpose == SavingsPurpose.POKOK:
+        if status == LineStatus.ACCEPTED and line.purpose == SavingsPurpose.POKOK:
             register_admission.activate_if_ready(members[member_id], by_user)
     queue_webhook(
         company.id,
@@ -244,9 +251,17 @@ def submit_remittance(
     return remittance, False
 
 
-def _settle_wajib(member_id: int, amount_idr: int, paid_on: dt.date, remittance) -> None:
-    """Settle the member's oldest open wajib obligations with the remitted amount."""
-    settle_obligations(member_id, amount_idr, paid_on=paid_on, source=f"remittance:{remittance.id}")
+def _allocate_line(
+    member: Member, line: RemittanceLineIn, paid_on: dt.date, source: str
+) -> list[tuple[str, int]]:
+    """A check-off line goes through the allocator like any payment (oldest bills first, an
+    excess as advance credit or sukarela); returns its credit lines. Refusals reject the line."""
+    if line.purpose in {p.value for p in SavingsPurpose} and line.purpose != SavingsPurpose.POKOK:
+        savings_deposits.savings_account_code(member, line.purpose)  # member may deposit?
+    allocation = allocate(
+        member, line.amount_idr, purpose=line.purpose, source=source, paid_on=paid_on
+    )
+    return allocation.lines
 
 
 def remittance_result(remittance: Remittance) -> dict:

@@ -16,7 +16,7 @@ from members.partners.links import links_query, worker_view
 from members.partners.models import LineStatus, Remittance, RemittanceLine, WorkerLink
 from members.register.models import Member
 from members.register.states import MemberStatus
-from members.savings.models import WajibObligation
+from members.savings.models import Obligation
 
 
 def _month(day: dt.date) -> str:
@@ -37,12 +37,12 @@ def company_summary(company: Member) -> dict:
         ).where(Member.id.in_(linked_ids))
     ).one()
     arrears = read_execute(  # active linked workers with an unpaid month billed
-        select(func.count(func.distinct(WajibObligation.member_id)))
-        .join(Member, Member.id == WajibObligation.member_id)
+        select(func.count(func.distinct(Obligation.member_id)))
+        .join(Member, Member.id == Obligation.member_id)
         .where(
-            WajibObligation.member_id.in_(linked_ids),
-            WajibObligation.is_open.is_(True),
-            WajibObligation.period <= business_date(),
+            Obligation.member_id.in_(linked_ids),
+            Obligation.is_open.is_(True),
+            Obligation.period <= business_date(),
             Member.status == MemberStatus.ACTIVE,
         )
     ).scalar_one()

@@ -120,10 +120,16 @@ def activate_if_ready(member: Member, by_user=None) -> bool:
     ids = open_member_accounts(member.id, member.member_no)
     deposit = _natural_balance(applicant_account_code(member))
     if deposit:
+        # Never more than the AD's pokok becomes pokok: a deposit beyond it (two checkouts
+        # paid, say) becomes the new member's simpanan sukarela.
+        pokok = min(deposit, status.required_idr) if status.required_idr else deposit
+        lines = [(applicant_account_code(member), deposit), (ids["pokok"], -pokok)]
+        if deposit > pokok:
+            lines.append((ids["sukarela"], pokok - deposit))
         post_entry(
             idempotency_key=f"member-admission:{member.id}",
             description=f"Simpanan pokok calon anggota menjadi simpanan pokok {member.member_no}",
-            lines=[(applicant_account_code(member), deposit), (ids["pokok"], -deposit)],
+            lines=lines,
             source_kind="member_admission",
             source_id=member.id,
             posted_by=by_user,

@@ -210,6 +210,8 @@ class ExitCase(db.Model):
     wajib_idr: Mapped[int] = mapped_column(Rupiah, default=0)
     arrears_idr: Mapped[int] = mapped_column(Rupiah, default=0)
     refund_idr: Mapped[int] = mapped_column(Rupiah, default=0)
+    #: Sukarela paid out with the refund (0 when the member keeps it for now).
+    sukarela_idr: Mapped[int] = mapped_column(Rupiah, default=0, server_default="0")
     payable_entry_id: Mapped[int | None] = mapped_column(ForeignKey("journal_entries.id"))
     paid_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     paid_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from kmp.auth import Role, User, user_id_of
 from kmp.errors import DomainError, Forbidden
 from kmp.extensions import db
-from kmp.i18n import _
+from kmp.i18n import gettext as _
 from members.register.models import Member, MemberStaff
 from members.register.services import record_event
 

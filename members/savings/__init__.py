@@ -23,6 +23,7 @@ def init_app(app: Flask) -> None:
     register_seed_hook(app, _seed_wajib_bills)
     signals.payment_settled.connect(savings.on_savings_payment_settled, weak=False)
     signals.payment_reversed.connect(savings.on_savings_payment_reversed, weak=False)
+    signals.payment_allocation_requested.connect(savings.allocate_payment, weak=False)
     board = (Role.PENGURUS, Role.BENDAHARA, Role.PENGAWAS, Role.ADMIN)
     register_nav(
         app,

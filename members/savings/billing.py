@@ -1,18 +1,15 @@
-"""Simpanan wajib billing: monthly obligations, settling them, arrears.
+"""Simpanan wajib billing: monthly obligations, reminders, arrears.
 
 * ``bill_wajib(month)``: one set-based ``INSERT ... SELECT`` creates every active member's
-  obligation for the month from the AD amount of the member's group; the unique constraint
-  (member, month) with ``ON CONFLICT DO NOTHING`` makes a second run a no-op. Billing writes no
-  ledger entry: wajib is member equity and is booked when the money arrives (cash basis);
-  the obligation rows are the schedule and the arrears.
-* ``settle_obligations(member_id, amount_idr, *, paid_on, source) -> int``: applies money
-  that was already booked to the member's wajib account to the oldest open obligations first
-  and returns the amount applied (the rest is simply extra wajib savings). Idempotent per
-  ``source`` (a second call with the same live source applies nothing more).
-  ``unsettle_obligations(source)`` undoes it (a voided receipt, a reversed payment).
-* Arrears: ``arrears_months(member_ids, on_date)`` / ``arrears_idr(member_id)``: open
-  obligations for months up to ``on_date``. Installed as the hooks
-  the census (``members.queries.eligible_members``) and the exit refund ask them directly.
+  wajib obligation for the month from the AD amount of the member's group; the unique key
+  (member, kind, period, ref) with ``ON CONFLICT DO NOTHING`` makes a second run a no-op;
+  then advance credit (wajib paid ahead) pays the new bills (``allocator.apply_advance_credits``).
+  Billing writes no ledger entry: wajib is member equity and is booked when the money
+  arrives (cash basis); the obligation rows are the schedule and the arrears.
+* Money is applied to obligations only by ``members.savings.allocator``.
+* Arrears: ``arrears_months(member_ids, on_date)`` / ``arrears_idr(member_id)``: open wajib
+  obligations for months up to ``on_date`` (the census and the arrears list ask them);
+  ``all_open_idr(member_id)``: everything still owed, of every kind (the exit set-off).
 
 Services flush, never commit.
 """
@@ -26,12 +23,13 @@ from sqlalchemy import Boolean, Date, Integer, String, case, cast, func, literal
 from sqlalchemy.dialects import postgresql, sqlite
 
 from kmp.db import Rupiah, UTCDateTime
-from kmp.errors import DomainError
 from kmp.extensions import db
 from kmp.timeutil import add_months, business_date, month_key, now_utc
 from members.register.models import Member
 from members.register.states import MemberStatus
-from members.savings.models import ObligationPayment, WajibObligation
+from members.savings.models import Obligation
+
+WAJIB = "wajib"
 
 __all__ = [
     "arrears_idr",
@@ -39,8 +37,6 @@ __all__ = [
     "bill_wajib",
     "member_arrears_idr_hook",
     "open_obligations",
-    "settle_obligations",
-    "unsettle_obligations",
 ]
 
 
@@ -54,100 +50,6 @@ def _month_start(day: dt.date) -> dt.date:
 
 def _month_end(day: dt.date) -> dt.date:
     return add_months(_month_start(day), 1) - dt.timedelta(days=1)
-
-
-# --------------------------------------------------------------------------- settling
-
-
-def settle_obligations(member_id: int, amount_idr: int, *, paid_on: dt.date, source: str) -> int:
-    """Apply ``amount_idr`` (already booked to the member's wajib account) to the member's
-    oldest open obligations first; returns the Rupiah applied (0..amount_idr).
-
-    The member's open obligations are locked (``FOR UPDATE`` on PostgreSQL) so two payments
-    arriving together settle different months. Calling again with the same ``source`` while
-    its earlier application stands applies nothing and returns what was applied then.
-    """
-    if isinstance(amount_idr, bool) or not isinstance(amount_idr, int) or amount_idr < 0:
-        raise DomainError("Jumlah pelunasan harus Rupiah bulat, tidak negatif.", code="bad_amount")
-    source = (source or "").strip()
-    if not source or len(source) > 80:
-        raise DomainError("Sumber pelunasan wajib diisi (maks. 80 karakter).", code="bad_source")
-    if amount_idr == 0:
-        return 0
-    query = (
-        select(WajibObligation)
-        .where(WajibObligation.member_id == member_id, WajibObligation.is_open.is_(True))
-        .order_by(WajibObligation.period, WajibObligation.id)
-        .execution_options(populate_existing=True)
-    )
-    if _is_pg():
-        query = query.with_for_update()
-    obligations = list(db.session.scalars(query))
-    already = db.session.scalar(
-        select(func.coalesce(func.sum(ObligationPayment.amount_idr), 0)).where(
-            ObligationPayment.source == source,
-            ObligationPayment.member_id == member_id,
-            ObligationPayment.reversed_at.is_(None),
-        )
-    )
-    if already:
-        return int(already)
-    left = amount_idr
-    for obligation in obligations:
-        if left <= 0:
-            break
-        part = min(left, obligation.remaining_idr)
-        obligation.paid_idr += part
-        if obligation.paid_idr >= obligation.amount_idr:
-            obligation.is_open = False
-            obligation.settled_on = paid_on
-        db.session.add(
-            ObligationPayment(
-                obligation_id=obligation.id,
-                member_id=member_id,
-                amount_idr=part,
-                paid_on=paid_on,
-                source=source,
-            )
-        )
-        left -= part
-    db.session.flush()
-    return amount_idr - left
-
-
-def unsettle_obligations(source: str) -> int:
-    """Undo what ``source`` settled (the money was taken back): the obligations are open
-    again. Returns the Rupiah un-applied. Idempotent."""
-    payments = list(
-        db.session.scalars(
-            select(ObligationPayment)
-            .where(ObligationPayment.source == source, ObligationPayment.reversed_at.is_(None))
-            .order_by(ObligationPayment.id)
-        )
-    )
-    if not payments:
-        return 0
-    ids = sorted({p.obligation_id for p in payments})
-    query = (
-        select(WajibObligation)
-        .where(WajibObligation.id.in_(ids))
-        .order_by(WajibObligation.id)
-        .execution_options(populate_existing=True)
-    )
-    if _is_pg():
-        query = query.with_for_update()
-    obligations = {o.id: o for o in db.session.scalars(query)}
-    now = now_utc()
-    total = 0
-    for payment in payments:
-        obligation = obligations[payment.obligation_id]
-        obligation.paid_idr -= payment.amount_idr
-        obligation.is_open = True
-        obligation.settled_on = None
-        payment.reversed_at = now
-        total += payment.amount_idr
-    db.session.flush()
-    return total
 
 
 # --------------------------------------------------------------------------- billing
@@ -182,7 +84,11 @@ def bill_wajib(month: dt.date) -> BillingResult:
     )
     columns = {
         "member_id": m.c.id,
+        "kind": literal(WAJIB, String()),
         "period": literal(period, Date()),
+        "due_date": literal(period, Date()),
+        "ref": literal("", String()),
+        "priority": literal(50, Integer()),
         "group_code": m.c.group_code,
         "amount_idr": amount,
         "paid_idr": literal(0, Rupiah()),
@@ -195,19 +101,22 @@ def bill_wajib(month: dt.date) -> BillingResult:
         m.c.group_code.in_(list(amounts)),
         (m.c.joined_date.is_(None)) | (m.c.joined_date <= _month_end(period)),
     )
-    table = WajibObligation.__table__
+    table = Obligation.__table__
     dialect = postgresql if _is_pg() else sqlite
     stmt = (
         dialect.insert(table)
         .from_select(list(columns), source)
-        .on_conflict_do_nothing(index_elements=["member_id", "period"])
+        .on_conflict_do_nothing(index_elements=["member_id", "kind", "period", "ref"])
     )
     db.session.execute(stmt)
     row = db.session.execute(
-        select(func.count(), func.coalesce(func.sum(WajibObligation.amount_idr), 0)).where(
-            WajibObligation.period == period, WajibObligation.created_at == stamp
+        select(func.count(), func.coalesce(func.sum(Obligation.amount_idr), 0)).where(
+            Obligation.kind == WAJIB, Obligation.period == period, Obligation.created_at == stamp
         )
     ).one()
+    from members.savings.allocator import apply_advance_credits
+
+    apply_advance_credits(WAJIB, period)
     return BillingResult(period, int(row[0]), int(row[1]))
 
 
@@ -268,9 +177,15 @@ def queue_bill_notices(period: dt.date) -> int:
     """One "your wajib bill" message per member billed for ``period`` (one statement)."""
     from kmp.money import format_rupiah
 
-    m, o = Member.__table__, WajibObligation.__table__
+    m, o = Member.__table__, Obligation.__table__
     key = month_key(period)
-    amounts = sorted(set(db.session.scalars(select(o.c.amount_idr).where(o.c.period == period))))
+    amounts = sorted(
+        set(
+            db.session.scalars(
+                select(o.c.amount_idr).where(o.c.kind == WAJIB, o.c.period == period)
+            )
+        )
+    )
     if not amounts:
         return 0
     body = case(
@@ -293,6 +208,7 @@ def queue_bill_notices(period: dt.date) -> int:
         select(*columns.values())
         .select_from(o.join(m, m.c.id == o.c.member_id))
         .where(
+            o.c.kind == WAJIB,
             o.c.period == period,
             o.c.is_open.is_(True),
             func.coalesce(m.c.email, m.c.phone).is_not(None),
@@ -303,13 +219,13 @@ def queue_bill_notices(period: dt.date) -> int:
 
 def queue_arrears_reminders(on_date: dt.date, min_months: int = REMINDER_MIN_MONTHS) -> int:
     """A reminder to every member with ``min_months`` or more unpaid months (once a month)."""
-    m, o = Member.__table__, WajibObligation.__table__
+    m, o = Member.__table__, Obligation.__table__
     owed = (
         select(
             o.c.member_id.label("member_id"),
             func.count().label("months"),
         )
-        .where(o.c.is_open.is_(True), o.c.period <= on_date)
+        .where(o.c.kind == WAJIB, o.c.is_open.is_(True), o.c.period <= on_date)
         .group_by(o.c.member_id)
         .having(func.count() >= min_months)
         .subquery()
@@ -341,21 +257,42 @@ def queue_arrears_reminders(on_date: dt.date, min_months: int = REMINDER_MIN_MON
 # --------------------------------------------------------------------------- arrears
 
 
-def open_obligations(member_id: int, on_date: dt.date | None = None) -> list[WajibObligation]:
-    """The member's open obligations for months up to ``on_date`` (default: today), oldest
-    first."""
+def open_obligations(
+    member_id: int, on_date: dt.date | None = None, kinds: tuple[str, ...] = (WAJIB,)
+) -> list[Obligation]:
+    """The member's open obligations of ``kinds`` due up to ``on_date`` (default: today),
+    oldest first."""
     on_date = on_date or business_date()
     return list(
         db.session.scalars(
-            select(WajibObligation)
+            select(Obligation)
             .where(
-                WajibObligation.member_id == member_id,
-                WajibObligation.is_open.is_(True),
-                WajibObligation.period <= on_date,
+                Obligation.member_id == member_id,
+                Obligation.is_open.is_(True),
+                Obligation.kind.in_(kinds),
+                Obligation.due_date <= on_date,
             )
-            .order_by(WajibObligation.period, WajibObligation.id)
+            .order_by(Obligation.due_date, Obligation.priority, Obligation.id)
         )
     )
+
+
+def last_billed_period(member_id: int) -> dt.date | None:
+    return db.session.scalar(
+        select(func.max(Obligation.period)).where(
+            Obligation.member_id == member_id, Obligation.kind == WAJIB
+        )
+    )
+
+
+def all_open_idr(member_id: int) -> int:
+    """Everything the member still owes, of every kind and due date (the exit set-off)."""
+    total = db.session.scalar(
+        select(func.coalesce(func.sum(Obligation.amount_idr - Obligation.paid_idr), 0)).where(
+            Obligation.member_id == member_id, Obligation.is_open.is_(True)
+        )
+    )
+    return int(total or 0)
 
 
 def arrears_months(member_ids, on_date: dt.date | None = None) -> dict[int, int]:
@@ -368,13 +305,14 @@ def arrears_months(member_ids, on_date: dt.date | None = None) -> dict[int, int]
     for start in range(0, len(ids), 5000):
         chunk = ids[start : start + 5000]
         rows = db.session.execute(
-            select(WajibObligation.member_id, func.count())
+            select(Obligation.member_id, func.count())
             .where(
-                WajibObligation.member_id.in_(chunk),
-                WajibObligation.is_open.is_(True),
-                WajibObligation.period <= on_date,
+                Obligation.member_id.in_(chunk),
+                Obligation.kind == WAJIB,
+                Obligation.is_open.is_(True),
+                Obligation.period <= on_date,
             )
-            .group_by(WajibObligation.member_id)
+            .group_by(Obligation.member_id)
         )
         result.update({int(m): int(n) for m, n in rows})
     return result
@@ -383,12 +321,11 @@ def arrears_months(member_ids, on_date: dt.date | None = None) -> dict[int, int]
 def arrears_idr(member_id: int, on_date: dt.date | None = None) -> int:
     on_date = on_date or business_date()
     total = db.session.scalar(
-        select(
-            func.coalesce(func.sum(WajibObligation.amount_idr - WajibObligation.paid_idr), 0)
-        ).where(
-            WajibObligation.member_id == member_id,
-            WajibObligation.is_open.is_(True),
-            WajibObligation.period <= on_date,
+        select(func.coalesce(func.sum(Obligation.amount_idr - Obligation.paid_idr), 0)).where(
+            Obligation.member_id == member_id,
+            Obligation.kind == WAJIB,
+            Obligation.is_open.is_(True),
+            Obligation.period <= on_date,
         )
     )
     return int(total or 0)
@@ -402,7 +339,7 @@ def member_arrears_idr_hook(member) -> int:
 def arrears_list(on_date: dt.date | None = None, group: str | None = None, limit: int = 200):
     """Board view: members with open obligations, most months first."""
     on_date = on_date or business_date()
-    o = WajibObligation
+    o = Obligation
     stmt = (
         select(
             Member,
@@ -412,6 +349,7 @@ def arrears_list(on_date: dt.date | None = None, group: str | None = None, limit
         )
         .join(o, o.member_id == Member.id)
         .where(
+            o.kind == WAJIB,
             o.is_open.is_(True),
             o.period <= on_date,
             Member.status.in_([MemberStatus.ACTIVE, MemberStatus.EXIT_REQUESTED]),
@@ -429,14 +367,14 @@ def arrears_list(on_date: dt.date | None = None, group: str | None = None, limit
 
 
 def period_summary(period: dt.date) -> dict:
-    o = WajibObligation
+    o = Obligation
     row = db.session.execute(
         select(
             func.count(o.id),
             func.coalesce(func.sum(o.amount_idr), 0),
             func.coalesce(func.sum(o.paid_idr), 0),
             func.coalesce(func.sum(case((o.is_open.is_(True), 1), else_=0)), 0),
-        ).where(o.period == period)
+        ).where(o.kind == WAJIB, o.period == period)
     ).one()
     return {
         "period": period,

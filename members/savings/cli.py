@@ -7,6 +7,7 @@ import time
 import click
 
 from kmp.extensions import db
+from kmp.money import format_rupiah
 from members.register.cli import members_cli
 
 
@@ -32,7 +33,5 @@ def bill_wajib_command(month_text: str | None, notify: bool) -> None:
     db.session.commit()
     click.echo(
         f"Tagihan simpanan wajib {result.period:%Y-%m}: {result.created} anggota ditagih, "
-        f"total Rp {result.amount_idr:,} ({time.perf_counter() - started:.1f} detik).".replace(
-            ",", "."
-        )
+        f"total {format_rupiah(result.amount_idr)} ({time.perf_counter() - started:.1f} detik)."
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from kmp.auth import user_id_of
@@ -12,6 +13,7 @@ from kmp.extensions import db
 from kmp.ledger.chart import BANK, CASH, member_account_code
 from kmp.ledger.models import AccountType
 from kmp.ledger.services import open_account, post_entry
+from kmp.money import format_rupiah
 from kmp.timeutil import business_date
 from members.register.admission import (
     APPLICANT_PRINCIPAL_PREFIX,
@@ -61,27 +63,37 @@ def _check_deposit(member: Member, purpose: SavingsPurpose, amount_idr: int) -> 
             )
         if amount_idr > status.remaining_idr:
             raise _refuse(
-                f"Jumlah melebihi sisa simpanan pokok (sisa Rp {status.remaining_idr:,}).".replace(
-                    ",", "."
+                _(
+                    "Jumlah melebihi sisa simpanan pokok (sisa %(rest)s).",
+                    rest=format_rupiah(status.remaining_idr),
                 ),
                 "amount_idr",
                 "pokok_overpaid",
             )
         if not status.instalments_allowed and amount_idr != status.remaining_idr:
             raise _refuse(
-                f"Simpanan pokok kelompok ini harus dibayar lunas sekaligus: Rp "
-                f"{status.remaining_idr:,}.".replace(",", "."),
+                _(
+                    "Simpanan pokok kelompok ini harus dibayar lunas sekaligus: %(rest)s.",
+                    rest=format_rupiah(status.remaining_idr),
+                ),
                 "amount_idr",
                 "pokok_in_full",
             )
     if code.startswith(APPLICANT_PRINCIPAL_PREFIX):
-        open_account(
-            code,
-            f"Titipan simpanan pokok pendaftar #{member.id}",
-            AccountType.LIABILITY,
-            owner_id=member.id,
-            no_negative=True,
-        )
+        ensure_applicant_account(member)
+    return code
+
+
+def ensure_applicant_account(member: Member) -> str:
+    """The applicant's pokok deposit account (a liability until admission), opened once."""
+    code = applicant_account_code(member)
+    open_account(
+        code,
+        f"Titipan simpanan pokok pendaftar #{member.id}",
+        AccountType.LIABILITY,
+        owner_id=member.id,
+        no_negative=True,
+    )
     return code
 
 
@@ -105,29 +117,40 @@ def credit_savings(
     debit_account: str,
     idempotency_key: str,
     source_kind: str,
+    source: str,
     source_id: str | int | None = None,
     by_user=None,
     entry_date: dt.date | None = None,
     description: str | None = None,
 ):
-    """Post a savings deposit (``debit_account`` +X, the member's savings account -X) and
-    admit the member if this completes pokok. For payments: call from a ``payment_settled``
-    receiver."""
+    """Money in for ``member``: the allocator decides where each Rupiah goes (pokok up to the
+    AD amount, the oldest wajib bills, advance credit, sukarela), one entry debits
+    ``debit_account`` and credits those lines, and the member is admitted if this completes
+    pokok. Returns ``(entry, allocation)``."""
+    from members.savings.allocator import allocate
+
     purpose = SavingsPurpose(purpose)
-    code = _check_deposit(member, purpose, amount_idr)
+    if purpose is not SavingsPurpose.POKOK:
+        savings_account_code(member, purpose)  # refuses members who may not deposit
+    allocation = allocate(
+        member,
+        amount_idr,
+        purpose=purpose.value,
+        source=source,
+        paid_on=entry_date or business_date(),
+    )
     label = member.member_no or f"pendaftar #{member.id}"
     entry = post_entry(
         idempotency_key=idempotency_key,
         description=description or f"Simpanan {purpose.value} {label}",
-        lines=[(debit_account, amount_idr), (code, -amount_idr)],
+        lines=[(debit_account, amount_idr)] + [(c, -a) for c, a in allocation.lines],
         source_kind=source_kind,
         source_id=source_id,
         entry_date=entry_date,
         posted_by=by_user,
     )
-    if purpose is SavingsPurpose.POKOK:
-        activate_if_ready(member, by_user)
-    return entry
+    activate_if_ready(member, by_user)
+    return entry, allocation
 
 
 def record_receipt(
@@ -153,13 +176,15 @@ def record_receipt(
         raise _refuse("Tanggal terima tidak boleh di masa depan.", "received_on", "future_date")
     number = next_receipt_number(received_on)
     label = member.member_no or f"pendaftar #{member.id}"
-    entry = credit_savings(
+    _check_deposit(member, purpose, amount_idr)
+    entry, _allocation = credit_savings(
         member,
         purpose,
         amount_idr,
         debit_account=CASH if method is PaymentMethod.CASH else BANK,
         idempotency_key=f"receipt:{request_token}",
         source_kind="receipt",
+        source=f"receipt:{number}",
         source_id=number,
         by_user=by_user,
         entry_date=received_on,
@@ -179,15 +204,11 @@ def record_receipt(
         entry_id=entry.id,
     )
     db.session.add(receipt)
-    if purpose is SavingsPurpose.WAJIB:  # savings issue: pay the oldest wajib bills first
-        from members.savings.billing import settle_obligations
-
-        settle_obligations(member.id, amount_idr, paid_on=received_on, source=f"receipt:{number}")
     record_event(
         member,
         "receipt",
         by_user,
-        f"{number}: simpanan {purpose.value} Rp {amount_idr:,}".replace(",", "."),
+        f"{number}: simpanan {purpose.value} {format_rupiah(amount_idr)}",
     )
     db.session.flush()
     return receipt

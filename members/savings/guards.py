@@ -22,7 +22,7 @@ from sqlalchemy import select
 from kmp.auth import Role, User, UserRole
 from kmp.errors import Forbidden
 from kmp.extensions import db
-from kmp.i18n import _
+from kmp.i18n import gettext as _
 from members.register.models import Member, MemberStaff
 
 #: Name people in a refusal when there are at most this many.

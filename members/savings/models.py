@@ -46,36 +46,53 @@ class Receipt(db.Model):
     recorded_by = relationship("User")
 
 
-class WajibObligation(db.Model):
-    """One member's simpanan wajib bill for one month (``period`` = the month's first day).
+class Obligation(db.Model):
+    """One amount a member owes: a simpanan wajib month, and (registered by their
+    sub-features) loan instalment parts and social-protection contributions.
 
-    Created set-based by ``members.billing.bill_wajib`` (one per member and month: the unique
-    constraint makes a second run a no-op). Open while ``paid_idr < amount_idr``; payments
-    settle the oldest open obligations first (``settle_obligations``). Arrears = open ones.
+    Every payment, whatever its channel, is applied to obligations by the allocator
+    (``members.savings.allocator``): the checkout's own targets first, then the member's
+    oldest open obligations of the same family (``due_date``, ``priority``, ``id``).
+    Open while ``paid_idr < amount_idr``. ``account_code`` is where money applied to it is
+    credited (NULL for simpanan wajib: the member's wajib account). ``ref`` tells apart
+    obligations of one kind and period (a loan and instalment number); '' for wajib, so the
+    unique key (member, kind, period, ref) makes a second billing run a no-op.
     """
 
-    __tablename__ = "wajib_obligations"
+    __tablename__ = "obligations"
     __table_args__ = (
-        UniqueConstraint("member_id", "period", name="one_per_month"),
-        CheckConstraint("amount_idr > 0", name="positive"),
+        UniqueConstraint("member_id", "kind", "period", "ref", name="one_per_kind_period"),
+        CheckConstraint("amount_idr > 0 AND amount_idr <= 1000000000000000", name="positive"),
         CheckConstraint("paid_idr >= 0 AND paid_idr <= amount_idr", name="paid_in_range"),
         CheckConstraint(
-            "(is_open AND paid_idr < amount_idr) OR (NOT is_open AND paid_idr = amount_idr)",
+            "(is_open AND paid_idr < amount_idr) OR "
+            "(NOT is_open AND (paid_idr = amount_idr OR closed_reason IS NOT NULL))",
             name="open_flag_consistent",
         ),
-        Index("ix_wajib_obligations_open", "member_id", "is_open", "period"),
-        Index("ix_wajib_obligations_period", "period"),
+        Index("ix_obligations_open", "member_id", "is_open", "due_date"),
+        Index("ix_obligations_kind_period", "kind", "period"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    kind: Mapped[str] = mapped_column(String(30), default="wajib")
+    #: The month it belongs to (its first day) — for wajib the billed month.
     period: Mapped[dt.date] = mapped_column(Date)
-    group_code: Mapped[str] = mapped_column(String(20))
+    due_date: Mapped[dt.date] = mapped_column(Date)
+    ref: Mapped[str] = mapped_column(String(60), default="", server_default="")
+    #: Order among obligations due the same day (loan penalty 10, interest 20, principal 30).
+    priority: Mapped[int] = mapped_column(Integer, default=50, server_default="50")
+    account_code: Mapped[str | None] = mapped_column(String(120))
+    description: Mapped[str | None] = mapped_column(String(200))
+    group_code: Mapped[str | None] = mapped_column(String(20))
     amount_idr: Mapped[int] = mapped_column(Rupiah)
     paid_idr: Mapped[int] = mapped_column(Rupiah, default=0)
     #: Denormalised ``paid_idr < amount_idr`` so "open obligations of a member" is one index range.
     is_open: Mapped[bool] = mapped_column(default=True)
     settled_on: Mapped[dt.date | None] = mapped_column(Date)
+    #: Closed without being paid in full (waived at exit, written off): why. Only then may a
+    #: closed obligation have ``paid_idr < amount_idr``.
+    closed_reason: Mapped[str | None] = mapped_column(String(200))
     ad_version_id: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now_utc)
 
@@ -87,18 +104,19 @@ class WajibObligation(db.Model):
 
 
 class ObligationPayment(db.Model):
-    """Money applied to an obligation by ``settle_obligations`` (``source`` names who paid:
-    ``payment:<intent id>``, ``receipt:<number>``, ``remittance:<id>``...). Undone by
-    ``unsettle_obligations(source)`` (``reversed_at`` set), never deleted."""
+    """Money applied to an obligation by the allocator (``source`` names where it came from:
+    ``payment:<order id>``, ``receipt:<number>``, ``remittance:<id>:<line>``, ``advance``,
+    ``exit:<case id>``...). Undone by ``unallocate(source)`` (``reversed_at`` set), never
+    deleted."""
 
-    __tablename__ = "wajib_obligation_payments"
+    __tablename__ = "obligation_payments"
     __table_args__ = (
         CheckConstraint("amount_idr > 0", name="positive"),
-        Index("ix_wajib_obligation_payments_source", "source"),
+        Index("ix_obligation_payments_source", "source"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    obligation_id: Mapped[int] = mapped_column(ForeignKey("wajib_obligations.id"), index=True)
+    obligation_id: Mapped[int] = mapped_column(ForeignKey("obligations.id"), index=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
     amount_idr: Mapped[int] = mapped_column(Rupiah)
     paid_on: Mapped[dt.date] = mapped_column(Date)
@@ -106,7 +124,31 @@ class ObligationPayment(db.Model):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now_utc)
     reversed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
-    obligation: Mapped[WajibObligation] = relationship()
+    obligation: Mapped[Obligation] = relationship()
+
+
+class MemberCredit(db.Model):
+    """Advance credit: money a member paid for a family of obligations (simpanan wajib) that
+    no open obligation could take. It is already booked in the family's account; the next
+    bills take it automatically (``bill_wajib``). Append-only movements: the balance of a
+    member is the sum of the live rows, never negative."""
+
+    __tablename__ = "member_credits"
+    __table_args__ = (
+        CheckConstraint("amount_idr <> 0", name="non_zero"),
+        Index("ix_member_credits_member", "member_id", "family"),
+        Index("ix_member_credits_source", "source"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    family: Mapped[str] = mapped_column(String(30))
+    #: + money kept as credit, - credit applied to an obligation (``obligation_id``).
+    amount_idr: Mapped[int] = mapped_column(Rupiah)
+    source: Mapped[str] = mapped_column(String(80))
+    obligation_id: Mapped[int | None] = mapped_column(ForeignKey("obligations.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now_utc)
+    reversed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class ReceiptVoid(db.Model):

@@ -20,6 +20,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from flask import current_app
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
@@ -31,10 +32,10 @@ from kmp.ledger.queries import member_statement
 from kmp.ledger.services import LedgerError, reverse_entry
 from kmp.money import format_rupiah
 from kmp.timeutil import add_months, business_date, month_key
-from members.register.models import Member, SavingsPurpose
+from members.register.models import Member
 from members.register.states import MemberStatus
 from members.savings import billing
-from members.savings.models import Receipt, ReceiptVoid
+from members.savings.models import ObligationPayment, Receipt, ReceiptVoid
 
 #: Account kinds a member sees, in page order.
 KINDS = ("pokok", "wajib", "sukarela", "shu")
@@ -225,17 +226,48 @@ class PayOption:
     purpose: str
     amount_idr: int
     months: tuple[str, ...] = ()
+    #: ``((obligation id, amount), ...)``: the bills this option pays (none for months ahead).
+    targets: tuple[tuple[int, int], ...] = ()
+    ahead: int = 0  # months paid ahead of billing (kept as advance credit)
 
 
 def wajib_options(member: Member, on_date: dt.date | None = None) -> list[PayOption]:
-    """One option per number of oldest open months (1..N): the amount to pay for them."""
+    """One option per number of months (1..MAX_WAJIB_MONTHS): the oldest open bills first,
+    then months not billed yet (paid ahead: advance credit that the next bills take)."""
+    from members.ad.services import current_ad
+    from members.savings.allocator import credit_balance
+
+    on_date = on_date or business_date()
     options = []
     total = 0
     months: list[str] = []
-    for obligation in billing.open_obligations(member.id, on_date)[:MAX_WAJIB_MONTHS]:
+    targets: list[tuple[int, int]] = []
+    bills = billing.open_obligations(member.id, on_date)[:MAX_WAJIB_MONTHS]
+    for obligation in bills:
         total += obligation.remaining_idr
         months.append(month_key(obligation.period))
-        options.append(PayOption("wajib", total, tuple(months)))
+        targets.append((obligation.id, obligation.remaining_idr))
+        options.append(PayOption("wajib", total, tuple(months), tuple(targets)))
+    group = current_ad().get_group(member.group_code)
+    if (
+        group is None
+        or group.wajib_idr <= 0
+        or MemberStatus(member.status) is not (MemberStatus.ACTIVE)
+    ):
+        return options
+    last = billing.last_billed_period(member.id) or add_months(on_date.replace(day=1), -1)
+    credit = credit_balance(member.id)
+    ahead = 0
+    month = add_months(last, 1)
+    while len(options) < MAX_WAJIB_MONTHS:
+        ahead += 1
+        needed = group.wajib_idr * ahead - credit
+        if needed > 0:
+            months.append(month_key(month))
+            options.append(
+                PayOption("wajib", total + needed, tuple(months), tuple(targets), ahead=ahead)
+            )
+        month = add_months(month, 1)
     return options
 
 
@@ -251,8 +283,11 @@ def create_savings_intent(
     months: int | None = None,
     amount_idr: int | None = None,
     finish_url: str | None = None,
+    gateway=None,
 ):
-    """The payment intent behind a "Bayar" button. Refusals are ``DomainError`` (4xx).
+    """The payment intent behind a "Bayar" button (an identical open one is returned; a
+    different open one of the same purpose is cancelled at ``gateway`` first). Refusals are
+    ``DomainError`` (4xx).
 
     * pokok: ``amount_idr`` (default the remaining pokok; an instalment when the AD allows);
     * wajib: ``months`` = how many of the oldest open months (amount = what they still owe);
@@ -281,7 +316,9 @@ def create_savings_intent(
             raise IllegalTransition("Simpanan wajib hanya untuk anggota aktif.")
         options = wajib_options(member)
         if not options:
-            raise Conflict("Tidak ada tagihan simpanan wajib yang perlu dibayar.", code="no_bills")
+            raise Conflict(
+                _("Tidak ada tagihan simpanan wajib yang perlu dibayar."), code="no_bills"
+            )
         if (
             months is None
             or isinstance(months, bool)
@@ -294,6 +331,8 @@ def create_savings_intent(
         option = options[months - 1]
         amount = option.amount_idr
         meta["months"] = list(option.months)
+        meta["targets"] = [list(t) for t in option.targets]
+        meta["ahead"] = option.ahead
         description = f"Simpanan wajib {label} {option.months[0]}" + (
             f" s.d. {option.months[-1]}" if len(option.months) > 1 else ""
         )
@@ -311,11 +350,53 @@ def create_savings_intent(
         amount = amount_idr
         description = f"Simpanan sukarela {label}"
     lines = savings_credit_lines(member.id, purpose, amount)
+    meta["allocate"] = True  # the allocator decides the lines when the money arrives
     if finish_url:
         meta["finish_url"] = finish_url
+    reused = _reuse_or_cancel_open(member, purpose, amount, meta.get("targets"), gateway)
+    if reused is not None:
+        return reused
     return create_payment_intent(
         member.id, purpose, amount, lines, description, metadata=meta, by_user=by_user
     )
+
+
+def open_checkouts(member: Member) -> list:
+    """The member's checkouts still waiting for the money ("menunggu pembayaran")."""
+    from kmp.payments.models import IntentStatus, PaymentIntent
+
+    return list(
+        db.session.scalars(
+            select(PaymentIntent)
+            .where(
+                PaymentIntent.member_id == member.id,
+                PaymentIntent.status == IntentStatus.OPEN,
+                PaymentIntent.purpose.in_(PAY_PURPOSES),
+            )
+            .order_by(PaymentIntent.id)
+        )
+    )
+
+
+def _reuse_or_cancel_open(member: Member, purpose: str, amount: int, targets, gateway):
+    """One open checkout per purpose: the same one again is returned (the member pressed
+    "Bayar" twice); a different one replaces it, the old page cancelled at the gateway first
+    so it cannot be paid as well."""
+    from kmp.payments.services import cancel_checkout
+
+    for intent in open_checkouts(member):
+        if intent.purpose != purpose:
+            continue
+        same_targets = ((intent.meta or {}).get("targets") or None) == (targets or None)
+        if intent.amount_idr == amount and same_targets:
+            return intent
+        if gateway is not None:
+            cancel_checkout(intent, gateway, _("Diganti pembayaran baru oleh anggota."))
+        else:
+            from kmp.payments.services import close_payment_intent
+
+            close_payment_intent(intent, _("Diganti pembayaran baru oleh anggota."))
+    return None
 
 
 def intent_for_member(member: Member, intent_id: int):
@@ -334,49 +415,76 @@ def _address(member: Member) -> str | None:
     return member.email or member.phone
 
 
+def allocate_payment(
+    sender, intent=None, attempt=None, amount_idr=None, paid_on=None, **extra
+) -> tuple[list[tuple[str, int]], list[str]]:
+    """``payment_allocation_requested``: where the money of a settling gateway payment goes.
+    Members' purposes go through the allocator (the checkout's targets first); any other
+    purpose keeps the lines the intent was created with."""
+    from members.savings.allocator import allocate, remittance_purposes
+
+    meta = (intent.meta or {}) if intent is not None else {}
+    if intent is None or intent.purpose not in remittance_purposes() or not meta.get("allocate"):
+        return list(intent.credit_pairs), []
+    allocation = allocate(
+        intent.member_id,
+        int(amount_idr),
+        purpose=intent.purpose,
+        source=f"payment:{attempt.order_id}",
+        paid_on=paid_on,
+        targets=meta.get("targets") or (),
+    )
+    return allocation.lines, allocation.notes
+
+
 def on_savings_payment_settled(
-    sender, payment=None, intent=None, member_id=None, purpose=None, amount_idr=None, **_
+    sender, payment=None, intent=None, member_id=None, purpose=None, amount_idr=None, **extra
 ):  # noqa: ARG001
-    """``payment_settled``: settle wajib bills (oldest first), queue the receipt message."""
+    """``payment_settled``: the allocator has applied the money; queue the receipt message."""
     if purpose not in PAY_PURPOSES or member_id is None or intent is None:
         return
     member = db.session.get(Member, member_id)
     if member is None:
         return
-    paid_on = business_date(payment.paid_at) if payment is not None and payment.paid_at else None
-    paid_on = paid_on or business_date()
-    applied = 0
-    if purpose == SavingsPurpose.WAJIB.value:
-        applied = billing.settle_obligations(
-            member_id, int(amount_idr), paid_on=paid_on, source=f"payment:{intent.id}"
-        )
-    from kmp.notify import queue_notification
+    from kmp.notify import queue_notification, recipient_locale
 
     order = payment.order_id if payment is not None else f"intent-{intent.id}"
-    body = (
-        f"Terima kasih, {member.display_name}. Pembayaran {intent.description} sebesar "
-        f"{format_rupiah(int(amount_idr))} sudah kami terima (no. {order})."
+    applied = int(
+        db.session.scalar(
+            select(func.coalesce(func.sum(ObligationPayment.amount_idr), 0)).where(
+                ObligationPayment.source == f"payment:{order}"
+            )
+        )
+        or 0
     )
-    if applied:
-        body += f" Tagihan simpanan wajib terbayar: {format_rupiah(applied)}."
-    queue_notification(
-        kind="payment_receipt",
-        address=_address(member),
-        subject="Bukti pembayaran simpanan",
-        body=body,
-        user_id=member.user_id,
-        member_id=member.id,
-        dedupe_key=f"payment-receipt:{order}",
-    )
+    with recipient_locale(member.user):
+        body = _(
+            "Terima kasih, %(name)s. Pembayaran %(what)s sebesar %(amount)s sudah kami terima "
+            "(no. %(order)s).",
+            name=member.display_name,
+            what=intent.description,
+            amount=format_rupiah(int(amount_idr)),
+            order=order,
+        )
+        if applied:
+            body += " " + _("Tagihan terbayar: %(amount)s.", amount=format_rupiah(applied))
+        queue_notification(
+            kind="payment_receipt",
+            address=_address(member),
+            subject=_("Bukti pembayaran simpanan"),
+            body=body,
+            user_id=member.user_id,
+            member_id=member.id,
+            dedupe_key=f"payment-receipt:{order}",
+        )
 
 
-def on_savings_payment_reversed(
-    sender, payment=None, intent=None, member_id=None, purpose=None, amount_idr=None, **_
-):  # noqa: ARG001
-    if purpose not in PAY_PURPOSES or intent is None:
-        return
-    if purpose == SavingsPurpose.WAJIB.value:
-        billing.unsettle_obligations(f"payment:{intent.id}")
+def on_savings_payment_reversed(sender, payment=None, **extra):  # noqa: ARG001
+    """``payment_reversed``: what the reversed payment paid is open again."""
+    from members.savings.allocator import unallocate
+
+    if payment is not None:
+        unallocate(f"payment:{payment.order_id}")
 
 
 # --------------------------------------------------------------------------- receipts
@@ -407,8 +515,9 @@ def void_receipt(receipt: Receipt, by_user, reason: str) -> ReceiptVoid:
         raise Conflict(
             f"Kwitansi tidak bisa dibatalkan: {error.message}", code="void_failed"
         ) from error
-    if receipt.purpose is SavingsPurpose.WAJIB:
-        billing.unsettle_obligations(f"receipt:{receipt.number}")
+    from members.savings.allocator import unallocate
+
+    unallocate(f"receipt:{receipt.number}")
     void = ReceiptVoid(
         receipt_id=receipt.id,
         reason=reason,

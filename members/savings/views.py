@@ -11,6 +11,7 @@ import datetime as dt
 
 from flask import (
     Blueprint,
+    Response,
     abort,
     current_app,
     flash,
@@ -36,7 +37,7 @@ from kmp.money import MoneyError, format_rupiah, parse_rupiah
 from kmp.timeutil import business_date, month_key, parse_month
 from members.register import queries as register_queries
 from members.register.models import Member
-from members.savings import billing, guards, withdrawals
+from members.savings import allocator, billing, guards, withdrawals
 from members.savings import services as savings
 from members.savings.models import Receipt, SukarelaWithdrawal, WithdrawalStatus
 
@@ -55,7 +56,13 @@ WITHDRAWAL_DECIDERS = (R.BENDAHARA, R.PENGURUS, R.PENGAWAS)
 
 class PayForm(FlaskForm):
     purpose = HiddenField(validators=[DataRequired()])
-    months = IntegerField(_l("Jumlah bulan"), validators=[Optional(), NumberRange(min=1, max=24)])
+    months = IntegerField(
+        _l("Jumlah bulan"),
+        validators=[
+            Optional(),
+            NumberRange(min=1, max=24, message=_l("Pilih jumlah bulan antara 1 dan 24.")),
+        ],
+    )
     amount = StringField(_l("Jumlah (Rp)"), validators=[Optional(), Length(max=30)])
 
 
@@ -131,6 +138,8 @@ def _mine_context(member: Member) -> dict:
         "arrears_months": billing.arrears_months([member.id]).get(member.id, 0),
         "arrears_idr": billing.arrears_idr(member.id),
         "open_bills": billing.open_obligations(member.id),
+        "open_checkouts": savings.open_checkouts(member),
+        "advance_idr": allocator.credit_balance(member.id),
         "wajib_options": savings.wajib_options(member),
         "chart": savings.chart_svg_geometry(points),
         "chart_points": points,
@@ -174,12 +183,20 @@ def mine():
 @role_required(R.ANGGOTA)
 def pay():
     from kmp.payments.factory import get_gateway
-    from kmp.payments.services import CheckoutUnavailable, Customer, start_checkout
+    from kmp.payments.services import (
+        CheckoutUnavailable,
+        Customer,
+        live_attempt,
+        start_checkout,
+    )
 
     member = _my_member()
     form = PayForm()
     if not form.validate_on_submit():
-        return _render_mine(member, pay_form=form, error=_("Isian tidak valid."), status=422)
+        problems = [str(m) for errors in form.errors.values() for m in errors]
+        return _render_mine(
+            member, pay_form=form, error=" ".join(problems) or _("Isian tidak valid."), status=422
+        )
     try:
         amount = _amount(form.amount.data)
     except MoneyError:
@@ -189,6 +206,7 @@ def pay():
             error=_("Tulis jumlah dalam Rupiah, mis. 50000 atau 50.000."),
             status=422,
         )
+    gateway = get_gateway(current_app._get_current_object())
     try:
         intent = savings.create_savings_intent(
             member,
@@ -197,10 +215,11 @@ def pay():
             months=form.months.data,
             amount_idr=amount,
             finish_url=url_for("savings.payment_return"),
+            gateway=gateway,
         )
-        attempt = start_checkout(
+        attempt = live_attempt(intent) or start_checkout(
             intent,
-            get_gateway(current_app._get_current_object()),
+            gateway,
             Customer(first_name=member.display_name[:50], email=member.email, phone=member.phone),
         )
     except CheckoutUnavailable as error:
@@ -501,7 +520,14 @@ def receipt_pdf(number: str):
     receipt = _receipt_or_404(number)
     member = receipt.member
     method = _("Tunai") if receipt.method.value == "cash" else _("Transfer bank")
-    rows = [
+    from kmp.pdf import Document
+
+    doc = Document(
+        title=_("Kwitansi %(n)s", n=receipt.number),
+        subject=f"{member.display_name} ({member.member_no or '-'})",
+        period=receipt.received_on.isoformat(),
+    )
+    items = [
         (_("Nomor"), receipt.number),
         (_("Diterima dari"), f"{member.display_name} ({member.member_no or '-'})"),
         (_("Untuk"), _("Simpanan %(p)s", p=receipt.purpose.value)),
@@ -512,14 +538,14 @@ def receipt_pdf(number: str):
         (_("Jurnal"), f"#{receipt.entry_id}"),
     ]
     if receipt.void is not None:
-        rows.append((_("DIBATALKAN"), receipt.void.reason))
-    return send_export(
-        rows,
-        [_("Keterangan"), _("Isi")],
-        f"kwitansi-{receipt.number}",
-        "pdf",
-        title=_("Kwitansi %(n)s", n=receipt.number),
+        items.append((_("DIBATALKAN"), receipt.void.reason))
+    doc.pairs(items, size=10)
+    doc.signatures([_("Penyetor"), _("Bendahara")])
+    response = Response(doc.output(), mimetype="application/pdf")
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="kwitansi-{receipt.number}.pdf"'
     )
+    return response
 
 
 @bp.post("/kwitansi/<number>/batal")

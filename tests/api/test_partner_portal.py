@@ -192,7 +192,7 @@ def test_worker_link_page_refuses_bad_input(world, client):
 
 def test_company_summary_counts_linked_active_and_arrears_set_based(world):
     from members.savings.billing import bill_wajib
-    from members.savings.models import WajibObligation
+    from members.savings.models import Obligation
 
     paid, owing, gone = (world.worker(link_to=world.company) for _ in range(3))
     world.worker(link_to=world.other)  # another company's worker: never counted
@@ -202,7 +202,7 @@ def test_company_summary_counts_linked_active_and_arrears_set_based(world):
     db.session.commit()
     for member in (paid,):  # settle a month: ``owing`` and the exited ``gone`` still owe
         for obligation in db.session.scalars(
-            select(WajibObligation).where(WajibObligation.member_id == member.id)
+            select(Obligation).where(Obligation.member_id == member.id)
         ):
             obligation.paid_idr, obligation.is_open = obligation.amount_idr, False
     gone.status = MemberStatus.EXITED  # no longer counted in arrears (nor as active)

@@ -15,7 +15,7 @@ from members.articles.services import update_ad
 from members.register.services import new_request_token
 from members.savings import billing
 from members.savings.deposits import record_receipt
-from members.savings.models import ObligationPayment, WajibObligation
+from members.savings.models import Obligation, ObligationPayment
 from tests.integration.members_support import apply_member, fast_passwords  # noqa: F401
 from tests.integration.savings_support import active_member, bill_months
 
@@ -26,9 +26,9 @@ def board(make_user):
 
 
 def _count(member_id=None) -> int:
-    stmt = select(func.count()).select_from(WajibObligation)
+    stmt = select(func.count()).select_from(Obligation)
     if member_id is not None:
-        stmt = stmt.where(WajibObligation.member_id == member_id)
+        stmt = stmt.where(Obligation.member_id == member_id)
     return db.session.scalar(stmt)
 
 
@@ -45,7 +45,7 @@ def test_billing_same_month_twice_creates_no_duplicates(board):
     db.session.commit()
     assert again.created == 0 and again.amount_idr == 0
     assert _count() == 2 and _count(applicant.id) == 0
-    rows = db.session.scalars(select(WajibObligation).order_by(WajibObligation.member_id)).all()
+    rows = db.session.scalars(select(Obligation).order_by(Obligation.member_id)).all()
     assert [(r.member_id, r.period, r.amount_idr, r.is_open) for r in rows] == [
         (a.id, month, 25_000, True),
         (c.id, month, 25_000, True),
@@ -99,37 +99,13 @@ def test_three_months_paid_settle_the_three_oldest(board):
         request_token=new_request_token(),
     )
     db.session.commit()
-    rows = db.session.scalars(select(WajibObligation).order_by(WajibObligation.period)).all()
+    rows = db.session.scalars(select(Obligation).order_by(Obligation.period)).all()
     assert [r.period for r in rows] == months
     assert [r.is_open for r in rows] == [False, False, False, True, True]
     assert billing.arrears_months([member.id]) == {member.id: 2}
     assert billing.arrears_idr(member.id) == 50_000
     sources = set(db.session.scalars(select(ObligationPayment.source)))
     assert sources == {f"receipt:{receipt.number}"}
-
-
-def test_settle_partial_then_rest_and_idempotent_per_source(board):
-    bendahara, pengurus = board
-    member = active_member(1, bendahara, pengurus)
-    bill_months(2)
-    today = business_date()
-    assert billing.settle_obligations(member.id, 30_000, paid_on=today, source="x:1") == 30_000
-    # the same source again applies nothing more
-    assert billing.settle_obligations(member.id, 30_000, paid_on=today, source="x:1") == 30_000
-    rows = db.session.scalars(select(WajibObligation).order_by(WajibObligation.period)).all()
-    assert [(r.paid_idr, r.is_open) for r in rows] == [(25_000, False), (5_000, True)]
-    # more than owed: only what is open is applied
-    assert billing.settle_obligations(member.id, 100_000, paid_on=today, source="x:2") == 20_000
-    assert billing.arrears_months([member.id]) == {}
-    # undo the first: the oldest month is open again, partially
-    assert billing.unsettle_obligations("x:1") == 30_000
-    db.session.commit()
-    rows = db.session.scalars(select(WajibObligation).order_by(WajibObligation.period)).all()
-    assert [(r.paid_idr, r.is_open) for r in rows] == [(0, True), (20_000, True)]
-    assert billing.unsettle_obligations("x:1") == 0
-    assert billing.settle_obligations(member.id, 0, paid_on=today, source="x:3") == 0
-    with pytest.raises(Exception, match="Rupiah"):
-        billing.settle_obligations(member.id, -1, paid_on=today, source="x:4")
 
 
 def test_arrears_hooks_count_open_obligations(app, board):

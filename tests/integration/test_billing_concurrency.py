@@ -1,5 +1,5 @@
-"""Two wajib payments of one member settled at the same time pay different months
-(PostgreSQL row locks on the member's open obligations)."""
+"""Wajib payments of one member allocated at the same time pay different months, and what is
+left over becomes advance credit exactly once (PostgreSQL: the allocator locks the member)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from kmp.extensions import db
 from kmp.timeutil import business_date
-from members.savings import billing
-from members.savings.models import ObligationPayment, WajibObligation
+from members.savings import allocator
+from members.savings.models import Obligation, ObligationPayment
 from tests.integration.members_support import fast_passwords  # noqa: F401
 from tests.integration.savings_support import active_member, bill_months
 
@@ -34,12 +34,16 @@ def test_concurrent_settlements_pay_distinct_months(app, make_user):
         with app.app_context():
             try:
                 barrier.wait(timeout=30)
-                amount = billing.settle_obligations(
-                    member_id, 25_000, paid_on=business_date(), source=f"payment:{n}"
+                allocation = allocator.allocate(
+                    member_id,
+                    25_000,
+                    purpose="wajib",
+                    source=f"payment:{n}",
+                    paid_on=business_date(),
                 )
                 db.session.commit()
                 with lock:
-                    applied.append(amount)
+                    applied.append(allocation.applied_idr)
             except Exception as error:  # noqa: BLE001 - reported below
                 db.session.rollback()
                 errors.append(repr(error))
@@ -54,7 +58,8 @@ def test_concurrent_settlements_pay_distinct_months(app, make_user):
     assert errors == []
     assert sorted(applied) == [0, 0, 25_000, 25_000, 25_000, 25_000]
     db.session.expire_all()
-    rows = db.session.scalars(select(WajibObligation)).all()
+    rows = db.session.scalars(select(Obligation)).all()
     assert all(not r.is_open and r.paid_idr == 25_000 for r in rows)
     payments = db.session.scalars(select(ObligationPayment)).all()
     assert len(payments) == 4 and len({p.obligation_id for p in payments}) == 4
+    assert allocator.credit_balance(member_id) == 50_000

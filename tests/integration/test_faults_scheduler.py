@@ -20,7 +20,7 @@ from kmp.extensions import db
 from kmp.notify import Notification
 from kmp.registry import get_registry
 from kmp.scheduler import run_job
-from members.savings.models import WajibObligation
+from members.savings.models import Obligation
 from tests.integration.members_support import fast_passwords  # noqa: F401
 from tests.integration.savings_support import active_member
 
@@ -71,18 +71,18 @@ def test_scheduler_killed_mid_billing_completes_exactly_once(app, make_user, tmp
     assert int(ready.read_text()) == len(members)  # it had queued the messages
 
     # Nothing of the killed run is left half-done.
-    assert _count(WajibObligation) == 0
+    assert _count(Obligation) == 0
     assert _count(Notification, Notification.kind == "wajib_bill") == 0
 
     # The restarted scheduler runs the job: every member billed once, one message each.
     job = get_registry(app).job("members.bill_wajib")
     assert run_job(app, job) is True
-    assert _count(WajibObligation) == len(members)
+    assert _count(Obligation) == len(members)
     assert _count(Notification, Notification.kind == "wajib_bill") == len(members)
 
     # A second run (e.g. a second restart) does the work zero more times.
     assert run_job(app, job) is True
-    assert _count(WajibObligation) == len(members)
+    assert _count(Obligation) == len(members)
     assert _count(Notification, Notification.kind == "wajib_bill") == len(members)
 
 

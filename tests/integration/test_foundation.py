@@ -200,6 +200,7 @@ def test_session_cookie_flags(app):
         SECRET_KEY="x" * 40,
         KMP_PAYMENT_GATEWAY="midtrans",
         KMP_IRIS_CREATOR_KEY="iris-creator-test",
+        KMP_SMTP_HOST="smtp.test.kmp.id",
     )
     assert production.config["SESSION_COOKIE_SECURE"] is True
 

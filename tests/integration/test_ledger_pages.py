@@ -381,16 +381,25 @@ def test_close_period_page(client, login_as, csrf_token):
         ).status_code
         == 422
     )
+    # 2024 holds an entry and is still open: 2025 cannot be closed before it
     response = client.post(
         "/buku-besar/tutup-buku",
         data={"csrf_token": token, "fiscal_year": "2025", "note": "BA RAT 2026/01"},
     )
-    assert response.status_code == 303
+    assert response.status_code == 422
+    assert "2024 belum ditutup" in response.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(ClosedPeriod)) == 0
+    for year in ("2024", "2025"):
+        response = client.post(
+            "/buku-besar/tutup-buku",
+            data={"csrf_token": token, "fiscal_year": year, "note": "BA RAT 2026/01"},
+        )
+        assert response.status_code == 303
     html = client.get("/buku-besar/tutup-buku").get_data(as_text=True)
     assert user.full_name in html and "BA RAT 2026/01" in html
-    assert '<option value="2025"' not in html and '<option value="2024"' in html
-    period = db.session.scalar(select(ClosedPeriod))
-    assert (period.fiscal_year, period.closed_by_id) == (2025, user.id)
+    assert '<option value="2025"' not in html and '<option value="2024"' not in html
+    period = db.session.scalar(select(ClosedPeriod).where(ClosedPeriod.fiscal_year == 2025))
+    assert (period.fiscal_year, period.month, period.closed_by_id) == (2025, 0, user.id)
 
 
 @pytest.mark.parametrize("role", ["pengawas", "bendahara"])

@@ -9,12 +9,14 @@ from kmp.extensions import db
 from kmp.ledger.chart import CASH, REFUND_PAYABLE
 from kmp.ledger.models import Account
 from kmp.ledger.queries import check_ledger
-from kmp.ledger.services import post_entry
+from kmp.timeutil import add_months, business_date
 from members.exits import services as exits_services
 from members.register.models import ExitCase, ExitKind, ExitStatus, Member
 from members.register.states import MemberStatus
 from members.savings import billing
 from members.savings import deposits as savings_deposits
+from members.savings.allocator import EXIT_SETOFF_ACCOUNT
+from members.savings.models import Obligation
 from tests.integration.members_support import (
     admit,
     apply_member,
@@ -38,30 +40,30 @@ def _natural(code):
     )
 
 
-@pytest.fixture
-def member_with_savings(board, app, monkeypatch):
-    member = admit(apply_member(1), **board)
-    savings_deposits.record_receipt(
-        member,
-        purpose="wajib",
-        amount_idr=75_000,
-        method="cash",
-        by_user=board["bendahara"],
-        request_token="w1",
-    )
-    # Wajib billed but unpaid (the savings issue will book bills this way): 25.000 arrears.
-    post_entry(
-        idempotency_key="bill:1",
-        description="Tagihan wajib belum dibayar",
-        lines=[
-            (savings_deposits.MEMBER_RECEIVABLE, 25_000),
-            (f"equity:savings:mandatory:{member.member_no}", -25_000),
-        ],
-        source_kind="test",
-    )
+def _member_owing(board, n: int, paid_wajib: int, billed_months: int):
+    """An active member with pokok paid, ``billed_months`` wajib bills (Rp 25.000 each) and
+    ``paid_wajib`` paid in cash (the oldest bills first)."""
+    member = admit(apply_member(n), **board)
+    start = add_months(business_date().replace(day=1), -(billed_months - 1))
+    member.joined_date = start
+    for i in range(billed_months):
+        billing.bill_wajib(add_months(start, i))
+    if paid_wajib:
+        savings_deposits.record_receipt(
+            member,
+            purpose="wajib",
+            amount_idr=paid_wajib,
+            method="cash",
+            by_user=board["bendahara"],
+            request_token=f"w{n}",
+        )
     db.session.commit()
-    monkeypatch.setattr(billing, "member_arrears_idr_hook", lambda m: 25_000)
     return member
+
+
+@pytest.fixture
+def member_with_savings(board):
+    return _member_owing(board, 1, paid_wajib=75_000, billed_months=4)  # owes 25.000
 
 
 def test_refund_is_pokok_plus_wajib_minus_arrears_and_the_ledger_balances(
@@ -70,28 +72,89 @@ def test_refund_is_pokok_plus_wajib_minus_arrears_and_the_ledger_balances(
     member = member_with_savings
     cash_before = _natural(CASH)
     quote = exits_services.compute_refund(member)
-    assert (quote.pokok_idr, quote.wajib_idr, quote.arrears_idr) == (100_000, 100_000, 25_000)
-    assert quote.refund_idr == 175_000
+    assert (quote.pokok_idr, quote.wajib_idr, quote.arrears_idr) == (100_000, 75_000, 25_000)
+    assert quote.refund_idr == 150_000
     case = exits_services.request_exit(member, member.user, "Pindah kota")
     db.session.commit()
     assert member.status is S.EXIT_REQUESTED
     exits_services.approve_exit(case, board["pengurus"])
     db.session.commit()
     assert member.status is S.EXITED and member.exited_date is not None
-    assert (case.status, case.refund_idr, case.arrears_idr) == (ExitStatus.PAYABLE, 175_000, 25_000)
+    assert (case.status, case.refund_idr, case.arrears_idr) == (ExitStatus.PAYABLE, 150_000, 25_000)
     assert case.refund_idr == case.pokok_idr + case.wajib_idr - case.arrears_idr
-    assert _natural(REFUND_PAYABLE) == 175_000
+    assert _natural(REFUND_PAYABLE) == 150_000
     assert _natural(f"equity:savings:principal:{member.member_no}") == 0
     assert _natural(f"equity:savings:mandatory:{member.member_no}") == 0
-    assert _natural(savings_deposits.MEMBER_RECEIVABLE) == 0
+    assert _natural(EXIT_SETOFF_ACCOUNT) == 25_000
+    # the set-off closed the unpaid month; the member shows no arrears after the exit
+    assert billing.arrears_idr(member.id) == 0 and billing.all_open_idr(member.id) == 0
     assert check_ledger().ok
     exits_services.pay_exit_refund(case, board["bendahara"], "bank", "TRF-001")
     db.session.commit()
     assert case.status is ExitStatus.PAID and _natural(REFUND_PAYABLE) == 0
-    assert _natural("asset:bank") == -175_000 and _natural(CASH) == cash_before
+    assert _natural("asset:bank") == -150_000 and _natural(CASH) == cash_before
     assert check_ledger().ok
     with pytest.raises(errors.IllegalTransition):
         exits_services.pay_exit_refund(case, board["bendahara"], "cash")
+
+
+@pytest.mark.parametrize(
+    ("paid", "months", "owed", "refund", "waived"),
+    [
+        (60_000, 5, 65_000, 95_000, 0),  # arrears below the capital (160.000)
+        (25_000, 6, 125_000, 0, 0),  # arrears equal to the capital (125.000)
+        (0, 5, 125_000, 0, 25_000),  # arrears above the capital (100.000)
+    ],
+)
+def test_exit_refund_deducts_open_obligations_floor_zero(board, paid, months, owed, refund, waived):
+    member = _member_owing(board, 3, paid_wajib=paid, billed_months=months)
+    assert billing.arrears_idr(member.id) == owed
+    quote = exits_services.compute_refund(member)
+    assert quote.owed_idr == owed and quote.refund_idr == refund
+    case = exits_services.request_exit(member, member.user)
+    exits_services.approve_exit(case, board["pengurus"])
+    db.session.commit()
+    assert case.refund_idr == refund and case.arrears_idr == owed - waived
+    assert _natural(REFUND_PAYABLE) == refund
+    assert _natural(EXIT_SETOFF_ACCOUNT) == owed - waived
+    assert billing.all_open_idr(member.id) == 0  # closed: set off, or waived beyond capital
+    waived_rows = db.session.scalars(
+        select(Obligation).where(Obligation.closed_reason.is_not(None))
+    ).all()
+    assert sum(o.remaining_idr for o in waived_rows) == waived
+    assert check_ledger().ok
+
+
+def test_sukarela_is_paid_out_with_the_refund_unless_kept(board):
+    member = _member_owing(board, 4, paid_wajib=25_000, billed_months=1)
+    savings_deposits.record_receipt(
+        member,
+        purpose="sukarela",
+        amount_idr=40_000,
+        method="cash",
+        by_user=board["bendahara"],
+        request_token="s4",
+    )
+    case = exits_services.request_exit(member, member.user)
+    exits_services.approve_exit(case, board["pengurus"])
+    db.session.commit()
+    assert case.refund_idr == 100_000 + 25_000 + 40_000 and case.sukarela_idr == 40_000
+    assert _natural(f"liability:savings:voluntary:{member.member_no}") == 0
+    other = _member_owing(board, 5, paid_wajib=25_000, billed_months=1)
+    savings_deposits.record_receipt(
+        other,
+        purpose="sukarela",
+        amount_idr=40_000,
+        method="cash",
+        by_user=board["bendahara"],
+        request_token="s5",
+    )
+    case = exits_services.request_exit(other, other.user)
+    exits_services.approve_exit(case, board["pengurus"], keep_sukarela=True)
+    db.session.commit()
+    assert case.refund_idr == 125_000 and case.sukarela_idr == 0
+    assert _natural(f"liability:savings:voluntary:{other.member_no}") == 40_000
+    assert check_ledger().ok
 
 
 def test_the_member_number_is_never_reused(board, member_with_savings):
@@ -107,7 +170,7 @@ def test_exit_journey_through_the_pages(client, login_as, csrf_token, board, mem
     member = member_with_savings
     login_as(user=member.user)
     page = client.get("/anggota/keluar").get_data(as_text=True)
-    assert 'data-testid="refund-quote"' in page and "Rp 175.000" in page
+    assert 'data-testid="refund-quote"' in page and "Rp 150.000" in page
     token = csrf_token("/anggota/keluar")
     response = client.post("/anggota/keluar", data={"csrf_token": token, "reason": "Pensiun"})
     assert response.status_code == 422  # confirmation box not ticked: nothing written
@@ -138,7 +201,7 @@ def test_exit_journey_through_the_pages(client, login_as, csrf_token, board, mem
     assert response.status_code == 303
     db.session.expire_all()
     case = db.session.get(ExitCase, case.id)
-    assert case.status is ExitStatus.PAID and case.refund_idr == 175_000
+    assert case.status is ExitStatus.PAID and case.refund_idr == 150_000
     assert check_ledger().ok
 
     # The former member can log in and sees a notice, but no member functions.

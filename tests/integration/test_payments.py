@@ -718,12 +718,13 @@ def test_double_payment_is_booked_and_flagged_but_announced_once(fake, app):
     assert fresh(second).flagged_for_review and "Pembayaran ganda" in fresh(second).flag_reason
     assert not fresh(first).flagged_for_review
     assert balance_of(get_account(GATEWAY_CLEARING)) == 300000
-    # Reversing the uncounted duplicate sends no signal and keeps the intent paid.
+    # Reversing the uncounted duplicate keeps the intent paid; the signal (so the allocator
+    # takes back what the duplicate paid) says it was not the counted payment.
     fake.simulate(second.order_id, "deny")
     with receiving(signals.payment_reversed) as reversed_:
         apply_gateway_status(second, fake.get_status(second.order_id))
         db.session.commit()
-    assert reversed_ == []
+    assert [kwargs["counted"] for _sender, kwargs in reversed_] == [False]
     assert fresh(second).state == PaymentState.REVERSED
     assert fresh(first).intent.status == IntentStatus.PAID
     assert balance_of(get_account(GATEWAY_CLEARING)) == 150000

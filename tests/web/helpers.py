@@ -122,6 +122,7 @@ MEMBER_PAGES: list[MemberPage] = [
     MemberPage("apply", "/daftar/pengemudi", "register.apply", public=True, screenshot=True),
     MemberPage("savings and pay", "/anggota/simpanan", "savings.mine", screenshot=True),
     MemberPage("statement", "/anggota/simpanan/mutasi?kind=pokok", "savings.statement"),
+    MemberPage("message settings", "/pesan/pengaturan", "notify.preferences"),
 ]
 
 # The board's main pages (axe-checked, logged in with every board role).
@@ -142,6 +143,15 @@ BOARD_PAGES: list[MemberPage] = [
     MemberPage("savings arrears", "/pengurus/simpanan/tagihan", "savings.arrears"),
     MemberPage("withdrawals", "/pengurus/simpanan/penarikan", "savings.withdrawal_queue"),
     MemberPage("SHU runs", "/shu/", "payouts.runs"),
+    MemberPage("messages", "/pesan", "notify.messages"),
+    MemberPage("message campaigns", "/pesan/kampanye", "notify.campaigns"),
+    MemberPage("income & expenses", "/buku-besar/pembukuan/", "ledger.books.entries"),
+    MemberPage("new expense", "/buku-besar/pembukuan/baru/pengeluaran", "ledger.books.new_entry"),
+    MemberPage("new journal", "/buku-besar/pembukuan/jurnal/baru", "ledger.books.new_journal"),
+    MemberPage("chart groups", "/buku-besar/pembukuan/bagan-akun", "ledger.books.chart"),
+    MemberPage("reconciliation", "/buku-besar/rekonsiliasi/", "ledger.reconcile.index"),
+    MemberPage("period close", "/buku-besar/tutup-buku", "ledger.periods"),
+    MemberPage("budget", "/buku-besar/anggaran", "ledger.closing.budget"),
 ]
 
 MEMBER_PASSWORD = "rahasia-12345"

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-04 18:41:43.220624
+Create Date: 2026-12-04 19:39:51.692724
 
 """
 from alembic import op
@@ -75,30 +75,89 @@ def upgrade():
     sa.CheckConstraint('last_value >= 0', name=op.f('ck_member_number_counters_not_negative')),
     sa.PrimaryKeyConstraint('prefix', 'year', name=op.f('pk_member_number_counters'))
     )
+    op.create_table('notification_events',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('notification_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('provider', sa.String(length=20), nullable=False),
+    sa.Column('provider_message_id', sa.String(length=128), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('occurred_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('received_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('applied', sa.Boolean(), nullable=False),
+    sa.Column('error', sa.String(length=300), nullable=True),
+    sa.Column('payload', sa.JSON(), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_notification_events')),
+    sa.UniqueConstraint('provider', 'provider_message_id', 'status', name=op.f('uq_notification_events_provider_provider_message_id_status'))
+    )
+    with op.batch_alter_table('notification_events', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_notification_events_notification_id'), ['notification_id'], unique=False)
+
+    op.create_table('notification_opt_outs',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=True),
+    sa.Column('address', sa.String(length=254), nullable=True),
+    sa.Column('kind', sa.String(length=40), nullable=False),
+    sa.Column('source', sa.String(length=20), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint('user_id IS NOT NULL OR address IS NOT NULL', name=op.f('ck_notification_opt_outs_has_recipient')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_notification_opt_outs')),
+    sa.UniqueConstraint('address', 'kind', name=op.f('uq_notification_opt_outs_address_kind')),
+    sa.UniqueConstraint('user_id', 'kind', name=op.f('uq_notification_opt_outs_user_id_kind'))
+    )
+    with op.batch_alter_table('notification_opt_outs', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_notification_opt_outs_address'), ['address'], unique=False)
+        batch_op.create_index(batch_op.f('ix_notification_opt_outs_user_id'), ['user_id'], unique=False)
+
+    op.create_table('notification_preferences',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=True),
+    sa.Column('address', sa.String(length=254), nullable=True),
+    sa.Column('channel', sa.String(length=32), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint('user_id IS NOT NULL OR address IS NOT NULL', name=op.f('ck_notification_preferences_has_recipient')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_notification_preferences')),
+    sa.UniqueConstraint('address', name=op.f('uq_notification_preferences_address')),
+    sa.UniqueConstraint('user_id', name=op.f('uq_notification_preferences_user_id'))
+    )
     op.create_table('notifications',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('kind', sa.String(length=40), nullable=False),
     sa.Column('channel', sa.String(length=32), nullable=False),
     sa.Column('address', sa.String(length=254), nullable=False),
+    sa.Column('alt_address', sa.String(length=254), nullable=True),
     sa.Column('subject', sa.String(length=200), nullable=False),
     sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('params', sa.JSON(), nullable=True),
     sa.Column('user_id', sa.Integer(), nullable=True),
     sa.Column('member_id', sa.Integer(), nullable=True),
     sa.Column('dedupe_key', sa.String(length=120), nullable=True),
     sa.Column('campaign', sa.String(length=80), nullable=True),
     sa.Column('status', sa.String(length=32), nullable=False),
+    sa.Column('urgent', sa.Boolean(), server_default=sa.text('(false)'), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('channel_attempts', sa.Integer(), server_default=sa.text('0'), nullable=False),
+    sa.Column('channels_tried', sa.String(length=60), server_default='', nullable=False),
+    sa.Column('next_attempt_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('last_error', sa.String(length=500), nullable=True),
+    sa.Column('sent_to', sa.String(length=254), nullable=True),
+    sa.Column('provider', sa.String(length=20), nullable=True),
+    sa.Column('provider_message_id', sa.String(length=128), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('delivered_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('read_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('failed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('status_at', sa.DateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_notifications')),
     sa.UniqueConstraint('dedupe_key', name=op.f('uq_notifications_dedupe_key'))
     )
     with op.batch_alter_table('notifications', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_notifications_campaign'), ['campaign'], unique=False)
+        batch_op.create_index(batch_op.f('ix_notifications_address'), ['address'], unique=False)
+        batch_op.create_index('ix_notifications_campaign_status', ['campaign', 'status'], unique=False)
+        batch_op.create_index('ix_notifications_due', ['status', 'urgent', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_notifications_kind'), ['kind'], unique=False)
         batch_op.create_index(batch_op.f('ix_notifications_member_id'), ['member_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_notifications_status'), ['status'], unique=False)
+        batch_op.create_index(batch_op.f('ix_notifications_provider_message_id'), ['provider_message_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_notifications_user_id'), ['user_id'], unique=False)
 
     op.create_table('scheduler_runs',
@@ -127,6 +186,17 @@ def upgrade():
     sa.UniqueConstraint('email', name=op.f('uq_users_email')),
     sa.UniqueConstraint('phone', name=op.f('uq_users_phone'))
     )
+    op.create_table('account_classes',
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('account_type', sa.String(length=16), nullable=False),
+    sa.Column('group_key', sa.String(length=40), nullable=False),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("(account_type = 'asset' AND group_key IN ('cash_bank', 'other_current_assets', 'non_current_assets')) OR (account_type = 'liability' AND group_key IN ('current_liabilities', 'trust_funds', 'non_current_liabilities')) OR (account_type = 'equity' AND group_key IN ('member_equity', 'reserves', 'surplus')) OR (account_type = 'income' AND group_key IN ('income_member_services', 'income_platform', 'income_other')) OR (account_type = 'expense' AND group_key IN ('expense_staff', 'expense_operations', 'expense_financial', 'expense_depreciation', 'expense_other'))", name=op.f('ck_account_classes_group_of_type')),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_account_classes_account_id_accounts')),
+    sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_account_classes_created_by_id_users')),
+    sa.PrimaryKeyConstraint('account_id', name=op.f('pk_account_classes'))
+    )
     op.create_table('ad_versions',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
@@ -138,15 +208,61 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_ad_versions')),
     sa.UniqueConstraint('version', name=op.f('uq_ad_versions_version'))
     )
+    op.create_table('bank_matches',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('method', sa.String(length=10), nullable=False),
+    sa.Column('total_idr', sa.BigInteger(), nullable=False),
+    sa.Column('note', sa.Text(), nullable=True),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("method IN ('auto', 'manual')", name=op.f('ck_bank_matches_method_valid')),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_bank_matches_account_id_accounts')),
+    sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_bank_matches_created_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_bank_matches'))
+    )
+    with op.batch_alter_table('bank_matches', schema=None) as batch_op:
+        batch_op.create_index('ix_bank_matches_account', ['account_id'], unique=False)
+
+    op.create_table('budget_lines',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('fiscal_year', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('amount_idr', sa.BigInteger(), nullable=False),
+    sa.Column('note', sa.Text(), nullable=True),
+    sa.Column('updated_by_id', sa.Integer(), nullable=True),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint('amount_idr >= 0', name=op.f('ck_budget_lines_not_negative')),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_budget_lines_account_id_accounts')),
+    sa.ForeignKeyConstraint(['updated_by_id'], ['users.id'], name=op.f('fk_budget_lines_updated_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_budget_lines')),
+    sa.UniqueConstraint('fiscal_year', 'account_id', name=op.f('uq_budget_lines_fiscal_year_account_id'))
+    )
+    with op.batch_alter_table('budget_lines', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_budget_lines_fiscal_year'), ['fiscal_year'], unique=False)
+
     op.create_table('closed_periods',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('fiscal_year', sa.Integer(), nullable=False),
+    sa.Column('month', sa.Integer(), server_default='0', nullable=False),
     sa.Column('closed_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('closed_by_id', sa.Integer(), nullable=True),
     sa.Column('note', sa.Text(), nullable=True),
+    sa.CheckConstraint('month BETWEEN 0 AND 12', name=op.f('ck_closed_periods_month_valid')),
     sa.ForeignKeyConstraint(['closed_by_id'], ['users.id'], name=op.f('fk_closed_periods_closed_by_id_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_closed_periods')),
-    sa.UniqueConstraint('fiscal_year', name=op.f('uq_closed_periods_fiscal_year'))
+    sa.UniqueConstraint('fiscal_year', 'month', name=op.f('uq_closed_periods_fiscal_year_month'))
+    )
+    op.create_table('gateway_settlement_imports',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('filename', sa.String(length=200), nullable=False),
+    sa.Column('file_sha256', sa.String(length=64), nullable=False),
+    sa.Column('row_count', sa.Integer(), nullable=False),
+    sa.Column('booked_count', sa.Integer(), nullable=False),
+    sa.Column('imported_by_id', sa.Integer(), nullable=True),
+    sa.Column('imported_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['imported_by_id'], ['users.id'], name=op.f('fk_gateway_settlement_imports_imported_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_gateway_settlement_imports'))
     )
     op.create_table('journal_entries',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -229,6 +345,24 @@ def upgrade():
     with op.batch_alter_table('payment_intents', schema=None) as batch_op:
         batch_op.create_index('ix_payment_intents_member', ['member_id', 'status'], unique=False)
 
+    op.create_table('receipt_files',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('sha256', sa.String(length=64), nullable=False),
+    sa.Column('media_type', sa.String(length=40), nullable=False),
+    sa.Column('size_bytes', sa.Integer(), nullable=False),
+    sa.Column('original_name', sa.String(length=200), nullable=False),
+    sa.Column('storage_name', sa.String(length=120), nullable=False),
+    sa.Column('reencoded', sa.Boolean(), nullable=False),
+    sa.Column('uploaded_by_id', sa.Integer(), nullable=True),
+    sa.Column('uploaded_at', sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("media_type IN ('image/jpeg', 'image/png', 'image/webp', 'application/pdf')", name=op.f('ck_receipt_files_media_type_valid')),
+    sa.CheckConstraint('size_bytes > 0', name=op.f('ck_receipt_files_positive_size')),
+    sa.ForeignKeyConstraint(['uploaded_by_id'], ['users.id'], name=op.f('fk_receipt_files_uploaded_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_receipt_files'))
+    )
+    with op.batch_alter_table('receipt_files', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_receipt_files_sha256'), ['sha256'], unique=False)
+
     op.create_table('recovery_codes',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
@@ -242,6 +376,32 @@ def upgrade():
     with op.batch_alter_table('recovery_codes', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_recovery_codes_user_id'), ['user_id'], unique=False)
 
+    op.create_table('statement_mappings',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=80), nullable=False),
+    sa.Column('header_row', sa.Integer(), nullable=False),
+    sa.Column('delimiter', sa.String(length=2), nullable=True),
+    sa.Column('date_column', sa.String(length=80), nullable=False),
+    sa.Column('description_column', sa.String(length=80), nullable=False),
+    sa.Column('reference_column', sa.String(length=80), nullable=True),
+    sa.Column('amount_mode', sa.String(length=16), nullable=False),
+    sa.Column('debit_column', sa.String(length=80), nullable=True),
+    sa.Column('credit_column', sa.String(length=80), nullable=True),
+    sa.Column('amount_column', sa.String(length=80), nullable=True),
+    sa.Column('indicator_column', sa.String(length=80), nullable=True),
+    sa.Column('credit_marks', sa.String(length=80), nullable=False),
+    sa.Column('balance_column', sa.String(length=80), nullable=True),
+    sa.Column('date_format', sa.String(length=40), nullable=False),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("(amount_mode = 'debit_credit' AND debit_column IS NOT NULL AND credit_column IS NOT NULL) OR (amount_mode <> 'debit_credit' AND amount_column IS NOT NULL)", name=op.f('ck_statement_mappings_amount_columns_given')),
+    sa.CheckConstraint("amount_mode <> 'indicator' OR indicator_column IS NOT NULL", name=op.f('ck_statement_mappings_indicator_column_given')),
+    sa.CheckConstraint("amount_mode IN ('debit_credit', 'indicator', 'signed')", name=op.f('ck_statement_mappings_amount_mode_valid')),
+    sa.CheckConstraint('header_row >= 0', name=op.f('ck_statement_mappings_header_row_valid')),
+    sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_statement_mappings_created_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_statement_mappings')),
+    sa.UniqueConstraint('name', name=op.f('uq_statement_mappings_name'))
+    )
     op.create_table('user_roles',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
@@ -252,6 +412,140 @@ def upgrade():
     )
     with op.batch_alter_table('user_roles', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_user_roles_user_id'), ['user_id'], unique=False)
+
+    op.create_table('bank_imports',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('layout', sa.String(length=100), nullable=False),
+    sa.Column('mapping_id', sa.Integer(), nullable=True),
+    sa.Column('filename', sa.String(length=200), nullable=False),
+    sa.Column('file_sha256', sa.String(length=64), nullable=False),
+    sa.Column('line_count', sa.Integer(), nullable=False),
+    sa.Column('new_count', sa.Integer(), nullable=False),
+    sa.Column('duplicate_count', sa.Integer(), nullable=False),
+    sa.Column('first_date', sa.Date(), nullable=True),
+    sa.Column('last_date', sa.Date(), nullable=True),
+    sa.Column('imported_by_id', sa.Integer(), nullable=True),
+    sa.Column('imported_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_bank_imports_account_id_accounts')),
+    sa.ForeignKeyConstraint(['imported_by_id'], ['users.id'], name=op.f('fk_bank_imports_imported_by_id_users')),
+    sa.ForeignKeyConstraint(['mapping_id'], ['statement_mappings.id'], name=op.f('fk_bank_imports_mapping_id_statement_mappings')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_bank_imports'))
+    )
+    with op.batch_alter_table('bank_imports', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_bank_imports_account_id'), ['account_id'], unique=False)
+
+    op.create_table('cash_entries',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=32), nullable=False),
+    sa.Column('amount_idr', sa.BigInteger(), nullable=False),
+    sa.Column('entry_date', sa.Date(), nullable=False),
+    sa.Column('category_account_id', sa.Integer(), nullable=False),
+    sa.Column('money_account_id', sa.Integer(), nullable=False),
+    sa.Column('counterparty', sa.String(length=200), nullable=False),
+    sa.Column('description', sa.Text(), nullable=False),
+    sa.Column('reference', sa.String(length=60), nullable=True),
+    sa.Column('receipt_id', sa.Integer(), nullable=True),
+    sa.Column('status', sa.String(length=32), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('decided_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('decision_note', sa.Text(), nullable=True),
+    sa.Column('reversed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('reversal_reason', sa.Text(), nullable=True),
+    sa.Column('request_key', sa.String(length=64), nullable=True),
+    sa.Column('created_by_id', sa.Integer(), nullable=False),
+    sa.Column('decided_by_id', sa.Integer(), nullable=True),
+    sa.Column('reversed_by_id', sa.Integer(), nullable=True),
+    sa.Column('entry_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('reversal_entry_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.CheckConstraint("(status = 'reversed') = (reversal_entry_id IS NOT NULL)", name=op.f('ck_cash_entries_reversed_has_reversal')),
+    sa.CheckConstraint("(status IN ('posted', 'reversed')) = (entry_id IS NOT NULL)", name=op.f('ck_cash_entries_posted_has_entry')),
+    sa.CheckConstraint("kind IN ('income', 'expense')", name=op.f('ck_cash_entries_kind_valid')),
+    sa.CheckConstraint("status IN ('pending', 'posted', 'rejected', 'withdrawn', 'reversed')", name=op.f('ck_cash_entries_status_valid')),
+    sa.CheckConstraint("status NOT IN ('rejected', 'withdrawn') OR decided_at IS NOT NULL", name=op.f('ck_cash_entries_decision_recorded')),
+    sa.CheckConstraint('amount_idr > 0', name=op.f('ck_cash_entries_positive_amount')),
+    sa.CheckConstraint('category_account_id <> money_account_id', name=op.f('ck_cash_entries_two_accounts')),
+    sa.CheckConstraint('decided_by_id IS NULL OR decided_by_id <> created_by_id', name=op.f('ck_cash_entries_maker_is_not_checker')),
+    sa.ForeignKeyConstraint(['category_account_id'], ['accounts.id'], name=op.f('fk_cash_entries_category_account_id_accounts')),
+    sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_cash_entries_created_by_id_users')),
+    sa.ForeignKeyConstraint(['decided_by_id'], ['users.id'], name=op.f('fk_cash_entries_decided_by_id_users')),
+    sa.ForeignKeyConstraint(['entry_id'], ['journal_entries.id'], name=op.f('fk_cash_entries_entry_id_journal_entries')),
+    sa.ForeignKeyConstraint(['money_account_id'], ['accounts.id'], name=op.f('fk_cash_entries_money_account_id_accounts')),
+    sa.ForeignKeyConstraint(['receipt_id'], ['receipt_files.id'], name=op.f('fk_cash_entries_receipt_id_receipt_files')),
+    sa.ForeignKeyConstraint(['reversal_entry_id'], ['journal_entries.id'], name=op.f('fk_cash_entries_reversal_entry_id_journal_entries')),
+    sa.ForeignKeyConstraint(['reversed_by_id'], ['users.id'], name=op.f('fk_cash_entries_reversed_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_cash_entries')),
+    sa.UniqueConstraint('entry_id', name=op.f('uq_cash_entries_entry_id')),
+    sa.UniqueConstraint('request_key', name=op.f('uq_cash_entries_request_key')),
+    sa.UniqueConstraint('reversal_entry_id', name=op.f('uq_cash_entries_reversal_entry_id'))
+    )
+    with op.batch_alter_table('cash_entries', schema=None) as batch_op:
+        batch_op.create_index('ix_cash_entries_status_date', ['status', 'entry_date'], unique=False)
+
+    op.create_table('gateway_settlement_rows',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('order_id', sa.String(length=100), nullable=False),
+    sa.Column('transaction_id', sa.String(length=100), nullable=True),
+    sa.Column('batch_key', sa.String(length=100), nullable=False),
+    sa.Column('settlement_date', sa.Date(), nullable=False),
+    sa.Column('gross_idr', sa.BigInteger(), nullable=False),
+    sa.Column('fee_idr', sa.BigInteger(), nullable=False),
+    sa.Column('net_idr', sa.BigInteger(), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('message', sa.Text(), nullable=True),
+    sa.Column('entry_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('import_id', sa.Integer(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("(status = 'booked') = (entry_id IS NOT NULL)", name=op.f('ck_gateway_settlement_rows_booked_has_entry')),
+    sa.CheckConstraint("status IN ('booked', 'unknown_order', 'amount_mismatch', 'reversed')", name=op.f('ck_gateway_settlement_rows_status_valid')),
+    sa.CheckConstraint('gross_idr = fee_idr + net_idr', name=op.f('ck_gateway_settlement_rows_gross_is_fee_plus_net')),
+    sa.CheckConstraint('gross_idr > 0 AND fee_idr >= 0 AND net_idr >= 0', name=op.f('ck_gateway_settlement_rows_amounts_valid')),
+    sa.ForeignKeyConstraint(['entry_id'], ['journal_entries.id'], name=op.f('fk_gateway_settlement_rows_entry_id_journal_entries')),
+    sa.ForeignKeyConstraint(['import_id'], ['gateway_settlement_imports.id'], name=op.f('fk_gateway_settlement_rows_import_id_gateway_settlement_imports')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_gateway_settlement_rows')),
+    sa.UniqueConstraint('order_id', name=op.f('uq_gateway_settlement_rows_order_id'))
+    )
+    with op.batch_alter_table('gateway_settlement_rows', schema=None) as batch_op:
+        batch_op.create_index('ix_gateway_settlement_rows_batch', ['batch_key'], unique=False)
+        batch_op.create_index(batch_op.f('ix_gateway_settlement_rows_entry_id'), ['entry_id'], unique=False)
+
+    op.create_table('manual_journals',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=32), nullable=False),
+    sa.Column('entry_date', sa.Date(), nullable=False),
+    sa.Column('description', sa.Text(), nullable=False),
+    sa.Column('total_idr', sa.BigInteger(), nullable=False),
+    sa.Column('status', sa.String(length=32), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('decided_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('decision_note', sa.Text(), nullable=True),
+    sa.Column('reversed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('reversal_reason', sa.Text(), nullable=True),
+    sa.Column('request_key', sa.String(length=64), nullable=True),
+    sa.Column('created_by_id', sa.Integer(), nullable=False),
+    sa.Column('decided_by_id', sa.Integer(), nullable=True),
+    sa.Column('reversed_by_id', sa.Integer(), nullable=True),
+    sa.Column('entry_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('reversal_entry_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.CheckConstraint("(status = 'reversed') = (reversal_entry_id IS NOT NULL)", name=op.f('ck_manual_journals_reversed_has_reversal')),
+    sa.CheckConstraint("(status IN ('posted', 'reversed')) = (entry_id IS NOT NULL)", name=op.f('ck_manual_journals_posted_has_entry')),
+    sa.CheckConstraint("kind IN ('general', 'adjusting')", name=op.f('ck_manual_journals_kind_valid')),
+    sa.CheckConstraint("status IN ('pending', 'posted', 'rejected', 'withdrawn', 'reversed')", name=op.f('ck_manual_journals_status_valid')),
+    sa.CheckConstraint("status NOT IN ('rejected', 'withdrawn') OR decided_at IS NOT NULL", name=op.f('ck_manual_journals_decision_recorded')),
+    sa.CheckConstraint('decided_by_id IS NULL OR decided_by_id <> created_by_id', name=op.f('ck_manual_journals_maker_is_not_checker')),
+    sa.CheckConstraint('length(description) >= 5', name=op.f('ck_manual_journals_reason_given')),
+    sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_manual_journals_created_by_id_users')),
+    sa.ForeignKeyConstraint(['decided_by_id'], ['users.id'], name=op.f('fk_manual_journals_decided_by_id_users')),
+    sa.ForeignKeyConstraint(['entry_id'], ['journal_entries.id'], name=op.f('fk_manual_journals_entry_id_journal_entries')),
+    sa.ForeignKeyConstraint(['reversal_entry_id'], ['journal_entries.id'], name=op.f('fk_manual_journals_reversal_entry_id_journal_entries')),
+    sa.ForeignKeyConstraint(['reversed_by_id'], ['users.id'], name=op.f('fk_manual_journals_reversed_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_manual_journals')),
+    sa.UniqueConstraint('entry_id', name=op.f('uq_manual_journals_entry_id')),
+    sa.UniqueConstraint('request_key', name=op.f('uq_manual_journals_request_key')),
+    sa.UniqueConstraint('reversal_entry_id', name=op.f('uq_manual_journals_reversal_entry_id'))
+    )
+    with op.batch_alter_table('manual_journals', schema=None) as batch_op:
+        batch_op.create_index('ix_manual_journals_status_date', ['status', 'entry_date'], unique=False)
 
     op.create_table('meeting_minutes',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -425,6 +719,23 @@ def upgrade():
         batch_op.create_index('ix_proposals_status_closes', ['status', 'closes_at'], unique=False)
         batch_op.create_index('ix_proposals_status_opens', ['status', 'opens_at'], unique=False)
 
+    op.create_table('year_end_closes',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('fiscal_year', sa.Integer(), nullable=False),
+    sa.Column('income_idr', sa.BigInteger(), nullable=False),
+    sa.Column('expense_idr', sa.BigInteger(), nullable=False),
+    sa.Column('shu_idr', sa.BigInteger(), nullable=False),
+    sa.Column('entry_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('closed_by_id', sa.Integer(), nullable=True),
+    sa.Column('closed_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('note', sa.Text(), nullable=True),
+    sa.CheckConstraint('shu_idr = income_idr - expense_idr', name=op.f('ck_year_end_closes_shu_is_result')),
+    sa.ForeignKeyConstraint(['closed_by_id'], ['users.id'], name=op.f('fk_year_end_closes_closed_by_id_users')),
+    sa.ForeignKeyConstraint(['entry_id'], ['journal_entries.id'], name=op.f('fk_year_end_closes_entry_id_journal_entries')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_year_end_closes')),
+    sa.UniqueConstraint('entry_id', name=op.f('uq_year_end_closes_entry_id')),
+    sa.UniqueConstraint('fiscal_year', name=op.f('uq_year_end_closes_fiscal_year'))
+    )
     op.create_table('api_keys',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('company_id', sa.Integer(), nullable=False),
@@ -476,6 +787,37 @@ def upgrade():
     )
     with op.batch_alter_table('ballot_choices', schema=None) as batch_op:
         batch_op.create_index('ix_ballot_choices_tally', ['proposal_id', 'group_code', 'option'], unique=False)
+
+    op.create_table('bank_lines',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('import_id', sa.Integer(), nullable=False),
+    sa.Column('line_date', sa.Date(), nullable=False),
+    sa.Column('description', sa.Text(), nullable=False),
+    sa.Column('reference', sa.String(length=100), nullable=True),
+    sa.Column('amount_idr', sa.BigInteger(), nullable=False),
+    sa.Column('balance_idr', sa.BigInteger(), nullable=True),
+    sa.Column('fingerprint', sa.String(length=64), nullable=False),
+    sa.CheckConstraint('amount_idr <> 0', name=op.f('ck_bank_lines_non_zero')),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_bank_lines_account_id_accounts')),
+    sa.ForeignKeyConstraint(['import_id'], ['bank_imports.id'], name=op.f('fk_bank_lines_import_id_bank_imports')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_bank_lines')),
+    sa.UniqueConstraint('account_id', 'fingerprint', name=op.f('uq_bank_lines_account_id_fingerprint'))
+    )
+    with op.batch_alter_table('bank_lines', schema=None) as batch_op:
+        batch_op.create_index('ix_bank_lines_account_date', ['account_id', 'line_date', 'id'], unique=False)
+
+    op.create_table('bank_match_postings',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('match_id', sa.Integer(), nullable=False),
+    sa.Column('posting_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.ForeignKeyConstraint(['match_id'], ['bank_matches.id'], name=op.f('fk_bank_match_postings_match_id_bank_matches')),
+    sa.ForeignKeyConstraint(['posting_id'], ['postings.id'], name=op.f('fk_bank_match_postings_posting_id_postings')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_bank_match_postings')),
+    sa.UniqueConstraint('posting_id', name=op.f('uq_bank_match_postings_posting_id'))
+    )
+    with op.batch_alter_table('bank_match_postings', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_bank_match_postings_match_id'), ['match_id'], unique=False)
 
     op.create_table('census_exclusions',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -532,6 +874,7 @@ def upgrade():
     sa.Column('wajib_idr', sa.BigInteger(), nullable=False),
     sa.Column('arrears_idr', sa.BigInteger(), nullable=False),
     sa.Column('refund_idr', sa.BigInteger(), nullable=False),
+    sa.Column('sukarela_idr', sa.BigInteger(), server_default='0', nullable=False),
     sa.Column('payable_entry_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('paid_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('paid_by_id', sa.Integer(), nullable=True),
@@ -596,6 +939,24 @@ def upgrade():
         batch_op.create_index('ix_governance_events_at', ['at'], unique=False)
         batch_op.create_index(batch_op.f('ix_governance_events_meeting_id'), ['meeting_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_governance_events_proposal_id'), ['proposal_id'], unique=False)
+
+    op.create_table('manual_journal_lines',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('journal_id', sa.Integer(), nullable=False),
+    sa.Column('line_no', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('debit_idr', sa.BigInteger(), nullable=False),
+    sa.Column('credit_idr', sa.BigInteger(), nullable=False),
+    sa.Column('memo', sa.String(length=200), nullable=True),
+    sa.CheckConstraint('(debit_idr > 0) <> (credit_idr > 0)', name=op.f('ck_manual_journal_lines_debit_or_credit')),
+    sa.CheckConstraint('debit_idr >= 0 AND credit_idr >= 0', name=op.f('ck_manual_journal_lines_not_negative')),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_manual_journal_lines_account_id_accounts')),
+    sa.ForeignKeyConstraint(['journal_id'], ['manual_journals.id'], name=op.f('fk_manual_journal_lines_journal_id_manual_journals')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_manual_journal_lines')),
+    sa.UniqueConstraint('journal_id', 'line_no', name=op.f('uq_manual_journal_lines_journal_id_line_no'))
+    )
+    with op.batch_alter_table('manual_journal_lines', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_manual_journal_lines_journal_id'), ['journal_id'], unique=False)
 
     op.create_table('meeting_attendances',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -696,6 +1057,35 @@ def upgrade():
     )
     with op.batch_alter_table('nominations', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_nominations_proposal_id'), ['proposal_id'], unique=False)
+
+    op.create_table('obligations',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('member_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=30), nullable=False),
+    sa.Column('period', sa.Date(), nullable=False),
+    sa.Column('due_date', sa.Date(), nullable=False),
+    sa.Column('ref', sa.String(length=60), server_default='', nullable=False),
+    sa.Column('priority', sa.Integer(), server_default='50', nullable=False),
+    sa.Column('account_code', sa.String(length=120), nullable=True),
+    sa.Column('description', sa.String(length=200), nullable=True),
+    sa.Column('group_code', sa.String(length=20), nullable=True),
+    sa.Column('amount_idr', sa.BigInteger(), nullable=False),
+    sa.Column('paid_idr', sa.BigInteger(), nullable=False),
+    sa.Column('is_open', sa.Boolean(), nullable=False),
+    sa.Column('settled_on', sa.Date(), nullable=True),
+    sa.Column('closed_reason', sa.String(length=200), nullable=True),
+    sa.Column('ad_version_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint('(is_open AND paid_idr < amount_idr) OR (NOT is_open AND (paid_idr = amount_idr OR closed_reason IS NOT NULL))', name=op.f('ck_obligations_open_flag_consistent')),
+    sa.CheckConstraint('amount_idr > 0 AND amount_idr <= 1000000000000000', name=op.f('ck_obligations_positive')),
+    sa.CheckConstraint('paid_idr >= 0 AND paid_idr <= amount_idr', name=op.f('ck_obligations_paid_in_range')),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_obligations_member_id_members')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_obligations')),
+    sa.UniqueConstraint('member_id', 'kind', 'period', 'ref', name='one_per_kind_period')
+    )
+    with op.batch_alter_table('obligations', schema=None) as batch_op:
+        batch_op.create_index('ix_obligations_kind_period', ['kind', 'period'], unique=False)
+        batch_op.create_index('ix_obligations_open', ['member_id', 'is_open', 'due_date'], unique=False)
 
     op.create_table('officers',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -820,28 +1210,6 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_sukarela_withdrawals_member_id'), ['member_id'], unique=False)
         batch_op.create_index('ix_sukarela_withdrawals_status', ['status', 'id'], unique=False)
 
-    op.create_table('wajib_obligations',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('member_id', sa.Integer(), nullable=False),
-    sa.Column('period', sa.Date(), nullable=False),
-    sa.Column('group_code', sa.String(length=20), nullable=False),
-    sa.Column('amount_idr', sa.BigInteger(), nullable=False),
-    sa.Column('paid_idr', sa.BigInteger(), nullable=False),
-    sa.Column('is_open', sa.Boolean(), nullable=False),
-    sa.Column('settled_on', sa.Date(), nullable=True),
-    sa.Column('ad_version_id', sa.Integer(), nullable=True),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.CheckConstraint('(is_open AND paid_idr < amount_idr) OR (NOT is_open AND paid_idr = amount_idr)', name=op.f('ck_wajib_obligations_open_flag_consistent')),
-    sa.CheckConstraint('amount_idr > 0', name=op.f('ck_wajib_obligations_positive')),
-    sa.CheckConstraint('paid_idr >= 0 AND paid_idr <= amount_idr', name=op.f('ck_wajib_obligations_paid_in_range')),
-    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_wajib_obligations_member_id_members')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_wajib_obligations')),
-    sa.UniqueConstraint('member_id', 'period', name='one_per_month')
-    )
-    with op.batch_alter_table('wajib_obligations', schema=None) as batch_op:
-        batch_op.create_index('ix_wajib_obligations_open', ['member_id', 'is_open', 'period'], unique=False)
-        batch_op.create_index('ix_wajib_obligations_period', ['period'], unique=False)
-
     op.create_table('worker_links',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('member_id', sa.Integer(), nullable=False),
@@ -878,6 +1246,18 @@ def upgrade():
     with op.batch_alter_table('ballot_participations', schema=None) as batch_op:
         batch_op.create_index('ix_ballot_participations_group', ['proposal_id', 'group_code'], unique=False)
 
+    op.create_table('bank_match_lines',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('match_id', sa.Integer(), nullable=False),
+    sa.Column('bank_line_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['bank_line_id'], ['bank_lines.id'], name=op.f('fk_bank_match_lines_bank_line_id_bank_lines')),
+    sa.ForeignKeyConstraint(['match_id'], ['bank_matches.id'], name=op.f('fk_bank_match_lines_match_id_bank_matches')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_bank_match_lines')),
+    sa.UniqueConstraint('bank_line_id', name=op.f('uq_bank_match_lines_bank_line_id'))
+    )
+    with op.batch_alter_table('bank_match_lines', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_bank_match_lines_match_id'), ['match_id'], unique=False)
+
     op.create_table('distribution_runs',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('fiscal_year', sa.Integer(), nullable=False),
@@ -909,6 +1289,43 @@ def upgrade():
     )
     with op.batch_alter_table('distribution_runs', schema=None) as batch_op:
         batch_op.create_index('uq_distribution_runs_live_year', ['fiscal_year'], unique=True, sqlite_where=sa.text("status <> 'cancelled'"), postgresql_where=sa.text("status <> 'cancelled'"))
+
+    op.create_table('member_credits',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('member_id', sa.Integer(), nullable=False),
+    sa.Column('family', sa.String(length=30), nullable=False),
+    sa.Column('amount_idr', sa.BigInteger(), nullable=False),
+    sa.Column('source', sa.String(length=80), nullable=False),
+    sa.Column('obligation_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('reversed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.CheckConstraint('amount_idr <> 0', name=op.f('ck_member_credits_non_zero')),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_member_credits_member_id_members')),
+    sa.ForeignKeyConstraint(['obligation_id'], ['obligations.id'], name=op.f('fk_member_credits_obligation_id_obligations')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_member_credits'))
+    )
+    with op.batch_alter_table('member_credits', schema=None) as batch_op:
+        batch_op.create_index('ix_member_credits_member', ['member_id', 'family'], unique=False)
+        batch_op.create_index('ix_member_credits_source', ['source'], unique=False)
+
+    op.create_table('obligation_payments',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('obligation_id', sa.Integer(), nullable=False),
+    sa.Column('member_id', sa.Integer(), nullable=False),
+    sa.Column('amount_idr', sa.BigInteger(), nullable=False),
+    sa.Column('paid_on', sa.Date(), nullable=False),
+    sa.Column('source', sa.String(length=80), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('reversed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.CheckConstraint('amount_idr > 0', name=op.f('ck_obligation_payments_positive')),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_obligation_payments_member_id_members')),
+    sa.ForeignKeyConstraint(['obligation_id'], ['obligations.id'], name=op.f('fk_obligation_payments_obligation_id_obligations')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_obligation_payments'))
+    )
+    with op.batch_alter_table('obligation_payments', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_obligation_payments_member_id'), ['member_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_obligation_payments_obligation_id'), ['obligation_id'], unique=False)
+        batch_op.create_index('ix_obligation_payments_source', ['source'], unique=False)
 
     op.create_table('patronage_batches',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -967,25 +1384,6 @@ def upgrade():
     )
     with op.batch_alter_table('remittances', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_remittances_company_id'), ['company_id'], unique=False)
-
-    op.create_table('wajib_obligation_payments',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('obligation_id', sa.Integer(), nullable=False),
-    sa.Column('member_id', sa.Integer(), nullable=False),
-    sa.Column('amount_idr', sa.BigInteger(), nullable=False),
-    sa.Column('paid_on', sa.Date(), nullable=False),
-    sa.Column('source', sa.String(length=80), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('reversed_at', sa.DateTime(timezone=True), nullable=True),
-    sa.CheckConstraint('amount_idr > 0', name=op.f('ck_wajib_obligation_payments_positive')),
-    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_wajib_obligation_payments_member_id_members')),
-    sa.ForeignKeyConstraint(['obligation_id'], ['wajib_obligations.id'], name=op.f('fk_wajib_obligation_payments_obligation_id_wajib_obligations')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_wajib_obligation_payments'))
-    )
-    with op.batch_alter_table('wajib_obligation_payments', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_wajib_obligation_payments_member_id'), ['member_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_wajib_obligation_payments_obligation_id'), ['obligation_id'], unique=False)
-        batch_op.create_index('ix_wajib_obligation_payments_source', ['source'], unique=False)
 
     op.create_table('webhook_deliveries',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -1132,12 +1530,6 @@ def downgrade():
         batch_op.drop_index('ix_webhook_deliveries_due')
 
     op.drop_table('webhook_deliveries')
-    with op.batch_alter_table('wajib_obligation_payments', schema=None) as batch_op:
-        batch_op.drop_index('ix_wajib_obligation_payments_source')
-        batch_op.drop_index(batch_op.f('ix_wajib_obligation_payments_obligation_id'))
-        batch_op.drop_index(batch_op.f('ix_wajib_obligation_payments_member_id'))
-
-    op.drop_table('wajib_obligation_payments')
     with op.batch_alter_table('remittances', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_remittances_company_id'))
 
@@ -1147,10 +1539,25 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_patronage_batches_company_id'))
 
     op.drop_table('patronage_batches')
+    with op.batch_alter_table('obligation_payments', schema=None) as batch_op:
+        batch_op.drop_index('ix_obligation_payments_source')
+        batch_op.drop_index(batch_op.f('ix_obligation_payments_obligation_id'))
+        batch_op.drop_index(batch_op.f('ix_obligation_payments_member_id'))
+
+    op.drop_table('obligation_payments')
+    with op.batch_alter_table('member_credits', schema=None) as batch_op:
+        batch_op.drop_index('ix_member_credits_source')
+        batch_op.drop_index('ix_member_credits_member')
+
+    op.drop_table('member_credits')
     with op.batch_alter_table('distribution_runs', schema=None) as batch_op:
         batch_op.drop_index('uq_distribution_runs_live_year', sqlite_where=sa.text("status <> 'cancelled'"), postgresql_where=sa.text("status <> 'cancelled'"))
 
     op.drop_table('distribution_runs')
+    with op.batch_alter_table('bank_match_lines', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_bank_match_lines_match_id'))
+
+    op.drop_table('bank_match_lines')
     with op.batch_alter_table('ballot_participations', schema=None) as batch_op:
         batch_op.drop_index('ix_ballot_participations_group')
 
@@ -1162,11 +1569,6 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_worker_links_company_id'))
 
     op.drop_table('worker_links')
-    with op.batch_alter_table('wajib_obligations', schema=None) as batch_op:
-        batch_op.drop_index('ix_wajib_obligations_period')
-        batch_op.drop_index('ix_wajib_obligations_open')
-
-    op.drop_table('wajib_obligations')
     with op.batch_alter_table('sukarela_withdrawals', schema=None) as batch_op:
         batch_op.drop_index('ix_sukarela_withdrawals_status')
         batch_op.drop_index(batch_op.f('ix_sukarela_withdrawals_member_id'))
@@ -1187,6 +1589,11 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_officers_member_id'))
 
     op.drop_table('officers')
+    with op.batch_alter_table('obligations', schema=None) as batch_op:
+        batch_op.drop_index('ix_obligations_open')
+        batch_op.drop_index('ix_obligations_kind_period')
+
+    op.drop_table('obligations')
     with op.batch_alter_table('nominations', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_nominations_proposal_id'))
 
@@ -1211,6 +1618,10 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_meeting_attendances_meeting_id'))
 
     op.drop_table('meeting_attendances')
+    with op.batch_alter_table('manual_journal_lines', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_manual_journal_lines_journal_id'))
+
+    op.drop_table('manual_journal_lines')
     with op.batch_alter_table('governance_events', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_governance_events_proposal_id'))
         batch_op.drop_index(batch_op.f('ix_governance_events_meeting_id'))
@@ -1236,6 +1647,14 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_census_exclusions_proposal_id'))
 
     op.drop_table('census_exclusions')
+    with op.batch_alter_table('bank_match_postings', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_bank_match_postings_match_id'))
+
+    op.drop_table('bank_match_postings')
+    with op.batch_alter_table('bank_lines', schema=None) as batch_op:
+        batch_op.drop_index('ix_bank_lines_account_date')
+
+    op.drop_table('bank_lines')
     with op.batch_alter_table('ballot_choices', schema=None) as batch_op:
         batch_op.drop_index('ix_ballot_choices_tally')
 
@@ -1248,6 +1667,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_api_keys_company_id'))
 
     op.drop_table('api_keys')
+    op.drop_table('year_end_closes')
     with op.batch_alter_table('proposals', schema=None) as batch_op:
         batch_op.drop_index('ix_proposals_status_opens')
         batch_op.drop_index('ix_proposals_status_closes')
@@ -1274,14 +1694,36 @@ def downgrade():
 
     op.drop_table('members')
     op.drop_table('meeting_minutes')
+    with op.batch_alter_table('manual_journals', schema=None) as batch_op:
+        batch_op.drop_index('ix_manual_journals_status_date')
+
+    op.drop_table('manual_journals')
+    with op.batch_alter_table('gateway_settlement_rows', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_gateway_settlement_rows_entry_id'))
+        batch_op.drop_index('ix_gateway_settlement_rows_batch')
+
+    op.drop_table('gateway_settlement_rows')
+    with op.batch_alter_table('cash_entries', schema=None) as batch_op:
+        batch_op.drop_index('ix_cash_entries_status_date')
+
+    op.drop_table('cash_entries')
+    with op.batch_alter_table('bank_imports', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_bank_imports_account_id'))
+
+    op.drop_table('bank_imports')
     with op.batch_alter_table('user_roles', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_user_roles_user_id'))
 
     op.drop_table('user_roles')
+    op.drop_table('statement_mappings')
     with op.batch_alter_table('recovery_codes', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_recovery_codes_user_id'))
 
     op.drop_table('recovery_codes')
+    with op.batch_alter_table('receipt_files', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_receipt_files_sha256'))
+
+    op.drop_table('receipt_files')
     with op.batch_alter_table('payment_intents', schema=None) as batch_op:
         batch_op.drop_index('ix_payment_intents_member')
 
@@ -1299,18 +1741,40 @@ def downgrade():
         batch_op.drop_index('ix_journal_entries_date')
 
     op.drop_table('journal_entries')
+    op.drop_table('gateway_settlement_imports')
     op.drop_table('closed_periods')
+    with op.batch_alter_table('budget_lines', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_budget_lines_fiscal_year'))
+
+    op.drop_table('budget_lines')
+    with op.batch_alter_table('bank_matches', schema=None) as batch_op:
+        batch_op.drop_index('ix_bank_matches_account')
+
+    op.drop_table('bank_matches')
     op.drop_table('ad_versions')
+    op.drop_table('account_classes')
     op.drop_table('users')
     op.drop_table('scheduler_runs')
     with op.batch_alter_table('notifications', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_notifications_user_id'))
-        batch_op.drop_index(batch_op.f('ix_notifications_status'))
+        batch_op.drop_index(batch_op.f('ix_notifications_provider_message_id'))
         batch_op.drop_index(batch_op.f('ix_notifications_member_id'))
         batch_op.drop_index(batch_op.f('ix_notifications_kind'))
-        batch_op.drop_index(batch_op.f('ix_notifications_campaign'))
+        batch_op.drop_index('ix_notifications_due')
+        batch_op.drop_index('ix_notifications_campaign_status')
+        batch_op.drop_index(batch_op.f('ix_notifications_address'))
 
     op.drop_table('notifications')
+    op.drop_table('notification_preferences')
+    with op.batch_alter_table('notification_opt_outs', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_notification_opt_outs_user_id'))
+        batch_op.drop_index(batch_op.f('ix_notification_opt_outs_address'))
+
+    op.drop_table('notification_opt_outs')
+    with op.batch_alter_table('notification_events', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_notification_events_notification_id'))
+
+    op.drop_table('notification_events')
     op.drop_table('member_number_counters')
     op.drop_table('fake_gateway_orders')
     with op.batch_alter_table('audit_records', schema=None) as batch_op:
