@@ -117,8 +117,13 @@ def money_refusal(
     member: Member, by_user, *, requested_by_id: int | None = None, recording: bool = False
 ) -> Forbidden | None:
     """Why ``by_user`` may not record (``recording``) or decide a money movement for
-    ``member``, or None when it may."""
-    user_id = getattr(by_user, "id", None)
+    ``member``, or None when it may. ``by_user`` is a ``User`` or its id (services take
+    either)."""
+    if not isinstance(by_user, User):
+        by_user = db.session.get(User, by_user) if by_user is not None else None
+    if by_user is None:
+        return Forbidden(_("Keputusan ini perlu login bendahara."), code="maker_checker")
+    user_id = by_user.id
     found = deciders(member, requested_by_id, recording=recording)
     conflicted = conflicted_user_ids(member, requested_by_id)
     if user_id in conflicted:
