@@ -14,7 +14,6 @@ from sqlalchemy import func, select
 from kmp.extensions import db
 from members.ad.config import ADConfig
 from members.ad.models import ADVersion
-from tests.integration.members_support import fast_passwords  # noqa: F401
 from tests.integration.test_members_ad import ad_form_data
 
 BAD = ("", "abc", "-1", "0", "0/0", "1/0", "3/2", "99999999999999999999", "50%")

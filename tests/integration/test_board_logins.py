@@ -18,7 +18,7 @@ from kmp.timeutil import business_date, now_utc, set_clock
 from members.officers import services as officers
 from members.officers.models import Officer
 from tests.conftest import csrf_from, totp_code
-from tests.integration.members_support import admit, apply_member, fast_passwords  # noqa: F401
+from tests.integration.members_support import admit, apply_member
 
 LINK = re.compile(r"/undangan/([A-Za-z0-9_\-]+)")
 

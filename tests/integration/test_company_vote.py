@@ -21,7 +21,6 @@ from tests.integration.governance_factories import (
     make_voter,
     set_group,
 )
-from tests.integration.members_support import fast_passwords  # noqa: F401
 
 
 @pytest.fixture(autouse=True)

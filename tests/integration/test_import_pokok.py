@@ -17,7 +17,7 @@ from members.importer.services import import_members
 from members.register import admission
 from members.register.models import Member, MemberEvent
 from members.register.states import MemberStatus
-from tests.integration.members_support import fast_passwords, pay_pokok  # noqa: F401
+from tests.integration.members_support import pay_pokok
 from tests.integration.test_members_import import _file, _row
 
 

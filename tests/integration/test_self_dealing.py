@@ -16,7 +16,7 @@ from members.savings import withdrawals
 from members.savings.deposits import record_receipt
 from members.savings.models import Receipt, SukarelaWithdrawal, WithdrawalStatus
 from tests.integration.governance_factories import set_ad
-from tests.integration.members_support import admit, apply_member, fast_passwords  # noqa: F401
+from tests.integration.members_support import admit, apply_member
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ from kmp.money import allocate
 from members.register.states import MemberStatus
 from payouts import services
 from tests.integration.governance_factories import set_ad
-from tests.integration.members_support import fast_passwords  # noqa: F401
 from tests.integration.payouts_support import book_surplus, fiscal_year, shu_member
 
 SHU = 10_000_000

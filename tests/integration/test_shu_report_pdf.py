@@ -16,7 +16,6 @@ from kmp.extensions import db
 from kmp.timeutil import business_date
 from members.officers import services as officers
 from payouts import services
-from tests.integration.members_support import fast_passwords  # noqa: F401
 from tests.integration.payouts_support import book_surplus, fiscal_year, shu_member
 
 
