@@ -9,7 +9,7 @@ def init_app(app):
     from governance import meeting_views, models  # noqa: F401 - routes, tables
     from governance.jobs import JOBS
     from governance.logic import percent, reason_label
-    from governance.views import PARTICIPANT_ROLES, READ_ROLES, bp
+    from governance.views import BALLOT_ROLES, PARTICIPANT_ROLES, READ_ROLES, bp
     from kmp.scheduler import register_jobs
     from kmp.templating import NavItem, register_nav
 
@@ -18,7 +18,7 @@ def init_app(app):
     app.jinja_env.filters["gov_reason"] = reason_label
     register_nav(
         app,
-        NavItem("governance.ballots", lazy_gettext("Pemungutan suara"), PARTICIPANT_ROLES, 200),
+        NavItem("governance.ballots", lazy_gettext("Pemungutan suara"), BALLOT_ROLES, 200),
         NavItem("governance.meetings", lazy_gettext("Rapat anggota"), PARTICIPANT_ROLES, 210),
         NavItem("governance.audit_trail", lazy_gettext("Jejak tata kelola"), READ_ROLES, 220),
     )

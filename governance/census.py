@@ -1,14 +1,16 @@
-"""The frozen census of a ballot: who is in, who is left out and why, the counts."""
+"""The frozen census of a ballot: who is in, who is left out and why, the counts.
+
+Who may vote is decided by the members feature's one census,
+``members.census.services.compute_census`` (re-exported here); this module explains a
+refusal and counts the frozen lists."""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import defaultdict
-from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
-from governance.common import _jakarta, arrears_months, current_ad
+from governance.common import _jakarta, current_ad
 from governance.models import (
     BallotChoice,
     BallotParticipation,
@@ -19,63 +21,45 @@ from governance.models import (
 )
 from kmp.errors import DomainError
 from kmp.extensions import db
-from kmp.timeutil import business_date
-from members.ad.config import ADConfig
+from kmp.i18n import gettext as _
+from kmp.money import format_rupiah
+from members.census.services import (
+    ARREARS,
+    GROUP_NO_VOTE,
+    JOINED_AFTER,
+    POKOK_UNPAID,
+    CensusRow,
+    ExclusionRow,
+    compute_census,
+)
 from members.register.models import Member
 from members.register.states import MemberStatus
 
-
-@dataclass(frozen=True)
-class CensusRow:
-    member_id: int
-    member_no: str
-    group_code: str
-
-
-@dataclass(frozen=True)
-class ExclusionRow:
-    member_id: int
-    group_code: str
-    reason: str
-    arrears_months: int | None = None
+__all__ = [
+    "CensusRow",
+    "ExclusionRow",
+    "census_counts",
+    "census_refusal",
+    "compute_census",
+    "participation_counts",
+]
 
 
-def compute_census(ad: ADConfig, at: dt.datetime) -> tuple[list[CensusRow], list[ExclusionRow]]:
-    """Who may vote on a ballot opening at ``at`` (domain decision 7).
-
-    Active members (membership is active only once simpanan pokok is fully paid: the members
-    state machine) of the AD's active voting groups, admitted on or before ``at``, with at most
-    ``max_wajib_arrears_months`` of wajib arrears. Active members left out are returned with
-    the reason."""
-    voting = {g.code for g in ad.active_groups if g.members_vote}
-    on_date = business_date(at)
-    rows = db.session.execute(
-        select(
-            Member.id, Member.member_no, Member.group_code, Member.joined_date, Member.activated_at
-        )
-        .where(Member.status == MemberStatus.ACTIVE, Member.member_no.is_not(None))
-        .order_by(Member.id)
-    ).all()
-    excluded: list[ExclusionRow] = []
-    candidates = []
-    for r in rows:
-        if r.group_code not in voting:
-            excluded.append(ExclusionRow(r.id, r.group_code, "group_no_vote"))
-        elif (r.joined_date is not None and r.joined_date > on_date) or (
-            r.activated_at is not None and r.activated_at > at
-        ):
-            excluded.append(ExclusionRow(r.id, r.group_code, "joined_after"))
-        else:
-            candidates.append(r)
-    months = arrears_months([r.id for r in candidates], on_date)
-    census = []
-    for r in candidates:
-        owed = months.get(r.id, 0)
-        if owed > ad.max_wajib_arrears_months:
-            excluded.append(ExclusionRow(r.id, r.group_code, "arrears", owed))
-        else:
-            census.append(CensusRow(r.id, r.member_no, r.group_code))
-    return census, excluded
+def _pokok_refusal(base: str, exclusion: CensusExclusion) -> DomainError:
+    paid, required = exclusion.pokok_paid_idr or 0, exclusion.pokok_required_idr or 0
+    return DomainError(
+        _(
+            "%(base)s: simpanan pokok Anda belum lunas saat itu (%(paid)s dari %(required)s, "
+            "kurang %(left)s). Lunasi simpanan pokok agar bisa memilih pada pemungutan "
+            "berikutnya.",
+            base=base,
+            paid=format_rupiah(paid),
+            required=format_rupiah(required),
+            left=format_rupiah(max(required - paid, 0)),
+        ),
+        code="not_in_census_pokok",
+        status=403,
+    )
 
 
 def census_refusal(proposal: Proposal, member: Member) -> DomainError:
@@ -86,7 +70,9 @@ def census_refusal(proposal: Proposal, member: Member) -> DomainError:
     )
     opened = _jakarta(proposal.opened_at) if proposal.opened_at else "saat dibuka"
     base = f"Anda tidak ada dalam daftar pemilih yang dibekukan {opened}"
-    if exclusion is not None and exclusion.reason == "arrears":
+    if exclusion is not None and exclusion.reason == POKOK_UNPAID:
+        return _pokok_refusal(base, exclusion)
+    if exclusion is not None and exclusion.reason == ARREARS:
         ad_limit = ""
         try:
             ad_limit = f" (batas AD: {current_ad().max_wajib_arrears_months} bulan)"
@@ -98,13 +84,13 @@ def census_refusal(proposal: Proposal, member: Member) -> DomainError:
             code="not_in_census_arrears",
             status=403,
         )
-    if exclusion is not None and exclusion.reason == "group_no_vote":
+    if exclusion is not None and exclusion.reason == GROUP_NO_VOTE:
         return DomainError(
             f"{base}: kelompok Anda tidak punya hak suara menurut AD.",
             code="not_in_census_group",
             status=403,
         )
-    if (exclusion is not None and exclusion.reason == "joined_after") or (
+    if (exclusion is not None and exclusion.reason == JOINED_AFTER) or (
         member.activated_at is not None
         and proposal.opened_at is not None
         and member.activated_at > proposal.opened_at

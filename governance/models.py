@@ -52,7 +52,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from kmp.db import StrEnumType, UTCDateTime
+from kmp.db import Rupiah, StrEnumType, UTCDateTime
 from kmp.extensions import db
 from kmp.timeutil import now_utc
 
@@ -412,8 +412,12 @@ class CensusExclusion(db.Model):
     proposal_id: Mapped[int] = mapped_column(ForeignKey("proposals.id"), index=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
     group_code: Mapped[str] = mapped_column(String(20))
-    reason: Mapped[str] = mapped_column(String(20))  # arrears | group_no_vote | joined_after
+    #: arrears | group_no_vote | joined_after | pokok_unpaid (``members.census.services``)
+    reason: Mapped[str] = mapped_column(String(20))
     arrears_months: Mapped[int | None] = mapped_column(Integer)
+    #: For ``pokok_unpaid``: the principal balance and the AD pokok when the ballot opened.
+    pokok_paid_idr: Mapped[int | None] = mapped_column(Rupiah)
+    pokok_required_idr: Mapped[int | None] = mapped_column(Rupiah)
 
 
 class BallotParticipation(db.Model):
@@ -436,6 +440,8 @@ class BallotParticipation(db.Model):
     group_code: Mapped[str] = mapped_column(String(20))
     cast_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now_utc)
     change_count: Mapped[int] = mapped_column(Integer, default=0)
+    #: The login that cast it: the member's own, or a platform company's representative.
+    cast_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
 
 class BallotChoice(db.Model):

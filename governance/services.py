@@ -238,6 +238,8 @@ def open_proposal(proposal: Proposal, *, by_user=None, now: dt.datetime | None =
                     "group_code": e.group_code,
                     "reason": e.reason,
                     "arrears_months": e.arrears_months,
+                    "pokok_paid_idr": e.pokok_paid_idr,
+                    "pokok_required_idr": e.pokok_required_idr,
                 }
                 for e in excluded
             ],
@@ -283,9 +285,17 @@ def ballot_secret() -> str:
 
 
 def cast_vote(
-    proposal: Proposal, member: Member, option: str, *, now: dt.datetime | None = None
+    proposal: Proposal,
+    member: Member,
+    option: str,
+    *,
+    now: dt.datetime | None = None,
+    by_user=None,
 ) -> CastResult:
     """Record ``member``'s vote for ``option`` in one transaction (the caller commits).
+
+    ``by_user`` is the login that casts it (the member's own, or a platform company's
+    representative: ``governance.voters.voter_for``); it is kept on the participation.
 
     Checked here: the ballot is open *by its timestamps at this instant*, the member is in the
     frozen census, the option exists, and a second vote is only a change when the proposal
@@ -330,6 +340,8 @@ def cast_vote(
                 "mengizinkan perubahan suara.",
                 code="already_voted",
             )
+        if by_user is not None:
+            existing.cast_by_user_id = user_id_of(by_user)
         return _change_vote(proposal, member, existing, option, token)
     participation = BallotParticipation(
         proposal_id=proposal.id,
@@ -337,6 +349,7 @@ def cast_vote(
         group_code=group_code,
         cast_at=now,
         change_count=0,
+        cast_by_user_id=user_id_of(by_user),
     )
     db.session.add(participation)
     try:

@@ -49,6 +49,10 @@ READ_ROLES = (Role.PENGURUS, Role.BENDAHARA, Role.PENGAWAS, Role.ADMIN)
 PARTICIPANT_ROLES = (*READ_ROLES, Role.ANGGOTA)
 
 
+#: Ballot pages also open to a platform company's staff logins (its representative votes).
+BALLOT_ROLES = (*PARTICIPANT_ROLES, Role.PARTNER)
+
+
 RECEIPTS_KEY = "gov_receipts"
 
 
@@ -64,6 +68,12 @@ def _member():
     from members.register.queries import member_for_user
 
     return member_for_user(current_user)
+
+
+def _voter():
+    from governance.voters import voter_for
+
+    return voter_for(current_user)
 
 
 def _meeting_or_404(meeting_id: int) -> Meeting:
@@ -134,7 +144,7 @@ def _remember_receipt(proposal_id: int, code: str) -> None:
 
 
 @bp.get("/pemungutan")
-@role_required(*PARTICIPANT_ROLES)
+@role_required(*BALLOT_ROLES)
 def ballots():
     board = _is_board()
     items = queries.proposals(visible_to_members=not board)
@@ -195,19 +205,28 @@ def ballot_new():
 
 
 @bp.get("/pemungutan/<int:proposal_id>")
-@role_required(*PARTICIPANT_ROLES)
+@role_required(*BALLOT_ROLES)
 def ballot(proposal_id: int):
-    proposal = _proposal_or_404(proposal_id)
+    return _render_ballot(_proposal_or_404(proposal_id))
+
+
+def _render_ballot(proposal: Proposal):
     now = now_utc()
-    member = _member() if current_user.has_role(Role.ANGGOTA) else None
+    who = _voter() if current_user.has_role(Role.ANGGOTA, Role.PARTNER) else None
+    member = who.member if who is not None else None
     voter = None
     if member is not None and proposal.status is not ProposalStatus.DRAFT:
         participation = queries.participation_of(proposal, member)
-        refusal = None
-        if proposal.status is ProposalStatus.OPEN and not queries.in_census(proposal, member):
+        refusal = who.refusal
+        if (
+            refusal is None
+            and proposal.status is ProposalStatus.OPEN
+            and not queries.in_census(proposal, member)
+        ):
             refusal = services.census_refusal(proposal, member).message
         voter = {
             "member": member,
+            "for_company": who.for_company,
             "voted": participation is not None,
             "receipt": _stored_receipt(proposal.id),
             "refusal": refusal,
@@ -278,14 +297,18 @@ def ballot_cancel(proposal_id: int):
 
 
 @bp.post("/pemungutan/<int:proposal_id>/pilih")
-@role_required(Role.ANGGOTA)
+@role_required(Role.ANGGOTA, Role.PARTNER)
 def ballot_vote(proposal_id: int):
     proposal = _proposal_or_404(proposal_id)
-    member = _member()
-    if member is None:
+    who = _voter()
+    if who.member is None:
         abort(403)
+    if who.refusal:  # a company staff login that is not its representative
+        return _render_ballot(proposal), 403
     option = request.form.get("option", "")
-    ok, result = _commit(lambda: services.cast_vote(proposal, member, option))
+    ok, result = _commit(
+        lambda: services.cast_vote(proposal, who.member, option, by_user=current_user)
+    )
     if not ok:
         return redirect(url_for("governance.ballot", proposal_id=proposal_id), 303)
     if result.receipt_code:
@@ -295,7 +318,7 @@ def ballot_vote(proposal_id: int):
 
 
 @bp.get("/pemungutan/<int:proposal_id>/tanda-terima")
-@role_required(Role.ANGGOTA)
+@role_required(Role.ANGGOTA, Role.PARTNER)
 def receipt(proposal_id: int):
     proposal = _proposal_or_404(proposal_id)
     return render_template(
@@ -304,7 +327,7 @@ def receipt(proposal_id: int):
 
 
 @bp.get("/pemungutan/<int:proposal_id>/cek")
-@role_required(*PARTICIPANT_ROLES)
+@role_required(*BALLOT_ROLES)
 def receipt_check(proposal_id: int):
     proposal = _proposal_or_404(proposal_id)
     typed = request.args.get("kode", "")
@@ -368,7 +391,7 @@ def _results_context(proposal: Proposal) -> dict:
 
 
 @bp.get("/pemungutan/<int:proposal_id>/hasil")
-@role_required(*PARTICIPANT_ROLES)
+@role_required(*BALLOT_ROLES)
 def results(proposal_id: int):
     proposal = _proposal_or_404(proposal_id)
     if proposal.status is not ProposalStatus.CLOSED or proposal.resolution is None:
@@ -378,7 +401,7 @@ def results(proposal_id: int):
 
 
 @bp.get("/pemungutan/<int:proposal_id>/hasil.pdf")
-@role_required(*PARTICIPANT_ROLES)
+@role_required(*BALLOT_ROLES)
 def results_pdf(proposal_id: int):
     from governance.pdf import results_pdf as build_pdf
 
@@ -487,4 +510,11 @@ def audit_trail():
     return render_template("governance/audit.html", events=queries.events())
 
 
-__all__ = ["bp", "MANAGE_ROLES", "READ_ROLES", "PARTICIPANT_ROLES", "ProposalKind"]
+__all__ = [
+    "bp",
+    "BALLOT_ROLES",
+    "MANAGE_ROLES",
+    "READ_ROLES",
+    "PARTICIPANT_ROLES",
+    "ProposalKind",
+]

@@ -87,6 +87,7 @@ def create_app(config: str | type | None = None, **overrides) -> Flask:
         cli,
         errors,
         guide,
+        invitations,
         ledger,
         notify,
         payments,
@@ -106,6 +107,7 @@ def create_app(config: str | type | None = None, **overrides) -> Flask:
     cli.init_app(app)
     scheduler.init_app(app)
     notify.init_app(app)
+    invitations.init_app(app)
 
     import governance
     import members

@@ -36,10 +36,28 @@ class _TimeoutSession(requests.Session):
         self.mount("https://", adapter)
         self.mount("http://", adapter)
         self.headers["User-Agent"] = USER_AGENT
+        # requests reads the proxy variables of the environment (and .netrc) on EVERY call,
+        # which costs more than a fast provider's answer; with no proxy configured, skip it.
+        if not _proxy_configured():
+            self.trust_env = False
 
     def request(self, method, url, **kwargs):  # noqa: D401 - requests' signature
         kwargs.setdefault("timeout", self._default_timeout)
         return super().request(method, url, **kwargs)
+
+
+def _proxy_configured() -> bool:
+    import os
+
+    names = (
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+        "no_proxy",
+        "curl_ca_bundle",
+        "requests_ca_bundle",
+    )
+    return any(os.environ.get(n) or os.environ.get(n.upper()) for n in names)
 
 
 def _retry(*, retry_post: bool, total: int) -> Retry:

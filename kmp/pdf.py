@@ -1,7 +1,7 @@
 """The one PDF layer: every PDF KMP prints (receipts, slips, statements, reports, minutes).
 
 fpdf2 with embedded Unicode fonts, so every member's name prints as typed: DejaVu Sans
-(bundled under ``static/fonts``, Latin incl. Vietnamese, Arabic, Cyrillic, Greek) with
+(bundled under ``kmp/fonts``, Latin incl. Vietnamese, Arabic, Cyrillic, Greek) with
 text shaping by HarfBuzz (``uharfbuzz``: Arabic joins and runs right to left), and a CJK
 fallback (Droid Sans Fallback from Debian's ``fonts-droid-fallback``, installed by
 ``.ci/ensure-system``; without it Chinese or Japanese names print as empty boxes, nothing
@@ -26,7 +26,7 @@ from typing import Any
 from flask import current_app, has_app_context
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FONT_DIR = os.path.join(ROOT, "static", "fonts")
+FONT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fonts")
 REGULAR = os.path.join(FONT_DIR, "DejaVuSans.ttf")
 BOLD = os.path.join(FONT_DIR, "DejaVuSans-Bold.ttf")
 #: CJK fallback fonts, first found wins (Debian package paths).

@@ -10,7 +10,8 @@ Layers inside the feature, top to bottom (``lint-imports`` enforces them)::
     ad                       the cooperative's articles (AD) as versioned configuration
 
 Public services for other features, by package: ``members.ad.services.current_ad()``,
-``members.census.services.eligible_members(ad, on_date)``, ``members.register.queries``
+``members.census.services.compute_census(ad, at, group)`` (the one census: voters and
+who is left out why), ``members.register.queries``
 (``member_for_user`` ...), ``members.savings.queries.capital_basis(...)`` (jasa modal basis),
 ``members.savings.billing`` (obligations and arrears), ``members.officers.services``
 (certificates), ``members.partners.remittances`` (check-off).

@@ -141,22 +141,59 @@ def _pdf():
     return pdf
 
 
+#: Readable colours: dark text everywhere, a pale green heading row, green only for bars.
+TEXT_RGB = (17, 17, 17)
+HEAD_RGB = (226, 239, 231)
+BAR_RGB = (31, 122, 77)
+WHITE_RGB = (255, 255, 255)
+
+
+class Count(int):
+    """A number of members (shown ``1.234``, never as Rupiah)."""
+
+    def __str__(self) -> str:
+        return f"{int(self):,}".replace(",", ".")
+
+
+class Percent(int):
+    """Basis points shown as a percentage: ``4000 -> '40 %'``, ``3750 -> '37,5 %'``."""
+
+    def __str__(self) -> str:
+        whole, rest = divmod(int(self), 100)
+        return f"{whole} %" if not rest else f"{whole},{rest:02d}".rstrip("0") + " %"
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, Count | Percent):
+        return str(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return rp(value)  # a plain int in a report table is an amount of Rupiah
+    return str(value)
+
+
 def _table(pdf, headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
     from fpdf.fonts import FontFace
 
     pdf.set_font("Helvetica", size=8)
-    with pdf.table(headings_style=FontFace(emphasis="BOLD"), line_height=4.5) as table:
+    pdf.set_text_color(*TEXT_RGB)
+    pdf.set_fill_color(*WHITE_RGB)
+    with pdf.table(
+        headings_style=FontFace(emphasis="BOLD", color=TEXT_RGB, fill_color=HEAD_RGB),
+        cell_fill_color=WHITE_RGB,
+        line_height=4.5,
+    ) as table:
         head = table.row()
         for h in headers:
             head.cell(_latin(h))
         for r in rows:
             line = table.row()
             for v in r:
-                line.cell(_latin(rp(v) if isinstance(v, int) and not isinstance(v, bool) else v))
+                line.cell(_latin(_cell(v)))
     pdf.ln(3)
 
 
 def _heading(pdf, text: str, size: int = 11) -> None:
+    pdf.set_text_color(*TEXT_RGB)
     pdf.set_font("Helvetica", style="B", size=size)
     pdf.cell(0, 7, _latin(text), new_x="LMARGIN", new_y="NEXT")
 
@@ -164,21 +201,74 @@ def _heading(pdf, text: str, size: int = 11) -> None:
 def _chart(pdf, items: Sequence[tuple[str, int]]) -> None:
     peak = max((v for _, v in items), default=0) or 1
     pdf.set_font("Helvetica", size=8)
+    pdf.set_text_color(*TEXT_RGB)
     x0, label_w, full = pdf.l_margin, 40, 110
     for label, value in items:
         y = pdf.get_y()
         pdf.set_xy(x0, y)
         pdf.cell(label_w, 6, _latin(label))
-        pdf.set_fill_color(31, 122, 77)
+        pdf.set_fill_color(*BAR_RGB)
         pdf.rect(x0 + label_w, y + 1, max(full * value / peak, 0.3), 4, style="F")
         pdf.set_xy(x0 + label_w + full + 2, y)
         pdf.cell(0, 6, _latin(rp(value)), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_fill_color(*WHITE_RGB)  # the bars' green must not leak into what follows
     pdf.ln(3)
 
 
-def board_report_pdf(run: DistributionRun) -> bytes:
+POOL_LABELS = {"jasa_modal": "Jasa modal", "jasa_usaha": "Jasa usaha"}
+SIGNATORIES = (("ketua", "Ketua"), ("bendahara", "Bendahara"), ("pengawas", "Pengawas"))
+
+
+def _group_names() -> dict[str, str]:
+    from members.ad.services import current_ad
+
+    try:
+        return {g.code: g.name_id for g in current_ad().groups}
+    except Exception:  # noqa: BLE001 - a report without the AD still prints the codes
+        return {}
+
+
+def _signatory_names() -> dict[str, str]:
+    """The sitting ketua, bendahara and (first) pengawas, for the signature lines."""
+    from members.officers.queries import current_officers
+
+    names: dict[str, str] = {}
+    for officer in current_officers():
+        names.setdefault(officer.function.value, officer.holder_name)
+    return names
+
+
+def _signatures(pdf, place_date: str) -> None:
+    pdf.ln(4)
+    pdf.set_font("Helvetica", size=9)
+    pdf.set_text_color(*TEXT_RGB)
+    pdf.cell(0, 5, _latin(place_date), new_x="LMARGIN", new_y="NEXT")
+    names = _signatory_names()
+    width = (pdf.w - pdf.l_margin - pdf.r_margin) / len(SIGNATORIES)
+    y = pdf.get_y() + 2
+    for i, (key, label) in enumerate(SIGNATORIES):
+        x = pdf.l_margin + i * width
+        pdf.set_xy(x, y)
+        pdf.cell(width, 5, _latin(label), align="C")
+        pdf.line(x + 6, y + 24, x + width - 6, y + 24)
+        pdf.set_xy(x, y + 25)
+        pdf.cell(width, 5, _latin(f"({names.get(key, '.' * 30)})"), align="C")
+    pdf.set_xy(pdf.l_margin, y + 32)
+
+
+def board_report_pdf(run: DistributionRun, coop_name: str | None = None) -> bytes:
+    """The board's SHU report: the cooperative, the fiscal year, the AD table (percentages),
+    the groups (member counts), the distribution of member amounts, and signature lines for
+    the ketua, the bendahara and the pengawas."""
+    from flask import current_app
+
     summary = run.summary or {}
+    coop = coop_name or current_app.config.get("KMP_COOP_NAME") or "Koperasi Multi Pihak"
+    names = _group_names()
     pdf = _pdf()
+    pdf.set_text_color(*TEXT_RGB)
+    pdf.set_font("Helvetica", style="B", size=10)
+    pdf.cell(0, 6, _latin(coop), new_x="LMARGIN", new_y="NEXT")
     _heading(pdf, f"Laporan Pembagian SHU Tahun Buku {run.fiscal_year}", 13)
     pdf.set_font("Helvetica", size=9)
     source = "buku besar" if run.shu_source == "ledger" else f"diisi pengurus: {run.shu_reason}"
@@ -186,34 +276,41 @@ def board_report_pdf(run: DistributionRun) -> bytes:
         0,
         5,
         _latin(
+            f"Tahun buku {run.fiscal_year}: 1 Januari - 31 Desember {run.fiscal_year}. "
             f"SHU yang dibagi: {rp(run.shu_idr or 0)} (sumber: {source}). "
-            f"Anggota penerima: {run.member_count}. Status: {run.status.label}."
+            f"Anggota penerima: {Count(run.member_count or 0)}. Status: {run.status.label}."
         ),
         new_x="LMARGIN",
         new_y="NEXT",
     )
     pdf.ln(2)
     _heading(pdf, "1. Tabel pembagian SHU (AD)")
-    _table(pdf, ["Pos", "Bagian (bp)", "Jumlah"], fund_rows(run))
-    _chart(pdf, [(label, amount) for label, _, amount in fund_rows(run)])
+    funds = fund_rows(run)
+    _table(pdf, ["Pos", "Bagian", "Jumlah"], [(k, Percent(bp), v) for k, bp, v in funds])
+    _chart(pdf, [(label, amount) for label, _, amount in funds])
     _heading(pdf, "2. Jasa anggota per kelompok")
     _table(
         pdf,
         ["Kelompok", "Anggota", "Bagian kelompok", "Jasa modal", "Jasa usaha", "Dibagikan"],
-        group_rows(run),
+        [(names.get(g[0], g[0]), Count(g[1]), *g[2:]) for g in group_rows(run)],
     )
     redirected = summary.get("redirected", [])
     if redirected:
         _heading(pdf, "Pos tanpa dasar pembagian (masuk cadangan)")
-        _table(pdf, ["Kelompok", "Pos", "Jumlah"], [tuple(r) for r in redirected])
+        _table(
+            pdf,
+            ["Kelompok", "Pos", "Jumlah"],
+            [(names.get(g, g), POOL_LABELS.get(p, p), int(a)) for g, p, a in redirected],
+        )
     _heading(pdf, "3. Sebaran SHU anggota")
     _table(
         pdf,
         ["Rentang", "Anggota", "Jumlah"],
-        [(b.label, str(b.members), b.total_idr) for b in amount_distribution(run)],
+        [(b.label, Count(b.members), b.total_idr) for b in amount_distribution(run)],
     )
     total = sum(int(v) for v in summary.get("funds", {}).values())
     _heading(pdf, f"Total dialokasikan: {rp(total)} = SHU {rp(run.shu_idr or 0)}", 10)
+    _signatures(pdf, "Disahkan di ...................., tanggal ....................")
     return bytes(pdf.output())
 
 

@@ -30,6 +30,7 @@ from kmp.money import format_rupiah
 from kmp.replica import primary_reads
 from kmp.timeutil import business_date, now_utc
 from members.ad.services import current_ad
+from members.register.models import Member
 from members.register.states import MemberStatus
 from members.savings.queries import CAPITAL_BASIS_LEADING, capital_and_months, capital_basis_query
 from payouts.allocation import (
@@ -205,6 +206,38 @@ def _basis_rows(fiscal_year: int, basis: str, measure_of: dict[str, str]):
     return db.session.execute(stmt, execution_options={"yield_per": 20_000})
 
 
+def leaver_capital(
+    fiscal_year: int, basis: str, member_ids: dict[int, object] | list[int]
+) -> dict[int, int]:
+    """The jasa modal basis of members who left during ``fiscal_year``: their pokok + wajib
+    while they were members (one grouped query over their month-end balances). ``year_end``
+    basis: the balance at the last month end before they left; ``average_month_end``: the
+    average of their month-end balances while members. ``compute_shu`` then weighs it by the
+    months of membership, as for anyone with a partial year."""
+    ids = list(member_ids)
+    if not ids:
+        return {}
+    stmt = capital_basis_query(fiscal_year, "average_month_end").where(Member.id.in_(ids))
+    ends = [
+        dt.date(fiscal_year + (m == 12), m % 12 + 1, 1) - dt.timedelta(days=1) for m in range(1, 13)
+    ]
+    out: dict[int, int] = {}
+    for row in db.session.execute(stmt):
+        joined, exited = row.joined_date, row.exited_date
+        balances = [
+            int(value or 0)
+            for end, value in zip(ends, row[CAPITAL_BASIS_LEADING:], strict=False)
+            if (joined is None or joined <= end) and (exited is None or exited > end)
+        ]
+        if not balances:
+            out[row.id] = 0
+        elif basis == "year_end":
+            out[row.id] = max(balances[-1], 0)
+        else:
+            out[row.id] = max(sum(balances) // len(balances), 0)
+    return out
+
+
 def compute_allocation(
     fiscal_year: int, *, shu_idr: int | None = None, reason: str | None = None
 ) -> Computation:
@@ -238,6 +271,8 @@ def compute_allocation(
     measure_of = {g.code: g.patronage_measure for g in groups}
     year_end = dt.date(fiscal_year, 12, 31)
     include_exited = ad.exited_members == "prorate"
+    modal_to_leavers, usaha_to_leavers = ad.leavers_get_jasa_modal, ad.leavers_get_jasa_usaha
+    leavers: dict[int, tuple[str, int]] = {}
     cols: dict[str, tuple[list[str], list[int], list[int], list[int]]] = {
         g.code: ([], [], [], []) for g in groups
     }
@@ -256,19 +291,29 @@ def compute_allocation(
             active_at_end = exited_date is None or exited_date > year_end
         else:
             active_at_end = m > 0
+        patronage = int(row[-1])
         if active_at_end:
             m = 12
-        elif include_exited and m > 0:
+        elif include_exited and m > 0 and (modal_to_leavers or usaha_to_leavers):
             any_partial = True
+            # a leaver: jasa modal and jasa usaha only as the AD says (its year-end balance
+            # is 0 after the refund: the basis is read below, while it was a member)
+            leavers[member_id] = (group_code, len(c[0]))
+            capital = 0
+            patronage = patronage if usaha_to_leavers else 0
         else:
             continue
         c[0].append(member_no)
         c[1].append(max(capital, 0))
-        c[2].append(int(row[-1]))
+        c[2].append(patronage)
         c[3].append(m)
         ids[group_code].append(member_id)
         if m != 12:
             months[member_no] = m  # only the partial years: 12 is the default
+    if leavers and modal_to_leavers:
+        for member_id, capital in leaver_capital(fiscal_year, ad.capital_basis, leavers).items():
+            group_code, index = leavers[member_id]
+            cols[group_code][1][index] = capital
     members = {
         code: MemberColumns(c[0], c[1], c[2], c[3] if any_partial else None)
         for code, c in cols.items()

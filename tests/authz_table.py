@@ -57,6 +57,10 @@ EXPECTED: dict[str, str] = {
     "core.new_recovery_codes": LOGGED_IN,
     "core.forgot_password": PUBLIC,
     "core.reset_password_view": PUBLIC,  # the token is the credential
+    "invitations.accept": PUBLIC,  # the invitation token is the credential
+    "invitations.users": "admin",
+    "invitations.invite": "admin",
+    "invitations.cancel": "admin",
     "core.reset_with_code": PUBLIC,  # the code sent to the phone is the credential
     "pwa.manifest": PUBLIC,
     "pwa.service_worker": PUBLIC,
@@ -140,18 +144,20 @@ EXPECTED: dict[str, str] = {
     "savings.receipt_view": LOGGED_IN,
     "members.company": "partner",
     "members.company_page": "partner",
+    "members.designate_representative": "partner pengurus bendahara admin",
     "register.register": BOARD_READ,
     "members.member_detail": BOARD_READ,
     "members.member_card": BOARD_READ,
     "exits.board_exit": BOARD,
     "register.decide": BOARD,
-    "savings.receipt_new": TREASURER,
+    "savings.receipt_new": "bendahara pengurus",  # a pengurus only if no bendahara can
     "members.add_staff": "pengurus bendahara admin",
     "register.register_export": BOARD_READ,
     "importer.import_page": "pengurus bendahara admin",
     "importer.import_template": "pengurus bendahara admin",
     "officers.officers": BOARD_READ,
     "officers.officer_add": "pengurus bendahara admin",
+    "officers.officer_end": "pengurus bendahara admin",
     "officers.certificate_add": "pengurus bendahara admin",
     "exits.exits": "pengurus bendahara pengawas",
     "exits.exit_case": "pengurus bendahara pengawas",
@@ -165,19 +171,19 @@ EXPECTED: dict[str, str] = {
     "officers.certificate_file": BOARD_READ,
     "register.privacy": PUBLIC,
     # governance
-    "governance.ballots": GOV_READ,
-    "governance.ballot": GOV_READ,
+    "governance.ballots": f"{GOV_READ} partner",  # a company's representative votes
+    "governance.ballot": f"{GOV_READ} partner",  # a company's representative votes
     "governance.ballot_cancel": BOARD,
     "governance.ballot_open": BOARD,
     "governance.candidates": GOV_READ,
     "governance.candidate_nominate": BOARD,
     "governance.candidate_withdraw": BOARD,
-    "governance.receipt_check": GOV_READ,
-    "governance.results": GOV_READ,
-    "governance.results_pdf": GOV_READ,
+    "governance.receipt_check": f"{GOV_READ} partner",  # a company's representative votes
+    "governance.results": f"{GOV_READ} partner",  # a company's representative votes
+    "governance.results_pdf": f"{GOV_READ} partner",  # a company's representative votes
     "governance.census": BOARD_READ,
-    "governance.ballot_vote": ANGGOTA,
-    "governance.receipt": ANGGOTA,
+    "governance.ballot_vote": f"{ANGGOTA} partner",
+    "governance.receipt": f"{ANGGOTA} partner",
     "governance.ballot_close": BOARD,
     "governance.ballot_new": BOARD,
     "governance.meetings": GOV_READ,
@@ -206,8 +212,9 @@ EXPECTED: dict[str, str] = {
     "savings.receipt_void": BOARD,
     "savings.receipt_pdf": LOGGED_IN,
     "savings.withdrawal_queue": BOARD_READ,
-    "savings.withdrawal_approve": TREASURER,
-    "savings.withdrawal_reject": TREASURER,
+    # the bendahara decides; a pengurus/pengawas only when no bendahara can (guards.py)
+    "savings.withdrawal_approve": "bendahara pengurus pengawas",
+    "savings.withdrawal_reject": "bendahara pengurus pengawas",
     "savings.arrears": BOARD_READ,
     "savings.bill_month": BOARD,
     # partners (portal pages; the API below)

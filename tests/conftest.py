@@ -146,6 +146,15 @@ def db(request, app):
         ctx.pop()
 
 
+@pytest.fixture(autouse=True)
+def _cheap_password_hashes(request, monkeypatch):
+    """The ONE cheap-hash switch: scrypt (~0.1 s and 32 MB a hash) would make every test that
+    creates a login slow, so tests hash with a cheap PBKDF2; a test that checks the real
+    method says so with ``@pytest.mark.real_password_hash``."""
+    if "real_password_hash" not in request.keywords:
+        monkeypatch.setattr("kmp.auth.PASSWORD_METHOD", "pbkdf2:sha256:1000")
+
+
 @pytest.fixture
 def client(app):
     return app.test_client()

@@ -19,11 +19,28 @@ from typing import Any
 
 from kmp.errors import DomainError
 from kmp.money import format_number
+from members.ad.diff import DiffLine, diff_payloads, flatten_payload
+
+__all__ = [
+    "ADConfig",
+    "ADInvalid",
+    "DiffLine",
+    "GroupConfig",
+    "Ratio",
+    "diff_payloads",
+    "ensure_valid",
+    "flatten_payload",
+    "parse_and_validate",
+    "validate_ad",
+]
 
 BP_TOTAL = 10_000
 MAX_GROUP_VOTE_BP = 5_000  # no group may hold 50 % or more (domain decision 5)
 MIN_ACTIVE_GROUPS = 2  # Permenkop 8/2021
 LEGAL_MAX_TERM_YEARS = 5  # UU 25/1992 Ps 29(4)
+MAX_AMOUNT_IDR = 1_000_000_000_000  # Rp 1 triliun: far above any savings amount, fits BigInteger
+MAX_DENOMINATOR = 1_000
+MAX_SEATS = 50
 
 PATRONAGE_MEASURES = ("trips", "deliveries", "spend_idr", "contribution_idr")
 CAPITAL_BASES = ("year_end", "average_month_end")
@@ -197,6 +214,11 @@ class ADConfig:
     jasa_usaha_bp: int = 6250
     capital_basis: str = "year_end"
     exited_members: str = "prorate"
+    #: Members who leave during the fiscal year (exit or death) and are given SHU pro rata
+    #: (``exited_members = "prorate"``): do they get jasa modal (their pokok + wajib while a
+    #: member, times the months) and jasa usaha (their patronage of the year)? Default: both.
+    leavers_get_jasa_modal: bool = True
+    leavers_get_jasa_usaha: bool = True
     quorum: Ratio = Ratio(1, 2, True)
     quorum_per_group: bool = True
     ordinary_threshold: Ratio = Ratio(1, 2, True)
@@ -207,6 +229,10 @@ class ADConfig:
     rat_warning_months: int = 5
     distribution_date: str = "07-31"  # month-day after the RAT
     require_certified_officers: bool = True
+    #: When every bendahara is conflicted (the only one is the member, or asked), another
+    #: pengurus decides a sukarela withdrawal or records a cash receipt; with this on, the
+    #: pengawas may too (``members.savings.guards``). Default: pengurus only.
+    pengawas_decide_without_bendahara: bool = False
     certificate_warning_days: int = 90
     officer_term_max_years: int = LEGAL_MAX_TERM_YEARS
     #: The stored version this configuration came from (not part of the payload).
@@ -259,6 +285,11 @@ class ADConfig:
 _TOP_FIELDS = {f.name: f for f in fields(ADConfig)}
 _TOP_FIELDS.pop("version_id")
 _TOP_FIELDS.pop("version")
+#: Settings added after versions were already stored: a version without them reads the
+#: default (every other top-level key must be present).
+ADDED_LATER = frozenset(
+    {"leavers_get_jasa_modal", "leavers_get_jasa_usaha", "pengawas_decide_without_bendahara"}
+)
 _GROUP_FIELDS = {f.name: f for f in fields(GroupConfig)}
 _DEFAULTS = ADConfig()
 
@@ -314,6 +345,9 @@ def _build(payload: Any, problems: list) -> ADConfig:
         problems.append((key, "kunci tidak dikenal."))
     values: dict[str, Any] = {}
     for name, f in _TOP_FIELDS.items():
+        if name not in payload and name in ADDED_LATER:
+            values[name] = f.default
+            continue
         if name not in payload:
             problems.append((name, "wajib diisi."))
             continue
@@ -386,6 +420,51 @@ def _rp(value: int) -> str:
     return format_number(value)
 
 
+#: (minimum, maximum, unit) of every whole-number setting of a group ...
+GROUP_BOUNDS: dict[str, tuple[int, int, str]] = {
+    "pokok_idr": (1, MAX_AMOUNT_IDR, "Rp"),
+    "wajib_idr": (1, MAX_AMOUNT_IDR, "Rp"),
+    "vote_weight_bp": (0, BP_TOTAL, "bp"),
+    "shu_weight_bp": (0, BP_TOTAL, "bp"),
+    "pengurus_seats": (0, MAX_SEATS, "kursi"),
+    "pengawas_seats": (0, MAX_SEATS, "kursi"),
+}
+#: ... and of the AD itself (the RAT deadline and the officers' term have their own rule).
+TOP_BOUNDS: dict[str, tuple[int, int, str]] = {
+    "jasa_modal_bp": (0, BP_TOTAL, "bp"),
+    "jasa_usaha_bp": (0, BP_TOTAL, "bp"),
+    "max_wajib_arrears_months": (0, 120, "bulan"),
+    "notice_period_days": (1, 365, "hari"),
+    "rat_warning_months": (0, 6, "bulan"),
+    "certificate_warning_days": (0, 3650, "hari"),
+}
+
+
+def _amount(value: int, unit: str) -> str:
+    return f"Rp {_rp(value)}" if unit == "Rp" else f"{_rp(value)} {unit}"
+
+
+def _check_bounds(add, path: str, value: int, low: int, high: int, unit: str) -> None:
+    if value < 0 and low >= 0:
+        add((path, "tidak boleh negatif."))
+    elif value < low:
+        word = "lebih dari Rp 0" if unit == "Rp" else f"paling sedikit {_amount(low, unit)}"
+        add((path, f"harus {word}."))
+    elif value > high:
+        add((path, f"paling banyak {_amount(high, unit)}."))
+
+
+def _every_year(month_day: str) -> bool:
+    import datetime as dt
+
+    month, day = (int(p) for p in month_day.split("-"))
+    try:
+        dt.date(2025, month, day)  # a common year: 02-29 does not exist every year
+    except ValueError:
+        return False
+    return True
+
+
 def validate_ad(config: ADConfig) -> list[tuple[str, str]]:
     """Every rule the AD must satisfy; returns ``[(field, Indonesian message), ...]``."""
     problems: list[tuple[str, str]] = []
@@ -434,16 +513,8 @@ def validate_ad(config: ADConfig) -> list[tuple[str, str]]:
                     + ".",
                 )
             )
-        for name in (
-            "pokok_idr",
-            "wajib_idr",
-            "vote_weight_bp",
-            "shu_weight_bp",
-            "pengurus_seats",
-            "pengawas_seats",
-        ):
-            if getattr(g, name) < 0:
-                add((f"{path}.{name}", "tidak boleh negatif."))
+        for name, bounds in GROUP_BOUNDS.items():
+            _check_bounds(add, f"{path}.{name}", getattr(g, name), *bounds)
         if g.is_active and g.vote_weight_bp >= MAX_GROUP_VOTE_BP:
             add(
                 (
@@ -496,8 +567,7 @@ def validate_ad(config: ADConfig) -> list[tuple[str, str]]:
                 (f"shu_allocation[{index}].key", f"pos SHU '{line.key}' dipakai lebih dari sekali.")
             )
         keys.add(line.key)
-        if line.bp < 0:
-            add((f"shu_allocation.{line.key}", "tidak boleh negatif."))
+        _check_bounds(add, f"shu_allocation.{line.key}", line.bp, 0, BP_TOTAL, "bp")
     allocation_total = sum(line.bp for line in config.shu_allocation)
     if allocation_total != BP_TOTAL:
         add(
@@ -511,9 +581,8 @@ def validate_ad(config: ADConfig) -> list[tuple[str, str]]:
         if key not in keys:
             add(("shu_allocation", f"tabel pembagian SHU harus punya pos '{key}'."))
 
-    for name in ("jasa_modal_bp", "jasa_usaha_bp"):
-        if getattr(config, name) < 0:
-            add((name, "tidak boleh negatif."))
+    for name, bounds in TOP_BOUNDS.items():
+        _check_bounds(add, name, getattr(config, name), *bounds)
     if config.jasa_modal_bp + config.jasa_usaha_bp != BP_TOTAL:
         add(
             (
@@ -526,13 +595,36 @@ def validate_ad(config: ADConfig) -> list[tuple[str, str]]:
         add(("capital_basis", "dasar jasa modal harus 'year_end' atau 'average_month_end'."))
     if config.exited_members not in EXITED_MEMBER_OPTIONS:
         add(("exited_members", "pilihan anggota keluar harus 'prorate' atau 'exclude'."))
+    elif config.exited_members == "exclude" and (
+        config.leavers_get_jasa_modal or config.leavers_get_jasa_usaha
+    ):
+        add(
+            (
+                "exited_members",
+                "anggota yang keluar di tengah tahun dikecualikan dari SHU, jadi mereka juga "
+                "tidak mendapat jasa modal maupun jasa usaha: matikan kedua pilihan itu, atau "
+                "pilih 'sebanding bulan keanggotaan'.",
+            )
+        )
 
     for name in ("quorum", "ordinary_threshold", "special_threshold"):
         ratio: Ratio = getattr(config, name)
         if ratio.denominator <= 0 or ratio.numerator < 0:
             add((name, "pecahan harus punya penyebut positif dan pembilang tidak negatif."))
+        elif ratio.denominator > MAX_DENOMINATOR:
+            add((f"{name}.denominator", f"penyebut paling banyak {_rp(MAX_DENOMINATOR)}."))
         elif ratio.numerator > ratio.denominator:
             add((name, "pecahan tidak boleh lebih dari 1."))
+        elif name == "quorum" and ratio.numerator == 0:
+            add(("quorum.numerator", "kuorum harus lebih dari 0 (mis. lebih dari 1/2)."))
+        elif name == "ordinary_threshold" and ratio.numerator * 2 < ratio.denominator:
+            add(
+                (
+                    "ordinary_threshold.numerator",
+                    "ambang keputusan biasa paling sedikit 1/2 dari suara sah berbobot "
+                    "(suara terbanyak, UU 25/1992 Ps 24).",
+                )
+            )
     if (
         config.ordinary_threshold.denominator > 0
         and config.special_threshold.denominator > 0
@@ -545,18 +637,9 @@ def validate_ad(config: ADConfig) -> list[tuple[str, str]]:
                 "ambang keputusan khusus tidak boleh lebih rendah dari ambang keputusan biasa.",
             )
         )
-    if config.ordinary_threshold.denominator > 0 and not config.ordinary_threshold.passes(1, 1):
+    if 0 < config.ordinary_threshold.denominator and not config.ordinary_threshold.passes(1, 1):
         add(("ordinary_threshold", "ambang keputusan biasa tidak boleh mustahil dicapai."))
 
-    for name in (
-        "max_wajib_arrears_months",
-        "notice_period_days",
-        "rat_deadline_months",
-        "rat_warning_months",
-        "certificate_warning_days",
-    ):
-        if getattr(config, name) < 0:
-            add((name, "tidak boleh negatif."))
     if not 1 <= config.rat_deadline_months <= 6:
         add(
             (
@@ -568,6 +651,14 @@ def validate_ad(config: ADConfig) -> list[tuple[str, str]]:
         add(("rat_warning_months", "peringatan RAT harus sebelum batas waktunya."))
     if not _MONTH_DAY_RE.match(config.distribution_date or ""):
         add(("distribution_date", "tanggal pembagian SHU harus berbentuk BB-HH, mis. 07-31."))
+    elif not _every_year(config.distribution_date):
+        add(
+            (
+                "distribution_date",
+                "tanggal pembagian SHU harus tanggal yang ada setiap tahun (mis. 07-31; "
+                "bukan 02-29, 02-30 atau 04-31).",
+            )
+        )
     if not 1 <= config.officer_term_max_years <= LEGAL_MAX_TERM_YEARS:
         add(
             (
@@ -588,54 +679,3 @@ def ensure_valid(config: ADConfig) -> ADConfig:
 
 def parse_and_validate(payload: dict[str, Any]) -> ADConfig:
     return ensure_valid(ADConfig.from_payload(payload))
-
-
-# --------------------------------------------------------------------------- diff
-
-
-def flatten_payload(payload: dict[str, Any]) -> dict[str, Any]:
-    """``{'groups.kurir.vote_weight_bp': 2500, 'shu_allocation.cadangan': 4000, ...}``."""
-    flat: dict[str, Any] = {}
-    for key, value in payload.items():
-        if key == "groups":
-            for group in value:
-                for name, item in group.items():
-                    if name != "code":
-                        flat[f"groups.{group['code']}.{name}"] = item
-        elif key == "shu_allocation":
-            for position, line in enumerate(value):
-                flat[f"shu_allocation.{line['key']}"] = line["bp"]
-                flat[f"shu_allocation.{line['key']}.order"] = position + 1
-        elif isinstance(value, dict):
-            for name, item in value.items():
-                flat[f"{key}.{name}"] = item
-        else:
-            flat[key] = value
-    return flat
-
-
-@dataclass(frozen=True)
-class DiffLine:
-    path: str
-    old: Any
-    new: Any
-
-    @property
-    def kind(self) -> str:
-        if self.old is None:
-            return "added"
-        if self.new is None:
-            return "removed"
-        return "changed"
-
-
-def diff_payloads(old: dict[str, Any] | None, new: dict[str, Any]) -> list[DiffLine]:
-    """What changed between two payloads, path by path (``old`` None = everything added)."""
-    before = flatten_payload(old) if old else {}
-    after = flatten_payload(new)
-    lines = []
-    for path in sorted(before.keys() | after.keys()):
-        a, b = before.get(path), after.get(path)
-        if a != b:
-            lines.append(DiffLine(path, a, b))
-    return lines

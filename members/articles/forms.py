@@ -84,6 +84,12 @@ class ADForm(FlaskForm):
             {"prorate": "dapat SHU sebanding bulan keanggotaan", "exclude": "tidak dapat SHU"},
         ),
     )
+    leavers_get_jasa_modal = BooleanField(
+        _l("Anggota yang keluar di tengah tahun mendapat jasa modal (sebanding bulan)")
+    )
+    leavers_get_jasa_usaha = BooleanField(
+        _l("Anggota yang keluar di tengah tahun mendapat jasa usaha (transaksinya tahun itu)")
+    )
     quorum = FormField(RatioSubForm, label=_l("Kuorum"))
     quorum_per_group = BooleanField(_l("Kuorum juga berlaku per kelompok"))
     ordinary_threshold = FormField(RatioSubForm, label=_l("Ambang keputusan biasa"))
@@ -104,6 +110,12 @@ class ADForm(FlaskForm):
         _l("Tanggal pembagian SHU (BB-HH)"), validators=[DataRequired(), Length(max=5)]
     )
     require_certified_officers = BooleanField(_l("Pengurus/pengawas wajib bersertifikat"))
+    pengawas_decide_without_bendahara = BooleanField(
+        _l(
+            "Pengawas boleh memutuskan penarikan/setoran bila satu-satunya bendahara adalah "
+            "yang berkepentingan (bawaan: hanya pengurus lain)"
+        )
+    )
     certificate_warning_days = IntegerField(
         _l("Peringatan sertifikat (hari sebelum habis)"), validators=[InputRequired()]
     )

@@ -15,6 +15,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
+from wtforms import FieldList, FormField
 
 from kmp.auth import role_required
 from kmp.errors import DomainError
@@ -57,6 +58,8 @@ def payload_from_form(form: ADForm) -> dict:
         "jasa_usaha_bp",
         "capital_basis",
         "exited_members",
+        "leavers_get_jasa_modal",
+        "leavers_get_jasa_usaha",
         "quorum_per_group",
         "max_wajib_arrears_months",
         "notice_period_days",
@@ -64,6 +67,7 @@ def payload_from_form(form: ADForm) -> dict:
         "rat_warning_months",
         "distribution_date",
         "require_certified_officers",
+        "pengawas_decide_without_bendahara",
         "certificate_warning_days",
         "officer_term_max_years",
     ):
@@ -96,7 +100,9 @@ def _attach_problems(form: ADForm, problems: list[tuple[str, str]]) -> None:
             target = getattr(getattr(form, parts[0]).form, parts[1], None)
         elif len(parts) == 1 and parts[0] in form._fields:
             target = form[parts[0]]
-        if target is not None:
+        if isinstance(target, FormField):  # a whole ratio: its numerator carries the message
+            target = getattr(target.form, "numerator", None)
+        if target is not None and not isinstance(target, FieldList):
             target.errors = [*list(target.errors or []), message]
 
 

@@ -39,6 +39,8 @@ def import_command(path: str, dry_run: bool, by_email: str | None) -> None:
         for error in result.errors:
             click.echo(f"  {error}", err=True)
         sys.exit(1)
+    for pending in result.pending:
+        click.echo(f"  {pending}")
     if dry_run:
         db.session.rollback()
         click.echo(
@@ -48,6 +50,6 @@ def import_command(path: str, dry_run: bool, by_email: str | None) -> None:
         return
     db.session.commit()
     click.echo(
-        f"{result.imported} anggota diimpor, {result.entries} entri saldo awal "
-        f"dibukukan dalam {elapsed:.1f} detik."
+        f"{result.imported} anggota diimpor ({len(result.pending)} menunggu pelunasan simpanan "
+        f"pokok), {result.entries} entri saldo awal dibukukan dalam {elapsed:.1f} detik."
     )

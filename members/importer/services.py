@@ -10,6 +10,14 @@ number counter is moved past it), otherwise one is assigned for the year of ``jo
 Opening balances are one ledger entry per member on ``opening_date``:
 ``equity:opening-balance`` +total / the member's pokok, wajib and sukarela accounts -each.
 
+Membership is active only with the simpanan pokok fully paid (domain decision 3). A row whose
+``opening_pokok_idr`` is below the group's AD pokok is imported as *approved*: no member
+number yet, what it paid booked as an applicant's pokok deposit
+(``liability:applicant-principal:A<id>``, as ``members.register.admission`` describes), the
+remainder owed; paying the remainder admits the member with a new number. The result lists
+each such row (``ImportResult.pending``). Such a row may not carry opening wajib or sukarela
+(there is no member account to book them to yet): it is refused with a message.
+
 Speed: rows are validated in Python; duplicates are checked against the database with chunked
 ``IN`` queries; members, accounts and events are written with multi-row INSERTs and the
 entries with ``post_entries`` in batches — never one ORM object per row.
@@ -29,13 +37,15 @@ from sqlalchemy import insert, select
 
 from kmp.auth import User, normalise_phone
 from kmp.extensions import db
+from kmp.i18n import gettext as _
 from kmp.ledger.chart import MEMBER_ACCOUNTS
 from kmp.ledger.models import Account, AccountType, ClosedPeriod
 from kmp.ledger.services import EntrySpec, get_account, post_entries
-from kmp.money import MoneyError, parse_rupiah
+from kmp.money import MoneyError, format_rupiah, parse_rupiah
 from kmp.timeutil import business_date, now_utc
 from members.ad.config import ADConfig
 from members.ad.services import OPENING_BALANCE, current_ad
+from members.register.admission import APPLICANT_PRINCIPAL_PREFIX
 from members.register.identity import (
     LEGACY_MEMBER_NO_RE,
     IdentityError,
@@ -99,11 +109,43 @@ class ImportRow:
     opening_date: dt.date
 
 
+@dataclass(frozen=True)
+class PendingRow:
+    """A row imported as approved, not active: its simpanan pokok is not fully paid."""
+
+    row: int
+    full_name: str
+    paid_idr: int
+    required_idr: int
+    legacy_member_no: str | None = None
+
+    @property
+    def remaining_idr(self) -> int:
+        return max(self.required_idr - self.paid_idr, 0)
+
+    def __str__(self) -> str:
+        text = _(
+            "baris %(row)s (%(name)s): simpanan pokok %(paid)s dari %(required)s; diimpor "
+            "sebagai 'disetujui' (belum aktif, belum bernomor anggota), sisa %(left)s harus "
+            "dibayar agar menjadi anggota aktif",
+            row=self.row,
+            name=self.full_name,
+            paid=format_rupiah(self.paid_idr),
+            required=format_rupiah(self.required_idr),
+            left=format_rupiah(self.remaining_idr),
+        )
+        if self.legacy_member_no:
+            text += _(" (nomor lama %(no)s dicatat di riwayatnya)", no=self.legacy_member_no)
+        return text
+
+
 @dataclass
 class ImportResult:
     rows: int = 0
     errors: list[RowError] = field(default_factory=list)
     imported: int = 0
+    #: Rows imported as approved (pokok not fully paid), with the remainder owed.
+    pending: list[PendingRow] = field(default_factory=list)
     dry_run: bool = False
     entries: int = 0
     total_opening_idr: int = 0
@@ -237,6 +279,21 @@ def validate_rows(
             except MoneyError:
                 bad(column, "jumlah harus angka Rupiah utuh, tidak negatif (mis. 100000)")
                 amounts[column] = 0
+        if (
+            group is not None
+            and amounts["opening_pokok_idr"] < group.pokok_idr
+            and (amounts["opening_wajib_idr"] or amounts["opening_sukarela_idr"])
+        ):
+            bad(
+                "opening_pokok_idr",
+                _(
+                    "simpanan pokok belum lunas (%(paid)s dari %(required)s): anggota ini "
+                    "diimpor sebagai 'disetujui' tanpa rekening wajib/sukarela, jadi saldo awal "
+                    "wajib dan sukarela harus kosong. Lengkapi pokoknya atau kosongkan kolom itu",
+                    paid=format_rupiah(amounts["opening_pokok_idr"]),
+                    required=format_rupiah(group.pokok_idr),
+                ),
+            )
         member_no = get("member_no") or None
         if member_no is not None and not LEGACY_MEMBER_NO_RE.match(member_no):
             bad("member_no", "nomor anggota hanya boleh huruf, angka, '-', '/', '.' (maks. 40)")
@@ -362,6 +419,11 @@ def import_members(
         ),
     )
     result.total_opening_idr = sum(r.pokok + r.wajib + r.sukarela for r in rows)
+    result.pending = [
+        PendingRow(r.row, r.full_name, r.pokok, ad.group(r.group).pokok_idr, r.member_no)
+        for r in rows
+        if not errors and _pokok_short(r, ad)
+    ]
     if errors or dry_run:
         return result
     if not rows:
@@ -371,11 +433,21 @@ def import_members(
     return result
 
 
+def _pokok_short(r: ImportRow, ad: ADConfig) -> bool:
+    return r.pokok < ad.group(r.group).pokok_idr
+
+
 def _write(rows: list[ImportRow], ad: ADConfig, by_user, result: ImportResult) -> None:
     user_id = getattr(by_user, "id", by_user)
+    short = {p.row for p in result.pending}
+    legacy_no: dict[int, str | None] = {}
+    for r in rows:
+        if r.row in short:
+            legacy_no[r.row], r.member_no = r.member_no, None
+    active = [r for r in rows if r.row not in short]
     # 1. member numbers: keep the given ones, move counters past them, reserve the rest
     given_max: dict[tuple[str, int], int] = {}
-    for r in rows:
+    for r in active:
         parts = split_member_no(r.member_no) if r.member_no else None
         if parts:
             key = (parts[0], parts[1])
@@ -383,7 +455,7 @@ def _write(rows: list[ImportRow], ad: ADConfig, by_user, result: ImportResult) -
     for (prefix, year), seq in sorted(given_max.items()):
         raise_counter(prefix, year, seq)
     need: dict[tuple[str, int], list[ImportRow]] = defaultdict(list)
-    for r in rows:
+    for r in active:
         if not r.member_no:
             need[(ad.group(r.group).member_no_prefix, r.joined_date.year)].append(r)
     for (prefix, year), group_rows in sorted(need.items()):
@@ -398,7 +470,7 @@ def _write(rows: list[ImportRow], ad: ADConfig, by_user, result: ImportResult) -
             "member_no": r.member_no,
             "group_code": r.group,
             "kind": MemberKind.INDIVIDUAL.value,
-            "status": MemberStatus.ACTIVE.value,
+            "status": (MemberStatus.APPROVED if r.row in short else MemberStatus.ACTIVE).value,
             "full_name": r.full_name,
             "nik": r.nik,
             "birth_date": r.birth_date,
@@ -410,9 +482,9 @@ def _write(rows: list[ImportRow], ad: ADConfig, by_user, result: ImportResult) -
             "applied_at": now,
             "approved_at": now,
             "approved_by_id": user_id,
-            "activated_at": now,
+            "activated_at": None if r.row in short else now,
             "status_changed_at": now,
-            "joined_date": r.joined_date,
+            "joined_date": None if r.row in short else r.joined_date,
             "ad_version_id": ad.version_id,
             "is_imported": True,
         }
@@ -423,8 +495,8 @@ def _write(rows: list[ImportRow], ad: ADConfig, by_user, result: ImportResult) -
     table = Member.__table__
     for start in range(0, len(member_rows), CHUNK):
         db.session.execute(insert(table), member_rows[start : start + CHUNK])
-    id_of = _ids_by(table.c.member_no, table.c.id, [r.member_no for r in rows])
-    member_ids = [id_of[r.member_no] for r in rows]
+    id_of = _ids_by(table.c.nik, table.c.id, [r.nik for r in rows])
+    member_ids = [id_of[r.nik] for r in rows]
     db.session.execute(
         insert(MemberEvent.__table__),
         [
@@ -434,8 +506,12 @@ def _write(rows: list[ImportRow], ad: ADConfig, by_user, result: ImportResult) -
                 "by_user_id": user_id,
                 "action": "imported",
                 "from_status": None,
-                "to_status": MemberStatus.ACTIVE.value,
-                "note": f"Diimpor dari berkas (baris {r.row})",
+                "to_status": (
+                    MemberStatus.APPROVED if r.row in short else MemberStatus.ACTIVE
+                ).value,
+                "note": _import_note(r, ad, legacy_no.get(r.row))
+                if r.row in short
+                else (f"Diimpor dari berkas (baris {r.row})"),
             }
             for mid, r in zip(member_ids, rows, strict=True)
         ],
@@ -456,23 +532,38 @@ def _write(rows: list[ImportRow], ad: ADConfig, by_user, result: ImportResult) -
             "created_at": now,
         }
         for mid, r in zip(member_ids, rows, strict=True)
-        for _, (prefix, name, type_) in kinds
+        if r.row not in short
+        for _kind, (prefix, name, type_) in kinds
+    ] + [
+        {
+            "code": f"{APPLICANT_PRINCIPAL_PREFIX}:A{mid}",
+            "name": f"Titipan simpanan pokok pendaftar #{mid}",
+            "type": AccountType.LIABILITY.value,
+            "normal_sign": AccountType.LIABILITY.normal_sign,
+            "owner_id": mid,
+            "no_negative": True,
+            "is_closed": False,
+            "balance_idr": 0,
+            "created_at": now,
+        }
+        for mid, r in zip(member_ids, rows, strict=True)
+        if r.row in short and r.pokok
     ]
     accounts = Account.__table__
     for start in range(0, len(account_rows), CHUNK):
         db.session.execute(insert(accounts), account_rows[start : start + CHUNK])
     account_of = _ids_by(accounts.c.code, accounts.c.id, [a["code"] for a in account_rows])
-    account_ids = [account_of[a["code"]] for a in account_rows]
 
     # 4. opening balances, one entry per member, posted in batches
     opening_id = get_account(OPENING_BALANCE).id
-    per_member = len(kinds)
-    kind_index = {kind: i for i, (kind, _) in enumerate(kinds)}
     specs: list[EntrySpec] = []
-    for n, (mid, r) in enumerate(zip(member_ids, rows, strict=True)):
-        ids = account_ids[n * per_member : (n + 1) * per_member]
+    for mid, r in zip(member_ids, rows, strict=True):
+        if r.row in short:  # what was paid is an applicant's deposit until the pokok is full
+            code_of = {"pokok": f"{APPLICANT_PRINCIPAL_PREFIX}:A{mid}"}
+        else:
+            code_of = {kind: f"{prefix}:{r.member_no}" for kind, (prefix, _n, _t) in kinds}
         lines = [
-            (ids[kind_index[kind]], -amount)
+            (account_of[code_of[kind]], -amount)
             for kind, amount in (("pokok", r.pokok), ("wajib", r.wajib), ("sukarela", r.sukarela))
             if amount
         ]
@@ -482,7 +573,7 @@ def _write(rows: list[ImportRow], ad: ADConfig, by_user, result: ImportResult) -
         specs.append(
             EntrySpec(
                 idempotency_key=f"opening-balance:member:{mid}",
-                description=f"Saldo awal simpanan {r.member_no} (impor)",
+                description=f"Saldo awal simpanan {r.member_no or f'pendaftar #{mid}'} (impor)",
                 lines=[(opening_id, total), *lines],
                 source_kind="member_import",
                 source_id=str(mid),
@@ -495,3 +586,19 @@ def _write(rows: list[ImportRow], ad: ADConfig, by_user, result: ImportResult) -
     result.entries = len(specs)
     result.imported = len(rows)
     db.session.flush()
+
+
+def _import_note(r: ImportRow, ad: ADConfig, legacy_no: str | None) -> str:
+    required = ad.group(r.group).pokok_idr
+    note = _(
+        "Diimpor dari berkas (baris %(row)s) sebagai 'disetujui': simpanan pokok %(paid)s dari "
+        "%(required)s, sisa %(left)s; tanggal masuk lama %(joined)s",
+        row=r.row,
+        paid=format_rupiah(r.pokok),
+        required=format_rupiah(required),
+        left=format_rupiah(required - r.pokok),
+        joined=r.joined_date.isoformat(),
+    )
+    if legacy_no:
+        note += _("; nomor anggota lama %(no)s", no=legacy_no)
+    return note

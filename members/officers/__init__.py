@@ -9,6 +9,7 @@ def init_app(app: Flask) -> None:
     from flask_babel import lazy_gettext as _l
 
     from kmp.auth import Role
+    from kmp.scheduler import Job, register_jobs
     from kmp.templating import NavItem, register_nav
     from members.officers import models  # noqa: F401 - register the tables
     from members.officers.views import bp
@@ -16,3 +17,19 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     board = (Role.PENGURUS, Role.BENDAHARA, Role.PENGAWAS, Role.ADMIN)
     register_nav(app, NavItem("officers.officers", _l("Pengurus & pengawas"), board, 140))
+    register_jobs(
+        app,
+        Job(
+            id="officer-roles",
+            func=_sync_roles_job,
+            trigger="cron",
+            trigger_args={"hour": 0, "minute": 10},
+            description="Beri/cabut peran login pengurus dan pengawas sesuai masa jabatan",
+        ),
+    )
+
+
+def _sync_roles_job() -> None:
+    from members.officers.services import sync_officer_roles
+
+    sync_officer_roles()

@@ -52,3 +52,7 @@ class CertificateForm(FlaskForm):
     issued_on = DateField(_l("Tanggal terbit"), validators=[DataRequired()])
     expires_on = DateField(_l("Berlaku sampai"), validators=[DataRequired()])
     file = FileField(_l("Berkas sertifikat (PDF/JPG/PNG, boleh kosong)"))
+
+
+class EndTermForm(FlaskForm):
+    ended_on = DateField(_l("Berakhir pada"), validators=[DataRequired()])

@@ -67,9 +67,21 @@ class Officer(db.Model):
     ended_on: Mapped[dt.date | None] = mapped_column(Date)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now_utc)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: When the term's roles were given to / taken from the officer's login (each once:
+    #: ``members.officers.services.sync_officer_roles``).
+    roles_granted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    roles_removed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     member: Mapped[Member | None] = relationship(foreign_keys=[member_id])
     user = relationship("User", foreign_keys=[user_id])
+
+    def is_live(self, on_date: dt.date) -> bool:
+        return self.term_start <= on_date <= self.term_end and (
+            self.ended_on is None or self.ended_on > on_date
+        )
+
+    def is_over(self, on_date: dt.date) -> bool:
+        return self.term_end < on_date or (self.ended_on is not None and self.ended_on <= on_date)
 
     @property
     def holder_name(self) -> str:

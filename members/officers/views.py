@@ -23,8 +23,8 @@ from kmp.extensions import db
 from members.ad import services as ad_services
 from members.officers import queries as officers_queries
 from members.officers import services as officers_services
-from members.officers.forms import CertificateForm, OfficerForm
-from members.officers.models import Certificate
+from members.officers.forms import CertificateForm, EndTermForm, OfficerForm
+from members.officers.models import Certificate, Officer
 from members.register import queries as register_queries
 from members.register.models import Member
 from members.register.web import BOARD, MANAGERS, _apply_error
@@ -90,6 +90,26 @@ def officer_add():
         return _officer_page(officer_form=form, status=422)
     db.session.commit()
     flash(_("Jabatan dicatat."), "success")
+    return redirect(url_for("officers.officers")), 303
+
+
+@bp.post("/pengurus/jabatan/<int:officer_id>/akhiri")
+@role_required(*MANAGERS)
+def officer_end(officer_id: int):
+    """End a term early: the login loses the office's roles from that day."""
+    officer = db.session.get(Officer, officer_id) or abort(404)
+    form = EndTermForm()
+    if not form.validate_on_submit():
+        flash(_("Isi tanggal berakhirnya masa jabatan."), "error")
+        return redirect(url_for("officers.officers")), 303
+    try:
+        officers_services.end_officer_term(officer, form.ended_on.data, current_user)
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return redirect(url_for("officers.officers")), 303
+    db.session.commit()
+    flash(_("Masa jabatan %(name)s diakhiri.", name=officer.holder_name), "success")
     return redirect(url_for("officers.officers")), 303
 
 

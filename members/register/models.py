@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -138,9 +139,19 @@ class Member(db.Model):
 
 
 class MemberStaff(db.Model):
-    """A staff login of a platform company (the representative is one of them)."""
+    """A staff login of a platform company; at most one is its representative, the login
+    that votes for the company (``members.register.representatives``)."""
 
     __tablename__ = "member_staff"
+    __table_args__ = (
+        Index(
+            "uq_member_staff_one_representative",
+            "member_id",
+            unique=True,
+            postgresql_where=text("is_representative"),
+            sqlite_where=text("is_representative"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)

@@ -90,6 +90,7 @@ EVENT_LABELS = {
     "admitted": "Diterima sebagai anggota",
     "imported": "Diimpor dari berkas",
     "staff_added": "Login staf ditambahkan",
+    "representative_designated": "Perwakilan perusahaan ditunjuk",
     "contact_updated": "Kontak diubah",
     "nik_correction_requested": "Minta koreksi NIK",
     "nik_corrected": "NIK dikoreksi",

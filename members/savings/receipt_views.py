@@ -23,17 +23,24 @@ from members.register import admission as register_admission
 from members.register import services as register_services
 from members.register.web import BOARD, R, _apply_error, _member_or_404, _my_member
 from members.savings import deposits as savings_deposits
+from members.savings import guards
 from members.savings.forms import ReceiptForm
 from members.savings.models import Receipt
 from members.savings.views import bp
 
 
 @bp.route("/pengurus/anggota/<int:member_id>/setoran", methods=["GET", "POST"])
-@role_required(R.BENDAHARA)
+@role_required(R.BENDAHARA, R.PENGURUS)
 def receipt_new(member_id: int):
     member = _member_or_404(member_id)
     pokok = register_admission.pokok_status(member)
     form = ReceiptForm()
+    # nobody records cash into their own account; a pengurus only when no bendahara can
+    refusal = guards.money_refusal(member, current_user, recording=True)
+    if refusal is not None:
+        return render_template(
+            "members/receipt_new.html", member=member, form=form, pokok=pokok, refusal=refusal
+        ), refusal.status
     if request.method == "GET":
         form.token.data = register_services.new_request_token()
         form.received_on.data = business_date()

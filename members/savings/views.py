@@ -37,7 +37,7 @@ from kmp.money import MoneyError, format_rupiah, parse_rupiah
 from kmp.timeutil import business_date, month_key, parse_month
 from members.register import queries as register_queries
 from members.register.models import Member
-from members.savings import allocator, billing, withdrawals
+from members.savings import allocator, billing, guards, withdrawals
 from members.savings import services as savings
 from members.savings.models import Receipt, SukarelaWithdrawal, WithdrawalStatus
 
@@ -46,6 +46,9 @@ bp = Blueprint("savings", __name__)
 R = Role
 BOARD = (R.PENGURUS, R.BENDAHARA, R.PENGAWAS, R.ADMIN)
 DECIDERS = (R.PENGURUS, R.BENDAHARA)
+#: The bendahara decides a withdrawal; a pengurus (or, as the AD says, the pengawas) only
+#: when no bendahara can -- ``members.savings.guards`` decides per request.
+WITHDRAWAL_DECIDERS = (R.BENDAHARA, R.PENGURUS, R.PENGAWAS)
 
 
 # --------------------------------------------------------------------------- forms
@@ -419,13 +422,29 @@ def _queue_page(status_code=200, error_for=None, error=None, forms=None):
         reason_form=ReasonForm(),
         error_for=error_for,
         error=error,
-        can_decide=current_user.has_role(R.BENDAHARA),
+        can_decide=current_user.has_role(*WITHDRAWAL_DECIDERS),
+        refusals=_queue_refusals(rows),
         balances={
             w.member_id: withdrawals.sukarela_balance(w.member)
             for w in rows
             if w.status is WithdrawalStatus.REQUESTED
         },
     ), status_code
+
+
+def _queue_refusals(rows) -> dict[int, str]:
+    """Per waiting request: why the viewer may not decide it (and who can), if so."""
+    if not current_user.has_role(*WITHDRAWAL_DECIDERS):
+        return {}
+    out = {}
+    for w in rows:
+        if w.status is WithdrawalStatus.REQUESTED:
+            refusal = guards.money_refusal(
+                w.member, current_user, requested_by_id=w.requested_by_id
+            )
+            if refusal is not None:
+                out[w.id] = refusal.message
+    return out
 
 
 @bp.get("/pengurus/simpanan/penarikan")
@@ -446,7 +465,7 @@ def _withdrawal_or_404(withdrawal_id: int) -> SukarelaWithdrawal:
 
 
 @bp.post("/pengurus/simpanan/penarikan/<int:withdrawal_id>/setujui")
-@role_required(R.BENDAHARA)
+@role_required(*WITHDRAWAL_DECIDERS)
 def withdrawal_approve(withdrawal_id: int):
     row = _withdrawal_or_404(withdrawal_id)
     form = ApproveForm()
@@ -465,7 +484,7 @@ def withdrawal_approve(withdrawal_id: int):
 
 
 @bp.post("/pengurus/simpanan/penarikan/<int:withdrawal_id>/tolak")
-@role_required(R.BENDAHARA)
+@role_required(*WITHDRAWAL_DECIDERS)
 def withdrawal_reject(withdrawal_id: int):
     row = _withdrawal_or_404(withdrawal_id)
     form = ReasonForm()

@@ -3,11 +3,12 @@
 * ``request_withdrawal``: the member (or the board for them) asks for an amount not above the
   available balance (sukarela balance minus requests still waiting).
 * ``approve_withdrawal``: a bendahara who is NOT the requester (nor the member) pays it out in
-  cash or by transfer: ``sukarela +X / cash (bank) -X``. Concurrency: the request row is
-  locked (``FOR UPDATE`` on PostgreSQL) so it is paid once, and ``post_entry`` locks the
-  member's sukarela account row and refuses to take it below zero (the account's
-  ``no_negative`` flag, backed by a CHECK constraint): of two approvals that together exceed
-  the balance, the second fails with a clear message and writes nothing.
+  cash or by transfer (when every bendahara is conflicted, another pengurus -- or the pengawas
+  if the AD says so -- decides: ``members.savings.guards``): ``sukarela +X / cash (bank) -X``.
+  Concurrency: the request row is locked (``FOR UPDATE`` on PostgreSQL) so it is paid once,
+  and ``post_entry`` locks the member's sukarela account row and refuses to take it below
+  zero (the account's ``no_negative`` flag, backed by a CHECK constraint): of two approvals
+  that together exceed the balance, the second fails with a clear message and writes nothing.
 * ``reject_withdrawal``: with a reason.
 
 Services flush, never commit. Automatic disbursement arrives with the payouts feature.
@@ -18,7 +19,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from kmp.auth import user_id_of
-from kmp.errors import Conflict, DomainError, Forbidden, IllegalTransition, NotFound
+from kmp.errors import Conflict, DomainError, IllegalTransition, NotFound
 from kmp.extensions import db
 from kmp.ledger.chart import BANK, CASH, member_account_code
 from kmp.ledger.services import Overdraft, post_entry
@@ -26,6 +27,7 @@ from kmp.money import format_rupiah
 from kmp.timeutil import now_utc
 from members.register.models import Member, PaymentMethod
 from members.register.states import MemberStatus
+from members.savings.guards import ensure_may_move_money
 from members.savings.models import SukarelaWithdrawal, WithdrawalStatus
 
 W = WithdrawalStatus
@@ -126,14 +128,9 @@ def _locked(withdrawal_id: int) -> SukarelaWithdrawal:
 
 
 def _check_decider(withdrawal: SukarelaWithdrawal, by_user) -> None:
-    user_id = user_id_of(by_user)
-    if user_id == withdrawal.requested_by_id or (
-        withdrawal.member.user_id is not None and withdrawal.member.user_id == user_id
-    ):
-        raise Forbidden(
-            "Pengajuan ini harus diputuskan oleh bendahara lain, bukan oleh yang mengajukan.",
-            code="maker_checker",
-        )
+    """Not the member, its company's staff or the requester; a bendahara, or another
+    pengurus when no bendahara can (``members.savings.guards``)."""
+    ensure_may_move_money(withdrawal.member, by_user, requested_by_id=withdrawal.requested_by_id)
     if withdrawal.status is not W.REQUESTED:
         raise IllegalTransition("Pengajuan ini sudah diputuskan.", code="already_decided")
 

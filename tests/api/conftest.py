@@ -11,7 +11,7 @@ from kmp.extensions import db
 from members.partners import keys as partners_keys
 from members.partners import links as partners_links
 from members.register import services as register_services
-from tests.integration.members_support import admit, apply_member, fast_passwords  # noqa: F401
+from tests.integration.members_support import admit, apply_member
 
 _n = itertools.count(500)
 

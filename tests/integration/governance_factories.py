@@ -1,7 +1,8 @@
 """Test helpers for the governance tests: members, voters, AD tweaks, ballots.
 
-Members are created directly with the ``Member`` model (status active, a member number), as
-the members feature's own factories do not exist yet.
+Members are created directly with the ``Member`` model (status active, a member number) and,
+unless ``pokok_paid=False``, their full AD pokok booked in the ledger (the census leaves out
+an active member whose pokok is not fully paid).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from kmp.extensions import db
 from kmp.timeutil import now_utc
 from members.register.models import Member, MemberKind
 from members.register.states import MemberStatus
+from tests.factories import book_pokok
 
 PREFIX = {"pengemudi": "DRV", "kurir": "KUR", "pengguna": "PGN", "platform": "PLT"}
 _seq = itertools.count(1)
@@ -59,6 +61,7 @@ def make_member(
     status: MemberStatus = MemberStatus.ACTIVE,
     activated_at: dt.datetime | None = None,
     joined: dt.date | None = None,
+    pokok_paid: bool = True,
 ) -> Member:
     n = next(_seq)
     activated_at = activated_at or (now_utc() - dt.timedelta(days=30))
@@ -76,6 +79,8 @@ def make_member(
     )
     db.session.add(member)
     db.session.flush()
+    if pokok_paid and member.member_no:
+        book_pokok([(member.id, member.member_no, group)])
     return member
 
 
@@ -93,6 +98,7 @@ def bulk_voters(count_by_group: dict[str, int]) -> list[tuple[int, int, str]]:
         _PASSWORD_HASH = generate_password_hash("rahasia-12345", method="pbkdf2:sha256:1000")
     token = secrets.token_hex(3)
     out = []
+    numbers: list[tuple[int, str, str]] = []
     activated = now_utc() - dt.timedelta(days=30)
     for group, count in count_by_group.items():
         for i in range(count):
@@ -129,6 +135,8 @@ def bulk_voters(count_by_group: dict[str, int]) -> list[tuple[int, int, str]]:
                 .returning(Member.id)
             ).scalar_one()
             out.append((user_id, member_id, group))
+            numbers.append((member_id, f"{PREFIX[group]}-2026-{n:06d}", group))
+    book_pokok(numbers)
     db.session.commit()
     return out
 

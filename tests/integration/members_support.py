@@ -4,21 +4,12 @@ from __future__ import annotations
 
 import itertools
 
-import pytest
-
 from kmp.extensions import db
 from members.register import admission as register_admission
 from members.register import services as register_services
 from members.savings import deposits as savings_deposits
 
 _counter = itertools.count(1)
-
-
-@pytest.fixture(autouse=True)
-def fast_passwords(monkeypatch):
-    """Imported by every membership test module: cheap password hashes (scrypt is tested by
-    the foundation tests; here it would only make the suite slow)."""
-    monkeypatch.setattr("kmp.auth.PASSWORD_METHOD", "pbkdf2:sha256:1000")
 
 
 def valid_nik(n: int | None = None, *, female: bool = False) -> str:

@@ -23,7 +23,7 @@ def shu_member(group="pengemudi", *, wajib=0, trips=0, user=None, pokok=100_000)
     """An active member who joined in the fiscal year with pokok (+ wajib) paid then and
     ``trips`` patronage of the group's measure."""
     fy = fiscal_year()
-    member = make_member(group, user=user, joined=dt.date(fy, 1, 15))
+    member = make_member(group, user=user, joined=dt.date(fy, 1, 15), pokok_paid=False)
     open_member_accounts(member.id, member.member_no)
     lines = [(member_account_code("pokok", member.member_no), -pokok)]
     if wajib:

@@ -34,7 +34,7 @@ from members.savings import services as savings
 from members.savings.deposits import record_receipt
 from members.savings.models import MemberCredit, Obligation, ObligationPayment
 from tests.api.conftest import make_company
-from tests.integration.members_support import admit, apply_member, fast_passwords  # noqa: F401
+from tests.integration.members_support import admit, apply_member
 
 _numbers = itertools.count(100)
 

@@ -14,7 +14,7 @@ from kmp.ledger.services import post_entry
 from kmp.timeutil import add_months, business_date
 from members.savings import allocator, billing
 from members.savings.models import MemberCredit, Obligation
-from tests.integration.members_support import apply_member, fast_passwords  # noqa: F401
+from tests.integration.members_support import apply_member
 from tests.integration.savings_support import active_member, bill_months
 
 

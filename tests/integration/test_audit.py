@@ -15,11 +15,6 @@ from kmp.audit import AuditRecord, record_event, verify_chain
 from kmp.extensions import db
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(monkeypatch):
-    monkeypatch.setattr("kmp.auth.PASSWORD_METHOD", "pbkdf2:sha256:1000")
-
-
 def _records(**where):
     query = select(AuditRecord).order_by(AuditRecord.id)
     for key, value in where.items():

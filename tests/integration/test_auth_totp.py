@@ -17,11 +17,6 @@ from kmp.timeutil import now_utc, set_clock
 from tests.conftest import csrf_from, totp_code
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(monkeypatch):
-    monkeypatch.setattr("kmp.auth.PASSWORD_METHOD", "pbkdf2:sha256:1000")
-
-
 @pytest.fixture
 def require_totp(app, monkeypatch):
     monkeypatch.setitem(app.config, "KMP_REQUIRE_TOTP", True)

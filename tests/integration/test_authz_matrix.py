@@ -29,11 +29,6 @@ ACTOR_ROLES = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(monkeypatch):
-    monkeypatch.setattr("kmp.auth.PASSWORD_METHOD", "pbkdf2:sha256:1000")
-
-
 def rule_key(rule: Rule, method: str) -> tuple[str, str]:
     return rule.endpoint, method
 

@@ -16,7 +16,7 @@ from members.register.services import new_request_token
 from members.savings import billing
 from members.savings.deposits import record_receipt
 from members.savings.models import Obligation, ObligationPayment
-from tests.integration.members_support import apply_member, fast_passwords  # noqa: F401
+from tests.integration.members_support import apply_member
 from tests.integration.savings_support import active_member, bill_months
 
 

@@ -12,7 +12,6 @@ from kmp.extensions import db
 from kmp.timeutil import business_date
 from members.savings import allocator
 from members.savings.models import Obligation, ObligationPayment
-from tests.integration.members_support import fast_passwords  # noqa: F401
 from tests.integration.savings_support import active_member, bill_months
 
 pytestmark = pytest.mark.postgres

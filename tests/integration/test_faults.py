@@ -12,11 +12,6 @@ from kmp.auth import User
 from kmp.extensions import db
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(monkeypatch):
-    monkeypatch.setattr("kmp.auth.PASSWORD_METHOD", "pbkdf2:sha256:1000")
-
-
 def _password_change(client, csrf_token, **headers):
     token = csrf_token("/akun")
     return client.post(

@@ -11,11 +11,6 @@ from kmp.audit import AuditRecord, record_event, verify_chain
 from kmp.extensions import db
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(monkeypatch):
-    monkeypatch.setattr("kmp.auth.PASSWORD_METHOD", "pbkdf2:sha256:1000")
-
-
 def _snapshot() -> dict:
     counts = {
         table.name: db.session.scalar(select(func.count()).select_from(table))

@@ -20,7 +20,6 @@ from kmp.payments.services import reconcile_payments
 from kmp.timeutil import now_utc
 from members.savings import billing
 from tests.conftest import csrf_from
-from tests.integration.members_support import fast_passwords  # noqa: F401
 from tests.integration.savings_support import active_member, bill_months, login_member
 
 KEY = "SB-Mid-server-TEST-ONLY-NOT-A-REAL-KEY"

@@ -21,7 +21,6 @@ from kmp.notify import Notification
 from kmp.registry import get_registry
 from kmp.scheduler import run_job
 from members.savings.models import Obligation
-from tests.integration.members_support import fast_passwords  # noqa: F401
 from tests.integration.savings_support import active_member
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

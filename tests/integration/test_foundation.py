@@ -233,6 +233,7 @@ def test_production_refuses_fake_disburser_and_iris_without_key():
         create_app("production", **dict(PRODUCTION, KMP_IRIS_CREATOR_KEY=""))
 
 
+@pytest.mark.real_password_hash
 def test_create_user_hashes_password(make_user):
     user = make_user("anggota", password="rahasia-12345")
     assert user.password_hash.startswith("scrypt:")

@@ -18,7 +18,7 @@ from governance.models import (
     Proposal,
     ProposalStatus,
 )
-from governance.views import MANAGE_ROLES, PARTICIPANT_ROLES, READ_ROLES
+from governance.views import BALLOT_ROLES, MANAGE_ROLES, PARTICIPANT_ROLES, READ_ROLES
 from kmp.auth import Role
 from kmp.extensions import db
 from kmp.notify import Notification
@@ -95,6 +95,9 @@ def world(make_user):
 
 
 M, R, P, A = MANAGE_ROLES, READ_ROLES, PARTICIPANT_ROLES, (Role.ANGGOTA,)
+#: Ballot pages are open to company staff logins too (a partner login WITHOUT a company, as
+#: here, is still refused the vote itself with a 403: it has no member to vote for).
+B, AB = BALLOT_ROLES, (Role.ANGGOTA, Role.PARTNER)
 ROUTES = [
     ("GET", "/rapat", P),
     ("GET", "/rapat/baru", M),
@@ -102,13 +105,13 @@ ROUTES = [
     ("GET", "/rapat/{m}/presensi", R),
     ("GET", "/rapat/{m}/notulen", R),
     ("GET", "/rapat/{m}/notulen/lampiran/{a}", P),
-    ("GET", "/pemungutan", P),
+    ("GET", "/pemungutan", B),
     ("GET", "/pemungutan/baru", M),
-    ("GET", "/pemungutan/{p}", P),
-    ("GET", "/pemungutan/{p}/tanda-terima", A),
-    ("GET", "/pemungutan/{c}/cek", P),
-    ("GET", "/pemungutan/{c}/hasil", P),
-    ("GET", "/pemungutan/{c}/hasil.pdf", P),
+    ("GET", "/pemungutan/{p}", B),
+    ("GET", "/pemungutan/{p}/tanda-terima", AB),
+    ("GET", "/pemungutan/{c}/cek", B),
+    ("GET", "/pemungutan/{c}/hasil", B),
+    ("GET", "/pemungutan/{c}/hasil.pdf", B),
     ("GET", "/pemungutan/{p}/pemilih", R),
     ("GET", "/pemungutan/{e}/calon", P),
     ("GET", "/tata-kelola/jejak", R),

@@ -36,11 +36,6 @@ TEXT_TYPES = {"", "text", "email", "search", "tel", "url", "number", "date", "pa
 MAX_PAGES = 80
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(monkeypatch):
-    monkeypatch.setattr("kmp.auth.PASSWORD_METHOD", "pbkdf2:sha256:1000")
-
-
 class _Forms(HTMLParser):
     def __init__(self):
         super().__init__(convert_charrefs=True)

@@ -14,7 +14,6 @@ from members.ad.models import ADVersion
 from members.articles import services as articles_services
 from tests.integration.members_support import (
     apply_member,
-    fast_passwords,  # noqa: F401
 )
 
 

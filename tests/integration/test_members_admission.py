@@ -23,7 +23,6 @@ from members.savings.models import Receipt
 from tests.integration.members_support import (
     admit,
     apply_member,
-    fast_passwords,  # noqa: F401
     pay_pokok,
 )
 

@@ -12,7 +12,6 @@ from members.register.models import Member, MemberKind, MemberStaff
 from members.register.states import MemberStatus
 from tests.integration.members_support import (
     apply_member,
-    fast_passwords,  # noqa: F401
     valid_nik,
 )
 

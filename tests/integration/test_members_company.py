@@ -9,7 +9,6 @@ from kmp.extensions import db
 from members.register import queries as register_queries
 from members.register import services as register_services
 from members.register.models import MemberStaff
-from tests.integration.members_support import fast_passwords  # noqa: F401
 
 
 def _company(n: int, name: str):

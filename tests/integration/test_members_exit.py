@@ -20,7 +20,6 @@ from members.savings.models import Obligation
 from tests.integration.members_support import (
     admit,
     apply_member,
-    fast_passwords,  # noqa: F401
 )
 
 S = MemberStatus

@@ -15,7 +15,6 @@ from members.register.models import Member, MemberNumberCounter
 from members.register.states import MemberStatus
 from tests.integration.members_support import (
     apply_member,
-    fast_passwords,  # noqa: F401
 )
 
 HEADER = ",".join(COLUMNS)

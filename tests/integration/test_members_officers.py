@@ -13,7 +13,6 @@ from members.officers import services as officers_services
 from members.officers.models import Officer
 from tests.integration.members_support import (
     apply_member,
-    fast_passwords,  # noqa: F401
 )
 
 TODAY = timeutil.business_date()

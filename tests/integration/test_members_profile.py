@@ -8,7 +8,6 @@ from kmp.extensions import db
 from members.register.models import Member, NikCorrection, RequestStatus
 from tests.integration.members_support import (
     apply_member,
-    fast_passwords,  # noqa: F401
     valid_nik,
 )
 

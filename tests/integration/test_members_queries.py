@@ -19,7 +19,6 @@ from members.savings import queries as savings_queries
 from tests.integration.members_support import (
     admit,
     apply_member,
-    fast_passwords,  # noqa: F401
     pay_pokok,
 )
 

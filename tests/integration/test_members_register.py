@@ -10,7 +10,6 @@ from members.importer.services import COLUMNS, import_members
 from members.register.models import Member
 from tests.integration.members_support import (
     apply_member,
-    fast_passwords,  # noqa: F401
 )
 
 

@@ -23,11 +23,6 @@ pytestmark = pytest.mark.usefixtures("fresh_notifier")
 PHONE = "+6281298765432"
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(monkeypatch):
-    monkeypatch.setattr("kmp.auth.PASSWORD_METHOD", "pbkdf2:sha256:1000")
-
-
 @pytest.fixture
 def outbox(app):
     queue_notification(kind="wajib_bill", address=PHONE, body="Tagihan wajib Maret")

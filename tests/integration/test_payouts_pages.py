@@ -16,7 +16,6 @@ from kmp.ledger.services import get_account
 from payouts import services, transfers
 from payouts.models import DistributionLine, DistributionRun, RunStatus
 from payouts.patronage import PatronageRecord
-from tests.integration.members_support import fast_passwords  # noqa: F401
 from tests.integration.payouts_support import book_surplus, fiscal_year, shu_ballot, shu_member
 
 

@@ -17,7 +17,6 @@ from kmp.ledger.services import get_account
 from kmp.registry import get_registry
 from payouts import posting, services, transfers
 from payouts.models import DistributionLine, DistributionRun, LineStatus, RunStatus
-from tests.integration.members_support import fast_passwords  # noqa: F401
 from tests.integration.payouts_support import (
     book_surplus,
     fiscal_year,

@@ -23,7 +23,6 @@ from payouts.models import (
     RunStatus,
     TransferStatus,
 )
-from tests.integration.members_support import fast_passwords  # noqa: F401
 from tests.integration.payouts_support import book_surplus, fiscal_year, shu_ballot, shu_member
 
 

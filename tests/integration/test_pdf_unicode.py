@@ -12,7 +12,6 @@ from pypdf import PdfReader
 from kmp.pdf import Document, cjk_font, table_pdf
 from members.register.services import new_request_token
 from members.savings.deposits import record_receipt
-from tests.integration.members_support import fast_passwords  # noqa: F401
 from tests.integration.savings_support import active_member, login_member
 
 NAMES = ("Nguyễn Thị Hồng", "عبد الله", "王小明")

@@ -20,7 +20,6 @@ from members.savings import services as savings
 from members.savings.deposits import record_receipt
 from members.savings.models import Obligation, ReceiptVoid
 from tests.conftest import csrf_from
-from tests.integration.members_support import fast_passwords  # noqa: F401
 from tests.integration.savings_support import active_member, bill_months, login_member
 
 

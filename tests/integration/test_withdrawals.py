@@ -17,7 +17,6 @@ from members.savings import withdrawals
 from members.savings.deposits import record_receipt
 from members.savings.models import SukarelaWithdrawal, WithdrawalStatus
 from tests.conftest import csrf_from
-from tests.integration.members_support import fast_passwords  # noqa: F401
 from tests.integration.savings_support import active_member, login_member
 
 

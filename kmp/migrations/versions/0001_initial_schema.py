@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-04 19:39:51.692724
+Create Date: 2026-12-04 20:14:37.325016
 
 """
 from alembic import op
@@ -264,6 +264,26 @@ def upgrade():
     sa.ForeignKeyConstraint(['imported_by_id'], ['users.id'], name=op.f('fk_gateway_settlement_imports_imported_by_id_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_gateway_settlement_imports'))
     )
+    op.create_table('invitations',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('email', sa.String(length=254), nullable=False),
+    sa.Column('full_name', sa.String(length=200), nullable=True),
+    sa.Column('role', sa.String(length=32), nullable=False),
+    sa.Column('token_hash', sa.String(length=64), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('used_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('cancelled_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('invited_by_id', sa.Integer(), nullable=True),
+    sa.Column('user_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['invited_by_id'], ['users.id'], name=op.f('fk_invitations_invited_by_id_users')),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_invitations_user_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_invitations')),
+    sa.UniqueConstraint('token_hash', name=op.f('uq_invitations_token_hash'))
+    )
+    with op.batch_alter_table('invitations', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_invitations_email'), ['email'], unique=False)
+
     op.create_table('journal_entries',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('idempotency_key', sa.String(length=200), nullable=False),
@@ -826,6 +846,8 @@ def upgrade():
     sa.Column('group_code', sa.String(length=20), nullable=False),
     sa.Column('reason', sa.String(length=20), nullable=False),
     sa.Column('arrears_months', sa.Integer(), nullable=True),
+    sa.Column('pokok_paid_idr', sa.BigInteger(), nullable=True),
+    sa.Column('pokok_required_idr', sa.BigInteger(), nullable=True),
     sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_census_exclusions_member_id_members')),
     sa.ForeignKeyConstraint(['proposal_id'], ['proposals.id'], name=op.f('fk_census_exclusions_proposal_id_proposals')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_census_exclusions')),
@@ -1004,6 +1026,7 @@ def upgrade():
     )
     with op.batch_alter_table('member_staff', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_member_staff_member_id'), ['member_id'], unique=False)
+        batch_op.create_index('uq_member_staff_one_representative', ['member_id'], unique=True, postgresql_where=sa.text('is_representative'), sqlite_where=sa.text('is_representative'))
 
     op.create_table('minutes_attachments',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -1098,6 +1121,8 @@ def upgrade():
     sa.Column('ended_on', sa.Date(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.Column('roles_granted_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('roles_removed_at', sa.DateTime(timezone=True), nullable=True),
     sa.CheckConstraint("(body = 'pengawas' AND function = 'pengawas') OR (body = 'pengurus' AND function <> 'pengawas')", name=op.f('ck_officers_function_matches_body')),
     sa.CheckConstraint('CAST(term_end AS VARCHAR(10)) <= CAST(CAST(SUBSTR(CAST(term_start AS VARCHAR(10)), 1, 4) AS INTEGER) + 5 AS VARCHAR(4)) || SUBSTR(CAST(term_start AS VARCHAR(10)), 5, 6)', name=op.f('ck_officers_term_max_5_years')),
     sa.CheckConstraint('member_id IS NOT NULL OR user_id IS NOT NULL', name=op.f('ck_officers_has_holder')),
@@ -1236,7 +1261,9 @@ def upgrade():
     sa.Column('group_code', sa.String(length=20), nullable=False),
     sa.Column('cast_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('change_count', sa.Integer(), nullable=False),
+    sa.Column('cast_by_user_id', sa.Integer(), nullable=True),
     sa.CheckConstraint('change_count >= 0', name=op.f('ck_ballot_participations_change_count_not_negative')),
+    sa.ForeignKeyConstraint(['cast_by_user_id'], ['users.id'], name=op.f('fk_ballot_participations_cast_by_user_id_users')),
     sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_ballot_participations_member_id_members')),
     sa.ForeignKeyConstraint(['proposal_id', 'member_id'], ['ballot_census.proposal_id', 'ballot_census.member_id'], name=op.f('fk_ballot_participations_proposal_id_ballot_census')),
     sa.ForeignKeyConstraint(['proposal_id'], ['proposals.id'], name=op.f('fk_ballot_participations_proposal_id_proposals')),
@@ -1607,6 +1634,7 @@ def downgrade():
 
     op.drop_table('minutes_attachments')
     with op.batch_alter_table('member_staff', schema=None) as batch_op:
+        batch_op.drop_index('uq_member_staff_one_representative', postgresql_where=sa.text('is_representative'), sqlite_where=sa.text('is_representative'))
         batch_op.drop_index(batch_op.f('ix_member_staff_member_id'))
 
     op.drop_table('member_staff')
@@ -1741,6 +1769,10 @@ def downgrade():
         batch_op.drop_index('ix_journal_entries_date')
 
     op.drop_table('journal_entries')
+    with op.batch_alter_table('invitations', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_invitations_email'))
+
+    op.drop_table('invitations')
     op.drop_table('gateway_settlement_imports')
     op.drop_table('closed_periods')
     with op.batch_alter_table('budget_lines', schema=None) as batch_op:
