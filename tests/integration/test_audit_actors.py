@@ -14,7 +14,6 @@ from kmp.extensions import db
 from kmp.ledger.chart import CASH, open_member_accounts
 from kmp.ledger.services import EntrySpec, post_entries
 from kmp.scheduler import run_job
-from tests.integration.members_support import fast_passwords  # noqa: F401
 from tests.integration.savings_support import active_member
 
 OBLIGATIONS = "obligations"  # members.savings: the wajib bills are its rows

@@ -13,11 +13,6 @@ from kmp.proxies import TrustedProxies, parse_trusted_proxies
 from tests.conftest import csrf_from
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(monkeypatch):
-    monkeypatch.setattr("kmp.auth.PASSWORD_METHOD", "pbkdf2:sha256:1000")
-
-
 def _attempt(client, login, password="salah-sekali-1", addr="203.0.113.1"):
     env = {"REMOTE_ADDR": addr}
     page = client.get("/masuk", environ_base=env)

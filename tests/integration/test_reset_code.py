@@ -22,11 +22,6 @@ UNKNOWN = "0813 9999 0000"
 
 
 @pytest.fixture(autouse=True)
-def _fast_passwords(monkeypatch):
-    monkeypatch.setattr("kmp.auth.PASSWORD_METHOD", "pbkdf2:sha256:1000")
-
-
-@pytest.fixture(autouse=True)
 def _roomy_address_limit(app, monkeypatch):
     monkeypatch.setitem(app.config, "KMP_LOGIN_RATE_LIMIT", "100 per minute")
 

@@ -3,16 +3,9 @@ second factor's attempt counter lives on the server (issue 24)."""
 
 from __future__ import annotations
 
-import pytest
-
 from kmp.auth import MFA_MAX_ATTEMPTS, User, reset_second_factor
 from kmp.extensions import db
 from tests.conftest import csrf_from, totp_code
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(monkeypatch):
-    monkeypatch.setattr("kmp.auth.PASSWORD_METHOD", "pbkdf2:sha256:1000")
 
 
 def _login(client, user, password="rahasia-12345"):
