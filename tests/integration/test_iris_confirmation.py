@@ -69,11 +69,6 @@ def test_an_unreachable_iris_answers_503_so_the_notice_comes_again(posted, fake)
     assert transfer.status is TransferStatus.COMPLETED
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs the one-line change in payouts/views.py iris_notification (see the "
-    "harden branch report): apply confirm_payout_status(...) instead of the notice's status",
-)
 def test_the_webhook_ignores_a_forged_failed_notice(posted, fake, client):  # noqa: F811
     transfer, line, _member = _completed_transfer(posted, fake)
     body = json.dumps(

@@ -2,14 +2,14 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-04 20:14:37.325016
+Create Date: 2026-12-04 20:41:04.571054
 
 """
 from alembic import op
 import sqlalchemy as sa
 
-from kmp.audit import install_audit_triggers
-from kmp.ledger.models import install_pg_triggers
+from kmp.audit import install_audit_triggers, uninstall_audit_triggers
+from kmp.ledger.models import install_pg_triggers, uninstall_journal_guards
 import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
@@ -33,6 +33,7 @@ def upgrade():
     sa.Column('balance_idr', sa.BigInteger(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.CheckConstraint('NOT no_negative OR (normal_sign * balance_idr) >= 0', name=op.f('ck_accounts_no_negative_balance')),
+    sa.CheckConstraint('balance_idr BETWEEN -1000000000000000 AND 1000000000000000', name=op.f('ck_accounts_balance_idr_bounded')),
     sa.CheckConstraint('normal_sign IN (1, -1)', name=op.f('ck_accounts_normal_sign_valid')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_accounts')),
     sa.UniqueConstraint('code', name=op.f('uq_accounts_code'))
@@ -181,6 +182,8 @@ def upgrade():
     sa.Column('totp_secret', sa.String(length=64), nullable=True),
     sa.Column('totp_enabled_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('totp_last_step', sa.BigInteger(), nullable=True),
+    sa.Column('mfa_failures', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('mfa_failed_at', sa.DateTime(timezone=True), nullable=True),
     sa.CheckConstraint('email IS NOT NULL OR phone IS NOT NULL', name=op.f('ck_users_has_login')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_users')),
     sa.UniqueConstraint('email', name=op.f('uq_users_email')),
@@ -217,6 +220,7 @@ def upgrade():
     sa.Column('created_by_id', sa.Integer(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.CheckConstraint("method IN ('auto', 'manual')", name=op.f('ck_bank_matches_method_valid')),
+    sa.CheckConstraint('total_idr BETWEEN -1000000000000000 AND 1000000000000000', name=op.f('ck_bank_matches_total_idr_bounded')),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_bank_matches_account_id_accounts')),
     sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_bank_matches_created_by_id_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_bank_matches'))
@@ -233,6 +237,7 @@ def upgrade():
     sa.Column('updated_by_id', sa.Integer(), nullable=True),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.CheckConstraint('amount_idr >= 0', name=op.f('ck_budget_lines_not_negative')),
+    sa.CheckConstraint('amount_idr BETWEEN -1000000000000000 AND 1000000000000000', name=op.f('ck_budget_lines_amount_idr_bounded')),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_budget_lines_account_id_accounts')),
     sa.ForeignKeyConstraint(['updated_by_id'], ['users.id'], name=op.f('fk_budget_lines_updated_by_id_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_budget_lines')),
@@ -295,6 +300,8 @@ def upgrade():
     sa.Column('posted_by_id', sa.Integer(), nullable=True),
     sa.Column('reverses_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('fingerprint', sa.String(length=64), nullable=False),
+    sa.Column('posting_count', sa.Integer(), nullable=False),
+    sa.CheckConstraint('posting_count >= 2', name=op.f('ck_journal_entries_two_postings')),
     sa.ForeignKeyConstraint(['posted_by_id'], ['users.id'], name=op.f('fk_journal_entries_posted_by_id_users')),
     sa.ForeignKeyConstraint(['reverses_id'], ['journal_entries.id'], name=op.f('fk_journal_entries_reverses_id_journal_entries')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_journal_entries')),
@@ -330,6 +337,23 @@ def upgrade():
     with op.batch_alter_table('meetings', schema=None) as batch_op:
         batch_op.create_index('ix_meetings_starts', ['starts_at'], unique=False)
 
+    op.create_table('password_reset_codes',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('phone', sa.String(length=20), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=True),
+    sa.Column('salt', sa.String(length=32), nullable=False),
+    sa.Column('code_hash', sa.String(length=64), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('used_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('blocked_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_password_reset_codes_user_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_password_reset_codes'))
+    )
+    with op.batch_alter_table('password_reset_codes', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_password_reset_codes_phone'), ['phone'], unique=False)
+
     op.create_table('password_reset_tokens',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
@@ -359,6 +383,7 @@ def upgrade():
     sa.Column('closed_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('close_reason', sa.Text(), nullable=True),
     sa.CheckConstraint('amount_idr > 0', name=op.f('ck_payment_intents_positive_amount')),
+    sa.CheckConstraint('amount_idr BETWEEN -1000000000000000 AND 1000000000000000', name=op.f('ck_payment_intents_amount_idr_bounded')),
     sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_payment_intents_created_by_id_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_payment_intents'))
     )
@@ -484,6 +509,7 @@ def upgrade():
     sa.CheckConstraint("status IN ('pending', 'posted', 'rejected', 'withdrawn', 'reversed')", name=op.f('ck_cash_entries_status_valid')),
     sa.CheckConstraint("status NOT IN ('rejected', 'withdrawn') OR decided_at IS NOT NULL", name=op.f('ck_cash_entries_decision_recorded')),
     sa.CheckConstraint('amount_idr > 0', name=op.f('ck_cash_entries_positive_amount')),
+    sa.CheckConstraint('amount_idr BETWEEN -1000000000000000 AND 1000000000000000', name=op.f('ck_cash_entries_amount_idr_bounded')),
     sa.CheckConstraint('category_account_id <> money_account_id', name=op.f('ck_cash_entries_two_accounts')),
     sa.CheckConstraint('decided_by_id IS NULL OR decided_by_id <> created_by_id', name=op.f('ck_cash_entries_maker_is_not_checker')),
     sa.ForeignKeyConstraint(['category_account_id'], ['accounts.id'], name=op.f('fk_cash_entries_category_account_id_accounts')),
@@ -518,8 +544,11 @@ def upgrade():
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.CheckConstraint("(status = 'booked') = (entry_id IS NOT NULL)", name=op.f('ck_gateway_settlement_rows_booked_has_entry')),
     sa.CheckConstraint("status IN ('booked', 'unknown_order', 'amount_mismatch', 'reversed')", name=op.f('ck_gateway_settlement_rows_status_valid')),
+    sa.CheckConstraint('fee_idr BETWEEN -1000000000000000 AND 1000000000000000', name=op.f('ck_gateway_settlement_rows_fee_idr_bounded')),
     sa.CheckConstraint('gross_idr = fee_idr + net_idr', name=op.f('ck_gateway_settlement_rows_gross_is_fee_plus_net')),
     sa.CheckConstraint('gross_idr > 0 AND fee_idr >= 0 AND net_idr >= 0', name=op.f('ck_gateway_settlement_rows_amounts_valid')),
+    sa.CheckConstraint('gross_idr BETWEEN -1000000000000000 AND 1000000000000000', name=op.f('ck_gateway_settlement_rows_gross_idr_bounded')),
+    sa.CheckConstraint('net_idr BETWEEN -1000000000000000 AND 1000000000000000', name=op.f('ck_gateway_settlement_rows_net_idr_bounded')),
     sa.ForeignKeyConstraint(['entry_id'], ['journal_entries.id'], name=op.f('fk_gateway_settlement_rows_entry_id_journal_entries')),
     sa.ForeignKeyConstraint(['import_id'], ['gateway_settlement_imports.id'], name=op.f('fk_gateway_settlement_rows_import_id_gateway_settlement_imports')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_gateway_settlement_rows')),
@@ -554,6 +583,7 @@ def upgrade():
     sa.CheckConstraint("status NOT IN ('rejected', 'withdrawn') OR decided_at IS NOT NULL", name=op.f('ck_manual_journals_decision_recorded')),
     sa.CheckConstraint('decided_by_id IS NULL OR decided_by_id <> created_by_id', name=op.f('ck_manual_journals_maker_is_not_checker')),
     sa.CheckConstraint('length(description) >= 5', name=op.f('ck_manual_journals_reason_given')),
+    sa.CheckConstraint('total_idr BETWEEN -1000000000000000 AND 1000000000000000', name=op.f('ck_manual_journals_total_idr_bounded')),
     sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_manual_journals_created_by_id_users')),
     sa.ForeignKeyConstraint(['decided_by_id'], ['users.id'], name=op.f('fk_manual_journals_decided_by_id_users')),
     sa.ForeignKeyConstraint(['entry_id'], ['journal_entries.id'], name=op.f('fk_manual_journals_entry_id_journal_entries')),
@@ -656,6 +686,7 @@ def upgrade():
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('paid_at', sa.DateTime(timezone=True), nullable=True),
     sa.CheckConstraint('amount_idr > 0', name=op.f('ck_payment_attempts_positive_amount')),
+    sa.CheckConstraint('amount_idr BETWEEN -1000000000000000 AND 1000000000000000', name=op.f('ck_payment_attempts_amount_idr_bounded')),
     sa.ForeignKeyConstraint(['intent_id'], ['payment_intents.id'], name=op.f('fk_payment_attempts_intent_id_payment_intents')),
     sa.ForeignKeyConstraint(['receipt_entry_id'], ['journal_entries.id'], name=op.f('fk_payment_attempts_receipt_entry_id_journal_entries')),
     sa.ForeignKeyConstraint(['reversal_entry_id'], ['journal_entries.id'], name=op.f('fk_payment_attempts_reversal_entry_id_journal_entries')),
@@ -676,6 +707,7 @@ def upgrade():
     sa.Column('amount_idr', sa.BigInteger(), nullable=False),
     sa.Column('entry_date', sa.Date(), nullable=False),
     sa.CheckConstraint('amount_idr <> 0', name=op.f('ck_postings_non_zero')),
+    sa.CheckConstraint('amount_idr BETWEEN -1000000000000000 AND 1000000000000000', name=op.f('ck_postings_amount_idr_bounded')),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_postings_account_id_accounts')),
     sa.ForeignKeyConstraint(['entry_id'], ['journal_entries.id'], name=op.f('fk_postings_entry_id_journal_entries')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_postings'))
@@ -749,7 +781,10 @@ def upgrade():
     sa.Column('closed_by_id', sa.Integer(), nullable=True),
     sa.Column('closed_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('note', sa.Text(), nullable=True),
+    sa.CheckConstraint('expense_idr BETWEEN -1000000000000000 AND 1000000000000000', name=op.f('ck_year_end_closes_expense_idr_bounded')),
+    sa.CheckConstraint('income_idr BETWEEN -1000000000000000 AND 1000000000000000', name=op.f('ck_year_end_closes_income_idr_bounded')),
     sa.CheckConstraint('shu_idr = income_idr - expense_idr', name=op.f('ck_year_end_closes_shu_is_result')),
+    sa.CheckConstraint('shu_idr BETWEEN -1000000000000000 AND 1000000000000000', name=op.f('ck_year_end_closes_shu_idr_bounded')),
     sa.ForeignKeyConstraint(['closed_by_id'], ['users.id'], name=op.f('fk_year_end_closes_closed_by_id_users')),
     sa.ForeignKeyConstraint(['entry_id'], ['journal_entries.id'], name=op.f('fk_year_end_closes_entry_id_journal_entries')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_year_end_closes')),
@@ -819,6 +854,8 @@ def upgrade():
     sa.Column('balance_idr', sa.BigInteger(), nullable=True),
     sa.Column('fingerprint', sa.String(length=64), nullable=False),
     sa.CheckConstraint('amount_idr <> 0', name=op.f('ck_bank_lines_non_zero')),
+    sa.CheckConstraint('amount_idr BETWEEN -1000000000000000 AND 1000000000000000', name=op.f('ck_bank_lines_amount_idr_bounded')),
+    sa.CheckConstraint('balance_idr BETWEEN -1000000000000000 AND 1000000000000000', name=op.f('ck_bank_lines_balance_idr_bounded')),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_bank_lines_account_id_accounts')),
     sa.ForeignKeyConstraint(['import_id'], ['bank_imports.id'], name=op.f('fk_bank_lines_import_id_bank_imports')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_bank_lines')),
@@ -848,6 +885,8 @@ def upgrade():
     sa.Column('arrears_months', sa.Integer(), nullable=True),
     sa.Column('pokok_paid_idr', sa.BigInteger(), nullable=True),
     sa.Column('pokok_required_idr', sa.BigInteger(), nullable=True),
+    sa.CheckConstraint('pokok_paid_idr BETWEEN -1000000000000000 AND 1000000000000000', name=op.f('ck_census_exclusions_pokok_paid_idr_bounded')),
+    sa.CheckConstraint('pokok_required_idr BETWEEN -1000000000000000 AND 1000000000000000', name=op.f('ck_census_exclusions_pokok_required_idr_bounded')),
     sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_census_exclusions_member_id_members')),
     sa.ForeignKeyConstraint(['proposal_id'], ['proposals.id'], name=op.f('fk_census_exclusions_proposal_id_proposals')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_census_exclusions')),
@@ -905,7 +944,12 @@ def upgrade():
     sa.Column('payment_entry_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('ad_version_id', sa.Integer(), nullable=True),
     sa.CheckConstraint("kind <> 'death' OR heir_name IS NOT NULL", name=op.f('ck_exit_cases_death_has_heir')),
+    sa.CheckConstraint('arrears_idr BETWEEN -1000000000000000 AND 1000000000000000', name=op.f('ck_exit_cases_arrears_idr_bounded')),
+    sa.CheckConstraint('pokok_idr BETWEEN -1000000000000000 AND 1000000000000000', name=op.f('ck_exit_cases_pokok_idr_bounded')),
     sa.CheckConstraint('refund_idr >= 0 AND pokok_idr >= 0 AND wajib_idr >= 0 AND arrears_idr >= 0', name=op.f('ck_exit_cases_amounts_not_negative')),
+    sa.CheckConstraint('refund_idr BETWEEN -1000000000000000 AND 1000000000000000', name=op.f('ck_exit_cases_refund_idr_bounded')),
+    sa.CheckConstraint('sukarela_idr BETWEEN -1000000000000000 AND 1000000000000000', name=op.f('ck_exit_cases_sukarela_idr_bounded')),
+    sa.CheckConstraint('wajib_idr BETWEEN -1000000000000000 AND 1000000000000000', name=op.f('ck_exit_cases_wajib_idr_bounded')),
     sa.ForeignKeyConstraint(['ad_version_id'], ['ad_versions.id'], name=op.f('fk_exit_cases_ad_version_id_ad_versions')),
     sa.ForeignKeyConstraint(['decided_by_id'], ['users.id'], name=op.f('fk_exit_cases_decided_by_id_users')),
     sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_exit_cases_member_id_members')),
@@ -971,7 +1015,9 @@ def upgrade():
     sa.Column('credit_idr', sa.BigInteger(), nullable=False),
     sa.Column('memo', sa.String(length=200), nullable=True),
     sa.CheckConstraint('(debit_idr > 0) <> (credit_idr > 0)', name=op.f('ck_manual_journal_lines_debit_or_credit')),
+    sa.CheckConstraint('credit_idr BETWEEN -1000000000000000 AND 1000000000000000', name=op.f('ck_manual_journal_lines_credit_idr_bounded')),
     sa.CheckConstraint('debit_idr >= 0 AND credit_idr >= 0', name=op.f('ck_manual_journal_lines_not_negative')),
+    sa.CheckConstraint('debit_idr BETWEEN -1000000000000000 AND 1000000000000000', name=op.f('ck_manual_journal_lines_debit_idr_bounded')),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_manual_journal_lines_account_id_accounts')),
     sa.ForeignKeyConstraint(['journal_id'], ['manual_journals.id'], name=op.f('fk_manual_journal_lines_journal_id_manual_journals')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_manual_journal_lines')),
@@ -1101,7 +1147,9 @@ def upgrade():
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.CheckConstraint('(is_open AND paid_idr < amount_idr) OR (NOT is_open AND (paid_idr = amount_idr OR closed_reason IS NOT NULL))', name=op.f('ck_obligations_open_flag_consistent')),
     sa.CheckConstraint('amount_idr > 0 AND amount_idr <= 1000000000000000', name=op.f('ck_obligations_positive')),
+    sa.CheckConstraint('amount_idr BETWEEN -1000000000000000 AND 1000000000000000', name=op.f('ck_obligations_amount_idr_bounded')),
     sa.CheckConstraint('paid_idr >= 0 AND paid_idr <= amount_idr', name=op.f('ck_obligations_paid_in_range')),
+    sa.CheckConstraint('paid_idr BETWEEN -1000000000000000 AND 1000000000000000', name=op.f('ck_obligations_paid_idr_bounded')),
     sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_obligations_member_id_members')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_obligations')),
     sa.UniqueConstraint('member_id', 'kind', 'period', 'ref', name='one_per_kind_period')
@@ -1183,6 +1231,7 @@ def upgrade():
     sa.Column('recorded_by_id', sa.Integer(), nullable=False),
     sa.Column('entry_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.CheckConstraint('amount_idr > 0', name=op.f('ck_receipts_positive')),
+    sa.CheckConstraint('amount_idr BETWEEN -1000000000000000 AND 1000000000000000', name=op.f('ck_receipts_amount_idr_bounded')),
     sa.ForeignKeyConstraint(['entry_id'], ['journal_entries.id'], name=op.f('fk_receipts_entry_id_journal_entries')),
     sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_receipts_member_id_members')),
     sa.ForeignKeyConstraint(['recorded_by_id'], ['users.id'], name=op.f('fk_receipts_recorded_by_id_users')),
@@ -1223,6 +1272,7 @@ def upgrade():
     sa.CheckConstraint("status <> 'paid' OR entry_id IS NOT NULL", name=op.f('ck_sukarela_withdrawals_paid_has_entry')),
     sa.CheckConstraint("status <> 'rejected' OR decision_reason IS NOT NULL", name=op.f('ck_sukarela_withdrawals_rejection_has_reason')),
     sa.CheckConstraint('amount_idr > 0', name=op.f('ck_sukarela_withdrawals_positive')),
+    sa.CheckConstraint('amount_idr BETWEEN -1000000000000000 AND 1000000000000000', name=op.f('ck_sukarela_withdrawals_amount_idr_bounded')),
     sa.CheckConstraint('decided_by_id IS NULL OR decided_by_id <> requested_by_id', name=op.f('ck_sukarela_withdrawals_maker_checker')),
     sa.ForeignKeyConstraint(['decided_by_id'], ['users.id'], name=op.f('fk_sukarela_withdrawals_decided_by_id_users')),
     sa.ForeignKeyConstraint(['entry_id'], ['journal_entries.id'], name=op.f('fk_sukarela_withdrawals_entry_id_journal_entries')),
@@ -1309,6 +1359,8 @@ def upgrade():
     sa.CheckConstraint("shu_source IN ('ledger', 'entered')", name=op.f('ck_distribution_runs_shu_source_valid')),
     sa.CheckConstraint("status IN ('draft', 'computed', 'approved', 'posted', 'paid', 'cancelled')", name=op.f('ck_distribution_runs_status_valid')),
     sa.CheckConstraint("status NOT IN ('approved', 'posted', 'paid') OR resolution_id IS NOT NULL", name=op.f('ck_distribution_runs_approved_has_resolution')),
+    sa.CheckConstraint('members_total_idr BETWEEN -1000000000000000 AND 1000000000000000', name=op.f('ck_distribution_runs_members_total_idr_bounded')),
+    sa.CheckConstraint('shu_idr BETWEEN -1000000000000000 AND 1000000000000000', name=op.f('ck_distribution_runs_shu_idr_bounded')),
     sa.ForeignKeyConstraint(['ad_version_id'], ['ad_versions.id'], name=op.f('fk_distribution_runs_ad_version_id_ad_versions')),
     sa.ForeignKeyConstraint(['computed_by_id'], ['users.id'], name=op.f('fk_distribution_runs_computed_by_id_users')),
     sa.ForeignKeyConstraint(['resolution_id'], ['resolutions.id'], name=op.f('fk_distribution_runs_resolution_id_resolutions')),
@@ -1327,6 +1379,7 @@ def upgrade():
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('reversed_at', sa.DateTime(timezone=True), nullable=True),
     sa.CheckConstraint('amount_idr <> 0', name=op.f('ck_member_credits_non_zero')),
+    sa.CheckConstraint('amount_idr BETWEEN -1000000000000000 AND 1000000000000000', name=op.f('ck_member_credits_amount_idr_bounded')),
     sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_member_credits_member_id_members')),
     sa.ForeignKeyConstraint(['obligation_id'], ['obligations.id'], name=op.f('fk_member_credits_obligation_id_obligations')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_member_credits'))
@@ -1345,6 +1398,7 @@ def upgrade():
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('reversed_at', sa.DateTime(timezone=True), nullable=True),
     sa.CheckConstraint('amount_idr > 0', name=op.f('ck_obligation_payments_positive')),
+    sa.CheckConstraint('amount_idr BETWEEN -1000000000000000 AND 1000000000000000', name=op.f('ck_obligation_payments_amount_idr_bounded')),
     sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_obligation_payments_member_id_members')),
     sa.ForeignKeyConstraint(['obligation_id'], ['obligations.id'], name=op.f('fk_obligation_payments_obligation_id_obligations')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_obligation_payments'))
@@ -1401,7 +1455,10 @@ def upgrade():
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.CheckConstraint('accepted_idr + rejected_idr = total_idr', name=op.f('ck_remittances_parts_sum_to_total')),
     sa.CheckConstraint('accepted_idr >= 0 AND rejected_idr >= 0', name=op.f('ck_remittances_parts_non_negative')),
+    sa.CheckConstraint('accepted_idr BETWEEN -1000000000000000 AND 1000000000000000', name=op.f('ck_remittances_accepted_idr_bounded')),
+    sa.CheckConstraint('rejected_idr BETWEEN -1000000000000000 AND 1000000000000000', name=op.f('ck_remittances_rejected_idr_bounded')),
     sa.CheckConstraint('total_idr > 0', name=op.f('ck_remittances_total_positive')),
+    sa.CheckConstraint('total_idr BETWEEN -1000000000000000 AND 1000000000000000', name=op.f('ck_remittances_total_idr_bounded')),
     sa.ForeignKeyConstraint(['api_key_id'], ['api_keys.id'], name=op.f('fk_remittances_api_key_id_api_keys')),
     sa.ForeignKeyConstraint(['company_id'], ['members.id'], name=op.f('fk_remittances_company_id_members')),
     sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_remittances_created_by_id_users')),
@@ -1448,8 +1505,12 @@ def upgrade():
     sa.Column('paid_at', sa.DateTime(timezone=True), nullable=True),
     sa.CheckConstraint("method IN ('sukarela', 'transfer', 'cash')", name=op.f('ck_distribution_lines_method_valid')),
     sa.CheckConstraint("status IN ('unpaid', 'in_transit', 'paid')", name=op.f('ck_distribution_lines_status_valid')),
+    sa.CheckConstraint('capital_basis_idr BETWEEN -1000000000000000 AND 1000000000000000', name=op.f('ck_distribution_lines_capital_basis_idr_bounded')),
     sa.CheckConstraint('jasa_modal_idr >= 0 AND jasa_usaha_idr >= 0', name=op.f('ck_distribution_lines_non_negative')),
+    sa.CheckConstraint('jasa_modal_idr BETWEEN -1000000000000000 AND 1000000000000000', name=op.f('ck_distribution_lines_jasa_modal_idr_bounded')),
+    sa.CheckConstraint('jasa_usaha_idr BETWEEN -1000000000000000 AND 1000000000000000', name=op.f('ck_distribution_lines_jasa_usaha_idr_bounded')),
     sa.CheckConstraint('total_idr = jasa_modal_idr + jasa_usaha_idr', name=op.f('ck_distribution_lines_total_adds_up')),
+    sa.CheckConstraint('total_idr BETWEEN -1000000000000000 AND 1000000000000000', name=op.f('ck_distribution_lines_total_idr_bounded')),
     sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_distribution_lines_member_id_members')),
     sa.ForeignKeyConstraint(['run_id'], ['distribution_runs.id'], name=op.f('fk_distribution_lines_run_id_distribution_runs')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_distribution_lines')),
@@ -1488,6 +1549,7 @@ def upgrade():
     sa.Column('reason', sa.String(length=300), nullable=True),
     sa.CheckConstraint("status = 'rejected' OR member_id IS NOT NULL", name=op.f('ck_remittance_lines_accepted_has_member')),
     sa.CheckConstraint('amount_idr > 0', name=op.f('ck_remittance_lines_amount_positive')),
+    sa.CheckConstraint('amount_idr BETWEEN -1000000000000000 AND 1000000000000000', name=op.f('ck_remittance_lines_amount_idr_bounded')),
     sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_remittance_lines_member_id_members')),
     sa.ForeignKeyConstraint(['remittance_id'], ['remittances.id'], name=op.f('fk_remittance_lines_remittance_id_remittances')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_remittance_lines')),
@@ -1513,6 +1575,7 @@ def upgrade():
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.CheckConstraint('amount_idr > 0', name=op.f('ck_payout_transfers_positive')),
+    sa.CheckConstraint('amount_idr BETWEEN -1000000000000000 AND 1000000000000000', name=op.f('ck_payout_transfers_amount_idr_bounded')),
     sa.CheckConstraint('approved_by_id IS NULL OR approved_by_id <> requested_by_id', name=op.f('ck_payout_transfers_four_eyes')),
     sa.ForeignKeyConstraint(['approved_by_id'], ['users.id'], name=op.f('fk_payout_transfers_approved_by_id_users')),
     sa.ForeignKeyConstraint(['line_id'], ['distribution_lines.id'], name=op.f('fk_payout_transfers_line_id_distribution_lines')),
@@ -1530,9 +1593,8 @@ def upgrade():
 
 
 def downgrade():
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute("DROP FUNCTION IF EXISTS kmp_refuse_journal_change() CASCADE")
-        op.execute("DROP FUNCTION IF EXISTS kmp_refuse_audit_change() CASCADE")
+    uninstall_journal_guards(op)
+    uninstall_audit_triggers(op)
     # ### commands auto generated by Alembic - please adjust! ###
     with op.batch_alter_table('payout_transfers', schema=None) as batch_op:
         batch_op.drop_index('ix_payout_transfers_line')
@@ -1760,6 +1822,10 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_password_reset_tokens_user_id'))
 
     op.drop_table('password_reset_tokens')
+    with op.batch_alter_table('password_reset_codes', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_password_reset_codes_phone'))
+
+    op.drop_table('password_reset_codes')
     with op.batch_alter_table('meetings', schema=None) as batch_op:
         batch_op.drop_index('ix_meetings_starts')
 
