@@ -18,6 +18,13 @@ from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from typing import Any
 
 from kmp.errors import DomainError
+from members.ad.competence import (
+    DEFAULT_COMPETENCE_RULES,
+    CompetenceRule,
+    build_rules,
+    flatten_rules,
+    validate_rules,
+)
 
 BP_TOTAL = 10_000
 MAX_GROUP_VOTE_BP = 5_000  # no group may hold 50 % or more (domain decision 5)
@@ -208,6 +215,9 @@ class ADConfig:
     require_certified_officers: bool = True
     certificate_warning_days: int = 90
     officer_term_max_years: int = LEGAL_MAX_TERM_YEARS
+    #: Which office needs which certificate scheme, with a grace period after expiry
+    #: (``members.ad.competence``; applied when ``require_certified_officers`` is on).
+    competence_rules: tuple[CompetenceRule, ...] = DEFAULT_COMPETENCE_RULES
     #: The stored version this configuration came from (not part of the payload).
     version_id: int | None = field(default=None, compare=False)
     version: int | None = field(default=None, compare=False)
@@ -228,6 +238,12 @@ class ADConfig:
     @property
     def active_groups(self) -> tuple[GroupConfig, ...]:
         return tuple(g for g in self.groups if g.is_active)
+
+    def competence_rule(self, role: str) -> CompetenceRule | None:
+        for rule in self.competence_rules:
+            if rule.role == role:
+                return rule
+        return None
 
     def allocation_pairs(self) -> tuple[tuple[str, int], ...]:
         """``(fund_key, bp)`` in table order (what ``payouts.allocation`` consumes)."""
@@ -258,6 +274,9 @@ class ADConfig:
 _TOP_FIELDS = {f.name: f for f in fields(ADConfig)}
 _TOP_FIELDS.pop("version_id")
 _TOP_FIELDS.pop("version")
+#: Settings added after versions were already stored: a version without them reads the
+#: default (every other top-level key must be present).
+ADDED_LATER = frozenset({"competence_rules"})
 _GROUP_FIELDS = {f.name: f for f in fields(GroupConfig)}
 _DEFAULTS = ADConfig()
 
@@ -313,11 +332,16 @@ def _build(payload: Any, problems: list) -> ADConfig:
         problems.append((key, "kunci tidak dikenal."))
     values: dict[str, Any] = {}
     for name, f in _TOP_FIELDS.items():
+        if name not in payload and name in ADDED_LATER:
+            values[name] = f.default
+            continue
         if name not in payload:
             problems.append((name, "wajib diisi."))
             continue
         raw = payload[name]
-        if name == "groups":
+        if name == "competence_rules":
+            values[name] = build_rules(raw, problems)
+        elif name == "groups":
             values[name] = _build_groups(raw, problems)
         elif name == "shu_allocation":
             values[name] = _build_allocation(raw, problems)
@@ -575,6 +599,7 @@ def validate_ad(config: ADConfig) -> list[tuple[str, str]]:
                 "(UU 25/1992 Ps 29).",
             )
         )
+    problems.extend(validate_rules(config.competence_rules))
     return problems
 
 
@@ -601,6 +626,8 @@ def flatten_payload(payload: dict[str, Any]) -> dict[str, Any]:
                 for name, item in group.items():
                     if name != "code":
                         flat[f"groups.{group['code']}.{name}"] = item
+        elif key == "competence_rules":
+            flat.update(flatten_rules(value))
         elif key == "shu_allocation":
             for position, line in enumerate(value):
                 flat[f"shu_allocation.{line['key']}"] = line["bp"]
