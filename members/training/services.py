@@ -496,6 +496,27 @@ def _checked_certificate(data: CertificateInput) -> dict:
     }
 
 
+def _duplicate_certificate(values: dict) -> bool:
+    return (
+        db.session.scalar(
+            select(Certificate.id).where(
+                Certificate.issuer == values["issuer"],
+                Certificate.lsp_bnsp_number == values["lsp_bnsp_number"],
+                Certificate.status != CertificateStatus.REJECTED,
+            )
+        )
+        is not None
+    )
+
+
+def _duplicate_refusal() -> Conflict:
+    return Conflict(
+        _("Sertifikat bernomor itu dari penerbit itu sudah tercatat."),
+        code="duplicate_certificate",
+        field="number",
+    )
+
+
 def record_certificate(
     holder,
     data: CertificateInput,
@@ -520,19 +541,8 @@ def record_certificate(
             raise Conflict(_("Sertifikat peserta ini sudah dicatat."), code="certificate_exists")
         holder = enrolment.member
     member_id, user_id = holder_ids(holder)
-    duplicate = db.session.scalar(
-        select(Certificate.id).where(
-            Certificate.issuer == values["issuer"],
-            Certificate.lsp_bnsp_number == values["lsp_bnsp_number"],
-            Certificate.status != CertificateStatus.REJECTED,
-        )
-    )
-    if duplicate:
-        raise Conflict(
-            _("Sertifikat bernomor itu dari penerbit itu sudah tercatat."),
-            code="duplicate_certificate",
-            field="number",
-        )
+    if _duplicate_certificate(values):
+        raise _duplicate_refusal()
     scan = None
     if scan_upload is not None:
         from kmp.ledger.books.receipts import ReceiptRejected, store_receipt
@@ -557,11 +567,9 @@ def record_certificate(
         with db.session.begin_nested():
             db.session.flush()
     except IntegrityError as error:
-        raise Conflict(
-            _("Sertifikat bernomor itu dari penerbit itu sudah tercatat."),
-            code="duplicate_certificate",
-            field="number",
-        ) from error
+        if _duplicate_certificate(values):  # recorded by someone else a moment ago
+            raise _duplicate_refusal() from error
+        raise
     return certificate
 
 
