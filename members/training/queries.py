@@ -182,3 +182,36 @@ def expiry_watch(on: dt.date | None = None, days: int = 90) -> list[ExpiryRow]:
     ):
         warnings.setdefault(certificate_id, {})[threshold] = sent_on
     return [ExpiryRow(c, (c.expires_on - on).days, warnings.get(c.id, {})) for c in rows]
+
+
+def member_training_data(member: Member) -> dict:
+    """The member's enrolments and certificates, for their own data download (UU PDP)."""
+    from members.training.competence import certificates_of
+
+    def iso(value):
+        return value.isoformat() if value is not None else None
+
+    return {
+        "enrolments": [
+            {
+                "programme": e.programme.title,
+                "provider": e.programme.provider,
+                "starts_on": iso(e.programme.starts_on),
+                "status": e.status.value,
+                "enrolled_at": iso(e.created_at),
+                "completed_at": iso(e.completed_at),
+            }
+            for e in enrolments_of(member)
+        ],
+        "certificates": [
+            {
+                "scheme": c.scheme,
+                "issuer": c.issuer,
+                "number": c.lsp_bnsp_number,
+                "issued_on": iso(c.issued_on),
+                "expires_on": iso(c.expires_on),
+                "status": c.status.value,
+            }
+            for c in certificates_of(member)
+        ],
+    }

@@ -237,6 +237,9 @@ def test_the_scan_is_private_to_its_holder_and_the_board(client, login_as, make_
     assert response.headers["Cache-Control"] == "private, no-store"
     profile = client.get("/anggota/profil").get_data(as_text=True)
     assert "P3K" in profile and "Menunggu verifikasi" in profile
+    own_data = client.get("/anggota/profil/data.json").get_json()
+    assert own_data["training"]["certificates"][0]["number"] == "PMI-1"
+    assert 'data-testid="training-link"' in client.get("/anggota").get_data(as_text=True)
     stranger = login_as("anggota")
     make_member("kurir", user=stranger)
     db.session.commit()
