@@ -26,8 +26,8 @@ from members.register.states import MemberStatus
 def nominate_candidate(
     proposal: Proposal, member: Member, by_user=None, statement: str | None = None
 ) -> Nomination:
-    """Nominate ``member`` for an election. With the AD's ``require_certified_officers`` on, a
-    candidate without a competence certificate valid today is refused with the reason."""
+    """Nominate ``member`` for an election. A candidate who fails the AD's competence rule for
+    the office today (no verified certificate of its scheme) is refused with the reason."""
     if not proposal.is_election:
         raise _refuse("Usulan ini bukan pemilihan.", "not_election")
     if proposal.status is not ProposalStatus.DRAFT:
@@ -60,19 +60,16 @@ def nominate_candidate(
             "group_no_vote",
             "member_no",
         )
-    if ad.require_certified_officers:
-        from members.officers.services import has_valid_certificate
+    from members.training.competence import competence_problem
 
-        today = business_date(now)
-        if not has_valid_certificate(member, today):
-            raise _refuse(
-                f"{who} tidak bisa dicalonkan: belum punya sertifikat kompetensi "
-                f"(LSP/BNSP) yang berlaku pada {today.strftime('%d-%m-%Y')}. AD mewajibkan "
-                "pengurus dan pengawas bersertifikat; daftarkan atau perbarui sertifikatnya "
-                "dulu.",
-                "not_certified",
-                "member_no",
-            )
+    today = business_date(now)
+    problem = competence_problem(member, proposal.office.value, today)
+    if problem:
+        raise _refuse(
+            f"{who} tidak bisa dicalonkan. {problem} Daftarkan atau perbarui sertifikatnya dulu.",
+            "not_certified",
+            "member_no",
+        )
     nomination = Nomination(
         proposal_id=proposal.id,
         member_id=member.id,
@@ -141,7 +138,13 @@ def _prepare_election(proposal: Proposal, ad: ADConfig, weights: dict[str, int])
 
 
 def _appoint_elected(proposal: Proposal, data: dict, by_user) -> None:
-    from members.officers.services import appoint_officer
+    """Make the elected officers. Each must pass the AD's competence rule on the day the term
+    starts (``ensure_competent``, through ``appoint_officer``): one whose certificate lapsed
+    since the nomination is elected but NOT appointed; the reason, naming the missing
+    certificate, is recorded (event ``elected_not_appointed``) and the board appoints them
+    directly once a verified certificate is in. The vote's result stands either way."""
+    from members.officers.services import appoint_officer, competence_day
+    from members.training.competence import competence_problem
 
     elected = data["weighted"]["elected"]
     members = {
@@ -154,7 +157,13 @@ def _appoint_elected(proposal: Proposal, data: dict, by_user) -> None:
         if body is OfficerBody.PENGAWAS
         else OfficerFunction.ANGGOTA_PENGURUS
     )
+    day = competence_day(proposal.term_start, proposal.term_end)
+    appointed = []
     for member_no in elected:
+        problem = competence_problem(members[member_no], body.value, day)
+        if problem:
+            _event("elected_not_appointed", by_user, proposal=proposal, note=problem)
+            continue
         appoint_officer(
             members[member_no],
             body=body,
@@ -163,4 +172,6 @@ def _appoint_elected(proposal: Proposal, data: dict, by_user) -> None:
             term_end=proposal.term_end,
             by_user=by_user,
         )
-    _event("officers_appointed", by_user, proposal=proposal, note=", ".join(elected))
+        appointed.append(member_no)
+    if appointed:
+        _event("officers_appointed", by_user, proposal=proposal, note=", ".join(appointed))

@@ -134,6 +134,7 @@ def invite_user(
             code="bad_role",
             field="role",
         )
+    _check_competence(None, email, role)
     full_name = (full_name or "").strip()[:200] or None
     now = now_utc()
     db.session.execute(
@@ -200,12 +201,29 @@ def invitation_for_token(token: str) -> Invitation:
     return row
 
 
+def _check_competence(user, email: str, role: Role) -> None:
+    """The AD's competence rule on an officer role (members.training answers)."""
+    from kmp.timeutil import business_date
+
+    problem = signals.ask(
+        signals.competence_check_requested,
+        current_app._get_current_object(),
+        holder=user,
+        email=email,
+        role=role.value,
+        on_date=business_date(),
+    )
+    if problem:
+        raise DomainError(problem, code="not_certified", field="role", status=422)
+
+
 def accept_invitation(token: str, password: str, full_name: str | None = None) -> User:
     """The invited person sets a password: the login gets the role; the token is spent."""
     invitation = invitation_for_token(token)
     name = (full_name or "").strip() or invitation.full_name or invitation.email.split("@")[0]
     user = db.session.scalar(select(User).where(User.email == invitation.email))
     roles = INVITABLE[invitation.role]
+    _check_competence(user, invitation.email, invitation.role)
     if user is None:
         user = create_user(full_name=name, email=invitation.email, password=password, roles=roles)
     else:

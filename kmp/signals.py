@@ -36,6 +36,16 @@ nobody or more than one answers, so a missing receiver fails loudly, never silen
   paid_on=...) -> (credit_lines, notes)``: where the money of a settling gateway payment is
   credited, decided when it arrives; ``notes`` flag the payment for the treasurer. Answered
   by ``members.savings`` (the obligations allocator).
+- ``competence_check_requested(app, holder=..., email=..., role=..., on_date=...) -> str |
+  None``: may this person (a ``User`` or ``Member``; else found by ``email``) hold office
+  ``role`` (a login role such as ``"pengurus"``, or ``"manager"``/``"loan_officer"``) on
+  ``on_date``? None if yes, else the refusal message naming the missing certificate. Asked by
+  every role-granting path below ``members`` (board invitations); answered by
+  ``members.training`` (the AD's competence rule, ``ensure_competent``).
+- ``office_holders_requested(app, on_date=...) -> list[dict]``: who holds an office on that
+  day, as ``{"office", "function", "member_id", "user_id", "name"}``; asked by
+  ``members.training`` (officers per role, the competence report); answered by
+  ``members.officers``.
 """
 
 from __future__ import annotations
@@ -55,10 +65,18 @@ audit_event = _signals.signal("audit-event")
 member_accounts_requested = _signals.signal("member-accounts-requested")
 partner_patronage_requested = _signals.signal("partner-patronage-requested")
 payment_allocation_requested = _signals.signal("payment-allocation-requested")
+competence_check_requested = _signals.signal("competence-check-requested")
+office_holders_requested = _signals.signal("office-holders-requested")
 
 #: Signals that are questions: exactly one receiver answers.
 QUESTIONS = frozenset(
-    {"member-accounts-requested", "partner-patronage-requested", "payment-allocation-requested"}
+    {
+        "member-accounts-requested",
+        "partner-patronage-requested",
+        "payment-allocation-requested",
+        "competence-check-requested",
+        "office-holders-requested",
+    }
 )
 
 

@@ -158,7 +158,6 @@ EXPECTED: dict[str, str] = {
     "officers.officers": BOARD_READ,
     "officers.officer_add": "pengurus bendahara admin",
     "officers.officer_end": "pengurus bendahara admin",
-    "officers.certificate_add": "pengurus bendahara admin",
     "exits.exits": "pengurus bendahara pengawas",
     "exits.exit_case": "pengurus bendahara pengawas",
     "exits.exit_decide": BOARD,
@@ -168,7 +167,6 @@ EXPECTED: dict[str, str] = {
     "register.queue": BOARD,
     "register.queue_decide": BOARD,
     "officers.certification": BOARD_READ,
-    "officers.certificate_file": BOARD_READ,
     "register.privacy": PUBLIC,
     # governance
     "governance.ballots": f"{GOV_READ} partner",  # a company's representative votes
@@ -257,6 +255,31 @@ EXPECTED: dict[str, str] = {
     "payouts.my_slip_pdf": ANGGOTA,
     "payouts.approve_transfer": BOARD,
     "payouts.reject_transfer": BOARD,
+    # training and certification (members.training)
+    "training.mine": ANGGOTA,
+    "training.programme": ANGGOTA,
+    "training.enrol": ANGGOTA,
+    "training.withdraw": ANGGOTA,
+    "training.certificate_scan": f"{ANGGOTA} {BOARD_READ}",
+    "training.programmes": BOARD_READ,
+    "training.programme_new": BOARD,
+    "training.programme_edit": BOARD,
+    "training.programme_detail": BOARD_READ,
+    "training.programme_toggle": BOARD,
+    "training.attendance": BOARD,
+    "training.completion": BOARD,
+    "training.remove_enrolment": BOARD,
+    "training.enrolment_certificate": BOARD,
+    "training.certificate_new": BOARD,
+    "training.certificates": BOARD_READ,
+    "training.certificate_detail": BOARD_READ,
+    "training.certificate_decide": BOARD,  # role PENGURUS (the bendahara holds it too)
+    "training.fund_page": BOARD_READ,
+    "training.fund_pay": BOARD,
+    "training.fund_decide": BOARD,
+    "training.fund_reverse": BOARD,
+    "training.report": BOARD_READ,
+    "training.blk_export": BOARD,
 }
 
 

@@ -86,6 +86,9 @@ KINDS: dict[str, MessageKind] = {
         _kind("vote_result", _l("Hasil pemungutan suara")),
         _kind("member_welcome", _l("Selamat datang anggota baru")),
         _kind("announcement", _l("Pengumuman pengurus")),
+        _kind("training_seat", _l("Kursi pelatihan")),
+        _kind("certificate_verified", _l("Sertifikat terverifikasi")),
+        _kind("certificate_expiry", _l("Peringatan sertifikat akan habis")),
     )
 }
 

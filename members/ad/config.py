@@ -18,7 +18,11 @@ from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from typing import Any
 
 from kmp.errors import DomainError
-from kmp.money import format_number
+from members.ad.competence import (
+    DEFAULT_COMPETENCE_RULES,
+    CompetenceRule,
+    build_rules,
+)
 from members.ad.diff import DiffLine, diff_payloads, flatten_payload
 
 __all__ = [
@@ -28,10 +32,7 @@ __all__ = [
     "GroupConfig",
     "Ratio",
     "diff_payloads",
-    "ensure_valid",
     "flatten_payload",
-    "parse_and_validate",
-    "validate_ad",
 ]
 
 BP_TOTAL = 10_000
@@ -235,6 +236,9 @@ class ADConfig:
     pengawas_decide_without_bendahara: bool = False
     certificate_warning_days: int = 90
     officer_term_max_years: int = LEGAL_MAX_TERM_YEARS
+    #: Which office needs which certificate scheme, with a grace period after expiry
+    #: (``members.ad.competence``; applied when ``require_certified_officers`` is on).
+    competence_rules: tuple[CompetenceRule, ...] = DEFAULT_COMPETENCE_RULES
     #: The stored version this configuration came from (not part of the payload).
     version_id: int | None = field(default=None, compare=False)
     version: int | None = field(default=None, compare=False)
@@ -255,6 +259,12 @@ class ADConfig:
     @property
     def active_groups(self) -> tuple[GroupConfig, ...]:
         return tuple(g for g in self.groups if g.is_active)
+
+    def competence_rule(self, role: str) -> CompetenceRule | None:
+        for rule in self.competence_rules:
+            if rule.role == role:
+                return rule
+        return None
 
     def allocation_pairs(self) -> tuple[tuple[str, int], ...]:
         """``(fund_key, bp)`` in table order (what ``payouts.allocation`` consumes)."""
@@ -288,7 +298,12 @@ _TOP_FIELDS.pop("version")
 #: Settings added after versions were already stored: a version without them reads the
 #: default (every other top-level key must be present).
 ADDED_LATER = frozenset(
-    {"leavers_get_jasa_modal", "leavers_get_jasa_usaha", "pengawas_decide_without_bendahara"}
+    {
+        "leavers_get_jasa_modal",
+        "leavers_get_jasa_usaha",
+        "pengawas_decide_without_bendahara",
+        "competence_rules",
+    }
 )
 _GROUP_FIELDS = {f.name: f for f in fields(GroupConfig)}
 _DEFAULTS = ADConfig()
@@ -352,7 +367,9 @@ def _build(payload: Any, problems: list) -> ADConfig:
             problems.append((name, "wajib diisi."))
             continue
         raw = payload[name]
-        if name == "groups":
+        if name == "competence_rules":
+            values[name] = build_rules(raw, problems)
+        elif name == "groups":
             values[name] = _build_groups(raw, problems)
         elif name == "shu_allocation":
             values[name] = _build_allocation(raw, problems)
@@ -411,271 +428,3 @@ def _build_allocation(raw: Any, problems: list) -> tuple[AllocationLine, ...]:
             )
         )
     return tuple(lines)
-
-
-# --------------------------------------------------------------------------- validation
-
-
-def _rp(value: int) -> str:
-    return format_number(value)
-
-
-#: (minimum, maximum, unit) of every whole-number setting of a group ...
-GROUP_BOUNDS: dict[str, tuple[int, int, str]] = {
-    "pokok_idr": (1, MAX_AMOUNT_IDR, "Rp"),
-    "wajib_idr": (1, MAX_AMOUNT_IDR, "Rp"),
-    "vote_weight_bp": (0, BP_TOTAL, "bp"),
-    "shu_weight_bp": (0, BP_TOTAL, "bp"),
-    "pengurus_seats": (0, MAX_SEATS, "kursi"),
-    "pengawas_seats": (0, MAX_SEATS, "kursi"),
-}
-#: ... and of the AD itself (the RAT deadline and the officers' term have their own rule).
-TOP_BOUNDS: dict[str, tuple[int, int, str]] = {
-    "jasa_modal_bp": (0, BP_TOTAL, "bp"),
-    "jasa_usaha_bp": (0, BP_TOTAL, "bp"),
-    "max_wajib_arrears_months": (0, 120, "bulan"),
-    "notice_period_days": (1, 365, "hari"),
-    "rat_warning_months": (0, 6, "bulan"),
-    "certificate_warning_days": (0, 3650, "hari"),
-}
-
-
-def _amount(value: int, unit: str) -> str:
-    return f"Rp {_rp(value)}" if unit == "Rp" else f"{_rp(value)} {unit}"
-
-
-def _check_bounds(add, path: str, value: int, low: int, high: int, unit: str) -> None:
-    if value < 0 and low >= 0:
-        add((path, "tidak boleh negatif."))
-    elif value < low:
-        word = "lebih dari Rp 0" if unit == "Rp" else f"paling sedikit {_amount(low, unit)}"
-        add((path, f"harus {word}."))
-    elif value > high:
-        add((path, f"paling banyak {_amount(high, unit)}."))
-
-
-def _every_year(month_day: str) -> bool:
-    import datetime as dt
-
-    month, day = (int(p) for p in month_day.split("-"))
-    try:
-        dt.date(2025, month, day)  # a common year: 02-29 does not exist every year
-    except ValueError:
-        return False
-    return True
-
-
-def validate_ad(config: ADConfig) -> list[tuple[str, str]]:
-    """Every rule the AD must satisfy; returns ``[(field, Indonesian message), ...]``."""
-    problems: list[tuple[str, str]] = []
-    add = problems.append
-
-    codes: dict[str, int] = {}
-    prefixes: dict[str, str] = {}
-    for index, g in enumerate(config.groups):
-        path = f"groups.{g.code}" if g.code else f"groups[{index}]"
-        if not _CODE_RE.match(g.code or ""):
-            add(
-                (
-                    f"groups[{index}].code",
-                    "kode kelompok harus 2-20 huruf kecil/angka/garis bawah, diawali huruf.",
-                )
-            )
-        elif g.code in codes:
-            add((f"groups[{index}].code", f"kode kelompok '{g.code}' dipakai lebih dari sekali."))
-        codes.setdefault(g.code, index)
-        if not _PREFIX_RE.match(g.member_no_prefix or ""):
-            add((f"{path}.member_no_prefix", "awalan nomor anggota harus 2-5 huruf besar."))
-        elif g.member_no_prefix in prefixes:
-            add(
-                (
-                    f"{path}.member_no_prefix",
-                    f"awalan nomor anggota '{g.member_no_prefix}' sudah dipakai kelompok "
-                    f"'{prefixes[g.member_no_prefix]}'.",
-                )
-            )
-        prefixes.setdefault(g.member_no_prefix, g.code)
-        if not g.name_id or not g.name_en:
-            add(
-                (
-                    f"{path}.name_id" if not g.name_id else f"{path}.name_en",
-                    "nama kelompok wajib diisi.",
-                )
-            )
-        if g.kind not in MEMBER_KINDS:
-            add((f"{path}.kind", "jenis anggota harus 'individual' atau 'company'."))
-        if g.patronage_measure not in PATRONAGE_MEASURES:
-            add(
-                (
-                    f"{path}.patronage_measure",
-                    "ukuran jasa usaha harus salah satu dari: "
-                    + ", ".join(PATRONAGE_MEASURES)
-                    + ".",
-                )
-            )
-        for name, bounds in GROUP_BOUNDS.items():
-            _check_bounds(add, f"{path}.{name}", getattr(g, name), *bounds)
-        if g.is_active and g.vote_weight_bp >= MAX_GROUP_VOTE_BP:
-            add(
-                (
-                    f"{path}.vote_weight_bp",
-                    "bobot suara satu kelompok harus kurang dari "
-                    f"{_rp(MAX_GROUP_VOTE_BP)} bp (50 %); "
-                    f"kelompok '{g.code}' diberi {_rp(g.vote_weight_bp)} bp.",
-                )
-            )
-
-    active = config.active_groups
-    if len(active) < MIN_ACTIVE_GROUPS:
-        add(
-            (
-                "groups",
-                f"KMP harus punya paling sedikit {MIN_ACTIVE_GROUPS} kelompok anggota "
-                f"yang aktif; sekarang {len(active)}.",
-            )
-        )
-    vote_total = sum(g.vote_weight_bp for g in active)
-    if vote_total != BP_TOTAL:
-        add(
-            (
-                "groups.vote_weight_bp",
-                f"jumlah bobot suara kelompok aktif harus tepat {_rp(BP_TOTAL)} bp (100 %); "
-                f"sekarang {_rp(vote_total)} bp.",
-            )
-        )
-    shu_total = sum(g.shu_weight_bp for g in active)
-    if shu_total != BP_TOTAL:
-        add(
-            (
-                "groups.shu_weight_bp",
-                f"jumlah bobot SHU kelompok aktif harus tepat {_rp(BP_TOTAL)} bp (100 %); "
-                f"sekarang {_rp(shu_total)} bp.",
-            )
-        )
-
-    keys: set[str] = set()
-    for index, line in enumerate(config.shu_allocation):
-        if not _KEY_RE.match(line.key or ""):
-            add(
-                (
-                    f"shu_allocation[{index}].key",
-                    "kode pos SHU harus huruf kecil/angka/garis bawah, diawali huruf.",
-                )
-            )
-        elif line.key in keys:
-            add(
-                (f"shu_allocation[{index}].key", f"pos SHU '{line.key}' dipakai lebih dari sekali.")
-            )
-        keys.add(line.key)
-        _check_bounds(add, f"shu_allocation.{line.key}", line.bp, 0, BP_TOTAL, "bp")
-    allocation_total = sum(line.bp for line in config.shu_allocation)
-    if allocation_total != BP_TOTAL:
-        add(
-            (
-                "shu_allocation",
-                f"tabel pembagian SHU harus berjumlah tepat {_rp(BP_TOTAL)} bp (100 %); "
-                f"sekarang {_rp(allocation_total)} bp.",
-            )
-        )
-    for key in (RESERVE_KEY, MEMBERS_KEY):
-        if key not in keys:
-            add(("shu_allocation", f"tabel pembagian SHU harus punya pos '{key}'."))
-
-    for name, bounds in TOP_BOUNDS.items():
-        _check_bounds(add, name, getattr(config, name), *bounds)
-    if config.jasa_modal_bp + config.jasa_usaha_bp != BP_TOTAL:
-        add(
-            (
-                "jasa_modal_bp",
-                f"jasa modal + jasa usaha harus tepat {_rp(BP_TOTAL)} bp (100 %); sekarang "
-                f"{_rp(config.jasa_modal_bp + config.jasa_usaha_bp)} bp.",
-            )
-        )
-    if config.capital_basis not in CAPITAL_BASES:
-        add(("capital_basis", "dasar jasa modal harus 'year_end' atau 'average_month_end'."))
-    if config.exited_members not in EXITED_MEMBER_OPTIONS:
-        add(("exited_members", "pilihan anggota keluar harus 'prorate' atau 'exclude'."))
-    elif config.exited_members == "exclude" and (
-        config.leavers_get_jasa_modal or config.leavers_get_jasa_usaha
-    ):
-        add(
-            (
-                "exited_members",
-                "anggota yang keluar di tengah tahun dikecualikan dari SHU, jadi mereka juga "
-                "tidak mendapat jasa modal maupun jasa usaha: matikan kedua pilihan itu, atau "
-                "pilih 'sebanding bulan keanggotaan'.",
-            )
-        )
-
-    for name in ("quorum", "ordinary_threshold", "special_threshold"):
-        ratio: Ratio = getattr(config, name)
-        if ratio.denominator <= 0 or ratio.numerator < 0:
-            add((name, "pecahan harus punya penyebut positif dan pembilang tidak negatif."))
-        elif ratio.denominator > MAX_DENOMINATOR:
-            add((f"{name}.denominator", f"penyebut paling banyak {_rp(MAX_DENOMINATOR)}."))
-        elif ratio.numerator > ratio.denominator:
-            add((name, "pecahan tidak boleh lebih dari 1."))
-        elif name == "quorum" and ratio.numerator == 0:
-            add(("quorum.numerator", "kuorum harus lebih dari 0 (mis. lebih dari 1/2)."))
-        elif name == "ordinary_threshold" and ratio.numerator * 2 < ratio.denominator:
-            add(
-                (
-                    "ordinary_threshold.numerator",
-                    "ambang keputusan biasa paling sedikit 1/2 dari suara sah berbobot "
-                    "(suara terbanyak, UU 25/1992 Ps 24).",
-                )
-            )
-    if (
-        config.ordinary_threshold.denominator > 0
-        and config.special_threshold.denominator > 0
-        and config.special_threshold.numerator * config.ordinary_threshold.denominator
-        < config.ordinary_threshold.numerator * config.special_threshold.denominator
-    ):
-        add(
-            (
-                "special_threshold",
-                "ambang keputusan khusus tidak boleh lebih rendah dari ambang keputusan biasa.",
-            )
-        )
-    if 0 < config.ordinary_threshold.denominator and not config.ordinary_threshold.passes(1, 1):
-        add(("ordinary_threshold", "ambang keputusan biasa tidak boleh mustahil dicapai."))
-
-    if not 1 <= config.rat_deadline_months <= 6:
-        add(
-            (
-                "rat_deadline_months",
-                "RAT harus diadakan paling lambat 6 bulan setelah tutup buku (UU 25/1992 Ps 26).",
-            )
-        )
-    if config.rat_warning_months > config.rat_deadline_months:
-        add(("rat_warning_months", "peringatan RAT harus sebelum batas waktunya."))
-    if not _MONTH_DAY_RE.match(config.distribution_date or ""):
-        add(("distribution_date", "tanggal pembagian SHU harus berbentuk BB-HH, mis. 07-31."))
-    elif not _every_year(config.distribution_date):
-        add(
-            (
-                "distribution_date",
-                "tanggal pembagian SHU harus tanggal yang ada setiap tahun (mis. 07-31; "
-                "bukan 02-29, 02-30 atau 04-31).",
-            )
-        )
-    if not 1 <= config.officer_term_max_years <= LEGAL_MAX_TERM_YEARS:
-        add(
-            (
-                "officer_term_max_years",
-                f"masa jabatan pengurus/pengawas paling lama {LEGAL_MAX_TERM_YEARS} tahun "
-                "(UU 25/1992 Ps 29).",
-            )
-        )
-    return problems
-
-
-def ensure_valid(config: ADConfig) -> ADConfig:
-    problems = validate_ad(config)
-    if problems:
-        raise ADInvalid(problems)
-    return config
-
-
-def parse_and_validate(payload: dict[str, Any]) -> ADConfig:
-    return ensure_valid(ADConfig.from_payload(payload))

@@ -15,6 +15,10 @@ def flatten_payload(payload: dict[str, Any]) -> dict[str, Any]:
                 for name, item in group.items():
                     if name != "code":
                         flat[f"groups.{group['code']}.{name}"] = item
+        elif key == "competence_rules":
+            from members.ad.competence import flatten_rules
+
+            flat.update(flatten_rules(value))
         elif key == "shu_allocation":
             for position, line in enumerate(value):
                 flat[f"shu_allocation.{line['key']}"] = line["bp"]

@@ -9,8 +9,9 @@ from kmp.errors import NotFound
 from kmp.extensions import db
 from kmp.ledger.models import AccountType
 from kmp.ledger.services import open_account
-from members.ad.config import ADConfig, ensure_valid
+from members.ad.config import ADConfig
 from members.ad.models import ADVersion
+from members.ad.validation import ensure_valid
 
 OPENING_BALANCE = "equity:opening-balance"
 

@@ -61,6 +61,26 @@ class RatioSubForm(Form):
     strict = BooleanField(_l("Harus lebih dari (bukan 'paling sedikit')"))
 
 
+#: The offices of the competence rule, as the AD editor names them.
+COMPETENCE_LABELS = {
+    "pengurus": _l("Pengurus"),
+    "pengawas": _l("Pengawas"),
+    "manager": _l("Pengelola (manajer)"),
+    "loan_officer": _l("Petugas kredit"),
+}
+
+
+class CompetenceRuleSubForm(Form):
+    role = HiddenField()
+    schemes = StringField(
+        _l("Skema sertifikat yang diakui (pisahkan dengan ;)"),
+        validators=[Optional(), Length(max=2000)],
+    )
+    grace_days = IntegerField(
+        _l("Masa tenggang setelah habis (hari)"), validators=[InputRequired()]
+    )
+
+
 class ADForm(FlaskForm):
     groups = FieldList(FormField(GroupSubForm), min_entries=1)
     shu_allocation = FieldList(FormField(AllocationSubForm), min_entries=1)
@@ -122,6 +142,7 @@ class ADForm(FlaskForm):
     officer_term_max_years = IntegerField(
         _l("Masa jabatan maksimum (tahun)"), validators=[InputRequired()]
     )
+    competence_rules = FieldList(FormField(CompetenceRuleSubForm), min_entries=0)
     reason = TextAreaField(
         _l("Alasan perubahan (mis. keputusan RAT tanggal ...)"),
         validators=[Optional(), Length(max=2000)],

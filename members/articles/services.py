@@ -11,9 +11,10 @@ from kmp import signals
 from kmp.auth import user_id_of
 from kmp.errors import Conflict, DomainError
 from kmp.extensions import db
-from members.ad.config import ADConfig, ADInvalid, validate_ad
+from members.ad.config import ADConfig, ADInvalid
 from members.ad.models import ADVersion
 from members.ad.services import current_ad
+from members.ad.validation import validate_ad
 from members.register.models import Member
 
 

@@ -21,10 +21,12 @@ from kmp.auth import role_required
 from kmp.errors import DomainError
 from kmp.extensions import db
 from members.ad import services as ad_services
-from members.ad.config import ADConfig, ADInvalid, diff_payloads, validate_ad
+from members.ad.competence import parse_schemes
+from members.ad.config import ADConfig, ADInvalid, diff_payloads
 from members.ad.models import ADVersion
+from members.ad.validation import validate_ad
 from members.articles import services as articles_services
-from members.articles.forms import ADForm
+from members.articles.forms import COMPETENCE_LABELS, ADForm
 from members.register.web import R
 
 bp = Blueprint("ad", __name__)
@@ -35,6 +37,9 @@ def form_data_from_ad(config: ADConfig) -> dict:
     payload["groups"] = [*payload["groups"], {}]  # one empty row to add a group
     payload["shu_allocation"] = [*payload["shu_allocation"], {}]
     payload["base_version"] = config.version
+    payload["competence_rules"] = [
+        {**rule, "schemes": "; ".join(rule["schemes"])} for rule in payload["competence_rules"]
+    ]
     return payload
 
 
@@ -74,6 +79,14 @@ def payload_from_form(form: ADForm) -> dict:
         payload[name] = getattr(form, name).data
     for name in ("quorum", "ordinary_threshold", "special_threshold"):
         payload[name] = dict(getattr(form, name).data)
+    payload["competence_rules"] = [
+        {
+            "role": (e.data.get("role") or "").strip(),
+            "schemes": parse_schemes(e.data.get("schemes")),
+            "grace_days": e.data.get("grace_days"),
+        }
+        for e in form.competence_rules
+    ]
     return payload
 
 
@@ -96,6 +109,10 @@ def _attach_problems(form: ADForm, problems: list[tuple[str, str]]) -> None:
             target = getattr(form.groups[codes.index(parts[1])].form, parts[2], None)
         elif parts[0] == "shu_allocation" and len(parts) == 2 and parts[1] in keys:
             target = form.shu_allocation[keys.index(parts[1])].form.bp
+        elif parts[0] == "competence_rules" and len(parts) == 3:
+            roles = [e.form.role.data for e in form.competence_rules]
+            if parts[1] in roles:
+                target = getattr(form.competence_rules[roles.index(parts[1])].form, parts[2], None)
         elif len(parts) == 2 and parts[0] in ("quorum", "ordinary_threshold", "special_threshold"):
             target = getattr(getattr(form, parts[0]).form, parts[1], None)
         elif len(parts) == 1 and parts[0] in form._fields:
@@ -123,7 +140,12 @@ def ad_edit():
     if request.method == "GET":
         form = ADForm(data=form_data_from_ad(current))
         return render_template(
-            "members/ad_edit.html", form=form, current=current, diff=None, problems=[]
+            "members/ad_edit.html",
+            form=form,
+            current=current,
+            diff=None,
+            problems=[],
+            competence_labels=COMPETENCE_LABELS,
         )
     form = ADForm()
     problems: list[tuple[str, str]] = []
@@ -173,7 +195,12 @@ def ad_edit():
             _attach_problems(form, problems)
             status = 422
     return render_template(
-        "members/ad_edit.html", form=form, current=current, diff=diff, problems=problems
+        "members/ad_edit.html",
+        form=form,
+        current=current,
+        diff=diff,
+        problems=problems,
+        competence_labels=COMPETENCE_LABELS,
     ), status
 
 

@@ -1,5 +1,6 @@
 """Demo data (``flask kmp seed-demo``): the four groups with a few members each, the demo
-logins as members, a platform company with two staff logins, officers and certificates.
+logins as members, a platform company with two staff logins, officers and their verified
+certificates (the AD's competence rule).
 Idempotent: every member is looked up by NIK (companies by NIB) first."""
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from members.register import services as register_services
 from members.register.models import Member, MemberKind, MemberStaff
 from members.register.states import MemberStatus
 from members.savings import deposits as savings_deposits
+from members.training import services as training_services
 
 PASSWORD = "demo-kmp-2026"  # noqa: S105 - the public demo password (kmp.demo.DEMO_PASSWORD)
 
@@ -326,6 +328,47 @@ def seed_members(users: dict) -> None:
         start = dt.date(today.year - 1, 6, 1)
         end = register_services.add_years(start, 5) - dt.timedelta(days=1)
         admin = users["admin"]
+        # The competence rule of the AD: each officer first gets a certificate of the
+        # office's scheme, recorded by the admin and verified by another pengurus.
+        for member, scheme, number, issued, expires, checker in (
+            (
+                ketua,
+                "Pengurus Koperasi",
+                "LSP-KJK/2025/000123",
+                today - dt.timedelta(days=200),
+                register_services.add_years(today, 2),
+                users["bendahara"],
+            ),
+            (
+                bendahara,
+                "Pengurus Koperasi",
+                "LSP-KJK/2023/004567",
+                register_services.add_years(today, -3),
+                today + dt.timedelta(days=45),
+                users["pengurus"],
+            ),
+            (
+                pengawas,
+                "Pengawas Koperasi",
+                "LSP-KJK/2024/007788",
+                today - dt.timedelta(days=400),
+                register_services.add_years(today, 1),
+                users["pengurus"],
+            ),
+        ):
+            certificate = training_services.record_certificate(
+                member,
+                training_services.CertificateInput(
+                    scheme=scheme,
+                    issuer="LSP Koperasi Jasa Keuangan",
+                    number=number,
+                    issued_on=issued,
+                    expires_on=expires,
+                    skkni_ref="Kepmenaker 189/2019",
+                ),
+                by_user=admin,
+            )
+            training_services.verify_certificate(certificate, by_user=checker)
         for member, body, function in (
             (ketua, "pengurus", "ketua"),
             (bendahara, "pengurus", "bendahara"),
@@ -334,20 +377,4 @@ def seed_members(users: dict) -> None:
             officers_services.appoint_officer(
                 member, body=body, function=function, term_start=start, term_end=end, by_user=admin
             )
-        officers_services.add_certificate(
-            ketua,
-            scheme="Pengurus Koperasi (SKKNI)",
-            lsp_bnsp_number="LSP-KJK/2025/000123",
-            issued_on=today - dt.timedelta(days=200),
-            expires_on=register_services.add_years(today, 2),
-            by_user=admin,
-        )
-        officers_services.add_certificate(
-            bendahara,
-            scheme="Pengelola Keuangan Koperasi",
-            lsp_bnsp_number="LSP-KJK/2023/004567",
-            issued_on=register_services.add_years(today, -3),
-            expires_on=today + dt.timedelta(days=45),
-            by_user=admin,
-        )
     db.session.flush()

@@ -13,6 +13,7 @@ from members.register.models import (
     NikCorrection,
 )
 from members.savings.models import Receipt
+from members.training.queries import member_training_data
 
 
 def export_member_data(member: Member) -> dict:
@@ -107,4 +108,5 @@ def export_member_data(member: Member) -> dict:
                 select(NikCorrection).where(NikCorrection.member_id == member.id)
             )
         ],
+        "training": member_training_data(member),
     }

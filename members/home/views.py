@@ -49,6 +49,8 @@ from members.register.web import (
     qr_svg,
 )
 from members.savings import queries as savings_queries
+from members.training.competence import certificates_of
+from members.training.forms import CERTIFICATE_LABELS
 
 bp = Blueprint("members", __name__)
 
@@ -191,6 +193,8 @@ def profile():
         nik_form=nik_form,
         pending_nik=pending,
         editable=editable,
+        certificates=certificates_of(member),
+        certificate_states=CERTIFICATE_LABELS,
     ), status
 
 

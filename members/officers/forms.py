@@ -1,10 +1,9 @@
-"""Forms for officer terms and competence certificates."""
+"""Forms for officer terms."""
 
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from flask_wtf.file import FileField
 from wtforms import (
     DateField,
     SelectField,
@@ -38,20 +37,6 @@ class OfficerForm(FlaskForm):
     )
     term_start = DateField(_l("Awal masa jabatan"), validators=[DataRequired()])
     term_end = DateField(_l("Akhir masa jabatan"), validators=[DataRequired()])
-
-
-class CertificateForm(FlaskForm):
-    holder = StringField(
-        _l("Nomor anggota atau email pemegang sertifikat"),
-        validators=[DataRequired(), Length(max=254)],
-    )
-    scheme = StringField(_l("Skema sertifikasi"), validators=[DataRequired(), Length(max=200)])
-    lsp_bnsp_number = StringField(
-        _l("Nomor sertifikat (LSP/BNSP)"), validators=[DataRequired(), Length(max=100)]
-    )
-    issued_on = DateField(_l("Tanggal terbit"), validators=[DataRequired()])
-    expires_on = DateField(_l("Berlaku sampai"), validators=[DataRequired()])
-    file = FileField(_l("Berkas sertifikat (PDF/JPG/PNG, boleh kosong)"))
 
 
 class EndTermForm(FlaskForm):

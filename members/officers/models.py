@@ -1,4 +1,5 @@
-"""Officer terms (pengurus, pengawas) and competence certificates."""
+"""Officer terms (pengurus, pengawas). Their competence certificates are the one
+``certificates`` table of ``members.training.models.Certificate``."""
 
 from __future__ import annotations
 
@@ -9,8 +10,6 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     ForeignKey,
-    LargeBinary,
-    String,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -88,26 +87,3 @@ class Officer(db.Model):
         if self.member is not None:
             return self.member.full_name
         return self.user.full_name if self.user is not None else "–"
-
-
-class Certificate(db.Model):
-    """A competence certificate (LSP/BNSP) of an officer or candidate."""
-
-    __tablename__ = "certificates"
-    __table_args__ = (
-        CheckConstraint("member_id IS NOT NULL OR user_id IS NOT NULL", name="has_holder"),
-        CheckConstraint("expires_on > issued_on", name="expiry_after_issue"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"), index=True)
-    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
-    scheme: Mapped[str] = mapped_column(String(200))
-    lsp_bnsp_number: Mapped[str] = mapped_column(String(100))
-    issued_on: Mapped[dt.date] = mapped_column(Date)
-    expires_on: Mapped[dt.date] = mapped_column(Date)
-    file_name: Mapped[str | None] = mapped_column(String(200))
-    file_type: Mapped[str | None] = mapped_column(String(60))
-    file_data: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now_utc)
-    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

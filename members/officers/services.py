@@ -1,29 +1,27 @@
-"""Appointing officers, ending terms, recording certificates, the competence rule."""
+"""Appointing officers and ending terms. Every appointment passes the AD's competence rule
+(``members.training.competence.ensure_competent``): no verified certificate of the scheme
+the office needs, no appointment."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 
 from kmp.auth import Role, User, grant_role, user_id_of
-from kmp.errors import Forbidden
 from kmp.extensions import db
 from kmp.timeutil import business_date, now_utc
 from members.ad.services import current_ad
-from members.officers.models import Certificate, Officer, OfficerBody, OfficerFunction
-from members.register.models import Member
+from members.officers.models import Officer, OfficerBody, OfficerFunction
 from members.register.services import _refuse, add_years
+from members.training.competence import competence_problem, ensure_competent, holder_ids
 
 
-def _holder_ids(holder) -> tuple[int | None, int | None]:
-    """(member_id, user_id) of a Member or a User, each side linked to the other."""
-    if isinstance(holder, Member):
-        return holder.id, holder.user_id
-    if isinstance(holder, User):
-        member_id = db.session.scalar(select(Member.id).where(Member.user_id == holder.id))
-        return member_id, holder.id
-    raise TypeError("holder must be a Member or a User")
+def competence_day(term_start: dt.date, term_end: dt.date) -> dt.date:
+    """The day the competence rule is checked for a term: the day its role starts (today for
+    a term already running; its first day for a term recorded after it was over)."""
+    today = business_date()
+    return term_start if term_end < today else max(today, term_start)
 
 
 def appoint_officer(
@@ -49,7 +47,8 @@ def appoint_officer(
             "term_end",
             "term_too_long",
         )
-    member_id, user_id = _holder_ids(holder)
+    ensure_competent(holder, body.value, competence_day(term_start, term_end))
+    member_id, user_id = holder_ids(holder)
     officer = Officer(
         member_id=member_id,
         user_id=user_id,
@@ -135,6 +134,8 @@ def sync_officer_roles(on_date: dt.date | None = None) -> dict[str, int]:
         login = _login_of(officer)
         if officer.roles_granted_at is not None or login is None:
             continue
+        if competence_problem(login, officer.body.value, on_date):
+            continue  # not certified: roles_granted_at stays empty, the next run tries again
         roles = [r for r in FUNCTION_ROLES[officer.function] if not login.has_role(r)]
         for role in roles:
             grant_role(login, role)
@@ -159,95 +160,3 @@ def sync_officer_roles(on_date: dt.date | None = None) -> dict[str, int]:
             done["removed"] += 1
     db.session.flush()
     return done
-
-
-MAX_CERTIFICATE_FILE = 2 * 1024 * 1024
-
-
-CERTIFICATE_TYPES = {"application/pdf", "image/png", "image/jpeg"}
-
-
-def add_certificate(
-    holder,
-    *,
-    scheme: str,
-    lsp_bnsp_number: str,
-    issued_on: dt.date,
-    expires_on: dt.date,
-    by_user,
-    file_name: str | None = None,
-    file_type: str | None = None,
-    file_data: bytes | None = None,
-) -> Certificate:
-    if not (scheme or "").strip():
-        raise _refuse("Skema sertifikasi wajib diisi.", "scheme", "required")
-    if not (lsp_bnsp_number or "").strip():
-        raise _refuse("Nomor sertifikat LSP/BNSP wajib diisi.", "lsp_bnsp_number", "required")
-    if expires_on <= issued_on:
-        raise _refuse(
-            "Tanggal kedaluwarsa harus sesudah tanggal terbit.", "expires_on", "expiry_order"
-        )
-    if file_data:
-        if len(file_data) > MAX_CERTIFICATE_FILE:
-            raise _refuse("Berkas sertifikat paling besar 2 MB.", "file", "file_too_large")
-        if file_type not in CERTIFICATE_TYPES:
-            raise _refuse("Berkas harus PDF, PNG atau JPG.", "file", "file_type")
-    member_id, user_id = _holder_ids(holder)
-    certificate = Certificate(
-        member_id=member_id,
-        user_id=user_id,
-        scheme=scheme.strip(),
-        lsp_bnsp_number=lsp_bnsp_number.strip(),
-        issued_on=issued_on,
-        expires_on=expires_on,
-        file_name=file_name if file_data else None,
-        file_type=file_type if file_data else None,
-        file_data=file_data or None,
-        created_by_id=user_id_of(by_user),
-    )
-    db.session.add(certificate)
-    db.session.flush()
-    return certificate
-
-
-def _certificate_holder_filter(member_id: int | None, user_id: int | None):
-    conditions = []
-    if member_id is not None:
-        conditions.append(Certificate.member_id == member_id)
-    if user_id is not None:
-        conditions.append(Certificate.user_id == user_id)
-    return conditions
-
-
-def has_valid_certificate(holder, on_date: dt.date | None = None) -> bool:
-    """Does the person (Member or User) hold a competence certificate valid on ``on_date``?
-    Governance calls this before accepting a nomination when ``require_certified_officers``."""
-    from sqlalchemy import or_
-
-    on_date = on_date or business_date()
-    member_id, user_id = _holder_ids(holder)
-    conditions = _certificate_holder_filter(member_id, user_id)
-    if not conditions:
-        return False
-    return (
-        db.session.scalar(
-            select(func.count())
-            .select_from(Certificate)
-            .where(
-                or_(*conditions),
-                Certificate.issued_on <= on_date,
-                Certificate.expires_on >= on_date,
-            )
-        )
-        > 0
-    )
-
-
-def ensure_may_hold_office(holder, on_date: dt.date | None = None) -> None:
-    """Raise ``Forbidden`` when the AD requires certified officers and ``holder`` has none."""
-    if current_ad().require_certified_officers and not has_valid_certificate(holder, on_date):
-        raise Forbidden(
-            "Calon belum punya sertifikat kompetensi yang berlaku (AD mewajibkan "
-            "pengurus dan pengawas bersertifikat).",
-            code="not_certified",
-        )

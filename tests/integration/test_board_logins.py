@@ -23,6 +23,19 @@ from tests.integration.members_support import admit, apply_member
 LINK = re.compile(r"/undangan/([A-Za-z0-9_\-]+)")
 
 
+@pytest.fixture(autouse=True)
+def _no_certificate_rule(db):
+    """These tests are about logins and roles; the competence rule on invitations and terms
+    (members.training) has its own tests in test_training_competence.py."""
+    from dataclasses import replace
+
+    from members.ad.services import current_ad
+    from members.articles.services import update_ad
+
+    update_ad(replace(current_ad(), require_certified_officers=False), None, "uji login pengurus")
+    db.session.commit()
+
+
 def _token_of(email: str) -> str:
     body = db.session.scalar(
         select(Notification.body)

@@ -12,7 +12,7 @@ from governance import elections, services
 from governance.models import Nomination, Outcome
 from kmp.errors import DomainError
 from kmp.extensions import db
-from kmp.timeutil import business_date, now_utc
+from kmp.timeutil import now_utc
 from members.officers.models import Officer, OfficerBody, OfficerFunction
 from tests.integration.governance_factories import ensure_ad, make_member, set_ad
 
@@ -26,19 +26,11 @@ def _ad(db):  # noqa: ARG001
     db.session.commit()
 
 
-def certify(member, *, expires_in_days: int = 365):
-    from members.officers.services import add_certificate
+def certify(member, *, expires_in_days: int = 365, office: str = "pengurus"):
+    """A verified competence certificate of the office's AD scheme."""
+    from tests.integration.training_support import certify as record_and_verify
 
-    today = business_date()
-    add_certificate(
-        member,
-        scheme="Pengurus Koperasi",
-        lsp_bnsp_number=f"LSP-{member.id}",
-        issued_on=today - dt.timedelta(days=400),
-        expires_on=today + dt.timedelta(days=expires_in_days),
-        by_user=None,
-    )
-    db.session.flush()
+    record_and_verify(member, office, expires_in_days=expires_in_days)
 
 
 def seats_only_for(group: str, n: int, office: str = "pengurus"):
@@ -194,7 +186,7 @@ def test_tie_for_the_last_seat_is_reported_not_broken(db, make_user):
     proposal = election(pengurus, seats=1, office="pengawas")
     a, b = make_member("pengemudi"), make_member("pengemudi")
     for candidate in (a, b):
-        certify(candidate)
+        certify(candidate, office="pengawas")
         elections.nominate_candidate(proposal, candidate, pengurus)
     db.session.commit()
     services.open_proposal(proposal, by_user=pengurus)

@@ -132,8 +132,12 @@ def ad_form_data(payload, **extra):
     for i, line in enumerate(payload["shu_allocation"]):
         data[f"shu_allocation-{i}-key"] = line["key"]
         data[f"shu_allocation-{i}-bp"] = str(line["bp"])
+    for i, rule in enumerate(payload.get("competence_rules", ())):
+        data[f"competence_rules-{i}-role"] = rule["role"]
+        data[f"competence_rules-{i}-schemes"] = "; ".join(rule["schemes"])
+        data[f"competence_rules-{i}-grace_days"] = str(rule["grace_days"])
     for key, value in payload.items():
-        if key in ("groups", "shu_allocation"):
+        if key in ("groups", "shu_allocation", "competence_rules"):
             continue
         if isinstance(value, dict):
             for sub, v in value.items():
@@ -264,3 +268,32 @@ def test_edit_page_adds_a_group_from_the_empty_row(client, login_as, csrf_token)
     assert response.status_code == 303, response.get_data(as_text=True)
     db.session.expire_all()
     assert ad_services.current_ad().group("ojek_pangkalan").member_no_prefix == "OJP"
+
+
+def test_edit_page_sets_the_competence_rule(client, login_as, csrf_token):
+    """Which office needs which certificate, and the grace period, edited like any setting."""
+    login_as("pengurus")
+    page = client.get("/admin/ad/ubah").get_data(as_text=True)
+    assert 'name="competence_rules-0-schemes"' in page and 'value="Pengurus Koperasi"' in page
+    payload = _payload()
+    payload["competence_rules"][0] = {
+        "role": "pengurus",
+        "schemes": ["Pengurus Koperasi", "Manajer Koperasi"],
+        "grace_days": 30,
+    }
+    token = csrf_token("/admin/ad/ubah")
+    bad = ad_form_data(payload, csrf_token=token, action="save", reason="RAT 2026")
+    bad["competence_rules-1-grace_days"] = "400"
+    bad["competence_rules-2-schemes"] = "Manajer Koperasi; manajer  koperasi"
+    response = client.post("/admin/ad/ubah", data=bad)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422 and _versions() == 1
+    assert "paling lama 365 hari" in html and "skema yang sama disebut dua kali" in html
+    good = ad_form_data(payload, csrf_token=token, action="save", reason="RAT 2026")
+    assert client.post("/admin/ad/ubah", data=good).status_code == 303
+    db.session.expire_all()
+    rule = ad_services.current_ad().competence_rule("pengurus")
+    assert rule.schemes == ("Pengurus Koperasi", "Manajer Koperasi") and rule.grace_days == 30
+    version = client.get("/admin/ad/versi/2").get_data(as_text=True)
+    assert 'data-path="competence_rules.pengurus.grace_days"' in version
+    assert "Pengurus Koperasi; Manajer Koperasi" in client.get("/admin/ad").get_data(as_text=True)

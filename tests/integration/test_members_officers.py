@@ -1,4 +1,4 @@
-"""Officers (terms of at most 5 years) and competence certificates."""
+"""Officers (terms of at most 5 years), the certification watch list and the pages."""
 
 import datetime as dt
 
@@ -11,15 +11,18 @@ from kmp.extensions import db
 from members.officers import queries as officers_queries
 from members.officers import services as officers_services
 from members.officers.models import Officer
+from tests.integration.governance_factories import set_ad
 from tests.integration.members_support import (
     apply_member,
 )
+from tests.integration.training_support import certify
 
 TODAY = timeutil.business_date()
 
 
 def test_term_of_at_most_five_years():
     member = apply_member(1)
+    certify(member, expires_in_days=None, issued_days_ago=3000)
     start = dt.date(2024, 2, 29)
     officer = officers_services.appoint_officer(
         member,
@@ -84,11 +87,12 @@ def test_the_database_refuses_longer_terms_too(start, end, ok):
         db.session.rollback()
 
 
-def test_certificates_and_the_watch_list(make_user):
-    holders = [apply_member(n) for n in range(1, 5)]
+def test_certificates_and_the_watch_list():
+    holders = [apply_member(n) for n in range(1, 6)]
     start, end = TODAY - dt.timedelta(days=30), TODAY + dt.timedelta(days=700)
+    set_ad(require_certified_officers=False)  # the terms began before the rule was switched on
     for member, function in zip(
-        holders, ("ketua", "sekretaris", "bendahara", "pengawas"), strict=True
+        holders, ("ketua", "sekretaris", "bendahara", "pengawas", "anggota_pengurus"), strict=True
     ):
         officers_services.appoint_officer(
             member,
@@ -98,76 +102,24 @@ def test_certificates_and_the_watch_list(make_user):
             term_end=end,
             by_user=None,
         )
-    officers_services.add_certificate(
-        holders[0],
-        scheme="Pengurus Koperasi",
-        lsp_bnsp_number="A-1",
-        issued_on=TODAY - dt.timedelta(days=10),
-        expires_on=TODAY + dt.timedelta(days=400),
-        by_user=None,
-    )
-    officers_services.add_certificate(
-        holders[1],
-        scheme="Pengurus Koperasi",
-        lsp_bnsp_number="A-2",
-        issued_on=TODAY - dt.timedelta(days=300),
-        expires_on=TODAY + dt.timedelta(days=60),
-        by_user=None,
-    )
-    officers_services.add_certificate(
-        holders[2],
-        scheme="Pengurus Koperasi",
-        lsp_bnsp_number="A-3",
-        issued_on=TODAY - dt.timedelta(days=800),
-        expires_on=TODAY - dt.timedelta(days=1),
-        by_user=None,
-    )
+    set_ad(require_certified_officers=True)
+    certify(holders[0], expires_in_days=400)
+    certify(holders[1], expires_in_days=60)
+    certify(holders[2], expires_in_days=-1)
+    certify(holders[3], "pengurus")  # a pengawas with the board's scheme: not his office's
+    certify(holders[4], verify=False)
     db.session.commit()
     watch = {
         row.officer.member_id: row.problem for row in officers_queries.certification_watchlist()
     }
-    assert watch == {holders[1].id: "expiring", holders[2].id: "expired", holders[3].id: "missing"}
-    assert officers_services.has_valid_certificate(holders[0])
-    assert officers_services.has_valid_certificate(
-        holders[0].user
-    )  # the login counts as the member
-    assert not officers_services.has_valid_certificate(holders[2])
-    assert officers_services.has_valid_certificate(holders[2], TODAY - dt.timedelta(days=5))
-    assert not officers_services.has_valid_certificate(holders[3])
-    with pytest.raises(errors.Forbidden, match="sertifikat"):
-        officers_services.ensure_may_hold_office(holders[3])
-    officers_services.ensure_may_hold_office(holders[0])
-    board_user = make_user("pengurus")
-    assert not officers_services.has_valid_certificate(board_user)
-    officers_services.add_certificate(
-        board_user,
-        scheme="Pengawas",
-        lsp_bnsp_number="B-1",
-        issued_on=TODAY,
-        expires_on=TODAY + dt.timedelta(days=1),
-        by_user=None,
-    )
-    assert officers_services.has_valid_certificate(board_user)
-
-
-def test_certificate_validation():
-    member = apply_member(1)
-    with pytest.raises(errors.DomainError, match="sesudah tanggal terbit"):
-        officers_services.add_certificate(
-            member, scheme="X", lsp_bnsp_number="1", issued_on=TODAY, expires_on=TODAY, by_user=None
-        )
-    with pytest.raises(errors.DomainError, match="PDF, PNG atau JPG"):
-        officers_services.add_certificate(
-            member,
-            scheme="X",
-            lsp_bnsp_number="1",
-            issued_on=TODAY,
-            expires_on=TODAY + dt.timedelta(days=9),
-            by_user=None,
-            file_name="x.exe",
-            file_type="application/x-msdownload",
-            file_data=b"MZ",
-        )
+    assert watch == {
+        holders[1].id: "expiring",
+        holders[2].id: "expired",
+        holders[3].id: "missing",
+        holders[4].id: "pending",
+    }
+    set_ad(require_certified_officers=False)
+    assert officers_queries.certification_watchlist() == []
 
 
 def test_officer_pages(client, login_as, csrf_token, make_user):
@@ -187,25 +139,17 @@ def test_officer_pages(client, login_as, csrf_token, make_user):
     }
     response = client.post("/pengurus/jabatan", data=data)
     assert response.status_code == 422 and "paling lama 5 tahun" in response.get_data(as_text=True)
-    response = client.post("/pengurus/jabatan", data={**data, "officer-term_end": "2030-12-31"})
+    data["officer-term_end"] = "2030-12-31"
+    response = client.post("/pengurus/jabatan", data=data)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422 and "Pengurus Koperasi" in page  # no certificate yet
+    assert db.session.query(Officer).count() == 0
+    certify(admit_no)
+    db.session.commit()
+    response = client.post("/pengurus/jabatan", data=data)
     assert response.status_code == 303
     html = client.get("/pengurus/sertifikasi").get_data(as_text=True)
-    assert 'data-problem="missing"' in html and admit_no.full_name in html
-    response = client.post(
-        "/pengurus/jabatan/sertifikat",
-        data={
-            "csrf_token": token,
-            "cert-holder": admit_no.member_no,
-            "cert-scheme": "Pengurus",
-            "cert-lsp_bnsp_number": "LSP-1",
-            "cert-issued_on": TODAY.isoformat(),
-            "cert-expires_on": (TODAY + dt.timedelta(days=1000)).isoformat(),
-        },
-    )
-    assert response.status_code == 303
-    assert 'data-problem="missing"' not in client.get("/pengurus/sertifikasi").get_data(
-        as_text=True
-    )
+    assert 'data-problem="missing"' not in html
     login_as("pengawas")
     assert client.get("/pengurus/jabatan").status_code == 200
     assert client.post("/pengurus/jabatan", data=data).status_code == 403

@@ -17,6 +17,7 @@ from kmp.timeutil import business_date
 from members.officers import services as officers
 from payouts import services
 from tests.integration.payouts_support import book_surplus, fiscal_year, shu_member
+from tests.integration.training_support import certify
 
 
 def _luminance(rgb: tuple[float, float, float]) -> float:
@@ -52,6 +53,7 @@ def test_the_report_pdf_reads_right(client, login_as, make_user):
     shu_member("kurir", wajib=0, trips=5, user=voters[3])
     book_surplus(10_000_000)
     ketua = make_user(Role.PENGURUS, full_name="Ahmad Ketua")
+    certify(ketua, "pengurus")  # the AD's competence rule: officers hold a certificate
     today = business_date()
     officers.appoint_officer(
         ketua,

@@ -6,7 +6,8 @@ from dataclasses import replace
 
 import pytest
 
-from members.ad.config import GROUP_BOUNDS, TOP_BOUNDS, ADConfig, Ratio, validate_ad
+from members.ad.config import ADConfig, Ratio
+from members.ad.validation import GROUP_BOUNDS, TOP_BOUNDS, validate_ad
 
 
 def _fields(config: ADConfig) -> dict[str, str]:

@@ -2,7 +2,8 @@ import copy
 
 import pytest
 
-from members.ad.config import ADConfig, ADInvalid, Ratio, diff_payloads, ensure_valid, validate_ad
+from members.ad.config import ADConfig, ADInvalid, Ratio, diff_payloads
+from members.ad.validation import ensure_valid, validate_ad
 
 DEFAULT = ADConfig().to_payload()
 
@@ -214,3 +215,80 @@ def test_diff_names_each_change():
     }
     added = diff_payloads(None, DEFAULT)
     assert all(d.kind == "added" for d in added)
+
+
+# --------------------------------------------------------------------------- the competence rule
+
+
+def test_competence_rules_default_and_an_older_version_without_them():
+    from members.ad.competence import DEFAULT_COMPETENCE_RULES
+
+    ad = ADConfig()
+    assert [r.role for r in ad.competence_rules] == [
+        "pengurus",
+        "pengawas",
+        "manager",
+        "loan_officer",
+    ]
+    assert all(r.grace_days == 0 and r.schemes for r in ad.competence_rules)
+    payload = ad.to_payload()
+    assert payload["competence_rules"][0] == {
+        "role": "pengurus",
+        "schemes": ["Pengurus Koperasi"],
+        "grace_days": 0,
+    }
+    del payload["competence_rules"]  # a version stored before the rule existed
+    assert ADConfig.from_payload(payload).competence_rules == DEFAULT_COMPETENCE_RULES
+    assert ADConfig.from_payload(ad.to_payload()) == ad
+
+
+@pytest.mark.parametrize(
+    ("rules", "path", "text"),
+    [
+        ([{"role": "ketua", "schemes": ["X"], "grace_days": 0}], "competence_rules[0].role", ""),
+        (
+            [{"role": "pengurus", "schemes": [], "grace_days": 0}] * 2,
+            "competence_rules.pengurus",
+            "lebih dari satu",
+        ),
+        (
+            [{"role": "pengurus", "schemes": ["A", " a "], "grace_days": 0}],
+            "competence_rules.pengurus.schemes",
+            "dua kali",
+        ),
+        (
+            [{"role": "pengawas", "schemes": ["A"], "grace_days": -1}],
+            "competence_rules.pengawas.grace_days",
+            "negatif",
+        ),
+        (
+            [{"role": "pengawas", "schemes": ["A"], "grace_days": 366}],
+            "competence_rules.pengawas.grace_days",
+            "365",
+        ),
+    ],
+)
+def test_competence_rules_are_validated(rules, path, text):
+    payload = ADConfig().to_payload()
+    payload["competence_rules"] = rules
+    problems = validate_ad(ADConfig.from_payload(payload))
+    assert any(p == path and text in m for p, m in problems), problems
+
+
+@pytest.mark.parametrize(
+    "rules",
+    [
+        "pengurus",
+        [{"role": "pengurus"}],
+        [{"role": 1, "schemes": [], "grace_days": 0}],
+        [{"role": "pengurus", "schemes": "A", "grace_days": 0}],
+        [{"role": "pengurus", "schemes": [], "grace_days": "30"}],
+        [{"role": "pengurus", "schemes": [], "grace_days": 0, "extra": 1}],
+    ],
+)
+def test_competence_rules_of_the_wrong_shape_are_refused(rules):
+    payload = ADConfig().to_payload()
+    payload["competence_rules"] = rules
+    with pytest.raises(ADInvalid) as refused:
+        ADConfig.from_payload(payload)
+    assert refused.value.problems[0][0].startswith("competence_rules")

@@ -123,6 +123,7 @@ MEMBER_PAGES: list[MemberPage] = [
     MemberPage("savings and pay", "/anggota/simpanan", "savings.mine", screenshot=True),
     MemberPage("statement", "/anggota/simpanan/mutasi?kind=pokok", "savings.statement"),
     MemberPage("message settings", "/pesan/pengaturan", "notify.preferences"),
+    MemberPage("training", "/anggota/pelatihan", "training.mine"),
 ]
 
 # The board's main pages (axe-checked, logged in with every board role).
@@ -152,6 +153,10 @@ BOARD_PAGES: list[MemberPage] = [
     MemberPage("reconciliation", "/buku-besar/rekonsiliasi/", "ledger.reconcile.index"),
     MemberPage("period close", "/buku-besar/tutup-buku", "ledger.periods"),
     MemberPage("budget", "/buku-besar/anggaran", "ledger.closing.budget"),
+    MemberPage("training programmes", "/pengurus/pelatihan", "training.programmes"),
+    MemberPage("certificates", "/pengurus/sertifikat", "training.certificates"),
+    MemberPage("education fund", "/pengurus/dana-pendidikan", "training.fund_page"),
+    MemberPage("training report", "/pengurus/pelatihan/laporan", "training.report"),
 ]
 
 MEMBER_PASSWORD = "rahasia-12345"

@@ -197,6 +197,29 @@ def store_receipt(data: bytes, original_name: str | None, *, by_user=None) -> Re
     return row
 
 
+def receipt_response(receipt: ReceiptFile):
+    """The file as a private download (images inline, PDFs as attachments; no sniffing, no
+    scripts, no caching). A file missing on disk is a 404."""
+    from urllib.parse import quote
+
+    from flask import Response, abort
+
+    try:
+        with open(receipt_path(receipt), "rb") as handle:
+            data = handle.read()
+    except FileNotFoundError:
+        abort(404)
+    response = Response(data, mimetype=receipt.media_type)
+    disposition = "inline" if receipt.is_image else "attachment"
+    response.headers["Content-Disposition"] = (
+        f"{disposition}; filename*=UTF-8''{quote(receipt.original_name)}"
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
 def receipt_path(receipt: ReceiptFile) -> str:
     """The file's absolute path (inside the receipts folder; the name is checked)."""
     root = os.path.realpath(receipts_dir())

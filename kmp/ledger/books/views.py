@@ -11,9 +11,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import quote
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -36,7 +35,7 @@ from kmp.ledger.books.forms import (
 )
 from kmp.ledger.books.groups import GROUPS
 from kmp.ledger.books.models import CashEntry, CashKind, ManualJournal, ReceiptFile
-from kmp.ledger.books.receipts import max_bytes, receipt_path
+from kmp.ledger.books.receipts import max_bytes, receipt_response
 from kmp.ledger.books.services import (
     CashEntryInput,
     JournalLineInput,
@@ -310,20 +309,7 @@ def receipt(receipt_id: int):
     row = db.session.get(ReceiptFile, receipt_id)
     if row is None:
         abort(404)
-    try:
-        with open(receipt_path(row), "rb") as handle:
-            data = handle.read()
-    except FileNotFoundError:
-        abort(404)
-    response = Response(data, mimetype=row.media_type)
-    disposition = "inline" if row.is_image else "attachment"
-    response.headers["Content-Disposition"] = (
-        f"{disposition}; filename*=UTF-8''{quote(row.original_name)}"
-    )
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return receipt_response(row)
 
 
 @bp.get("/menunggu")

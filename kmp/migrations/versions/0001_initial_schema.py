@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-04 20:41:04.571054
+Create Date: 2026-12-04 21:00:11.088954
 
 """
 from alembic import op
@@ -447,6 +447,42 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_statement_mappings')),
     sa.UniqueConstraint('name', name=op.f('uq_statement_mappings_name'))
     )
+    op.create_table('training_programmes',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('title', sa.String(length=200), nullable=False),
+    sa.Column('kind', sa.String(length=32), nullable=False),
+    sa.Column('skkni_ref', sa.String(length=120), nullable=True),
+    sa.Column('scheme', sa.String(length=200), nullable=True),
+    sa.Column('provider', sa.String(length=200), nullable=False),
+    sa.Column('place', sa.String(length=200), nullable=True),
+    sa.Column('is_online', sa.Boolean(), nullable=False),
+    sa.Column('starts_on', sa.Date(), nullable=False),
+    sa.Column('ends_on', sa.Date(), nullable=False),
+    sa.Column('seats', sa.Integer(), nullable=False),
+    sa.Column('seats_taken', sa.Integer(), nullable=False),
+    sa.Column('cost_idr', sa.BigInteger(), nullable=False),
+    sa.Column('payer', sa.String(length=32), nullable=False),
+    sa.Column('sponsor', sa.String(length=200), nullable=True),
+    sa.Column('target_groups', sa.JSON(), nullable=False),
+    sa.Column('target_roles', sa.JSON(), nullable=False),
+    sa.Column('description', sa.Text(), nullable=True),
+    sa.Column('is_open', sa.Boolean(), nullable=False),
+    sa.Column('cancelled_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.CheckConstraint("kind <> 'bnsp' OR skkni_ref IS NOT NULL", name=op.f('ck_training_programmes_bnsp_has_skkni')),
+    sa.CheckConstraint("kind IN ('blk', 'bnsp', 'own')", name=op.f('ck_training_programmes_kind_valid')),
+    sa.CheckConstraint("payer <> 'sponsor' OR sponsor IS NOT NULL", name=op.f('ck_training_programmes_sponsor_named')),
+    sa.CheckConstraint("payer IN ('member', 'fund', 'sponsor')", name=op.f('ck_training_programmes_payer_valid')),
+    sa.CheckConstraint('cost_idr >= 0', name=op.f('ck_training_programmes_cost_not_negative')),
+    sa.CheckConstraint('cost_idr BETWEEN -1000000000000000 AND 1000000000000000', name=op.f('ck_training_programmes_cost_idr_bounded')),
+    sa.CheckConstraint('ends_on >= starts_on', name=op.f('ck_training_programmes_dates_in_order')),
+    sa.CheckConstraint('is_online OR place IS NOT NULL', name=op.f('ck_training_programmes_place_or_online')),
+    sa.CheckConstraint('seats > 0', name=op.f('ck_training_programmes_seats_positive')),
+    sa.CheckConstraint('seats_taken >= 0 AND seats_taken <= seats', name=op.f('ck_training_programmes_seats_within_limit')),
+    sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_training_programmes_created_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_training_programmes'))
+    )
     op.create_table('user_roles',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
@@ -771,6 +807,49 @@ def upgrade():
         batch_op.create_index('ix_proposals_status_closes', ['status', 'closes_at'], unique=False)
         batch_op.create_index('ix_proposals_status_opens', ['status', 'opens_at'], unique=False)
 
+    op.create_table('training_fund_payments',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('programme_id', sa.Integer(), nullable=False),
+    sa.Column('amount_idr', sa.BigInteger(), nullable=False),
+    sa.Column('paid_on', sa.Date(), nullable=False),
+    sa.Column('money_account_id', sa.Integer(), nullable=False),
+    sa.Column('counterparty', sa.String(length=200), nullable=False),
+    sa.Column('description', sa.Text(), nullable=False),
+    sa.Column('reference', sa.String(length=60), nullable=True),
+    sa.Column('status', sa.String(length=32), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('decided_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('decision_note', sa.Text(), nullable=True),
+    sa.Column('reversed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('reversal_reason', sa.Text(), nullable=True),
+    sa.Column('request_key', sa.String(length=64), nullable=True),
+    sa.Column('created_by_id', sa.Integer(), nullable=False),
+    sa.Column('decided_by_id', sa.Integer(), nullable=True),
+    sa.Column('reversed_by_id', sa.Integer(), nullable=True),
+    sa.Column('entry_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('reversal_entry_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.CheckConstraint("(status = 'reversed') = (reversal_entry_id IS NOT NULL)", name=op.f('ck_training_fund_payments_reversed_has_reversal')),
+    sa.CheckConstraint("(status IN ('posted', 'reversed')) = (entry_id IS NOT NULL)", name=op.f('ck_training_fund_payments_posted_has_entry')),
+    sa.CheckConstraint("status IN ('pending', 'posted', 'rejected', 'withdrawn', 'reversed')", name=op.f('ck_training_fund_payments_status_valid')),
+    sa.CheckConstraint("status NOT IN ('rejected', 'withdrawn') OR decided_at IS NOT NULL", name=op.f('ck_training_fund_payments_decision_recorded')),
+    sa.CheckConstraint('amount_idr > 0', name=op.f('ck_training_fund_payments_positive_amount')),
+    sa.CheckConstraint('amount_idr BETWEEN -1000000000000000 AND 1000000000000000', name=op.f('ck_training_fund_payments_amount_idr_bounded')),
+    sa.CheckConstraint('decided_by_id IS NULL OR decided_by_id <> created_by_id', name=op.f('ck_training_fund_payments_maker_is_not_checker')),
+    sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_training_fund_payments_created_by_id_users')),
+    sa.ForeignKeyConstraint(['decided_by_id'], ['users.id'], name=op.f('fk_training_fund_payments_decided_by_id_users')),
+    sa.ForeignKeyConstraint(['entry_id'], ['journal_entries.id'], name=op.f('fk_training_fund_payments_entry_id_journal_entries')),
+    sa.ForeignKeyConstraint(['money_account_id'], ['accounts.id'], name=op.f('fk_training_fund_payments_money_account_id_accounts')),
+    sa.ForeignKeyConstraint(['programme_id'], ['training_programmes.id'], name=op.f('fk_training_fund_payments_programme_id_training_programmes')),
+    sa.ForeignKeyConstraint(['reversal_entry_id'], ['journal_entries.id'], name=op.f('fk_training_fund_payments_reversal_entry_id_journal_entries')),
+    sa.ForeignKeyConstraint(['reversed_by_id'], ['users.id'], name=op.f('fk_training_fund_payments_reversed_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_training_fund_payments')),
+    sa.UniqueConstraint('entry_id', name=op.f('uq_training_fund_payments_entry_id')),
+    sa.UniqueConstraint('request_key', name=op.f('uq_training_fund_payments_request_key')),
+    sa.UniqueConstraint('reversal_entry_id', name=op.f('uq_training_fund_payments_reversal_entry_id'))
+    )
+    with op.batch_alter_table('training_fund_payments', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_training_fund_payments_programme_id'), ['programme_id'], unique=False)
+
     op.create_table('year_end_closes',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('fiscal_year', sa.Integer(), nullable=False),
@@ -894,30 +973,6 @@ def upgrade():
     )
     with op.batch_alter_table('census_exclusions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_census_exclusions_proposal_id'), ['proposal_id'], unique=False)
-
-    op.create_table('certificates',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('member_id', sa.Integer(), nullable=True),
-    sa.Column('user_id', sa.Integer(), nullable=True),
-    sa.Column('scheme', sa.String(length=200), nullable=False),
-    sa.Column('lsp_bnsp_number', sa.String(length=100), nullable=False),
-    sa.Column('issued_on', sa.Date(), nullable=False),
-    sa.Column('expires_on', sa.Date(), nullable=False),
-    sa.Column('file_name', sa.String(length=200), nullable=True),
-    sa.Column('file_type', sa.String(length=60), nullable=True),
-    sa.Column('file_data', sa.LargeBinary(), nullable=True),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('created_by_id', sa.Integer(), nullable=True),
-    sa.CheckConstraint('expires_on > issued_on', name=op.f('ck_certificates_expiry_after_issue')),
-    sa.CheckConstraint('member_id IS NOT NULL OR user_id IS NOT NULL', name=op.f('ck_certificates_has_holder')),
-    sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_certificates_created_by_id_users')),
-    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_certificates_member_id_members')),
-    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_certificates_user_id_users')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_certificates'))
-    )
-    with op.batch_alter_table('certificates', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_certificates_member_id'), ['member_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_certificates_user_id'), ['user_id'], unique=False)
 
     op.create_table('exit_cases',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -1285,6 +1340,31 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_sukarela_withdrawals_member_id'), ['member_id'], unique=False)
         batch_op.create_index('ix_sukarela_withdrawals_status', ['status', 'id'], unique=False)
 
+    op.create_table('training_enrolments',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('programme_id', sa.Integer(), nullable=False),
+    sa.Column('member_id', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=32), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('seated_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('completed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('completed_by_id', sa.Integer(), nullable=True),
+    sa.Column('result_note', sa.String(length=300), nullable=True),
+    sa.Column('cancelled_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.CheckConstraint("status IN ('enrolled', 'waitlisted', 'completed', 'not_completed', 'cancelled')", name=op.f('ck_training_enrolments_status_valid')),
+    sa.CheckConstraint("status NOT IN ('completed', 'not_completed') OR completed_at IS NOT NULL", name=op.f('ck_training_enrolments_completion_recorded')),
+    sa.ForeignKeyConstraint(['completed_by_id'], ['users.id'], name=op.f('fk_training_enrolments_completed_by_id_users')),
+    sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_training_enrolments_created_by_id_users')),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_training_enrolments_member_id_members')),
+    sa.ForeignKeyConstraint(['programme_id'], ['training_programmes.id'], name=op.f('fk_training_enrolments_programme_id_training_programmes')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_training_enrolments'))
+    )
+    with op.batch_alter_table('training_enrolments', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_training_enrolments_member_id'), ['member_id'], unique=False)
+        batch_op.create_index('ix_training_enrolments_queue', ['programme_id', 'status', 'id'], unique=False)
+        batch_op.create_index('uq_training_enrolments_live', ['programme_id', 'member_id'], unique=True, postgresql_where=sa.text("status <> 'cancelled'"), sqlite_where=sa.text("status <> 'cancelled'"))
+
     op.create_table('worker_links',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('member_id', sa.Integer(), nullable=False),
@@ -1334,6 +1414,44 @@ def upgrade():
     )
     with op.batch_alter_table('bank_match_lines', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_bank_match_lines_match_id'), ['match_id'], unique=False)
+
+    op.create_table('certificates',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('member_id', sa.Integer(), nullable=True),
+    sa.Column('user_id', sa.Integer(), nullable=True),
+    sa.Column('scheme', sa.String(length=200), nullable=False),
+    sa.Column('skkni_ref', sa.String(length=120), nullable=True),
+    sa.Column('issuer', sa.String(length=200), nullable=False),
+    sa.Column('lsp_bnsp_number', sa.String(length=100), nullable=False),
+    sa.Column('issued_on', sa.Date(), nullable=False),
+    sa.Column('expires_on', sa.Date(), nullable=True),
+    sa.Column('scan_id', sa.Integer(), nullable=True),
+    sa.Column('enrolment_id', sa.Integer(), nullable=True),
+    sa.Column('status', sa.String(length=32), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.Column('decided_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('decided_by_id', sa.Integer(), nullable=True),
+    sa.Column('decision_note', sa.String(length=300), nullable=True),
+    sa.CheckConstraint("(status = 'pending') = (decided_by_id IS NULL)", name=op.f('ck_certificates_decision_has_decider')),
+    sa.CheckConstraint("status IN ('pending', 'verified', 'rejected')", name=op.f('ck_certificates_status_valid')),
+    sa.CheckConstraint('decided_by_id IS NULL OR created_by_id IS NULL OR decided_by_id <> created_by_id', name=op.f('ck_certificates_checker_is_not_recorder')),
+    sa.CheckConstraint('expires_on IS NULL OR expires_on > issued_on', name=op.f('ck_certificates_expiry_after_issue')),
+    sa.CheckConstraint('member_id IS NOT NULL OR user_id IS NOT NULL', name=op.f('ck_certificates_has_holder')),
+    sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_certificates_created_by_id_users')),
+    sa.ForeignKeyConstraint(['decided_by_id'], ['users.id'], name=op.f('fk_certificates_decided_by_id_users')),
+    sa.ForeignKeyConstraint(['enrolment_id'], ['training_enrolments.id'], name=op.f('fk_certificates_enrolment_id_training_enrolments')),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_certificates_member_id_members')),
+    sa.ForeignKeyConstraint(['scan_id'], ['receipt_files.id'], name=op.f('fk_certificates_scan_id_receipt_files')),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_certificates_user_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_certificates')),
+    sa.UniqueConstraint('enrolment_id', name=op.f('uq_certificates_enrolment_id'))
+    )
+    with op.batch_alter_table('certificates', schema=None) as batch_op:
+        batch_op.create_index('ix_certificates_expiry', ['status', 'expires_on'], unique=False)
+        batch_op.create_index(batch_op.f('ix_certificates_member_id'), ['member_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_certificates_user_id'), ['user_id'], unique=False)
+        batch_op.create_index('uq_certificates_number', ['issuer', 'lsp_bnsp_number'], unique=True, postgresql_where=sa.text("status <> 'rejected'"), sqlite_where=sa.text("status <> 'rejected'"))
 
     op.create_table('distribution_runs',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -1469,6 +1587,17 @@ def upgrade():
     with op.batch_alter_table('remittances', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_remittances_company_id'), ['company_id'], unique=False)
 
+    op.create_table('training_attendance',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('enrolment_id', sa.Integer(), nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('recorded_by_id', sa.Integer(), nullable=True),
+    sa.Column('recorded_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['enrolment_id'], ['training_enrolments.id'], name=op.f('fk_training_attendance_enrolment_id_training_enrolments')),
+    sa.ForeignKeyConstraint(['recorded_by_id'], ['users.id'], name=op.f('fk_training_attendance_recorded_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_training_attendance')),
+    sa.UniqueConstraint('enrolment_id', 'day', name=op.f('uq_training_attendance_enrolment_id_day'))
+    )
     op.create_table('webhook_deliveries',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('webhook_id', sa.Integer(), nullable=False),
@@ -1488,6 +1617,16 @@ def upgrade():
         batch_op.create_index('ix_webhook_deliveries_due', ['status', 'next_attempt_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_webhook_deliveries_webhook_id'), ['webhook_id'], unique=False)
 
+    op.create_table('certificate_warnings',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('certificate_id', sa.Integer(), nullable=False),
+    sa.Column('days', sa.Integer(), nullable=False),
+    sa.Column('sent_on', sa.Date(), nullable=False),
+    sa.Column('recipients', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['certificate_id'], ['certificates.id'], name=op.f('fk_certificate_warnings_certificate_id_certificates')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_certificate_warnings')),
+    sa.UniqueConstraint('certificate_id', 'days', name=op.f('uq_certificate_warnings_certificate_id_days'))
+    )
     op.create_table('distribution_lines',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('run_id', sa.Integer(), nullable=False),
@@ -1614,11 +1753,13 @@ def downgrade():
         batch_op.drop_index('ix_distribution_lines_member')
 
     op.drop_table('distribution_lines')
+    op.drop_table('certificate_warnings')
     with op.batch_alter_table('webhook_deliveries', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_webhook_deliveries_webhook_id'))
         batch_op.drop_index('ix_webhook_deliveries_due')
 
     op.drop_table('webhook_deliveries')
+    op.drop_table('training_attendance')
     with op.batch_alter_table('remittances', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_remittances_company_id'))
 
@@ -1643,6 +1784,13 @@ def downgrade():
         batch_op.drop_index('uq_distribution_runs_live_year', sqlite_where=sa.text("status <> 'cancelled'"), postgresql_where=sa.text("status <> 'cancelled'"))
 
     op.drop_table('distribution_runs')
+    with op.batch_alter_table('certificates', schema=None) as batch_op:
+        batch_op.drop_index('uq_certificates_number', postgresql_where=sa.text("status <> 'rejected'"), sqlite_where=sa.text("status <> 'rejected'"))
+        batch_op.drop_index(batch_op.f('ix_certificates_user_id'))
+        batch_op.drop_index(batch_op.f('ix_certificates_member_id'))
+        batch_op.drop_index('ix_certificates_expiry')
+
+    op.drop_table('certificates')
     with op.batch_alter_table('bank_match_lines', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_bank_match_lines_match_id'))
 
@@ -1658,6 +1806,12 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_worker_links_company_id'))
 
     op.drop_table('worker_links')
+    with op.batch_alter_table('training_enrolments', schema=None) as batch_op:
+        batch_op.drop_index('uq_training_enrolments_live', postgresql_where=sa.text("status <> 'cancelled'"), sqlite_where=sa.text("status <> 'cancelled'"))
+        batch_op.drop_index('ix_training_enrolments_queue')
+        batch_op.drop_index(batch_op.f('ix_training_enrolments_member_id'))
+
+    op.drop_table('training_enrolments')
     with op.batch_alter_table('sukarela_withdrawals', schema=None) as batch_op:
         batch_op.drop_index('ix_sukarela_withdrawals_status')
         batch_op.drop_index(batch_op.f('ix_sukarela_withdrawals_member_id'))
@@ -1728,11 +1882,6 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_exit_cases_member_id'))
 
     op.drop_table('exit_cases')
-    with op.batch_alter_table('certificates', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_certificates_user_id'))
-        batch_op.drop_index(batch_op.f('ix_certificates_member_id'))
-
-    op.drop_table('certificates')
     with op.batch_alter_table('census_exclusions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_census_exclusions_proposal_id'))
 
@@ -1758,6 +1907,10 @@ def downgrade():
 
     op.drop_table('api_keys')
     op.drop_table('year_end_closes')
+    with op.batch_alter_table('training_fund_payments', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_training_fund_payments_programme_id'))
+
+    op.drop_table('training_fund_payments')
     with op.batch_alter_table('proposals', schema=None) as batch_op:
         batch_op.drop_index('ix_proposals_status_opens')
         batch_op.drop_index('ix_proposals_status_closes')
@@ -1805,6 +1958,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_user_roles_user_id'))
 
     op.drop_table('user_roles')
+    op.drop_table('training_programmes')
     op.drop_table('statement_mappings')
     with op.batch_alter_table('recovery_codes', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_recovery_codes_user_id'))
