@@ -251,9 +251,9 @@ EXPECTED: dict[str, str] = {
     "payouts.compute": BOARD,
     "payouts.iris_notification": NO_SESSION,  # signature-verified webhook
     "payouts.import_patronage": "pengurus bendahara admin",
-    "payouts.my_shu": ANGGOTA,
-    "payouts.my_slip": ANGGOTA,
-    "payouts.my_slip_pdf": ANGGOTA,
+    "payouts.my_shu": f"{ANGGOTA} partner",
+    "payouts.my_slip": f"{ANGGOTA} partner",
+    "payouts.my_slip_pdf": f"{ANGGOTA} partner",
     "payouts.approve_transfer": BOARD,
     "payouts.reject_transfer": BOARD,
 }
