@@ -25,6 +25,7 @@ from kmp.exports import send_export
 from kmp.extensions import db
 from kmp.money import format_number
 from members.register.models import Member
+from members.register.representatives import can_designate
 from payouts import explain, posting, reports, services, transfers
 from payouts.forms import (
     ComputeForm,
@@ -485,7 +486,7 @@ def _member_lines(member: Member):
 
 
 @bp.get("/saya")
-@role_required(Role.ANGGOTA)
+@role_required(Role.ANGGOTA, Role.PARTNER)
 def my_shu():
     member = _member()
     if member is None:
@@ -507,12 +508,20 @@ def _my_line(run_id: int):
     return member, run, line
 
 
+def _chooses_for(member) -> bool:
+    """A company's SHU is the company's money: of its staff logins only its manager (the
+    representative or the login that applied) chooses how it is paid."""
+    return not member.is_company or can_designate(current_user, member)
+
+
 @bp.route("/saya/<int:run_id>", methods=["GET", "POST"])
-@role_required(Role.ANGGOTA)
+@role_required(Role.ANGGOTA, Role.PARTNER)
 def my_slip(run_id: int):
     member, run, line = _my_line(run_id)
     form = MethodForm(method=PayoutMethod(line.method).value)
     status = 200
+    if request.method == "POST" and not _chooses_for(member):
+        abort(403)
     if form.validate_on_submit():
         try:
             transfers.choose_method(line, form.method.data)
@@ -535,14 +544,15 @@ def my_slip(run_id: int):
             paragraphs=slip_paragraphs(run, line),
             form=form,
             can_choose=LineStatus(line.status) is LineStatus.UNPAID
-            and RunStatus(run.status) in (RunStatus.COMPUTED, RunStatus.APPROVED, RunStatus.POSTED),
+            and RunStatus(run.status) in (RunStatus.COMPUTED, RunStatus.APPROVED, RunStatus.POSTED)
+            and _chooses_for(member),
         ),
         status,
     )
 
 
 @bp.get("/saya/<int:run_id>/slip.pdf")
-@role_required(Role.ANGGOTA)
+@role_required(Role.ANGGOTA, Role.PARTNER)
 def my_slip_pdf(run_id: int):
     member, run, line = _my_line(run_id)
     data = reports.slip_pdf(run, line, member.display_name, slip_paragraphs(run, line))
@@ -600,7 +610,7 @@ def init_views(app: Flask) -> None:
     app.register_blueprint(bp)
     register_nav(
         app,
-        NavItem("payouts.my_shu", _l("SHU saya"), (Role.ANGGOTA,), 30),
+        NavItem("payouts.my_shu", _l("SHU saya"), (Role.ANGGOTA, Role.PARTNER), 30),
         NavItem("payouts.runs", _l("Pembagian SHU"), READ, 300),
         NavItem(
             "payouts.import_patronage",

@@ -485,7 +485,7 @@ def _my_account_ids() -> list[int]:
 
 
 @bp.get("/saya")
-@role_required(Role.ANGGOTA)
+@role_required(Role.ANGGOTA, Role.PARTNER)
 def my_accounts():
     ids = _my_account_ids()
     if not ids:

@@ -51,6 +51,19 @@ def can_designate(user, company: Member) -> bool:
     return mine is not None and (mine.is_representative or company.user_id == user.id)
 
 
+def may_move_money_for(user, member: Member) -> bool:
+    """Who may pay or withdraw for ``member``: the member's own login; for a company, its
+    representative or the login that applied for it (not any staff login, not the board)."""
+    if user is None or getattr(user, "id", None) is None:
+        return False
+    if member.user_id == user.id:
+        return True
+    if not member.is_company:
+        return False
+    mine = staff_row(user, member)
+    return mine is not None and mine.is_representative
+
+
 def designate_representative(company: Member, staff_user: User, by_user) -> MemberStaff:
     """Make ``staff_user`` (a staff login of ``company``) its representative; the previous
     one, if any, stops being it. Flushes; the caller commits."""

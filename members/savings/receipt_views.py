@@ -22,24 +22,38 @@ from kmp.timeutil import business_date
 from members.register import admission as register_admission
 from members.register import services as register_services
 from members.register.web import BOARD, R, _apply_error, _member_or_404, _my_member
+from members.savings import allocator, billing, guards
 from members.savings import deposits as savings_deposits
-from members.savings import guards
 from members.savings.forms import ReceiptForm
 from members.savings.models import Receipt
 from members.savings.views import bp
+
+
+def _counter_context(member) -> dict:
+    """What the bendahara sees before taking money: the pokok still owed, the member's open
+    wajib bills and the advance credit the next bills will take."""
+    bills = billing.open_obligations(member.id) if member.member_no else []
+    return {
+        "member": member,
+        "pokok": register_admission.pokok_status(member),
+        "open_bills": bills,
+        "open_bills_idr": sum(b.remaining_idr for b in bills),
+        "advance_idr": allocator.credit_balance(member.id),
+    }
 
 
 @bp.route("/pengurus/anggota/<int:member_id>/setoran", methods=["GET", "POST"])
 @role_required(R.BENDAHARA, R.PENGURUS)
 def receipt_new(member_id: int):
     member = _member_or_404(member_id)
-    pokok = register_admission.pokok_status(member)
+    counter = _counter_context(member)
+    pokok = counter["pokok"]
     form = ReceiptForm()
     # nobody records cash into their own account; a pengurus only when no bendahara can
     refusal = guards.money_refusal(member, current_user, recording=True)
     if refusal is not None:
         return render_template(
-            "members/receipt_new.html", member=member, form=form, pokok=pokok, refusal=refusal
+            "members/receipt_new.html", form=form, refusal=refusal, **counter
         ), refusal.status
     if request.method == "GET":
         form.token.data = register_services.new_request_token()
@@ -78,9 +92,7 @@ def receipt_new(member_id: int):
                 return redirect(url_for("savings.receipt_view", number=receipt.number)), 303
     elif request.method == "POST":
         status = 422
-    return render_template(
-        "members/receipt_new.html", member=member, form=form, pokok=pokok
-    ), status
+    return render_template("members/receipt_new.html", form=form, **counter), status
 
 
 @bp.get("/kwitansi/<number>")

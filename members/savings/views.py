@@ -30,7 +30,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from kmp.auth import Role, role_required
-from kmp.errors import DomainError
+from kmp.errors import DomainError, Forbidden
 from kmp.exports import send_export
 from kmp.extensions import db
 from kmp.money import MoneyError, format_rupiah, parse_rupiah
@@ -99,10 +99,19 @@ class BillForm(FlaskForm):
 # --------------------------------------------------------------------------- helpers
 
 
-def _my_member() -> Member:
+def _my_member(*, moving_money: bool = False) -> Member:
+    """The login's member (a company for its staff logins); paying or withdrawing for a
+    company is for its representative or the login that applied for it."""
+    from members.register.representatives import may_move_money_for
+
     member = register_queries.member_for_user(current_user)
     if member is None:
         abort(404)
+    if moving_money and not may_move_money_for(current_user, member):
+        raise Forbidden(
+            _("Hanya perwakilan perusahaan yang boleh membayar atau menarik simpanan."),
+            code="not_representative",
+        )
     return member
 
 
@@ -174,13 +183,13 @@ def _render_mine(member: Member, *, pay_form=None, withdraw_form=None, error=Non
 
 
 @bp.get("/anggota/simpanan")
-@role_required(R.ANGGOTA)
+@role_required(R.ANGGOTA, R.PARTNER)
 def mine():
     return _render_mine(_my_member())
 
 
 @bp.post("/anggota/simpanan/bayar")
-@role_required(R.ANGGOTA)
+@role_required(R.ANGGOTA, R.PARTNER)
 def pay():
     from kmp.payments.factory import get_gateway
     from kmp.payments.services import (
@@ -190,7 +199,7 @@ def pay():
         start_checkout,
     )
 
-    member = _my_member()
+    member = _my_member(moving_money=True)
     form = PayForm()
     if not form.validate_on_submit():
         problems = [str(m) for errors in form.errors.values() for m in errors]
@@ -236,7 +245,7 @@ def pay():
 
 
 @bp.get("/anggota/simpanan/kembali")
-@role_required(R.ANGGOTA)
+@role_required(R.ANGGOTA, R.PARTNER)
 def payment_return():
     """Where the gateway sends the member back (``?order_id=...``)."""
     from kmp.payments.services import find_attempt
@@ -251,7 +260,7 @@ def payment_return():
 
 
 @bp.get("/anggota/simpanan/pembayaran/<int:intent_id>")
-@role_required(R.ANGGOTA)
+@role_required(R.ANGGOTA, R.PARTNER)
 def payment_status(intent_id: int):
     member = _my_member()
     try:
@@ -272,7 +281,7 @@ def payment_status(intent_id: int):
 
 
 @bp.get("/anggota/simpanan/mutasi")
-@role_required(R.ANGGOTA)
+@role_required(R.ANGGOTA, R.PARTNER)
 def statement():
     member = _my_member()
     errors: list[str] = []
@@ -331,9 +340,9 @@ def statement():
 
 
 @bp.post("/anggota/simpanan/tarik")
-@role_required(R.ANGGOTA)
+@role_required(R.ANGGOTA, R.PARTNER)
 def withdraw_request():
-    member = _my_member()
+    member = _my_member(moving_money=True)
     form = WithdrawForm()
     if not form.validate_on_submit():
         return _render_mine(member, withdraw_form=form, status=422)
