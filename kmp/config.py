@@ -94,6 +94,12 @@ class BaseConfig:
     )
     KMP_RECEIPT_MAX_BYTES = int(os.environ.get("KMP_RECEIPT_MAX_BYTES", str(4 * 1024 * 1024)))
     KMP_RECEIPT_DIR = os.environ.get("KMP_RECEIPT_DIR") or None  # default <instance>/receipts
+    # Social protection (members.protection): BPJS due day of the month after, the reminders
+    # to the bendahara before it, the member's pay-by day and the lapse reminders before it.
+    KMP_BPJS_REMITTANCE_DAY = int(os.environ.get("KMP_BPJS_REMITTANCE_DAY", "15"))
+    KMP_BPJS_REMINDER_DAYS = os.environ.get("KMP_BPJS_REMINDER_DAYS", "7,3,1")
+    KMP_BPJS_MEMBER_PAY_DAY = int(os.environ.get("KMP_BPJS_MEMBER_PAY_DAY", "10"))
+    KMP_BPJS_LAPSE_REMINDER_DAYS = os.environ.get("KMP_BPJS_LAPSE_REMINDER_DAYS", "7,3,1")
 
     # Disbursements (SHU transfers): the fake outside production, Midtrans Iris in production.
     KMP_DISBURSER = os.environ.get("KMP_DISBURSER", "fake")

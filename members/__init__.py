@@ -3,7 +3,7 @@
 Layers inside the feature, top to bottom (``lint-imports`` enforces them)::
 
     home                     the member's home page and the board's member file (composes all)
-    importer | partners | exits | officers      independent of each other
+    importer | partners | exits | officers | articles | protection   independent of each other
     training                 programmes, certificates, the competence rule, education fund
     census                   who may vote: the one census (governance asks it)
     savings                  pokok/wajib/sukarela, receipts, billing, withdrawals
@@ -34,6 +34,7 @@ def init_app(app: Flask) -> None:
         importer,
         officers,
         partners,
+        protection,
         register,
         savings,
         training,
@@ -50,6 +51,7 @@ def init_app(app: Flask) -> None:
         articles,
         partners,
         importer,
+        protection,
         home,
     ):
         package.init_app(app)

@@ -89,6 +89,8 @@ KINDS: dict[str, MessageKind] = {
         _kind("training_seat", _l("Kursi pelatihan")),
         _kind("certificate_verified", _l("Sertifikat terverifikasi")),
         _kind("certificate_expiry", _l("Peringatan sertifikat akan habis")),
+        _kind("bpjs_lapse", _l("Pengingat iuran BPJS sebelum perlindungan terputus")),
+        _kind("bpjs_remittance_due", _l("Pengingat setoran BPJS untuk bendahara")),
     )
 }
 

@@ -19,6 +19,7 @@ from members.training.queries import member_training_data
 def export_member_data(member: Member) -> dict:
     """Everything KMP holds about a member, for the member (UU PDP 27/2022)."""
     from kmp.ledger.queries import balances_of_member
+    from members.protection.enrolment import export_for_member
 
     def iso(value):
         return value.isoformat() if value is not None else None
@@ -102,6 +103,7 @@ def export_member_data(member: Member) -> dict:
                 select(ExitCase).where(ExitCase.member_id == member.id).order_by(ExitCase.id)
             )
         ],
+        "bpjs": export_for_member(member),
         "nik_corrections": [
             {"status": c.status.value, "requested_at": iso(c.requested_at)}
             for c in db.session.scalars(

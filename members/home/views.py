@@ -111,6 +111,9 @@ def dashboard():
     context = _steps_context(member, by_code=by_code, exit_cases=exit_cases)
     context["balances"] = savings_queries.savings_balances(member, by_code)
     context["exit_cases"] = exit_cases
+    from members.protection.coverage import coverage_for  # BPJS cover (issue 19)
+
+    context["bpjs_coverage"] = coverage_for(member.id)
     # exits_services.open_exit_case, from the cases just read
     context["open_exit"] = next(
         (

@@ -33,7 +33,7 @@ from members.partners import remittances as partners_remittances
 from members.partners import summary as partners_summary
 from members.partners import webhooks as partners_webhooks
 from members.partners.models import Remittance, WorkerLink
-from members.register.models import Member, SavingsPurpose
+from members.register.models import Member
 from members.register.states import MemberStatus
 from members.savings import queries as savings_queries
 
@@ -51,7 +51,15 @@ REF = Pattern(
     "atau tanda hubung.",
 )
 MAX_IDR = 10**15
-PURPOSES = [p.value for p in SavingsPurpose]
+
+
+def _known_purpose(value: str) -> str:
+    """pokok, sukarela or any registered obligation family (wajib, bpjs, ...), read when the
+    request arrives: sub-features register their families at start-up."""
+    choices = sorted(partners_remittances.remittance_purposes())
+    if value not in choices:
+        raise ma.ValidationError(f"Pilih salah satu: {', '.join(choices)}.")
+    return value
 
 
 # =========================================================================== schemas
@@ -73,10 +81,7 @@ WorkerPageSchema = page_schema(WorkerSchema, "WorkerPage")
 
 class RemittanceLineLoadSchema(StrictSchema):
     platform_worker_id = Str(required=True, validate=WORKER_ID)
-    purpose = Str(
-        required=True,
-        validate=ma.validate.OneOf(PURPOSES, error="Pilih salah satu: pokok, wajib, sukarela."),
-    )
+    purpose = Str(required=True, validate=_known_purpose)
     amount_idr = Int(
         required=True,
         validate=ma.validate.Range(1, MAX_IDR, error="Harus antara 1 dan 10^15 Rupiah."),

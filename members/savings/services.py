@@ -353,7 +353,7 @@ def create_savings_intent(
     meta["allocate"] = True  # the allocator decides the lines when the money arrives
     if finish_url:
         meta["finish_url"] = finish_url
-    reused = _reuse_or_cancel_open(member, purpose, amount, meta.get("targets"), gateway)
+    reused = reuse_or_cancel_open(member, purpose, amount, meta.get("targets"), gateway)
     if reused is not None:
         return reused
     return create_payment_intent(
@@ -361,8 +361,9 @@ def create_savings_intent(
     )
 
 
-def open_checkouts(member: Member) -> list:
-    """The member's checkouts still waiting for the money ("menunggu pembayaran")."""
+def open_checkouts(member: Member, purposes: tuple[str, ...] = PAY_PURPOSES) -> list:
+    """The member's checkouts of ``purposes`` still waiting for the money ("menunggu
+    pembayaran")."""
     from kmp.payments.models import IntentStatus, PaymentIntent
 
     return list(
@@ -371,22 +372,20 @@ def open_checkouts(member: Member) -> list:
             .where(
                 PaymentIntent.member_id == member.id,
                 PaymentIntent.status == IntentStatus.OPEN,
-                PaymentIntent.purpose.in_(PAY_PURPOSES),
+                PaymentIntent.purpose.in_(purposes),
             )
             .order_by(PaymentIntent.id)
         )
     )
 
 
-def _reuse_or_cancel_open(member: Member, purpose: str, amount: int, targets, gateway):
+def reuse_or_cancel_open(member: Member, purpose: str, amount: int, targets, gateway):
     """One open checkout per purpose: the same one again is returned (the member pressed
     "Bayar" twice); a different one replaces it, the old page cancelled at the gateway first
-    so it cannot be paid as well."""
+    so it cannot be paid as well. (Also used by ``members.protection`` for the monthly bill.)"""
     from kmp.payments.services import cancel_checkout
 
-    for intent in open_checkouts(member):
-        if intent.purpose != purpose:
-            continue
+    for intent in open_checkouts(member, (purpose,)):
         same_targets = ((intent.meta or {}).get("targets") or None) == (targets or None)
         if intent.amount_idr == amount and same_targets:
             return intent

@@ -124,6 +124,9 @@ MEMBER_PAGES: list[MemberPage] = [
     MemberPage("statement", "/anggota/simpanan/mutasi?kind=pokok", "savings.statement"),
     MemberPage("message settings", "/pesan/pengaturan", "notify.preferences"),
     MemberPage("training", "/anggota/pelatihan", "training.mine"),
+    MemberPage("BPJS cover and bill", "/anggota/perlindungan", "protection.mine", screenshot=True),
+    MemberPage("BPJS enrolment", "/anggota/perlindungan/daftar", "protection.enrol"),
+    MemberPage("BPJS claim guide", "/perlindungan/klaim", "protection.claim_guide"),
 ]
 
 # The board's main pages (axe-checked, logged in with every board role).
@@ -157,6 +160,12 @@ BOARD_PAGES: list[MemberPage] = [
     MemberPage("certificates", "/pengurus/sertifikat", "training.certificates"),
     MemberPage("education fund", "/pengurus/dana-pendidikan", "training.fund_page"),
     MemberPage("training report", "/pengurus/pelatihan/laporan", "training.report"),
+    MemberPage("BPJS overview", "/pengurus/bpjs", "protection.board"),
+    MemberPage("BPJS applications", "/pengurus/bpjs/pendaftaran", "protection.requests"),
+    MemberPage("BPJS remittances", "/pengurus/bpjs/setoran", "protection.remittances"),
+    MemberPage("BPJS rates", "/pengurus/bpjs/tarif", "protection.rate_table"),
+    MemberPage("BPJS report", "/pengurus/bpjs/laporan", "protection.report"),
+    MemberPage("BPJS claims", "/pengurus/bpjs/klaim", "protection.claim_list"),
 ]
 
 MEMBER_PASSWORD = "rahasia-12345"

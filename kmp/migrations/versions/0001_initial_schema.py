@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-04 21:00:11.088954
+Create Date: 2026-12-04 21:16:39.487727
 
 """
 from alembic import op
@@ -389,6 +389,66 @@ def upgrade():
     )
     with op.batch_alter_table('payment_intents', schema=None) as batch_op:
         batch_op.create_index('ix_payment_intents_member', ['member_id', 'status'], unique=False)
+
+    op.create_table('protection_income_brackets',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('effective_from', sa.Date(), nullable=False),
+    sa.Column('amount_idr', sa.BigInteger(), nullable=False),
+    sa.Column('note', sa.String(length=300), nullable=True),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint('amount_idr > 0', name=op.f('ck_protection_income_brackets_positive')),
+    sa.CheckConstraint('amount_idr BETWEEN -1000000000000000 AND 1000000000000000', name=op.f('ck_protection_income_brackets_amount_idr_bounded')),
+    sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_protection_income_brackets_created_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_protection_income_brackets')),
+    sa.UniqueConstraint('effective_from', 'amount_idr', name='uq_protection_brackets_one_per_list')
+    )
+    with op.batch_alter_table('protection_income_brackets', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_protection_income_brackets_effective_from'), ['effective_from'], unique=False)
+
+    op.create_table('protection_rates',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('programme', sa.String(length=8), nullable=False),
+    sa.Column('jkn_class', sa.String(length=3), server_default='', nullable=False),
+    sa.Column('method', sa.String(length=8), nullable=False),
+    sa.Column('rate_bp', sa.Integer(), nullable=True),
+    sa.Column('amount_idr', sa.BigInteger(), nullable=True),
+    sa.Column('participant_idr', sa.BigInteger(), nullable=True),
+    sa.Column('effective_from', sa.Date(), nullable=False),
+    sa.Column('note', sa.String(length=300), nullable=True),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("(method = 'percent' AND rate_bp > 0 AND rate_bp <= 10000) OR (method = 'fixed' AND amount_idr > 0 AND participant_idr > 0 AND participant_idr <= amount_idr)", name=op.f('ck_protection_rates_rate_shape')),
+    sa.CheckConstraint("(programme = 'jkn' AND jkn_class IN ('1', '2', '3')) OR (programme <> 'jkn' AND jkn_class = '')", name=op.f('ck_protection_rates_class_for_jkn_only')),
+    sa.CheckConstraint("programme IN ('jkk', 'jkm', 'jht', 'jkn')", name=op.f('ck_protection_rates_programme_known')),
+    sa.CheckConstraint('amount_idr BETWEEN -1000000000000000 AND 1000000000000000', name=op.f('ck_protection_rates_amount_idr_bounded')),
+    sa.CheckConstraint('participant_idr BETWEEN -1000000000000000 AND 1000000000000000', name=op.f('ck_protection_rates_participant_idr_bounded')),
+    sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_protection_rates_created_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_protection_rates'))
+    )
+    with op.batch_alter_table('protection_rates', schema=None) as batch_op:
+        batch_op.create_index('ix_protection_rates_lookup', ['programme', 'jkn_class', 'effective_from'], unique=False)
+
+    op.create_table('protection_subsidy_rules',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('programme', sa.String(length=8), nullable=False),
+    sa.Column('group_code', sa.String(length=20), server_default='', nullable=False),
+    sa.Column('share_bp', sa.Integer(), nullable=False),
+    sa.Column('cap_idr', sa.BigInteger(), nullable=True),
+    sa.Column('effective_from', sa.Date(), nullable=False),
+    sa.Column('basis', sa.String(length=300), nullable=False),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("programme IN ('jkk', 'jkm', 'jht', 'jkn')", name=op.f('ck_protection_subsidy_rules_programme_known')),
+    sa.CheckConstraint('cap_idr BETWEEN -1000000000000000 AND 1000000000000000', name=op.f('ck_protection_subsidy_rules_cap_idr_bounded')),
+    sa.CheckConstraint('cap_idr IS NULL OR cap_idr > 0', name=op.f('ck_protection_subsidy_rules_cap_positive')),
+    sa.CheckConstraint('length(basis) > 0', name=op.f('ck_protection_subsidy_rules_has_basis')),
+    sa.CheckConstraint('share_bp >= 0 AND share_bp < 10000', name=op.f('ck_protection_subsidy_rules_share_in_range')),
+    sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_protection_subsidy_rules_created_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_protection_subsidy_rules'))
+    )
+    with op.batch_alter_table('protection_subsidy_rules', schema=None) as batch_op:
+        batch_op.create_index('ix_protection_subsidy_lookup', ['programme', 'group_code', 'effective_from'], unique=False)
 
     op.create_table('receipt_files',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -807,6 +867,29 @@ def upgrade():
         batch_op.create_index('ix_proposals_status_closes', ['status', 'closes_at'], unique=False)
         batch_op.create_index('ix_proposals_status_opens', ['status', 'opens_at'], unique=False)
 
+    op.create_table('protection_remittances',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('programme', sa.String(length=8), nullable=False),
+    sa.Column('period', sa.Date(), nullable=False),
+    sa.Column('batch_no', sa.Integer(), nullable=False),
+    sa.Column('total_idr', sa.BigInteger(), nullable=False),
+    sa.Column('subsidy_idr', sa.BigInteger(), nullable=False),
+    sa.Column('participants', sa.Integer(), nullable=False),
+    sa.Column('transfer_reference', sa.String(length=80), nullable=False),
+    sa.Column('transferred_on', sa.Date(), nullable=False),
+    sa.Column('entry_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('recorded_by_id', sa.Integer(), nullable=True),
+    sa.Column('recorded_at', sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("programme IN ('jkk', 'jkm', 'jht', 'jkn')", name=op.f('ck_protection_remittances_programme_known')),
+    sa.CheckConstraint('subsidy_idr >= 0 AND subsidy_idr <= total_idr', name=op.f('ck_protection_remittances_subsidy_in_total')),
+    sa.CheckConstraint('subsidy_idr BETWEEN -1000000000000000 AND 1000000000000000', name=op.f('ck_protection_remittances_subsidy_idr_bounded')),
+    sa.CheckConstraint('total_idr > 0 AND participants > 0', name=op.f('ck_protection_remittances_positive')),
+    sa.CheckConstraint('total_idr BETWEEN -1000000000000000 AND 1000000000000000', name=op.f('ck_protection_remittances_total_idr_bounded')),
+    sa.ForeignKeyConstraint(['entry_id'], ['journal_entries.id'], name=op.f('fk_protection_remittances_entry_id_journal_entries')),
+    sa.ForeignKeyConstraint(['recorded_by_id'], ['users.id'], name=op.f('fk_protection_remittances_recorded_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_protection_remittances')),
+    sa.UniqueConstraint('programme', 'period', 'batch_no', name='uq_protection_remittances_batch')
+    )
     op.create_table('training_fund_payments',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('programme_id', sa.Integer(), nullable=False),
@@ -1272,6 +1355,89 @@ def upgrade():
     with op.batch_alter_table('patronage_records', schema=None) as batch_op:
         batch_op.create_index('ix_patronage_records_period_member', ['period', 'member_id'], unique=False)
 
+    op.create_table('protection_bill_receipts',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('number', sa.String(length=30), nullable=False),
+    sa.Column('request_token', sa.String(length=64), nullable=False),
+    sa.Column('member_id', sa.Integer(), nullable=False),
+    sa.Column('amount_idr', sa.BigInteger(), nullable=False),
+    sa.Column('method', sa.String(length=8), nullable=False),
+    sa.Column('reference', sa.String(length=120), nullable=True),
+    sa.Column('received_on', sa.Date(), nullable=False),
+    sa.Column('entry_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('recorded_by_id', sa.Integer(), nullable=False),
+    sa.Column('recorded_at', sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("method IN ('cash', 'bank')", name=op.f('ck_protection_bill_receipts_method_known')),
+    sa.CheckConstraint('amount_idr > 0', name=op.f('ck_protection_bill_receipts_positive')),
+    sa.CheckConstraint('amount_idr BETWEEN -1000000000000000 AND 1000000000000000', name=op.f('ck_protection_bill_receipts_amount_idr_bounded')),
+    sa.ForeignKeyConstraint(['entry_id'], ['journal_entries.id'], name=op.f('fk_protection_bill_receipts_entry_id_journal_entries')),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_protection_bill_receipts_member_id_members')),
+    sa.ForeignKeyConstraint(['recorded_by_id'], ['users.id'], name=op.f('fk_protection_bill_receipts_recorded_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_protection_bill_receipts')),
+    sa.UniqueConstraint('number', name=op.f('uq_protection_bill_receipts_number')),
+    sa.UniqueConstraint('request_token', name=op.f('uq_protection_bill_receipts_request_token'))
+    )
+    with op.batch_alter_table('protection_bill_receipts', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_protection_bill_receipts_member_id'), ['member_id'], unique=False)
+
+    op.create_table('protection_claims',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('member_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('status', sa.String(length=32), nullable=False),
+    sa.Column('incident_date', sa.Date(), nullable=False),
+    sa.Column('claimant_name', sa.String(length=200), nullable=True),
+    sa.Column('claimant_relationship', sa.String(length=100), nullable=True),
+    sa.Column('description', sa.Text(), nullable=False),
+    sa.Column('bpjs_reference', sa.String(length=80), nullable=True),
+    sa.Column('benefit_idr', sa.BigInteger(), nullable=True),
+    sa.Column('reported_by_id', sa.Integer(), nullable=True),
+    sa.Column('reported_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("kind <> 'death' OR claimant_name IS NOT NULL", name=op.f('ck_protection_claims_death_has_heir')),
+    sa.CheckConstraint("kind IN ('work_accident', 'death', 'jht')", name=op.f('ck_protection_claims_kind_known')),
+    sa.CheckConstraint("status <> 'approved' OR benefit_idr IS NOT NULL", name=op.f('ck_protection_claims_approved_has_benefit')),
+    sa.CheckConstraint("status <> 'submitted' OR bpjs_reference IS NOT NULL", name=op.f('ck_protection_claims_submitted_has_ref')),
+    sa.CheckConstraint('benefit_idr BETWEEN -1000000000000000 AND 1000000000000000', name=op.f('ck_protection_claims_benefit_idr_bounded')),
+    sa.CheckConstraint('benefit_idr IS NULL OR benefit_idr >= 0', name=op.f('ck_protection_claims_benefit_not_negative')),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_protection_claims_member_id_members')),
+    sa.ForeignKeyConstraint(['reported_by_id'], ['users.id'], name=op.f('fk_protection_claims_reported_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_protection_claims'))
+    )
+    with op.batch_alter_table('protection_claims', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_protection_claims_member_id'), ['member_id'], unique=False)
+        batch_op.create_index('ix_protection_claims_status', ['status', 'id'], unique=False)
+
+    op.create_table('protection_enrolments',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('member_id', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=32), nullable=False),
+    sa.Column('consent_version', sa.String(length=20), nullable=False),
+    sa.Column('consent_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('kpj_number', sa.String(length=20), nullable=True),
+    sa.Column('jkn_number', sa.String(length=20), nullable=True),
+    sa.Column('auto_debit', sa.Boolean(), server_default='0', nullable=False),
+    sa.Column('requested_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('decided_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('decided_by_id', sa.Integer(), nullable=True),
+    sa.Column('rejection_reason', sa.Text(), nullable=True),
+    sa.Column('start_period', sa.Date(), nullable=True),
+    sa.Column('stop_period', sa.Date(), nullable=True),
+    sa.CheckConstraint("status <> 'rejected' OR rejection_reason IS NOT NULL", name=op.f('ck_protection_enrolments_rejection_has_reason')),
+    sa.CheckConstraint("status IN ('requested', 'confirmed', 'rejected', 'cancelled', 'stopped')", name=op.f('ck_protection_enrolments_status_known')),
+    sa.CheckConstraint("status NOT IN ('confirmed', 'stopped') OR start_period IS NOT NULL", name=op.f('ck_protection_enrolments_confirmed_has_start')),
+    sa.CheckConstraint('consent_at IS NOT NULL AND length(consent_version) > 0', name=op.f('ck_protection_enrolments_consent')),
+    sa.CheckConstraint('stop_period IS NULL OR start_period IS NULL OR stop_period >= start_period', name=op.f('ck_protection_enrolments_stop_after_start')),
+    sa.ForeignKeyConstraint(['decided_by_id'], ['users.id'], name=op.f('fk_protection_enrolments_decided_by_id_users')),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_protection_enrolments_member_id_members')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_protection_enrolments')),
+    sa.UniqueConstraint('jkn_number', name=op.f('uq_protection_enrolments_jkn_number')),
+    sa.UniqueConstraint('kpj_number', name=op.f('uq_protection_enrolments_kpj_number')),
+    sa.UniqueConstraint('member_id', name=op.f('uq_protection_enrolments_member_id'))
+    )
+    with op.batch_alter_table('protection_enrolments', schema=None) as batch_op:
+        batch_op.create_index('ix_protection_enrolments_status', ['status', 'id'], unique=False)
+
     op.create_table('receipts',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('number', sa.String(length=30), nullable=False),
@@ -1544,6 +1710,98 @@ def upgrade():
     with op.batch_alter_table('patronage_batches', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_patronage_batches_company_id'), ['company_id'], unique=False)
 
+    op.create_table('protection_claim_events',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('claim_id', sa.Integer(), nullable=False),
+    sa.Column('from_status', sa.String(length=24), nullable=True),
+    sa.Column('to_status', sa.String(length=24), nullable=False),
+    sa.Column('note', sa.Text(), nullable=True),
+    sa.Column('by_user_id', sa.Integer(), nullable=True),
+    sa.Column('at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['by_user_id'], ['users.id'], name=op.f('fk_protection_claim_events_by_user_id_users')),
+    sa.ForeignKeyConstraint(['claim_id'], ['protection_claims.id'], name=op.f('fk_protection_claim_events_claim_id_protection_claims')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_protection_claim_events'))
+    )
+    with op.batch_alter_table('protection_claim_events', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_protection_claim_events_claim_id'), ['claim_id'], unique=False)
+
+    op.create_table('protection_contributions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('member_id', sa.Integer(), nullable=False),
+    sa.Column('enrolment_id', sa.Integer(), nullable=False),
+    sa.Column('programme', sa.String(length=8), nullable=False),
+    sa.Column('period', sa.Date(), nullable=False),
+    sa.Column('group_code', sa.String(length=20), nullable=False),
+    sa.Column('base_idr', sa.BigInteger(), nullable=False),
+    sa.Column('persons', sa.Integer(), nullable=False),
+    sa.Column('full_idr', sa.BigInteger(), nullable=False),
+    sa.Column('subsidy_idr', sa.BigInteger(), nullable=False),
+    sa.Column('subsidy_state', sa.String(length=40), nullable=False),
+    sa.Column('subsidy_entry_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('remittance_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("(subsidy_idr = 0 AND subsidy_state = 'none') OR (subsidy_idr > 0 AND subsidy_state <> 'none')", name=op.f('ck_protection_contributions_subsidy_state_consistent')),
+    sa.CheckConstraint("programme IN ('jkk', 'jkm', 'jht', 'jkn')", name=op.f('ck_protection_contributions_programme_known')),
+    sa.CheckConstraint('base_idr BETWEEN -1000000000000000 AND 1000000000000000', name=op.f('ck_protection_contributions_base_idr_bounded')),
+    sa.CheckConstraint('full_idr > 0 AND persons > 0 AND base_idr >= 0', name=op.f('ck_protection_contributions_positive')),
+    sa.CheckConstraint('full_idr BETWEEN -1000000000000000 AND 1000000000000000', name=op.f('ck_protection_contributions_full_idr_bounded')),
+    sa.CheckConstraint('subsidy_idr >= 0 AND subsidy_idr < full_idr', name=op.f('ck_protection_contributions_subsidy_in_range')),
+    sa.CheckConstraint('subsidy_idr BETWEEN -1000000000000000 AND 1000000000000000', name=op.f('ck_protection_contributions_subsidy_idr_bounded')),
+    sa.ForeignKeyConstraint(['enrolment_id'], ['protection_enrolments.id'], name=op.f('fk_protection_contributions_enrolment_id_protection_enrolments')),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_protection_contributions_member_id_members')),
+    sa.ForeignKeyConstraint(['remittance_id'], ['protection_remittances.id'], name=op.f('fk_protection_contributions_remittance_id_protection_remittances')),
+    sa.ForeignKeyConstraint(['subsidy_entry_id'], ['journal_entries.id'], name=op.f('fk_protection_contributions_subsidy_entry_id_journal_entries')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_protection_contributions')),
+    sa.UniqueConstraint('member_id', 'programme', 'period', name='uq_protection_contributions_one')
+    )
+    with op.batch_alter_table('protection_contributions', schema=None) as batch_op:
+        batch_op.create_index('ix_protection_contributions_period', ['programme', 'period', 'remittance_id'], unique=False)
+        batch_op.create_index('ix_protection_contributions_subsidy', ['subsidy_state'], unique=False)
+
+    op.create_table('protection_family',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('enrolment_id', sa.Integer(), nullable=False),
+    sa.Column('full_name', sa.String(length=200), nullable=False),
+    sa.Column('nik', sa.String(length=16), nullable=False),
+    sa.Column('relation', sa.String(length=12), nullable=False),
+    sa.Column('jkn_number', sa.String(length=20), nullable=True),
+    sa.Column('from_period', sa.Date(), nullable=False),
+    sa.Column('until_period', sa.Date(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("relation IN ('pasangan', 'anak', 'orang_tua', 'lainnya')", name=op.f('ck_protection_family_relation_known')),
+    sa.CheckConstraint('until_period IS NULL OR until_period > from_period', name=op.f('ck_protection_family_until_after_from')),
+    sa.ForeignKeyConstraint(['enrolment_id'], ['protection_enrolments.id'], name=op.f('fk_protection_family_enrolment_id_protection_enrolments')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_protection_family')),
+    sa.UniqueConstraint('enrolment_id', 'nik', name='uq_protection_family_once'),
+    sa.UniqueConstraint('jkn_number', name=op.f('uq_protection_family_jkn_number'))
+    )
+    with op.batch_alter_table('protection_family', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_protection_family_enrolment_id'), ['enrolment_id'], unique=False)
+
+    op.create_table('protection_terms',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('enrolment_id', sa.Integer(), nullable=False),
+    sa.Column('effective_from', sa.Date(), nullable=False),
+    sa.Column('jkk', sa.Boolean(), nullable=False),
+    sa.Column('jkm', sa.Boolean(), nullable=False),
+    sa.Column('jht', sa.Boolean(), nullable=False),
+    sa.Column('income_idr', sa.BigInteger(), nullable=True),
+    sa.Column('jkn_class', sa.String(length=3), nullable=True),
+    sa.Column('family_count', sa.Integer(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.CheckConstraint("jkn_class IS NULL OR jkn_class IN ('1', '2', '3')", name=op.f('ck_protection_terms_class_known')),
+    sa.CheckConstraint('NOT jht OR jkk', name=op.f('ck_protection_terms_jht_needs_jkk')),
+    sa.CheckConstraint('NOT jkk OR income_idr > 0', name=op.f('ck_protection_terms_income_for_tk')),
+    sa.CheckConstraint('family_count >= 0 AND (jkn_class IS NOT NULL OR family_count = 0)', name=op.f('ck_protection_terms_family_for_jkn')),
+    sa.CheckConstraint('income_idr BETWEEN -1000000000000000 AND 1000000000000000', name=op.f('ck_protection_terms_income_idr_bounded')),
+    sa.CheckConstraint('jkk = jkm', name=op.f('ck_protection_terms_jkk_with_jkm')),
+    sa.CheckConstraint('jkk OR jkn_class IS NOT NULL', name=op.f('ck_protection_terms_some_programme')),
+    sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_protection_terms_created_by_id_users')),
+    sa.ForeignKeyConstraint(['enrolment_id'], ['protection_enrolments.id'], name=op.f('fk_protection_terms_enrolment_id_protection_enrolments')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_protection_terms')),
+    sa.UniqueConstraint('enrolment_id', 'effective_from', name='uq_protection_terms_one_per_month')
+    )
     op.create_table('receipt_voids',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('receipt_id', sa.Integer(), nullable=False),
@@ -1765,6 +2023,20 @@ def downgrade():
 
     op.drop_table('remittances')
     op.drop_table('receipt_voids')
+    op.drop_table('protection_terms')
+    with op.batch_alter_table('protection_family', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_protection_family_enrolment_id'))
+
+    op.drop_table('protection_family')
+    with op.batch_alter_table('protection_contributions', schema=None) as batch_op:
+        batch_op.drop_index('ix_protection_contributions_subsidy')
+        batch_op.drop_index('ix_protection_contributions_period')
+
+    op.drop_table('protection_contributions')
+    with op.batch_alter_table('protection_claim_events', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_protection_claim_events_claim_id'))
+
+    op.drop_table('protection_claim_events')
     with op.batch_alter_table('patronage_batches', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_patronage_batches_company_id'))
 
@@ -1822,6 +2094,19 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_receipts_member_id'))
 
     op.drop_table('receipts')
+    with op.batch_alter_table('protection_enrolments', schema=None) as batch_op:
+        batch_op.drop_index('ix_protection_enrolments_status')
+
+    op.drop_table('protection_enrolments')
+    with op.batch_alter_table('protection_claims', schema=None) as batch_op:
+        batch_op.drop_index('ix_protection_claims_status')
+        batch_op.drop_index(batch_op.f('ix_protection_claims_member_id'))
+
+    op.drop_table('protection_claims')
+    with op.batch_alter_table('protection_bill_receipts', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_protection_bill_receipts_member_id'))
+
+    op.drop_table('protection_bill_receipts')
     with op.batch_alter_table('patronage_records', schema=None) as batch_op:
         batch_op.drop_index('ix_patronage_records_period_member')
 
@@ -1911,6 +2196,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_training_fund_payments_programme_id'))
 
     op.drop_table('training_fund_payments')
+    op.drop_table('protection_remittances')
     with op.batch_alter_table('proposals', schema=None) as batch_op:
         batch_op.drop_index('ix_proposals_status_opens')
         batch_op.drop_index('ix_proposals_status_closes')
@@ -1968,6 +2254,18 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_receipt_files_sha256'))
 
     op.drop_table('receipt_files')
+    with op.batch_alter_table('protection_subsidy_rules', schema=None) as batch_op:
+        batch_op.drop_index('ix_protection_subsidy_lookup')
+
+    op.drop_table('protection_subsidy_rules')
+    with op.batch_alter_table('protection_rates', schema=None) as batch_op:
+        batch_op.drop_index('ix_protection_rates_lookup')
+
+    op.drop_table('protection_rates')
+    with op.batch_alter_table('protection_income_brackets', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_protection_income_brackets_effective_from'))
+
+    op.drop_table('protection_income_brackets')
     with op.batch_alter_table('payment_intents', schema=None) as batch_op:
         batch_op.drop_index('ix_payment_intents_member')
 
