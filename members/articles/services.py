@@ -33,7 +33,11 @@ def update_ad(new: ADConfig | dict, by_user, reason: str) -> ADConfig:
         problems.append(
             (
                 "groups",
-                f"kelompok '{code}' masih punya anggota: nonaktifkan kelompok itu, jangan dihapus.",
+                gettext(
+                    "kelompok '%(code)s' masih punya anggota: nonaktifkan kelompok itu, "
+                    "jangan dihapus.",
+                    code=code,
+                ),
             )
         )
     if problems:

@@ -80,10 +80,14 @@ def _reject_reason(company_id: int, worker_id: str) -> tuple[str, str]:
         )
     )
     if ever is not None:
-        return "no_consent", "Pengemudi ini sudah mencabut persetujuan tautan dengan perusahaan."
+        return "no_consent", gettext(
+            "Pengemudi ini sudah mencabut persetujuan tautan dengan perusahaan."
+        )
     return (
         "unknown_worker",
-        "ID mitra tidak dikenal: pengemudi belum menautkan keanggotaannya ke perusahaan Anda.",
+        gettext(
+            "ID mitra tidak dikenal: pengemudi belum menautkan keanggotaannya ke perusahaan Anda."
+        ),
     )
 
 
@@ -182,7 +186,10 @@ def submit_remittance(
         if member_id is None:
             code, reason = _reject_reason(company.id, worker_id)
         elif (worker_id, line.purpose) in seen:
-            code, reason = "duplicate_line", "Baris ganda untuk pengemudi dan jenis simpanan ini."
+            code, reason = (
+                "duplicate_line",
+                gettext("Baris ganda untuk pengemudi dan jenis simpanan ini."),
+            )
         else:
             try:
                 with db.session.begin_nested():

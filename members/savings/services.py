@@ -521,7 +521,8 @@ def void_receipt(receipt: Receipt, by_user, reason: str) -> ReceiptVoid:
         )
     except LedgerError as error:
         raise Conflict(
-            f"Kwitansi tidak bisa dibatalkan: {error.message}", code="void_failed"
+            gettext("Kwitansi tidak bisa dibatalkan: %(why)s", why=error.message),
+            code="void_failed",
         ) from error
     from members.savings.allocator import unallocate
 
