@@ -243,7 +243,7 @@ def check_in_member(meeting: Meeting, member_no: str, by_user=None) -> Attendanc
     member = db.session.scalar(select(Member).where(Member.member_no == text)) if text else None
     if member is None:
         raise NotFound(
-            gettext("Nomor anggota '%(text)s' tidak ditemukan.", text=text),
+            gettext("Nomor anggota '%(no)s' tidak ditemukan.", no=text),
             code="member_not_found",
             field="member_no",
         )
