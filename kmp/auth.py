@@ -158,7 +158,7 @@ def normalise_phone(text: str) -> str:
     else:
         rest = raw
     if not rest.isdigit() or not rest.startswith("8") or not 9 <= len(rest) <= 12:
-        raise ValueError("Nomor HP tidak valid. Contoh: 0812 3456 7890.")
+        raise ValueError(gettext("Nomor HP tidak valid. Contoh: 0812 3456 7890."))
     return "+62" + rest
 
 
