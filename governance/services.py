@@ -523,7 +523,9 @@ def close_proposal(
     try:
         data = tally_of(proposal)
     except TallyError as error:  # pragma: no cover - guarded by the census at opening
-        raise DomainError(f"Penghitungan suara gagal: {error}", code="tally_failed") from error
+        raise DomainError(
+            gettext("Penghitungan suara gagal: %(error)s", error=error), code="tally_failed"
+        ) from error
     outcome = Outcome.PASSED if data["passed"] else Outcome.FAILED
     resolution = Resolution(
         proposal_id=proposal.id,
