@@ -25,6 +25,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from kmp.db import StrEnumType, UTCDateTime
 from kmp.errors import DomainError
 from kmp.extensions import db, login_manager
+from kmp.i18n import gettext
 from kmp.timeutil import now_utc
 
 
@@ -132,9 +133,14 @@ class WeakPassword(DomainError):
 
 def check_password_strength(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise WeakPassword(f"Kata sandi minimal {MIN_PASSWORD_LENGTH} karakter.")
+        raise WeakPassword(
+            gettext(
+                "Kata sandi minimal %(n)s karakter.",
+                n=MIN_PASSWORD_LENGTH,
+            )
+        )
     if password.isdigit() or password.isalpha():
-        raise WeakPassword("Kata sandi harus berisi huruf dan angka.")
+        raise WeakPassword(gettext("Kata sandi harus berisi huruf dan angka."))
 
 
 _PHONE_CHARS = re.compile(r"[\s\-().]")
@@ -152,7 +158,7 @@ def normalise_phone(text: str) -> str:
     else:
         rest = raw
     if not rest.isdigit() or not rest.startswith("8") or not 9 <= len(rest) <= 12:
-        raise ValueError("Nomor HP tidak valid. Contoh: 0812 3456 7890.")
+        raise ValueError(gettext("Nomor HP tidak valid. Contoh: 0812 3456 7890."))
     return "+62" + rest
 
 
@@ -201,7 +207,7 @@ def create_user(
 ) -> User:
     """Create a login identity (flushes; the caller's boundary commits)."""
     if not email and not phone:
-        raise DomainError("Email atau nomor HP wajib diisi.")
+        raise DomainError(gettext("Email atau nomor HP wajib diisi."))
     user = User(
         full_name=full_name.strip(),
         email=email.strip().lower() if email else None,
@@ -231,7 +237,7 @@ def end_sessions(user: User) -> None:
 
 def change_password(user: User, current: str, new: str) -> None:
     if not user.check_password(current):
-        raise DomainError("Kata sandi lama salah.", code="wrong_password")
+        raise DomainError(gettext("Kata sandi lama salah."), code="wrong_password")
     user.set_password(new)
     user.password_changed_at = now_utc()
     end_sessions(user)
@@ -385,7 +391,7 @@ def enable_totp(user: User, secret: str, code: str) -> list[str]:
     step = _matching_step(secret, code)
     if step is None:
         raise DomainError(
-            "Kode salah. Cocokkan jam di HP Anda, lalu masukkan kode 6 angka yang tampil.",
+            gettext("Kode salah. Cocokkan jam di HP Anda, lalu masukkan kode 6 angka yang tampil."),
             code="wrong_code",
             field="code",
         )
@@ -436,7 +442,7 @@ def verify_second_factor(user: User, code: str) -> str:
         )
         if done.rowcount == 1:
             return "recovery"
-    raise DomainError("Kode salah atau sudah dipakai.", code="wrong_code", field="code")
+    raise DomainError(gettext("Kode salah atau sudah dipakai."), code="wrong_code", field="code")
 
 
 MFA_MAX_ATTEMPTS = 5
@@ -563,12 +569,14 @@ def reset_token_user(token: str) -> tuple[PasswordResetToken, User]:
     )
     if row is None or row.used_at is not None or row.expires_at <= now_utc():
         raise InvalidResetToken(
-            "Tautan atur ulang kata sandi tidak berlaku (salah, sudah dipakai, atau kedaluwarsa). "
-            "Minta tautan baru."
+            gettext(
+                "Tautan atur ulang kata sandi tidak berlaku (salah, sudah dipakai, "
+                "atau kedaluwarsa). Minta tautan baru."
+            )
         )
     user = db.session.get(User, row.user_id)
     if user is None or not user.is_active:
-        raise InvalidResetToken("Akun ini tidak aktif.")
+        raise InvalidResetToken(gettext("Akun ini tidak aktif."))
     return row, user
 
 
@@ -590,7 +598,7 @@ def reset_password(token: str, new: str) -> User:
     user.set_password(new)
     now = now_utc()
     if not _spend_once(PasswordResetToken, row.id, now):
-        raise InvalidResetToken("Tautan ini baru saja dipakai. Minta tautan baru.")
+        raise InvalidResetToken(gettext("Tautan ini baru saja dipakai. Minta tautan baru."))
     db.session.execute(
         update(PasswordResetToken)
         .where(PasswordResetToken.user_id == user.id, PasswordResetToken.used_at.is_(None))

@@ -26,6 +26,7 @@ from typing import IO, Any
 from flask import Response, send_file, stream_with_context
 
 from kmp.errors import DomainError
+from kmp.i18n import gettext
 from kmp.timeutil import JAKARTA
 
 __all__ = [
@@ -214,7 +215,8 @@ def send_export(
     fmt = (fmt or "").lower()
     if fmt not in FORMATS:
         raise ExportFormatError(
-            f"Format unduhan {fmt!r} tidak dikenal: pilih csv atau xlsx.", field="format"
+            gettext("Format unduhan %(fmt)r tidak dikenal: pilih csv atau xlsx.", fmt=fmt),
+            field="format",
         )
     mimetype, _ = FORMATS[fmt]
     filename = export_filename(basename, fmt)

@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from kmp.auth import user_id_of
 from kmp.errors import Conflict, DomainError, Forbidden, IllegalTransition, NotFound
 from kmp.extensions import db
+from kmp.i18n import gettext
 from kmp.ledger.queries import income_statement
 from kmp.money import format_rupiah
 from kmp.replica import primary_reads
@@ -75,8 +76,13 @@ def _transition(run: DistributionRun, target: RunStatus) -> None:
     current = RunStatus(run.status)
     if target not in RUN_TRANSITIONS[current]:
         raise IllegalTransition(
-            f"Pembagian SHU {run.fiscal_year} berstatus '{current.label}': tidak bisa menjadi "
-            f"'{target.label}'.",
+            gettext(
+                "Pembagian SHU %(fiscal_year)s berstatus '%(current)s': tidak bisa "
+                "menjadi '%(target)s'.",
+                fiscal_year=run.fiscal_year,
+                current=current.label,
+                target=target.label,
+            ),
             code="illegal_run_transition",
         )
     run.status = target
@@ -85,7 +91,7 @@ def _transition(run: DistributionRun, target: RunStatus) -> None:
 def get_run(run_id: int) -> DistributionRun:
     run = db.session.get(DistributionRun, run_id)
     if run is None:
-        raise NotFound("Pembagian SHU itu tidak ada.")
+        raise NotFound(gettext("Pembagian SHU itu tidak ada."))
     return run
 
 
@@ -100,11 +106,14 @@ def live_run(fiscal_year: int) -> DistributionRun | None:
 
 def check_year(fiscal_year: object) -> int:
     if isinstance(fiscal_year, bool) or not isinstance(fiscal_year, int):
-        raise DomainError("Tahun buku harus berupa angka tahun.", field="fiscal_year")
+        raise DomainError(gettext("Tahun buku harus berupa angka tahun."), field="fiscal_year")
     if not 2000 <= fiscal_year < business_date().year:
         raise DomainError(
-            f"Tahun buku {fiscal_year} belum berakhir: SHU hanya dibagi untuk tahun yang "
-            "sudah lewat.",
+            gettext(
+                "Tahun buku %(fiscal_year)s belum berakhir: SHU hanya dibagi untuk "
+                "tahun yang sudah lewat.",
+                fiscal_year=fiscal_year,
+            ),
             code="year_not_over",
             field="fiscal_year",
         )
@@ -245,10 +254,10 @@ def compute_allocation(
     check_year(fiscal_year)
     if shu_idr is not None:
         if isinstance(shu_idr, bool) or not isinstance(shu_idr, int):
-            raise DomainError("SHU harus Rupiah bulat.", field="shu_idr")
+            raise DomainError(gettext("SHU harus Rupiah bulat."), field="shu_idr")
         if not (reason or "").strip():
             raise DomainError(
-                "Tulis alasan mengapa SHU diisi manual (misalnya angka hasil audit).",
+                gettext("Tulis alasan mengapa SHU diisi manual (misalnya angka hasil audit)."),
                 code="reason_required",
                 field="reason",
             )
@@ -350,7 +359,10 @@ def create_run(fiscal_year: int, by_user=None) -> DistributionRun:  # noqa: ARG0
     check_year(fiscal_year)
     if live_run(fiscal_year) is not None:
         raise Conflict(
-            f"Sudah ada pembagian SHU untuk tahun {fiscal_year}: batalkan dulu yang lama.",
+            gettext(
+                "Sudah ada pembagian SHU untuk tahun %(fiscal_year)s: batalkan dulu yang lama.",
+                fiscal_year=fiscal_year,
+            ),
             code="run_exists",
         )
     run = DistributionRun(fiscal_year=fiscal_year, status=RunStatus.DRAFT)
@@ -360,7 +372,10 @@ def create_run(fiscal_year: int, by_user=None) -> DistributionRun:  # noqa: ARG0
             db.session.flush()
     except IntegrityError:
         raise Conflict(
-            f"Sudah ada pembagian SHU untuk tahun {fiscal_year}.", code="run_exists"
+            gettext(
+                "Sudah ada pembagian SHU untuk tahun %(fiscal_year)s.", fiscal_year=fiscal_year
+            ),
+            code="run_exists",
         ) from None
     return run
 
@@ -413,8 +428,10 @@ def _refuse_during_ballot(run: DistributionRun) -> None:
     )
     if voting is not None:
         raise IllegalTransition(
-            "Pemungutan suara tentang pembagian SHU ini sedang berjalan: angka tidak boleh "
-            "diubah sampai selesai.",
+            gettext(
+                "Pemungutan suara tentang pembagian SHU ini sedang berjalan: angka tidak boleh "
+                "diubah sampai selesai."
+            ),
             code="ballot_open",
         )
 
@@ -431,8 +448,11 @@ def compute_run(
     """Compute (or recompute) a draft/computed run and store every member line."""
     if RunStatus(run.status) not in (RunStatus.DRAFT, RunStatus.COMPUTED):
         raise IllegalTransition(
-            f"Pembagian SHU {run.fiscal_year} sudah {RunStatus(run.status).label.lower()}: "
-            "tidak bisa dihitung ulang.",
+            gettext(
+                "Pembagian SHU %(fiscal_year)s sudah %(status)s: tidak bisa dihitung ulang.",
+                fiscal_year=run.fiscal_year,
+                status=RunStatus(run.status).label.lower(),
+            ),
             code="run_locked",
         )
     _refuse_during_ballot(run)
@@ -489,7 +509,9 @@ def compute_run(
 
 def cancel_run(run: DistributionRun, reason: str, by_user=None) -> DistributionRun:  # noqa: ARG001
     if not (reason or "").strip():
-        raise DomainError("Tulis alasan pembatalan.", code="reason_required", field="reason")
+        raise DomainError(
+            gettext("Tulis alasan pembatalan."), code="reason_required", field="reason"
+        )
     _transition(run, RunStatus.CANCELLED)
     run.cancelled_reason = reason.strip()
     db.session.flush()
@@ -538,8 +560,11 @@ def approve_run(run: DistributionRun, resolution) -> DistributionRun:
         or outcome != "passed"
     ):
         raise Forbidden(
-            "Pembagian SHU hanya bisa disetujui lewat keputusan rapat anggota (usulan "
-            f"'Pembagian SHU' dengan rujukan {run.reference}) yang diterima.",
+            gettext(
+                "Pembagian SHU hanya bisa disetujui lewat keputusan rapat anggota "
+                "(usulan 'Pembagian SHU' dengan rujukan %(reference)s) yang diterima.",
+                reference=run.reference,
+            ),
             code="resolution_required",
         )
     _transition(run, RunStatus.APPROVED)

@@ -27,6 +27,7 @@ from kmp.api import (
 )
 from kmp.errors import NotFound
 from kmp.extensions import db
+from kmp.i18n import gettext
 from members.partners import keys as partners_keys
 from members.partners import links as partners_links
 from members.partners import remittances as partners_remittances
@@ -58,7 +59,9 @@ def _known_purpose(value: str) -> str:
     request arrives: sub-features register their families at start-up."""
     choices = sorted(partners_remittances.remittance_purposes())
     if value not in choices:
-        raise ma.ValidationError(f"Pilih salah satu: {', '.join(choices)}.")
+        raise ma.ValidationError(
+            gettext("Pilih salah satu: %(choices)s.", choices=", ".join(choices))
+        )
     return value
 
 
@@ -175,7 +178,7 @@ class ContributionsSchema(ma.Schema):
 def _company() -> Member:
     company = db.session.get(Member, current_principal().company_id)
     if company is None:  # the key's company was removed: treat as a bad key
-        raise NotFound("Perusahaan tidak ditemukan.")
+        raise NotFound(gettext("Perusahaan tidak ditemukan."))
     return company
 
 
@@ -200,7 +203,7 @@ def get_worker(platform_worker_id: str):
     try:
         WORKER_ID(platform_worker_id)
     except ma.ValidationError:
-        raise NotFound("Mitra pengemudi ini tidak tertaut ke perusahaan Anda.") from None
+        raise NotFound(gettext("Mitra pengemudi ini tidak tertaut ke perusahaan Anda.")) from None
     result = partners_links.linked_worker(principal.company_id, platform_worker_id)
     db.session.commit()
     return result

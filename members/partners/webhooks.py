@@ -13,6 +13,7 @@ from sqlalchemy import select
 from kmp.auth import user_id_of
 from kmp.errors import DomainError
 from kmp.extensions import db
+from kmp.i18n import gettext
 from kmp.timeutil import now_utc
 from members.partners.models import DeliveryStatus, PartnerWebhook, WebhookDelivery, WorkerLink
 from members.register import services as register_services
@@ -43,7 +44,7 @@ def set_webhook(company: Member, url: str, by_user) -> tuple[PartnerWebhook, str
     url = (url or "").strip()
     if not url.startswith("https://") or len(url) > 500 or any(c.isspace() for c in url):
         raise DomainError(
-            "Alamat webhook harus diawali https:// (maks. 500 karakter).",
+            gettext("Alamat webhook harus diawali https:// (maks. 500 karakter)."),
             code="invalid_url",
             field="url",
         )
