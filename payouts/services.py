@@ -119,6 +119,18 @@ def ledger_shu(fiscal_year: int) -> int:
     return int(statement["surplus_idr"])
 
 
+def book_shu(fiscal_year: int) -> tuple[str, int]:
+    """The SHU the books give for ``fiscal_year``: the year-end close's figure once the year
+    is closed (``closed``), else income minus expenses so far (``ledger``)."""
+    from kmp.ledger.closing.services import closed_year_shu
+
+    with primary_reads():
+        closed = closed_year_shu(fiscal_year)
+    if closed is not None:
+        return "closed", closed
+    return "ledger", ledger_shu(fiscal_year)
+
+
 def distribution_date(fiscal_year: int, month_day: str) -> dt.date:
     month, day = (int(p) for p in month_day.split("-"))
     return dt.date(fiscal_year + 1, month, day)
@@ -137,6 +149,7 @@ class Computation:
     member_ids: dict[str, array]  # per group, in the order of its member lines
     months: dict[str, int]
     distribution_date: dt.date
+    shu_book_idr: int | None = None
 
     def csv_rows(self) -> Iterator[tuple]:
         for line in self.result.member_lines():
@@ -243,18 +256,24 @@ def compute_allocation(
 ) -> Computation:
     """The allocation of ``fiscal_year`` (nothing stored). Refuses a non-positive SHU."""
     check_year(fiscal_year)
-    if shu_idr is not None:
+    book_source, book_value = book_shu(fiscal_year)
+    if shu_idr is not None and shu_idr != book_value:
         if isinstance(shu_idr, bool) or not isinstance(shu_idr, int):
-            raise DomainError("SHU harus Rupiah bulat.", field="shu_idr")
+            raise DomainError(_("SHU harus Rupiah bulat."), field="shu_idr")
         if not (reason or "").strip():
             raise DomainError(
-                "Tulis alasan mengapa SHU diisi manual (misalnya angka hasil audit).",
+                _(
+                    "SHU menurut buku tahun %(year)s adalah %(value)s. Tulis alasan mengapa "
+                    "jumlah lain yang dibagi (misalnya angka hasil audit).",
+                    year=fiscal_year,
+                    value=format_rupiah(book_value),
+                ),
                 code="reason_required",
                 field="reason",
             )
         source, value = "entered", shu_idr
     else:
-        source, value, reason = "ledger", ledger_shu(fiscal_year), None
+        source, value, reason = book_source, book_value, None
     if value <= 0:
         raise DomainError(
             _(
@@ -334,6 +353,7 @@ def compute_allocation(
         member_ids=member_ids,
         months=months,
         distribution_date=distribution_date(fiscal_year, ad.distribution_date),
+        shu_book_idr=book_value,
     )
 
 
@@ -476,6 +496,7 @@ def compute_run(
     run.shu_idr = comp.shu_idr
     run.shu_source = comp.shu_source
     run.shu_reason = comp.shu_reason
+    run.shu_book_idr = comp.shu_book_idr
     run.ad_version_id = comp.ad_version_id
     run.summary = comp.summary()
     run.member_count = count
@@ -526,26 +547,87 @@ def iter_run_lines(run: DistributionRun, batch: int = 5_000) -> Iterator[tuple]:
             last = rows[-1][0]
 
 
-def approve_run(run: DistributionRun, resolution) -> DistributionRun:
-    """Approve by an adopted resolution of an SHU-allocation proposal naming this run."""
+def _resolution_refusal(run: DistributionRun, resolution) -> str | None:
     proposal = getattr(resolution, "proposal", None)
-    outcome = str(getattr(resolution, "outcome", ""))
     if (
         resolution is None
         or proposal is None
         or str(proposal.kind) != "shu_allocation"
-        or (proposal.reference or "").strip() != run.reference
-        or outcome != "passed"
+        or str(getattr(resolution, "outcome", "")) != "passed"
     ):
-        raise Forbidden(
+        return _(
             "Pembagian SHU hanya bisa disetujui lewat keputusan rapat anggota (usulan "
-            f"'Pembagian SHU' dengan rujukan {run.reference}) yang diterima.",
-            code="resolution_required",
+            "'Pembagian SHU') yang diterima."
         )
+    reference = (proposal.reference or "").strip()
+    if reference and reference != run.reference:
+        return _("Keputusan itu tentang pembagian SHU yang lain (%(ref)s).", ref=reference)
+    other = db.session.scalar(
+        select(DistributionRun.id).where(
+            DistributionRun.resolution_id == resolution.id, DistributionRun.id != run.id
+        )
+    )
+    if other is not None:
+        return _("Keputusan itu sudah dipakai untuk pembagian SHU yang lain.")
+    return None
+
+
+def approve_run(run: DistributionRun, resolution) -> DistributionRun:
+    """Approve by an adopted resolution of an SHU-allocation proposal naming this run (or
+    naming no run: the board chose it from the list of adopted resolutions)."""
+    refusal = _resolution_refusal(run, resolution)
+    if refusal:
+        raise Forbidden(refusal, code="resolution_required")
     _transition(run, RunStatus.APPROVED)
     run.resolution_id = resolution.id
     run.approved_at = now_utc()
     db.session.flush()
+    return run
+
+
+def adoptable_resolutions(run: DistributionRun) -> list:
+    """Adopted SHU-allocation resolutions this run may rest on: passed, naming this run or no
+    run, not used by another run. Newest first."""
+    from governance.models import Proposal, ProposalKind, Resolution
+
+    used = select(DistributionRun.resolution_id).where(
+        DistributionRun.resolution_id.is_not(None), DistributionRun.id != run.id
+    )
+    rows = db.session.scalars(
+        select(Resolution)
+        .join(Proposal, Proposal.id == Resolution.proposal_id)
+        .where(
+            Proposal.kind == ProposalKind.SHU_ALLOCATION,
+            Resolution.outcome == "passed",
+            Resolution.id.not_in(used),
+        )
+        .order_by(Resolution.adopted_at.desc(), Resolution.id.desc())
+    )
+    return [r for r in rows if _resolution_refusal(run, r) is None]
+
+
+def approve_run_with(run: DistributionRun, resolution_id: int, by_user=None) -> DistributionRun:
+    """The board's choice from :func:`adoptable_resolutions` (audited)."""
+    from governance.models import Resolution
+
+    if RunStatus(run.status) is not RunStatus.COMPUTED:
+        raise IllegalTransition(
+            _("Hanya pembagian SHU yang sudah dihitung yang bisa disetujui."),
+            code="illegal_run_transition",
+        )
+    resolution = db.session.get(Resolution, resolution_id)
+    if resolution is None:
+        raise NotFound(_("Keputusan rapat itu tidak ada."), field="resolution_id")
+    approve_run(run, resolution)
+    from kmp import signals
+
+    signals.audit_event.send(
+        current_app._get_current_object(),
+        action="distribution_run.approved",
+        target=run.reference,
+        before={"status": "computed"},
+        after={"status": "approved", "resolution_id": resolution.id, "by": user_id_of(by_user)},
+    )
     return run
 
 
@@ -590,7 +672,9 @@ def on_resolution_rejected(sender, proposal=None, **extra):  # noqa: ARG001
 __all__ = [
     "CSV_HEADERS",
     "Computation",
+    "adoptable_resolutions",
     "approve_run",
+    "approve_run_with",
     "compute_allocation",
     "compute_run",
     "create_run",

@@ -33,6 +33,7 @@ from payouts.forms import (
     MethodForm,
     PatronageUploadForm,
     ReasonForm,
+    ResolutionForm,
     TransferForm,
 )
 from payouts.models import (
@@ -131,7 +132,15 @@ def compute():
     return redirect(url_for("payouts.run", run_id=run.id))
 
 
-def _run_page(run: DistributionRun, *, status: int = 200, cancel_form=None):
+def _resolution_form(run: DistributionRun, form: ResolutionForm | None = None):
+    if RunStatus(run.status) is not RunStatus.COMPUTED or not current_user.has_role(*MANAGE):
+        return None
+    form = form or ResolutionForm()
+    form.set_resolutions(services.adoptable_resolutions(run))
+    return form if form.resolution_id.choices else None
+
+
+def _run_page(run: DistributionRun, *, status: int = 200, cancel_form=None, resolution_form=None):
     page = _page_arg()
     pages = max((run.member_count + PAGE_SIZE - 1) // PAGE_SIZE, 1)
     unpaid = db.session.scalar(
@@ -155,6 +164,7 @@ def _run_page(run: DistributionRun, *, status: int = 200, cancel_form=None):
             can_post=current_user.has_role(Role.BENDAHARA),
             confirm=ConfirmForm(),
             cancel_form=cancel_form or ReasonForm(),
+            resolution_form=_resolution_form(run, resolution_form),
         ),
         status,
     )
@@ -216,6 +226,26 @@ def cancel(run_id: int):
     db.session.commit()
     flash(_("Pembagian SHU dibatalkan."), "success")
     return redirect(url_for("payouts.runs"))
+
+
+@bp.post("/<int:run_id>/setujui")
+@role_required(*MANAGE)
+def approve(run_id: int):
+    run = _run_or_404(run_id)
+    form = ResolutionForm()
+    form.set_resolutions(services.adoptable_resolutions(run))
+    if not form.validate_on_submit():
+        flash(_("Pilih keputusan rapat dari daftar."), "error")
+        return _run_page(run, status=422, resolution_form=form)
+    try:
+        services.approve_run_with(run, form.resolution_id.data, by_user=current_user)
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return _run_page(_run_or_404(run_id), status=error.status)
+    db.session.commit()
+    flash(_("Pembagian SHU disetujui berdasarkan keputusan rapat anggota."), "success")
+    return redirect(url_for("payouts.run", run_id=run.id))
 
 
 @bp.post("/<int:run_id>/bukukan")

@@ -242,6 +242,7 @@ EXPECTED: dict[str, str] = {
     "payouts.run": BOARD_READ,
     "payouts.run_export": BOARD_READ,
     "payouts.cancel": BOARD,
+    "payouts.approve": BOARD,
     "payouts.post": TREASURER,
     "payouts.report": BOARD_READ,
     "payouts.payments": BOARD_READ,
