@@ -25,3 +25,4 @@ def init_app(app: Flask) -> None:
     register_jobs(app, *JOBS)
     __import__("payouts.api").api.init_api(app)  # POST /api/v1/patronage (issue 8)
     init_views(app)
+    __import__("payouts.ratbook").ratbook.init_app(app)  # the RAT book (issue 20)

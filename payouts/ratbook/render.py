@@ -19,13 +19,13 @@ def book_pdf(year: int, sections: list[Section] | None = None) -> bytes:
     sections = sections if sections is not None else build_sections(year)
     doc = Document(
         title=_("Laporan Pertanggungjawaban Pengurus"),
-        subject=coop_name(),
         period=_("Tahun buku %(year)s", year=year),
+        coop_name=coop_name(),
     )
     for number, section in enumerate(sections):
         if number:
             doc.pdf.add_page()
-        doc.heading(section.title if not number else section.title, size=13 if not number else 11)
+        doc.heading(section.title, size=11 if number else 13)
         for block in section.blocks:
             if isinstance(block, str):
                 doc.text(block)
