@@ -183,7 +183,7 @@ def cash_flow(year: int) -> Section:
         (_("Arus kas dari kegiatan pendanaan"), flow.financing, t["financing"]),
     ):
         rows.append([title, None])
-        rows.extend([f"  {_(label)}", amount] for label, amount in lines)
+        rows.extend([f"  {label}", amount] for label, amount in lines)
         rows.append([_("Kas bersih %(part)s", part=title.lower()), total])
     rows += [
         [_("Kenaikan (penurunan) kas dan bank"), t["net"]],

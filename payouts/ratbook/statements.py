@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import case, func, select
 
 from kmp.extensions import db
+from kmp.i18n import gettext as _
 from kmp.ledger.books.groups import GROUPS, groups_of_type, system_group
 from kmp.ledger.books.services import custom_classes
 from kmp.ledger.chart import MEMBER_ACCOUNTS
@@ -256,23 +257,25 @@ def cash_flow(year: int, result: ResultStatement | None = None) -> CashFlow:
     dep = result.totals["depreciation"]
     member_liabilities = sum(delta("", only=prefix) for prefix in MEMBER_LIABILITY_PREFIXES)
     operating = [
-        ("Sisa hasil usaha tahun berjalan", shu),
-        ("Beban penyusutan (bukan kas)", dep),
-        ("Perubahan piutang dan aset lancar lain", -delta("other_current_assets")),
+        (_("Sisa hasil usaha tahun berjalan"), shu),
+        (_("Beban penyusutan (bukan kas)"), dep),
+        (_("Perubahan piutang dan aset lancar lain"), -delta("other_current_assets")),
         (
-            "Perubahan kewajiban jangka pendek",
+            _("Perubahan kewajiban jangka pendek"),
             delta("current_liabilities", exclude=MEMBER_LIABILITY_PREFIXES),
         ),
-        ("Perubahan dana titipan dan dana SHU", delta("trust_funds")),
+        (_("Perubahan dana titipan dan dana SHU"), delta("trust_funds")),
     ]
-    investing = [("Perolehan (pelepasan) aset tidak lancar", -(delta("non_current_assets") + dep))]
+    investing = [
+        (_("Perolehan (pelepasan) aset tidak lancar"), -(delta("non_current_assets") + dep))
+    ]
     surplus_change = delta("surplus") + unclosed_result(now) - unclosed_result(before) - shu
     financing = [
-        ("Simpanan pokok, wajib dan modal anggota lain", delta("member_equity")),
-        ("Simpanan sukarela dan SHU anggota belum dibayar", member_liabilities),
-        ("Kewajiban jangka panjang", delta("non_current_liabilities")),
-        ("Cadangan", delta("reserves")),
-        ("SHU tahun lalu yang dibagikan", surplus_change),
+        (_("Simpanan pokok, wajib dan modal anggota lain"), delta("member_equity")),
+        (_("Simpanan sukarela dan SHU anggota belum dibayar"), member_liabilities),
+        (_("Kewajiban jangka panjang"), delta("non_current_liabilities")),
+        (_("Cadangan"), delta("reserves")),
+        (_("SHU tahun lalu yang dibagikan"), surplus_change),
     ]
     opening, closing = group_total(before, "cash_bank"), group_total(now, "cash_bank")
     flow = CashFlow(year, operating, investing, financing)
@@ -340,7 +343,7 @@ def equity_changes(year: int) -> EquityChanges:
         rows.append(
             (
                 "",
-                "Hasil usaha belum ditutup",
+                _("Hasil usaha belum ditutup"),
                 unclosed_open,
                 max(change, 0),
                 max(-change, 0),
