@@ -271,7 +271,13 @@ def board_report_pdf(run: DistributionRun, coop_name: str | None = None) -> byte
     pdf.cell(0, 6, _latin(coop), new_x="LMARGIN", new_y="NEXT")
     _heading(pdf, f"Laporan Pembagian SHU Tahun Buku {run.fiscal_year}", 13)
     pdf.set_font("Helvetica", size=9)
-    source = "buku besar" if run.shu_source == "ledger" else f"diisi pengurus: {run.shu_reason}"
+    if run.shu_source == "entered":
+        book = "" if run.shu_book_idr is None else f", menurut buku {rp(run.shu_book_idr)}"
+        source = f"diisi pengurus{book}; alasan: {run.shu_reason}"
+    elif run.shu_source == "closed":
+        source = f"tutup buku {run.fiscal_year}"
+    else:
+        source = "buku besar"
     pdf.multi_cell(
         0,
         5,

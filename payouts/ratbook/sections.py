@@ -313,7 +313,8 @@ def shu_allocation(year: int) -> Section | None:
             return None
         pairs = current_ad().allocation_pairs()
         amounts = [closed * bp // 10_000 for _k, bp in pairs]
-        amounts[0] += closed - sum(amounts)  # the remainder to the first line (cadangan)
+        reserve = next((i for i, (k, _bp) in enumerate(pairs) if k == "cadangan"), 0)
+        amounts[reserve] += closed - sum(amounts)  # the rounding remainder to the reserve
         rows = [
             [reports.fund_label(k), f"{bp / 100:.2f}%", a]
             for (k, bp), a in zip(pairs, amounts, strict=True)
