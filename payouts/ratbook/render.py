@@ -39,6 +39,7 @@ def book_pdf(year: int, sections: list[Section] | None = None) -> bytes:
                     [[_blank(v) for v in row] for row in block.rows],
                     numeric=block.numeric,
                     size=6.5 if wide else 8,
+                    widths=block.widths,
                 )
             else:
                 doc.pairs(block)

@@ -30,6 +30,7 @@ class Table:
     rows: list[list]
     title: str = ""
     numeric: set[int] | None = None
+    widths: tuple[int, ...] | None = None  # relative column widths in the PDF
 
 
 @dataclass
@@ -146,7 +147,7 @@ def balance_sheet(year: int) -> Section:
     return Section(
         "balance_sheet",
         _("Neraca per 31 Desember %(year)s dan %(prev)s", year=year, prev=year - 1),
-        [Table(headers, rows, numeric={1, 2})],
+        [Table(headers, rows, numeric={1, 2}, widths=(3, 1, 1))],
         dict(t),
     )
 
@@ -168,7 +169,7 @@ def result_statement(year: int) -> Section:
     return Section(
         "result_statement",
         _("Perhitungan hasil usaha tahun %(year)s", year=year),
-        [Table(headers, rows, numeric={1, 2})],
+        [Table(headers, rows, numeric={1, 2}, widths=(3, 1, 1))],
         dict(t),
     )
 
@@ -183,7 +184,8 @@ def cash_flow(year: int) -> Section:
         (_("Arus kas dari kegiatan pendanaan"), flow.financing, t["financing"]),
     ):
         rows.append([title, None])
-        rows.extend([f"  {label}", amount] for label, amount in lines)
+        shown = [(label, a) for i, (label, a) in enumerate(lines) if a or (i == 0 and total)]
+        rows.extend([f"  {label}", amount] for label, amount in shown)
         rows.append([_("Kas bersih %(part)s", part=title.lower()), total])
     rows += [
         [_("Kenaikan (penurunan) kas dan bank"), t["net"]],
@@ -193,7 +195,7 @@ def cash_flow(year: int) -> Section:
     return Section(
         "cash_flow",
         _("Laporan arus kas tahun %(year)s (metode tidak langsung)", year=year),
-        [Table([_("Pos"), _("Jumlah (Rp)")], rows, numeric={1})],
+        [Table([_("Pos"), _("Jumlah (Rp)")], rows, numeric={1}, widths=(3, 1))],
         dict(t),
     )
 
@@ -215,7 +217,7 @@ def equity_changes(year: int) -> Section:
     return Section(
         "equity_changes",
         _("Laporan perubahan ekuitas tahun %(year)s", year=year),
-        [Table(headers, rows, numeric={1, 2, 3, 4})],
+        [Table(headers, rows, numeric={1, 2, 3, 4}, widths=(3, 1, 1, 1, 1))],
         dict(t),
     )
 
