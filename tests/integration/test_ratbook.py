@@ -145,3 +145,37 @@ def test_income_and_expense_types_never_leak_into_the_closed_sheet(make_user):
         for line in lines.values()
         if line.type in (AccountType.INCOME, AccountType.EXPENSE)
     )
+
+
+def test_protection_figures_and_the_loans_gap(make_user, monkeypatch):
+    from sqlalchemy import func, select
+
+    from kmp.timeutil import set_clock
+    from members.protection.models import Contribution
+    from members.protection.rates import TRUST_ACCOUNTS
+    from payouts.ratbook import figures
+    from tests.integration.protection_support import bill_this_month, enrolled_member
+
+    board = make_board(make_user)
+    enrolled_member(7, board["bendahara"], board["pengurus"], jht=True)
+    bill_this_month()
+    billed = db.session.scalar(select(func.sum(Contribution.full_idr)))
+    assert billed > 0
+    set_clock(lambda: dt.datetime(2027, 1, 10, 3, 0, tzinfo=dt.UTC))  # the 2026 book
+    built = {s.key: s for s in sections.build_sections(2026)}
+    protection = built["protection"]
+    assert protection.figures["billed"] == billed
+    trust = sum(
+        natural_balance(get_account(code), dt.date(2026, 12, 31))
+        for code in TRUST_ACCOUNTS.values()
+    )
+    assert protection.figures["trust"] == trust
+    # an open year: the sheet still balances with the unclosed result in equity
+    sheet = built["balance_sheet"].figures
+    assert sheet["assets"] == sheet["liabilities_and_equity"]
+    # loans: no section without a loans table; a loans feature's figures once it exists
+    assert "loans" not in built
+    monkeypatch.setattr(figures, "loan_tables_present", lambda: True)
+    monkeypatch.setattr(figures, "loan_figures", lambda year: (3, 4_500_000))
+    loans = {s.key: s for s in sections.build_sections(2026)}["loans"]
+    assert loans.figures == {"receivable": 4_500_000}
