@@ -26,11 +26,12 @@ class ComputeForm(FlaskForm):
         ],
     )
     shu_idr = IntegerField(
-        _l("SHU hasil audit (Rp, kosongkan untuk memakai angka buku besar)"),
+        _l("SHU yang dibagi (Rp; kosongkan untuk memakai SHU hasil tutup buku)"),
         validators=[Optional()],
     )
     reason = TextAreaField(
-        _l("Alasan bila SHU diisi manual"), validators=[Optional(), Length(max=1000)]
+        _l("Alasan bila jumlahnya berbeda dari SHU hasil tutup buku"),
+        validators=[Optional(), Length(max=1000)],
     )
 
 

@@ -88,29 +88,39 @@ def _page_arg() -> int:
 # --------------------------------------------------------------------------- board
 
 
-@bp.get("/")
-@role_required(*READ)
-def runs():
+def _runs_page(form: ComputeForm, status: int = 200):
+    from kmp.ledger.closing.queries import year_end_closes
+
     rows = db.session.scalars(
         select(DistributionRun).order_by(
             DistributionRun.fiscal_year.desc(), DistributionRun.id.desc()
         )
     ).all()
-    form = ComputeForm()
-    return render_template(
-        "payouts/runs.html", runs=rows, form=form, can_manage=current_user.has_role(*MANAGE)
+    closes = sorted(year_end_closes().values(), key=lambda c: -c.fiscal_year)
+    return (
+        render_template(
+            "payouts/runs.html",
+            runs=rows,
+            form=form,
+            can_manage=current_user.has_role(*MANAGE),
+            closes=closes[:3],
+        ),
+        status,
     )
+
+
+@bp.get("/")
+@role_required(*READ)
+def runs():
+    return _runs_page(ComputeForm())
 
 
 @bp.post("/hitung")
 @role_required(*MANAGE)
 def compute():
     form = ComputeForm()
-    rows = db.session.scalars(
-        select(DistributionRun).order_by(DistributionRun.fiscal_year.desc())
-    ).all()
     if not form.validate_on_submit():
-        return render_template("payouts/runs.html", runs=rows, form=form, can_manage=True), 422
+        return _runs_page(form, 422)
     year = form.fiscal_year.data
     try:
         run = services.live_run(year)
@@ -126,7 +136,7 @@ def compute():
             field.errors = [*field.errors, error.message]
         else:
             flash(error.message, "error")
-        return render_template("payouts/runs.html", runs=rows, form=form, can_manage=True), 422
+        return _runs_page(form, 422)
     db.session.commit()
     flash(_("SHU tahun %(year)s sudah dihitung.", year=year), "success")
     return redirect(url_for("payouts.run", run_id=run.id))

@@ -46,6 +46,7 @@ def test_distribution_defaults_to_the_closed_shu_and_an_override_needs_a_reason(
     seeded_years(board)
     shu = closed_year_shu(2025)
     login_as(user=board["pengurus"])
+    assert "SHU hasil tutup buku 2025" in client.get(SHU_URL).get_data(as_text=True)
     # a different amount without a reason: refused in Indonesian, nothing written
     response = _post(client, "/shu/hitung", {"fiscal_year": "2025", "shu_idr": "5000000"}, SHU_URL)
     page = response.get_data(as_text=True)
