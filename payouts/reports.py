@@ -256,6 +256,16 @@ def _signatures(pdf, place_date: str) -> None:
     pdf.set_xy(pdf.l_margin, y + 32)
 
 
+def shu_source_text(run: DistributionRun) -> str:
+    """Where the run's SHU comes from; an entered amount with the books' figure and reason."""
+    if run.shu_source == "entered":
+        book = "" if run.shu_book_idr is None else f", menurut buku {rp(run.shu_book_idr)}"
+        return f"diisi pengurus{book}; alasan: {run.shu_reason}"
+    if run.shu_source == "closed":
+        return f"tutup buku {run.fiscal_year}"
+    return "buku besar"
+
+
 def board_report_pdf(run: DistributionRun, coop_name: str | None = None) -> bytes:
     """The board's SHU report: the cooperative, the fiscal year, the AD table (percentages),
     the groups (member counts), the distribution of member amounts, and signature lines for
@@ -271,13 +281,7 @@ def board_report_pdf(run: DistributionRun, coop_name: str | None = None) -> byte
     pdf.cell(0, 6, _latin(coop), new_x="LMARGIN", new_y="NEXT")
     _heading(pdf, f"Laporan Pembagian SHU Tahun Buku {run.fiscal_year}", 13)
     pdf.set_font("Helvetica", size=9)
-    if run.shu_source == "entered":
-        book = "" if run.shu_book_idr is None else f", menurut buku {rp(run.shu_book_idr)}"
-        source = f"diisi pengurus{book}; alasan: {run.shu_reason}"
-    elif run.shu_source == "closed":
-        source = f"tutup buku {run.fiscal_year}"
-    else:
-        source = "buku besar"
+    source = shu_source_text(run)
     pdf.multi_cell(
         0,
         5,
@@ -329,6 +333,7 @@ def board_report_xlsx(run: DistributionRun) -> bytes:
     ws.title = "Pembagian SHU"
     ws.append([f"Laporan Pembagian SHU Tahun Buku {run.fiscal_year}"])
     ws.append(["SHU", run.shu_idr or 0])
+    ws.append(["Sumber SHU", shu_source_text(run)])
     ws.append([])
     ws.append(["Pos", "Bagian (bp)", "Jumlah (Rp)"])
     first = ws.max_row + 1

@@ -77,6 +77,13 @@ def test_distribution_defaults_to_the_closed_shu_and_an_override_needs_a_reason(
     assert (run.shu_idr, run.shu_source, run.shu_book_idr) == (5_000_000, "entered", shu)
     page = client.get(f"/shu/{run.id}").get_data(as_text=True)
     assert "Koreksi auditor: beban sewa" in page and "menurut buku" in page
+    report = client.get(f"/shu/{run.id}/laporan.xlsx")
+    cells = [
+        c
+        for r in load_workbook(io.BytesIO(report.data)).active.iter_rows(values_only=True)
+        for c in r
+    ]
+    assert any("alasan: Koreksi auditor: beban sewa" in str(c) for c in cells)
     book = {s.key: s for s in sections.build_sections(2025)}["shu_allocation"]
     assert any("Koreksi auditor: beban sewa" in b for b in book.blocks if isinstance(b, str))
     assert book.figures == {"shu": 5_000_000, "allocated": 5_000_000}
