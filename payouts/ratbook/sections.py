@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from kmp.extensions import db
@@ -100,20 +101,20 @@ def cover(year: int) -> Section:
     )
 
 
-def _text_section(key: str, kind: TextKind, title: str) -> Builder:
+def _text_section(key: str, kind: TextKind, title) -> Builder:
     def build(year: int) -> Section | None:
         text = rat_text(year, kind)
         if text is None or not text.body.strip():
             return None
-        return Section(key, title, _paragraphs(text.body))
+        return Section(key, str(title), _paragraphs(text.body))
 
     build.__name__ = key
     return build
 
 
-board_report = _text_section("board_report", TextKind.BOARD, _("Laporan pengurus"))
+board_report = _text_section("board_report", TextKind.BOARD, _l("Laporan pengurus"))
 supervisory_report = _text_section(
-    "supervisory_report", TextKind.SUPERVISORY, _("Laporan pengawas")
+    "supervisory_report", TextKind.SUPERVISORY, _l("Laporan pengawas")
 )
 
 
