@@ -230,6 +230,16 @@ def _signatures(doc: Document, place_date: str) -> None:
     pdf.set_xy(pdf.l_margin, y + 32)
 
 
+def shu_source_text(run: DistributionRun) -> str:
+    """Where the run's SHU comes from; an entered amount with the books' figure and reason."""
+    if run.shu_source == "entered":
+        book = "" if run.shu_book_idr is None else f", menurut buku {rp(run.shu_book_idr)}"
+        return f"diisi pengurus{book}; alasan: {run.shu_reason}"
+    if run.shu_source == "closed":
+        return f"tutup buku {run.fiscal_year}"
+    return "buku besar"
+
+
 def board_report_pdf(run: DistributionRun, coop_name: str | None = None) -> bytes:
     """The board's SHU report: the cooperative, the fiscal year, the AD table (percentages),
     the groups (member counts), the distribution of member amounts, and signature lines for
@@ -240,7 +250,7 @@ def board_report_pdf(run: DistributionRun, coop_name: str | None = None) -> byte
     coop = coop_name or current_app.config.get("KMP_COOP_NAME") or "Koperasi Multi Pihak"
     names = _group_names()
     doc = Document(title=f"Laporan Pembagian SHU Tahun Buku {run.fiscal_year}", coop_name=coop)
-    source = "buku besar" if run.shu_source == "ledger" else f"diisi pengurus: {run.shu_reason}"
+    source = shu_source_text(run)
     doc.text(f"Tahun buku {run.fiscal_year}: 1 Januari - 31 Desember {run.fiscal_year}.")
     doc.text(f"SHU yang dibagi: {rp(run.shu_idr or 0)} (sumber: {source}).")
     doc.text(f"Anggota penerima: {Count(run.member_count or 0)}. Status: {run.status.label}.")
@@ -284,6 +294,7 @@ def board_report_xlsx(run: DistributionRun) -> bytes:
     ws.title = "Pembagian SHU"
     ws.append([f"Laporan Pembagian SHU Tahun Buku {run.fiscal_year}"])
     ws.append(["SHU", run.shu_idr or 0])
+    ws.append(["Sumber SHU", shu_source_text(run)])
     ws.append([])
     ws.append(["Pos", "Bagian (bp)", "Jumlah (Rp)"])
     first = ws.max_row + 1

@@ -242,6 +242,7 @@ EXPECTED: dict[str, str] = {
     "payouts.run": BOARD_READ,
     "payouts.run_export": BOARD_READ,
     "payouts.cancel": BOARD,
+    "payouts.approve": BOARD,
     "payouts.post": TREASURER,
     "payouts.report": BOARD_READ,
     "payouts.payments": BOARD_READ,
@@ -255,6 +256,17 @@ EXPECTED: dict[str, str] = {
     "payouts.my_slip_pdf": f"{ANGGOTA} partner",
     "payouts.approve_transfer": BOARD,
     "payouts.reject_transfer": BOARD,
+    # the RAT book, the ministry export and the cooperative's profile (payouts.ratbook):
+    # the pengawas read everything and write only their own report
+    "ratbook.index": BOARD_READ,
+    "ratbook.board_text": BOARD_READ,
+    "ratbook.save_board_text": BOARD,
+    "ratbook.supervisory_text": BOARD_READ,
+    "ratbook.save_supervisory_text": "pengawas",
+    "ratbook.download": BOARD_READ,
+    "ratbook.ministry_export": BOARD_READ,
+    "ratbook.profile": BOARD_READ,
+    "ratbook.save_profile": BOARD,
     # training and certification (members.training)
     "training.mine": ANGGOTA,
     "training.programme": ANGGOTA,

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-04 21:16:39.487727
+Create Date: 2026-12-06 21:33:50.272617
 
 """
 from alembic import op
@@ -258,6 +258,29 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_closed_periods')),
     sa.UniqueConstraint('fiscal_year', 'month', name=op.f('uq_closed_periods_fiscal_year_month'))
     )
+    op.create_table('coop_profile',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('legal_number', sa.String(length=100), nullable=True),
+    sa.Column('legal_date', sa.Date(), nullable=True),
+    sa.Column('nik_koperasi', sa.String(length=30), nullable=True),
+    sa.Column('nib', sa.String(length=13), nullable=True),
+    sa.Column('npwp', sa.String(length=16), nullable=True),
+    sa.Column('address', sa.Text(), nullable=True),
+    sa.Column('village', sa.String(length=100), nullable=True),
+    sa.Column('district', sa.String(length=100), nullable=True),
+    sa.Column('regency', sa.String(length=100), nullable=True),
+    sa.Column('province', sa.String(length=100), nullable=True),
+    sa.Column('phone', sa.String(length=30), nullable=True),
+    sa.Column('email', sa.String(length=254), nullable=True),
+    sa.Column('business_field', sa.String(length=200), nullable=True),
+    sa.Column('employees', sa.Integer(), nullable=True),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_by_id', sa.Integer(), nullable=True),
+    sa.CheckConstraint('id = 1', name=op.f('ck_coop_profile_single_row')),
+    sa.ForeignKeyConstraint(['updated_by_id'], ['users.id'], name=op.f('fk_coop_profile_updated_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_coop_profile'))
+    )
     op.create_table('gateway_settlement_imports',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('filename', sa.String(length=200), nullable=False),
@@ -450,6 +473,18 @@ def upgrade():
     with op.batch_alter_table('protection_subsidy_rules', schema=None) as batch_op:
         batch_op.create_index('ix_protection_subsidy_lookup', ['programme', 'group_code', 'effective_from'], unique=False)
 
+    op.create_table('rat_texts',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('fiscal_year', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=32), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_by_id', sa.Integer(), nullable=True),
+    sa.CheckConstraint('fiscal_year BETWEEN 2000 AND 2999', name=op.f('ck_rat_texts_year_sane')),
+    sa.ForeignKeyConstraint(['updated_by_id'], ['users.id'], name=op.f('fk_rat_texts_updated_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_rat_texts')),
+    sa.UniqueConstraint('fiscal_year', 'kind', name=op.f('uq_rat_texts_fiscal_year_kind'))
+    )
     op.create_table('receipt_files',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('sha256', sa.String(length=64), nullable=False),
@@ -1626,6 +1661,7 @@ def upgrade():
     sa.Column('shu_idr', sa.BigInteger(), nullable=True),
     sa.Column('shu_source', sa.String(length=10), nullable=False),
     sa.Column('shu_reason', sa.Text(), nullable=True),
+    sa.Column('shu_book_idr', sa.BigInteger(), nullable=True),
     sa.Column('ad_version_id', sa.Integer(), nullable=True),
     sa.Column('summary', sa.JSON(), nullable=True),
     sa.Column('member_count', sa.Integer(), nullable=False),
@@ -1639,11 +1675,12 @@ def upgrade():
     sa.Column('paid_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('cancelled_reason', sa.Text(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.CheckConstraint("shu_source = 'ledger' OR (shu_reason IS NOT NULL AND shu_reason <> '')", name=op.f('ck_distribution_runs_entered_shu_has_reason')),
-    sa.CheckConstraint("shu_source IN ('ledger', 'entered')", name=op.f('ck_distribution_runs_shu_source_valid')),
+    sa.CheckConstraint("shu_source <> 'entered' OR (shu_reason IS NOT NULL AND shu_reason <> '')", name=op.f('ck_distribution_runs_entered_shu_has_reason')),
+    sa.CheckConstraint("shu_source IN ('ledger', 'closed', 'entered')", name=op.f('ck_distribution_runs_shu_source_valid')),
     sa.CheckConstraint("status IN ('draft', 'computed', 'approved', 'posted', 'paid', 'cancelled')", name=op.f('ck_distribution_runs_status_valid')),
     sa.CheckConstraint("status NOT IN ('approved', 'posted', 'paid') OR resolution_id IS NOT NULL", name=op.f('ck_distribution_runs_approved_has_resolution')),
     sa.CheckConstraint('members_total_idr BETWEEN -1000000000000000 AND 1000000000000000', name=op.f('ck_distribution_runs_members_total_idr_bounded')),
+    sa.CheckConstraint('shu_book_idr BETWEEN -1000000000000000 AND 1000000000000000', name=op.f('ck_distribution_runs_shu_book_idr_bounded')),
     sa.CheckConstraint('shu_idr BETWEEN -1000000000000000 AND 1000000000000000', name=op.f('ck_distribution_runs_shu_idr_bounded')),
     sa.ForeignKeyConstraint(['ad_version_id'], ['ad_versions.id'], name=op.f('fk_distribution_runs_ad_version_id_ad_versions')),
     sa.ForeignKeyConstraint(['computed_by_id'], ['users.id'], name=op.f('fk_distribution_runs_computed_by_id_users')),
@@ -2254,6 +2291,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_receipt_files_sha256'))
 
     op.drop_table('receipt_files')
+    op.drop_table('rat_texts')
     with op.batch_alter_table('protection_subsidy_rules', schema=None) as batch_op:
         batch_op.drop_index('ix_protection_subsidy_lookup')
 
@@ -2292,6 +2330,7 @@ def downgrade():
 
     op.drop_table('invitations')
     op.drop_table('gateway_settlement_imports')
+    op.drop_table('coop_profile')
     op.drop_table('closed_periods')
     with op.batch_alter_table('budget_lines', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_budget_lines_fiscal_year'))
