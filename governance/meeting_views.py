@@ -24,6 +24,7 @@ from governance.forms import (
     ReasonForm,
     to_utc,
 )
+from governance.notices import message_counts
 from governance.models import (
     AttendanceHow,
     MeetingStatus,
@@ -141,6 +142,7 @@ def meeting(meeting_id: int):
         proposals=visible,
         attendance_count=queries.attendance_count(meeting) if board else None,
         notices=queries.notices_of(meeting) if board else None,
+        messages=message_counts(meeting) if board else None,
         notice_days=notice_days,
         reason_form=ReasonForm(),
         now=now_utc(),

@@ -341,6 +341,8 @@ class Proposal(db.Model):
     opened_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: When the reminder to members who had not voted was queued (``governance.notices``).
+    reminder_sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     cancelled_reason: Mapped[str | None] = mapped_column(Text)
 
     meeting: Mapped[Meeting | None] = relationship(back_populates="proposals")

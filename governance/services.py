@@ -258,6 +258,9 @@ def open_proposal(proposal: Proposal, *, by_user=None, now: dt.datetime | None =
         proposal=proposal,
         note=f"{len(census)} pemilih; sidik jari {proposal.census_fingerprint}",
     )
+    from governance.notices import queue_ballot_opened
+
+    queue_ballot_opened(proposal)
     return proposal
 
 
@@ -523,6 +526,9 @@ def close_proposal(
     if proposal.is_election and outcome is Outcome.PASSED:
         _appoint_elected(proposal, data, by_user)
     _event("proposal_closed", by_user, proposal=proposal, note=outcome.value)
+    from governance.notices import queue_ballot_result
+
+    queue_ballot_result(proposal, resolution)
     app = current_app._get_current_object()
     if outcome is Outcome.PASSED:
         signals.resolution_adopted.send(app, resolution=resolution, proposal=proposal)
