@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from governance.common import _event, _jakarta, _refuse, current_ad
+from governance.common import _event, _refuse, current_ad
 from governance.models import (
     ATTACHMENT_TYPES,
     MAX_ATTACHMENT_BYTES,

@@ -2,9 +2,10 @@
 
 * The **meeting notice** (agenda, place, link to the meeting page with its documents) goes to
   every member of the census (``members.census``; of the group, for an RA Kelompok) once,
-  ``ad.notice_period_days`` before the meeting: the ``governance-messages`` job queues it when
-  that day comes, the board may send it earlier by hand. One ``INSERT ... SELECT`` per batch
-  of members (``queue_bulk`` with a select), idempotent by the outbox's ``dedupe_key``.
+  ``ad.notice_period_days`` (plus a day's margin) before the meeting: the
+  ``governance-messages`` job queues it when that day comes, the board may send it earlier
+  by hand. One ``INSERT ... SELECT`` per batch of members (``queue_bulk`` with a select),
+  idempotent by the outbox's ``dedupe_key``.
 * A **ballot** sends an opening message to its frozen census when it opens, one reminder
   ``KMP_VOTE_REMINDER_HOURS`` (default 24) before it closes to the census members who have
   not voted (online or on paper), and the result to the whole census when it closes. Each is
@@ -129,10 +130,14 @@ def queue_meeting_notice(meeting: Meeting, *, by_user=None, now: dt.datetime | N
     return count
 
 
+NOTICE_MARGIN = dt.timedelta(days=1)
+
+
 def due_notices(now: dt.datetime | None = None) -> list[Meeting]:
-    """Planned meetings without a notice whose notice day (AD period before) has come."""
+    """Planned meetings without a notice whose notice day has come: the AD's period before
+    the meeting, plus one day's margin so that the notice never lands late."""
     now = now or now_utc()
-    days = current_ad().notice_period_days
+    period = dt.timedelta(days=current_ad().notice_period_days) + NOTICE_MARGIN
     return list(
         db.session.scalars(
             select(Meeting)
@@ -140,7 +145,7 @@ def due_notices(now: dt.datetime | None = None) -> list[Meeting]:
                 Meeting.status == MeetingStatus.PLANNED,
                 Meeting.notice_sent_at.is_(None),
                 Meeting.starts_at > now,
-                Meeting.starts_at <= now + dt.timedelta(days=days),
+                Meeting.starts_at <= now + period,
             )
             .order_by(Meeting.starts_at, Meeting.id)
         )
@@ -182,8 +187,7 @@ def queue_ballot_reminder(proposal: Proposal) -> int:
     """Only the census members without a participation (online or paper) yet."""
     subject = _("Pengingat: %(title)s", title=proposal.title)
     tail = _(
-        ', Anda belum memberikan suara untuk "%(title)s". Pemungutan ditutup %(until)s: '
-        "%(link)s",
+        ', Anda belum memberikan suara untuk "%(title)s". Pemungutan ditutup %(until)s: %(link)s',
         title=proposal.title,
         until=_jakarta(proposal.closes_at),
         link=_ballot_link(proposal),

@@ -337,6 +337,11 @@ def cast_vote(
     if proposal.secret and proposal.allow_change:
         token = logic.change_token(ballot_secret(), proposal.id, member.id)
     if existing is not None:
+        if existing.channel == "paper":
+            raise Conflict(
+                "Anda sudah memilih dengan surat suara kertas di tempat rapat.",
+                code="already_voted_paper",
+            )
         if not proposal.allow_change:
             raise Conflict(
                 "Suara Anda untuk usulan ini sudah tercatat; usulan ini tidak "
@@ -499,6 +504,9 @@ def close_proposal(
     is the scheduler (only once ``closes_at`` has come); a pengurus may close early."""
     proposal = _lock(proposal)
     check_transition(proposal.status, ProposalStatus.CLOSED)
+    from governance.hybrid.services import check_paper_merged
+
+    check_paper_merged(proposal)
     now = now or now_utc()
     if now < proposal.closes_at:
         if by_user is None:

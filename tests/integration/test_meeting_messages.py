@@ -52,7 +52,7 @@ def _rat(starts_at: dt.datetime, by_user=None) -> Meeting:
 def test_scheduled_rat_notice_one_per_census_member(make_user):
     census = [make_member("pengemudi") for _ in range(3)] + [make_member("kurir")]
     make_member("pengemudi", pokok_paid=False)  # active, left out of the census
-    make_member("pengemudi", status=MemberStatus.RESIGNED)
+    make_member("pengemudi", status=MemberStatus.EXITED)
     db.session.commit()
     days = services.current_ad().notice_period_days
     start = now_utc()
@@ -62,7 +62,7 @@ def test_scheduled_rat_notice_one_per_census_member(make_user):
     assert notices.run_message_schedule(start) == {"notices": [], "reminders": [], "failed": []}
     assert _messages("meeting_notice", f"meeting:{meeting.id}") == []
 
-    notice_day = start + dt.timedelta(days=5, minutes=1)
+    notice_day = start + dt.timedelta(days=4, minutes=1)  # the period + a day's margin
     done = notices.run_message_schedule(notice_day)
     db.session.commit()
     assert done["notices"] == [meeting.id]
