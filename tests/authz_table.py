@@ -197,6 +197,17 @@ EXPECTED: dict[str, str] = {
     "governance.attendance": BOARD_READ,
     "governance.attendance_check_in": BOARD,
     "governance.meeting_notice": BOARD,
+    "governance.tellers": BOARD_READ,
+    "governance.teller_assign": BOARD,
+    "governance.teller_remove": BOARD,
+    "governance.scanner": GOV_READ,  # then only the meeting's tellers (403 for the others)
+    "governance.scanner_check_in": GOV_READ,  # the meeting's tellers
+    "governance.quorum_json": GOV_READ,  # the board and the meeting's tellers
+    "governance.paper": GOV_READ,  # the meeting's tellers
+    "governance.paper_issue": GOV_READ,  # the meeting's tellers
+    "governance.paper_sheet": GOV_READ,  # the meeting's tellers
+    "governance.paper_decide": GOV_READ,  # the meeting's tellers
+    "governance.paper_merge": GOV_READ,  # the meeting's tellers
     "governance.meeting_new": BOARD,
     "governance.audit_trail": BOARD_READ,
     "guide.glossary": PUBLIC,
