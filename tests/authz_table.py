@@ -62,6 +62,8 @@ EXPECTED: dict[str, str] = {
     "invitations.invite": "admin",
     "invitations.cancel": "admin",
     "core.reset_with_code": PUBLIC,  # the code sent to the phone is the credential
+    "register.claim_start": PUBLIC,  # "Aktifkan akun": member number + NIK, then a code
+    "register.claim_code": PUBLIC,  # the code sent to the phone on record is the credential
     "pwa.manifest": PUBLIC,
     "pwa.service_worker": PUBLIC,
     # audit trail

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-06 20:55:36.048603
+Create Date: 2026-12-06 21:06:28.312902
 
 """
 from alembic import op
@@ -339,8 +339,10 @@ def upgrade():
 
     op.create_table('password_reset_codes',
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('phone', sa.String(length=20), nullable=False),
+    sa.Column('phone', sa.String(length=40), nullable=False),
+    sa.Column('purpose', sa.String(length=20), server_default='reset', nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=True),
+    sa.Column('subject_id', sa.Integer(), nullable=True),
     sa.Column('salt', sa.String(length=32), nullable=False),
     sa.Column('code_hash', sa.String(length=64), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
