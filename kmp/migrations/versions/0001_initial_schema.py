@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-06 21:06:28.312902
+Create Date: 2026-12-06 21:12:08.427628
 
 """
 from alembic import op
@@ -210,6 +210,19 @@ def upgrade():
     sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_ad_versions_created_by_id_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_ad_versions')),
     sa.UniqueConstraint('version', name=op.f('uq_ad_versions_version'))
+    )
+    op.create_table('announcements',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('token', sa.String(length=40), nullable=False),
+    sa.Column('subject', sa.String(length=200), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('group_code', sa.String(length=20), nullable=True),
+    sa.Column('recipients', sa.Integer(), nullable=False),
+    sa.Column('sent_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('sent_by_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['sent_by_id'], ['users.id'], name=op.f('fk_announcements_sent_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_announcements')),
+    sa.UniqueConstraint('token', name=op.f('uq_announcements_token'))
     )
     op.create_table('bank_matches',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -2371,6 +2384,7 @@ def downgrade():
         batch_op.drop_index('ix_bank_matches_account')
 
     op.drop_table('bank_matches')
+    op.drop_table('announcements')
     op.drop_table('ad_versions')
     op.drop_table('account_classes')
     op.drop_table('users')
