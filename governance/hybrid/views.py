@@ -174,9 +174,9 @@ def _paper_page(proposal, *, issue_form=None, sheet_form=None, decide_form=None,
 def _paper_proposal_or_404(proposal_id: int):
     proposal = _proposal_or_404(proposal_id)
     meeting = proposal.meeting
-    if meeting is None or meeting.mode is MeetingMode.ONLINE:
+    _teller_or_403(meeting)  # no meeting: nobody is its teller
+    if meeting.mode is MeetingMode.ONLINE:
         abort(404)
-    _teller_or_403(meeting)
     return proposal
 
 
