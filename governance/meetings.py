@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from governance.common import _event, _jakarta, _refuse, current_ad
+from governance.common import _event, _refuse, current_ad
 from governance.models import (
     ATTACHMENT_TYPES,
     MAX_ATTACHMENT_BYTES,
@@ -24,7 +24,6 @@ from kmp.auth import user_id_of
 from kmp.errors import Conflict, IllegalTransition, NotFound
 from kmp.extensions import db
 from kmp.i18n import gettext
-from kmp.notify import queue_notification
 from kmp.timeutil import business_date, now_utc
 from members.register.models import Member
 from members.register.states import MemberStatus
@@ -100,54 +99,13 @@ def create_meeting(
     return meeting
 
 
-def _meeting_recipients(meeting: Meeting):
-    stmt = select(Member).where(Member.status == MemberStatus.ACTIVE)
-    if meeting.group_code:
-        stmt = stmt.where(Member.group_code == meeting.group_code)
-    return db.session.scalars(stmt.order_by(Member.id))
-
-
 def send_notice(meeting: Meeting, by_user=None) -> int:
-    """Send the invitation to every active member (of the group, for an RA Kelompok).
+    """Send the invitation to every census member (of the group, for an RA Kelompok), once,
+    through the outbox (``governance.notices``). A notice later than the AD's notice period
+    is still sent but flagged as late (``Meeting.notice_late``) on every page that shows it."""
+    from governance.notices import queue_meeting_notice
 
-    Sent once; a notice later than the AD's notice period is still sent but flagged as late
-    (``Meeting.notice_late``) on every page that shows the meeting."""
-    if meeting.status is MeetingStatus.CANCELLED:
-        raise IllegalTransition(gettext("Rapat ini dibatalkan."), code="meeting_cancelled")
-    if meeting.notice_sent_at is not None:
-        raise Conflict(gettext("Undangan rapat ini sudah dikirim."), code="notice_already_sent")
-    now = now_utc()
-    if meeting.starts_at <= now:
-        raise _refuse(gettext("Rapat sudah dimulai; undangan tidak bisa dikirim lagi."), "too_late")
-    ad = current_ad()
-    where = meeting.location or meeting.online_url or "daring"
-    subject = f"Undangan {meeting.kind.label}: {meeting.title}"
-    count = 0
-    for member in _meeting_recipients(meeting):
-        body = (
-            f"Yth. {member.display_name},\n\nAnda diundang ke {meeting.kind.label} "
-            f'"{meeting.title}" pada {_jakarta(meeting.starts_at)} ({meeting.mode.label}, '
-            f"{where}).\n\nAcara:\n{meeting.agenda or '-'}\n"
-        )
-        queued = queue_notification(
-            kind="meeting_notice",
-            subject=subject,
-            body=body,
-            member_id=member.id,
-            user_id=member.user_id,
-            address=member.email or member.phone,
-            campaign=f"meeting:{meeting.id}",
-            dedupe_key=f"meeting_notice:{meeting.id}:{member.id}",
-        )
-        count += queued is not None
-    meeting.notice_sent_at = now
-    meeting.notice_period_days = ad.notice_period_days
-    db.session.flush()
-    note = f"{count} penerima"
-    if meeting.notice_late:
-        note += f"; terlambat (kurang dari {ad.notice_period_days} hari)"
-    _event("notice_sent", by_user, meeting=meeting, note=note)
-    return count
+    return queue_meeting_notice(meeting, by_user=by_user)
 
 
 def mark_meeting_held(meeting: Meeting, by_user=None) -> Meeting:

@@ -268,6 +268,9 @@ def open_proposal(proposal: Proposal, *, by_user=None, now: dt.datetime | None =
         proposal=proposal,
         note=f"{len(census)} pemilih; sidik jari {proposal.census_fingerprint}",
     )
+    from governance.notices import queue_ballot_opened
+
+    queue_ballot_opened(proposal)
     return proposal
 
 
@@ -346,6 +349,11 @@ def cast_vote(
     if proposal.secret and proposal.allow_change:
         token = logic.change_token(ballot_secret(), proposal.id, member.id)
     if existing is not None:
+        if existing.channel == "paper":
+            raise Conflict(
+                "Anda sudah memilih dengan surat suara kertas di tempat rapat.",
+                code="already_voted_paper",
+            )
         if not proposal.allow_change:
             raise Conflict(
                 gettext(
@@ -515,6 +523,9 @@ def close_proposal(
     is the scheduler (only once ``closes_at`` has come); a pengurus may close early."""
     proposal = _lock(proposal)
     check_transition(proposal.status, ProposalStatus.CLOSED)
+    from governance.hybrid.services import check_paper_merged
+
+    check_paper_merged(proposal)
     now = now or now_utc()
     if now < proposal.closes_at:
         if by_user is None:
@@ -544,6 +555,9 @@ def close_proposal(
     if proposal.is_election and outcome is Outcome.PASSED:
         _appoint_elected(proposal, data, by_user)
     _event("proposal_closed", by_user, proposal=proposal, note=outcome.value)
+    from governance.notices import queue_ballot_result
+
+    queue_ballot_result(proposal, resolution)
     app = current_app._get_current_object()
     if outcome is Outcome.PASSED:
         signals.resolution_adopted.send(app, resolution=resolution, proposal=proposal)

@@ -617,17 +617,24 @@ RESET_CODE_MAX_ATTEMPTS = 5
 
 
 class PasswordResetCode(db.Model):
-    """A 6-digit password reset code sent to a phone number (WhatsApp/SMS through the outbox).
+    """A 6-digit code sent to a phone number (WhatsApp/SMS through the outbox): a password
+    reset (``purpose`` ``reset``, keyed by the login's number) or an account claim by a
+    member without a login (``claim``, keyed by the member number; ``members.register.claim``).
 
-    Only an HMAC of the code is kept. A request for a number without an (active) account
-    still makes a row (``user_id`` NULL, nothing sent), so wrong codes, blocking and expiry
-    answer exactly as for a real account: no one can probe which numbers exist."""
+    Only an HMAC of the code is kept. A request for a number (or member) without an account
+    to act on still makes a row (``user_id`` and ``subject_id`` NULL, nothing sent), so wrong
+    codes, blocking and expiry answer exactly as for a real one: no one can probe which
+    numbers or members exist."""
 
     __tablename__ = "password_reset_codes"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    phone: Mapped[str] = mapped_column(String(20), index=True)
+    #: The phone number (reset) or the member number (claim) the code was asked for.
+    phone: Mapped[str] = mapped_column(String(40), index=True)
+    purpose: Mapped[str] = mapped_column(String(20), default="reset", server_default="reset")
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    #: What a claim code opens (the member's id; a plain number: ``kmp`` knows no features).
+    subject_id: Mapped[int | None] = mapped_column(Integer)
     salt: Mapped[str] = mapped_column(String(32))
     code_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now_utc)
@@ -635,6 +642,11 @@ class PasswordResetCode(db.Model):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     blocked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def live(self) -> bool:
+        """Does a right code act on something (else every code counts as wrong)?"""
+        return self.user_id is not None or self.subject_id is not None
 
 
 class InvalidResetCode(DomainError):
@@ -658,42 +670,125 @@ def reset_code_ttl() -> int:
     return int(current_app.config.get("KMP_RESET_CODE_TTL") or RESET_CODE_TTL)
 
 
-def request_password_reset_code(phone: str) -> None:
-    """Send a new 6-digit code to ``phone`` (normalised ``+62...``) when it is an active
-    account's login; earlier open codes for the number stop working. The same work, minus
-    the message, when there is no such account."""
+def issue_phone_code(
+    key: str, *, purpose: str = "reset", user_id: int | None = None, subject_id=None
+) -> str:
+    """A new 6-digit code for ``key`` (earlier open codes of the same key stop working).
+    Returns the code for the caller to send; without a ``user_id``/``subject_id`` it is a
+    decoy row that no code opens (send nothing then). Flushes."""
     import secrets
-
-    from kmp.notify import queue_notification
 
     now = now_utc()
     db.session.execute(
         update(PasswordResetCode)
         .where(
-            PasswordResetCode.phone == phone,
+            PasswordResetCode.purpose == purpose,
+            PasswordResetCode.phone == key,
             PasswordResetCode.used_at.is_(None),
             PasswordResetCode.blocked_at.is_(None),
         )
         .values(used_at=now)
         .execution_options(synchronize_session=False)
     )
-    user = db.session.scalar(select(User).where(User.phone == phone))
-    if user is not None and not user.is_active:
-        user = None
     code = f"{secrets.randbelow(10**6):06d}"
     salt = secrets.token_hex(16)
-    ttl = reset_code_ttl()
     db.session.add(
         PasswordResetCode(
-            phone=phone,
-            user_id=user.id if user else None,
+            phone=key,
+            purpose=purpose,
+            user_id=user_id,
+            subject_id=subject_id,
             salt=salt,
             code_hash=_reset_code_hash(salt, code),
             created_at=now,
-            expires_at=now + dt.timedelta(seconds=ttl),
+            expires_at=now + dt.timedelta(seconds=reset_code_ttl()),
             attempts=0,
         )
     )
+    db.session.flush()
+    return code
+
+
+def check_phone_code(key: str, code: str, *, purpose: str = "reset") -> PasswordResetCode:
+    """The open code row of ``key`` when ``code`` is right (not yet spent: ``spend_phone_code``
+    after the action's own checks). A wrong code counts in the database (the caller commits
+    even when this raises): the fifth wrong one blocks the code. ``InvalidResetCode``
+    otherwise, the same for a decoy row as for a real one."""
+    import hmac
+
+    from flask_babel import gettext as _
+
+    now = now_utc()
+    row = db.session.scalar(
+        select(PasswordResetCode)
+        .where(
+            PasswordResetCode.purpose == purpose,
+            PasswordResetCode.phone == key,
+            PasswordResetCode.used_at.is_(None),
+            PasswordResetCode.blocked_at.is_(None),
+            PasswordResetCode.expires_at > now,
+        )
+        .order_by(PasswordResetCode.id.desc())
+        .limit(1)
+    )
+    if row is None:
+        raise InvalidResetCode(
+            _(
+                "Kode tidak berlaku lagi (kedaluwarsa, sudah dipakai, atau diblokir). Minta kode baru."  # noqa: E501
+            ),
+            field="code",
+        )
+    digits = "".join(ch for ch in (code or "") if ch.isdigit())[:6]
+    right = hmac.compare_digest(_reset_code_hash(row.salt, digits), row.code_hash)
+    if not right or not row.live:
+        attempts = db.session.execute(
+            update(PasswordResetCode)
+            .where(PasswordResetCode.id == row.id)
+            .values(attempts=PasswordResetCode.attempts + 1)
+            .returning(PasswordResetCode.attempts)
+            .execution_options(synchronize_session=False)
+        ).scalar_one()
+        if attempts >= RESET_CODE_MAX_ATTEMPTS:
+            db.session.execute(
+                update(PasswordResetCode)
+                .where(PasswordResetCode.id == row.id)
+                .values(blocked_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            raise InvalidResetCode(
+                _("Terlalu banyak kode salah: kode ini diblokir. Minta kode baru."),
+                code="reset_code_blocked",
+                field="code",
+            )
+        raise InvalidResetCode(
+            _(
+                "Kode salah. Sisa %(n)s percobaan untuk kode ini.",
+                n=RESET_CODE_MAX_ATTEMPTS - attempts,
+            ),
+            field="code",
+        )
+    return row
+
+
+def spend_phone_code(row: PasswordResetCode) -> None:
+    """Use the code once (a concurrent request with the same code loses)."""
+    from flask_babel import gettext as _
+
+    if not _spend_once(PasswordResetCode, row.id, now_utc()):
+        raise InvalidResetCode(_("Kode ini baru saja dipakai. Minta kode baru."), field="code")
+
+
+def request_password_reset_code(phone: str) -> None:
+    """Send a new 6-digit code to ``phone`` (normalised ``+62...``) when it is an active
+    account's login; earlier open codes for the number stop working. The same work, minus
+    the message, when there is no such account."""
+    from kmp.notify import queue_notification
+
+    user = db.session.scalar(select(User).where(User.phone == phone))
+    if user is not None and not user.is_active:
+        user = None
+    code = issue_phone_code(phone, user_id=user.id if user else None)
+    ttl = reset_code_ttl()
     if user is not None:
         from flask_babel import gettext as _
 
@@ -727,61 +822,12 @@ def reset_password_with_code(phone: str, code: str, new: str) -> User:
     from flask_babel import gettext as _
 
     now = now_utc()
-    row = db.session.scalar(
-        select(PasswordResetCode)
-        .where(
-            PasswordResetCode.phone == phone,
-            PasswordResetCode.used_at.is_(None),
-            PasswordResetCode.blocked_at.is_(None),
-            PasswordResetCode.expires_at > now,
-        )
-        .order_by(PasswordResetCode.id.desc())
-        .limit(1)
-    )
-    if row is None:
-        raise InvalidResetCode(
-            _(
-                "Kode tidak berlaku lagi (kedaluwarsa, sudah dipakai, atau diblokir). Minta kode baru."  # noqa: E501
-            ),
-            field="code",
-        )
-    import hmac
-
-    digits = "".join(ch for ch in (code or "") if ch.isdigit())[:6]
-    right = hmac.compare_digest(_reset_code_hash(row.salt, digits), row.code_hash)
-    if not right or row.user_id is None:
-        attempts = db.session.execute(
-            update(PasswordResetCode)
-            .where(PasswordResetCode.id == row.id)
-            .values(attempts=PasswordResetCode.attempts + 1)
-            .returning(PasswordResetCode.attempts)
-            .execution_options(synchronize_session=False)
-        ).scalar_one()
-        if attempts >= RESET_CODE_MAX_ATTEMPTS:
-            db.session.execute(
-                update(PasswordResetCode)
-                .where(PasswordResetCode.id == row.id)
-                .values(blocked_at=now)
-                .execution_options(synchronize_session=False)
-            )
-            raise InvalidResetCode(
-                _("Terlalu banyak kode salah: kode ini diblokir. Minta kode baru."),
-                code="reset_code_blocked",
-                field="code",
-            )
-        raise InvalidResetCode(
-            _(
-                "Kode salah. Sisa %(n)s percobaan untuk kode ini.",
-                n=RESET_CODE_MAX_ATTEMPTS - attempts,
-            ),
-            field="code",
-        )
+    row = check_phone_code(phone, code)
     user = db.session.get(User, row.user_id)
     if user is None or not user.is_active:
         raise InvalidResetCode(_("Akun ini tidak aktif."), field="code")
     check_password_strength(new)  # WeakPassword before the code is spent
-    if not _spend_once(PasswordResetCode, row.id, now):
-        raise InvalidResetCode(_("Kode ini baru saja dipakai. Minta kode baru."), field="code")
+    spend_phone_code(row)
     user.set_password(new)
     user.password_changed_at = now
     end_sessions(user)

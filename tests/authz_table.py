@@ -62,6 +62,8 @@ EXPECTED: dict[str, str] = {
     "invitations.invite": "admin",
     "invitations.cancel": "admin",
     "core.reset_with_code": PUBLIC,  # the code sent to the phone is the credential
+    "register.claim_start": PUBLIC,  # "Aktifkan akun": member number + NIK, then a code
+    "register.claim_code": PUBLIC,  # the code sent to the phone on record is the credential
     "pwa.manifest": PUBLIC,
     "pwa.service_worker": PUBLIC,
     # audit trail
@@ -155,6 +157,9 @@ EXPECTED: dict[str, str] = {
     "register.register_export": BOARD_READ,
     "importer.import_page": "pengurus bendahara admin",
     "importer.import_template": "pengurus bendahara admin",
+    "announcements.announcements": BOARD_READ,
+    "announcements.announcement_preview": BOARD,
+    "announcements.announcement_send": BOARD,
     "officers.officers": BOARD_READ,
     "officers.officer_add": "pengurus bendahara admin",
     "officers.officer_end": "pengurus bendahara admin",
@@ -197,6 +202,17 @@ EXPECTED: dict[str, str] = {
     "governance.attendance": BOARD_READ,
     "governance.attendance_check_in": BOARD,
     "governance.meeting_notice": BOARD,
+    "governance.tellers": BOARD_READ,
+    "governance.teller_assign": BOARD,
+    "governance.teller_remove": BOARD,
+    "governance.scanner": GOV_READ,  # then only the meeting's tellers (403 for the others)
+    "governance.scanner_check_in": GOV_READ,  # the meeting's tellers
+    "governance.quorum_json": GOV_READ,  # the board and the meeting's tellers
+    "governance.paper": GOV_READ,  # the meeting's tellers
+    "governance.paper_issue": GOV_READ,  # the meeting's tellers
+    "governance.paper_sheet": GOV_READ,  # the meeting's tellers
+    "governance.paper_decide": GOV_READ,  # the meeting's tellers
+    "governance.paper_merge": GOV_READ,  # the meeting's tellers
     "governance.meeting_new": BOARD,
     "governance.audit_trail": BOARD_READ,
     "guide.glossary": PUBLIC,

@@ -149,6 +149,8 @@ class ImportResult:
     dry_run: bool = False
     entries: int = 0
     total_opening_idr: int = 0
+    #: Invitations to claim a login queued (members with a number and a phone or e-mail).
+    invited: int = 0
 
     @property
     def ok(self) -> bool:
@@ -597,6 +599,10 @@ def _write(rows: list[ImportRow], ad: ADConfig, by_user, result: ImportResult) -
         post_entries(specs[start : start + ENTRY_BATCH])
     result.entries = len(specs)
     result.imported = len(rows)
+    # 5. an invitation to claim a login ("Aktifkan akun") to every imported member
+    from members.register.claim import invite_members
+
+    result.invited = invite_members(member_ids)
     db.session.flush()
 
 
