@@ -121,14 +121,24 @@ def portfolio(on_date: dt.date | None = None) -> Portfolio:
     return result
 
 
-def arrears_list(limit: int = 500) -> list[tuple[Loan, Member, int]]:
-    """Active loans past due, longest first, with what is overdue."""
+def last_aging_date() -> dt.date | None:
+    from members.loans.models import LoanAllowance
+
+    return db.session.scalar(select(func.max(LoanAllowance.on_date)))
+
+
+def arrears_list(
+    on_date: dt.date | None = None, limit: int = 500
+) -> list[tuple[Loan, Member, int]]:
+    """Active loans past due at the last aging run (or ``on_date``), longest first, with
+    what is overdue."""
+    on_date = on_date or last_aging_date() or business_date()
     overdue = (
         select(Obligation.ref, func.sum(Obligation.amount_idr - Obligation.paid_idr).label("due"))
         .where(
             Obligation.kind.in_(policy.KINDS),
             Obligation.is_open.is_(True),
-            Obligation.due_date < business_date(),
+            Obligation.due_date < on_date,
         )
         .group_by(Obligation.ref)
         .subquery()
