@@ -156,7 +156,9 @@ class Loan(db.Model):
     rejection_reason: Mapped[str | None] = mapped_column(Text)
     disbursement_method: Mapped[str | None] = mapped_column(String(12))
     disbursed_on: Mapped[dt.date | None] = mapped_column(Date)
-    disbursement_entry_id: Mapped[int | None] = mapped_column(ForeignKey("journal_entries.id"))
+    #: The disbursement's journal entry (its idempotency key is ``loan-disburse:<id>``); unique,
+    #: so a loan is disbursed once.
+    disbursement_entry_id: Mapped[int | None] = mapped_column(Integer)
     disbursed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     #: The ``ref`` of the current schedule's obligations (``L<id>``, ``L<id>R<n>``).
     obligation_ref: Mapped[str | None] = mapped_column(String(40))
