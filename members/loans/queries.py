@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import func, select
 
 from members.loans import policy
@@ -27,8 +29,8 @@ def interest_patronage_query(fiscal_year: int):
             o.c.kind == policy.INTEREST,
             o.c.ref.in_(counted),
             p.c.reversed_at.is_(None),
-            p.c.paid_on >= f"{fiscal_year}-01-01",
-            p.c.paid_on <= f"{fiscal_year}-12-31",
+            p.c.paid_on >= dt.date(fiscal_year, 1, 1),
+            p.c.paid_on <= dt.date(fiscal_year, 12, 31),
         )
         .group_by(p.c.member_id)
     )

@@ -9,7 +9,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, literal_column, select
 
 from kmp.extensions import db
 from kmp.ledger.models import Account
@@ -53,29 +53,19 @@ def _rows():
         .group_by(o.c.ref)
         .subquery("out")
     )
+    group = func.coalesce(loans.c.group_code, literal_column("''"))
+    over30 = loans.c.days_past_due > literal_column("30")
+    over90 = loans.c.days_past_due > literal_column("90")
+    keys = (loans.c.collectibility, group, products.c.code, over30, over90)
     return db.session.execute(
-        select(
-            loans.c.collectibility,
-            func.coalesce(loans.c.group_code, ""),
-            products.c.code,
-            loans.c.days_past_due > 30,
-            loans.c.days_past_due > 90,
-            func.count(),
-            func.coalesce(func.sum(outstanding.c.out), 0),
-        )
+        select(*keys, func.count(), func.coalesce(func.sum(outstanding.c.out), 0))
         .select_from(
             loans.join(outstanding, outstanding.c.ref == loans.c.obligation_ref).join(
                 products, products.c.id == loans.c.product_id
             )
         )
         .where(loans.c.status == LoanStatus.ACTIVE.value)
-        .group_by(
-            loans.c.collectibility,
-            func.coalesce(loans.c.group_code, ""),
-            products.c.code,
-            loans.c.days_past_due > 30,
-            loans.c.days_past_due > 90,
-        )
+        .group_by(*keys)
     ).all()
 
 
