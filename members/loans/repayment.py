@@ -222,7 +222,9 @@ def record_loan_payment(
     return entry
 
 
-def create_loan_intent(loan: Loan, *, by_user, amount_idr: int | None = None):
+def create_loan_intent(
+    loan: Loan, *, by_user, amount_idr: int | None = None, finish_url: str | None = None
+):
     """The "Bayar angsuran" button: what is due (or the next instalment), tied to the
     loan's obligations; the allocator applies it when the payment settles."""
     from kmp.payments.services import create_payment_intent
@@ -240,7 +242,8 @@ def create_loan_intent(loan: Loan, *, by_user, amount_idr: int | None = None):
         amount,
         [(policy.receivable_code(member.member_no), amount)],
         f"Angsuran pinjaman #{loan.id} {member.member_no}",
-        metadata={"allocate": True, "targets": targets, "loan_id": loan.id},
+        metadata={"allocate": True, "targets": targets, "loan_id": loan.id}
+        | ({"finish_url": finish_url} if finish_url else {}),
         by_user=by_user,
     )
 

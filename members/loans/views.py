@@ -160,7 +160,9 @@ def pay(loan_id: int):
     item = _my_loan(member, loan_id)
     gateway = get_gateway(current_app._get_current_object())
     try:
-        intent = repayment.create_loan_intent(item, by_user=current_user)
+        intent = repayment.create_loan_intent(
+            item, by_user=current_user, finish_url=url_for("loans.loan", loan_id=item.id)
+        )
         attempt = live_attempt(intent) or start_checkout(
             intent,
             gateway,
