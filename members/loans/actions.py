@@ -157,6 +157,11 @@ def record_recovery(
     loan: Loan, *, amount_idr: int, method: str, by_user, request_token: str
 ) -> None:
     """Money recovered on a written-off loan: income, once per request token."""
+    from kmp.ledger.models import JournalEntry
+
+    key = f"loan-recovery:{request_token}"
+    if db.session.scalar(select(JournalEntry.id).where(JournalEntry.idempotency_key == key)):
+        return
     if LoanStatus(loan.status) is not LoanStatus.WRITTEN_OFF:
         raise Conflict(_("Pinjaman ini tidak dihapusbukukan."), code="not_written_off")
     if isinstance(amount_idr, bool) or not isinstance(amount_idr, int) or amount_idr <= 0:
@@ -164,7 +169,7 @@ def record_recovery(
     if method not in ("cash", "bank"):
         raise DomainError(_("Cara bayar tidak dikenal."), field="method")
     post_entry(
-        idempotency_key=f"loan-recovery:{request_token}",
+        idempotency_key=key,
         description=f"Pemulihan pinjaman #{loan.id} dihapusbukukan {format_rupiah(amount_idr)}",
         lines=[
             (CASH if method == "cash" else BANK, amount_idr),

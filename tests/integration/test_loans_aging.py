@@ -174,8 +174,11 @@ def test_restructuring_and_write_off_need_a_second_board_member(board):
     actions.record_recovery(
         loan, amount_idr=200_000, method="cash", by_user=bendahara, request_token="r-1"
     )
+    actions.record_recovery(
+        loan, amount_idr=200_000, method="cash", by_user=bendahara, request_token="r-1"
+    )
     db.session.commit()
-    assert balance(policy.RECOVERY_INCOME) == 200_000
+    assert balance(policy.RECOVERY_INCOME) == 200_000 and loan.recovered_idr == 200_000
     # The next aging releases the allowance of the written-off loan.
     age_loans(first_due + dt.timedelta(days=97))
     db.session.commit()

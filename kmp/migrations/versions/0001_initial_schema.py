@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-06 20:54:47.544580
+Create Date: 2026-12-06 21:31:17.798165
 
 """
 from alembic import op
@@ -1224,7 +1224,7 @@ def upgrade():
     sa.Column('rejection_reason', sa.Text(), nullable=True),
     sa.Column('disbursement_method', sa.String(length=12), nullable=True),
     sa.Column('disbursed_on', sa.Date(), nullable=True),
-    sa.Column('disbursement_entry_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('disbursement_entry_id', sa.Integer(), nullable=True),
     sa.Column('disbursed_by_id', sa.Integer(), nullable=True),
     sa.Column('obligation_ref', sa.String(length=40), nullable=True),
     sa.Column('restructures', sa.Integer(), nullable=False),
@@ -1249,7 +1249,6 @@ def upgrade():
     sa.CheckConstraint('provisi_idr BETWEEN -1000000000000000 AND 1000000000000000', name=op.f('ck_loans_provisi_idr_bounded')),
     sa.CheckConstraint('recovered_idr BETWEEN -1000000000000000 AND 1000000000000000', name=op.f('ck_loans_recovered_idr_bounded')),
     sa.ForeignKeyConstraint(['disbursed_by_id'], ['users.id'], name=op.f('fk_loans_disbursed_by_id_users')),
-    sa.ForeignKeyConstraint(['disbursement_entry_id'], ['journal_entries.id'], name=op.f('fk_loans_disbursement_entry_id_journal_entries')),
     sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_loans_member_id_members')),
     sa.ForeignKeyConstraint(['product_id'], ['loan_products.id'], name=op.f('fk_loans_product_id_loan_products')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_loans')),
