@@ -37,7 +37,7 @@ from members.loans import policy
 from members.loans.models import Loan, LoanInstalment
 from members.loans.states import LoanStatus, move
 from members.savings import allocator
-from members.savings.models import Obligation
+from members.savings.models import Obligation, ObligationPayment
 
 
 def loan_obligations(loan: Loan, *, open_only: bool = True) -> list[Obligation]:
@@ -346,3 +346,44 @@ def run_loan_auto_debits(on_date: dt.date | None = None) -> int:
         paid += 1
     db.session.flush()
     return paid
+
+
+def payment_history(loan: Loan) -> list[tuple[dt.date, str, int]]:
+    """What was paid on the loan (every schedule), per payment: date, channel, Rupiah."""
+    from sqlalchemy import func
+
+    refs = [f"L{loan.id}"] + [f"L{loan.id}R{n}" for n in range(1, loan.restructures + 1)]
+    rows = db.session.execute(
+        select(
+            ObligationPayment.paid_on,
+            ObligationPayment.source,
+            func.sum(ObligationPayment.amount_idr),
+        )
+        .join(Obligation, Obligation.id == ObligationPayment.obligation_id)
+        .where(
+            Obligation.member_id == loan.member_id,
+            Obligation.ref.in_(refs),
+            Obligation.kind.in_(policy.KINDS),
+            ObligationPayment.reversed_at.is_(None),
+        )
+        .group_by(ObligationPayment.paid_on, ObligationPayment.source)
+        .order_by(ObligationPayment.paid_on, ObligationPayment.source)
+    ).all()
+    return [(day, _channel(source), int(amount)) for day, source, amount in rows]
+
+
+CHANNELS = (
+    ("payment:", "online"),
+    ("loan-pay:", "tunai/transfer ke bendahara"),
+    ("loan-payoff:", "pelunasan dipercepat"),
+    ("loan-autodebit:", "debit otomatis sukarela"),
+    ("remittance:", "potongan platform (check-off)"),
+    ("exit:", "kompensasi saat keluar"),
+)
+
+
+def _channel(source: str) -> str:
+    for prefix, label in CHANNELS:
+        if source.startswith(prefix):
+            return label
+    return source.split(":")[0]

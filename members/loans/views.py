@@ -145,6 +145,7 @@ def _render_loan(item, member, *, error=None, status=200):
         payoff=repayment.payoff_quote(item, on) if active else None,
         payoff_on=on,
         decisions=services.decisions_of(item),
+        history=repayment.payment_history(item),
         error=error,
         **common(),
     ), status

@@ -267,6 +267,7 @@ def test_apply_on_the_phone_approve_disburse_pay_online_twice_and_by_check_off(b
     html = client.get(f"/anggota/pinjaman/{loan.id}").get_data(as_text=True)
     assert 'data-testid="remaining-principal">Rp 900.000<' in html
     assert html.count(">lunas<") == 3
+    assert html.count('data-testid="history-row"') == 3 and "check-off" in html
     assert check_ledger().ok
 
 
