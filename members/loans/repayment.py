@@ -387,3 +387,54 @@ def _channel(source: str) -> str:
         if source.startswith(prefix):
             return label
     return source.split(":")[0]
+
+
+def set_off_from_shu(
+    member_rows: list[tuple[int, str, int]], *, source: str, on_date: dt.date
+) -> int:
+    """At the SHU distribution, with the AD's ``loan_shu_setoff`` on: each member's SHU just
+    credited to sukarela (``(member_id, member_no, amount)``) first pays their loan
+    obligations due by ``on_date``, through the allocator, in one entry per member
+    (idempotent per ``source`` and member). Only members with something due are read
+    individually. Returns the Rupiah set off."""
+    from sqlalchemy import func
+
+    from members.ad.services import current_ad
+
+    if not member_rows or not current_ad().loan_shu_setoff:
+        return 0
+    credited = {member_id: (no, amount) for member_id, no, amount in member_rows}
+    due = db.session.execute(
+        select(Obligation.member_id, func.sum(Obligation.amount_idr - Obligation.paid_idr))
+        .where(
+            Obligation.member_id.in_(list(credited)),
+            Obligation.kind.in_(policy.KINDS),
+            Obligation.is_open.is_(True),
+            Obligation.due_date <= on_date,
+        )
+        .group_by(Obligation.member_id)
+    ).all()
+    total = 0
+    for member_id, owed in due:
+        no, amount = credited[member_id]
+        take = min(int(owed), amount)
+        key = f"loan-shu-setoff:{source}:{member_id}"
+        if take <= 0 or db.session.scalar(
+            select(JournalEntry.id).where(JournalEntry.idempotency_key == key)
+        ):
+            continue
+        allocation = allocator.allocate(
+            member_id, take, purpose=policy.FAMILY, source=key[:80], paid_on=on_date, due_by=on_date
+        )
+        post_entry(
+            idempotency_key=key,
+            description=f"SHU {no} untuk angsuran pinjaman yang jatuh tempo",
+            lines=[(member_account_code("sukarela", no), take)]
+            + [(code, -value) for code, value in allocation.lines],
+            source_kind="loan_shu_setoff",
+            source_id=key[:80],
+            entry_date=on_date,
+        )
+        total += take
+    db.session.flush()
+    return total
