@@ -224,3 +224,29 @@ def test_portfolio_page_and_xlsx_agree_with_the_ledger(board, client):
     arrears = client.get("/pengurus/pinjaman/tunggakan").get_data(as_text=True)
     assert arrears.count("WhatsApp") >= 2
     assert client.get("/pengurus/pinjaman/portofolio?format=doc").status_code == 400
+
+
+def test_a_member_with_a_loan_in_arrears_cannot_borrow_again(board):
+    from kmp.timeutil import JAKARTA, set_clock
+    from members.loans.services import apply_for_loan
+
+    bendahara, pengurus, other = board
+    product = make_product(pengurus, other)
+    member = borrower(9, bendahara, pengurus, savings=2_000_000)
+    loan = active_loan(member, product, other, bendahara)
+    late = repayment.instalment_rows(loan)[0]["row"].due_date + dt.timedelta(days=5)
+    set_clock(lambda: dt.datetime.combine(late, dt.time(10), JAKARTA).astimezone(dt.UTC))
+    try:
+        with pytest.raises(DomainError) as info:
+            apply_for_loan(
+                member,
+                product,
+                principal_idr=500_000,
+                months=3,
+                purpose="HP",
+                by_user=member.user,
+            )
+        assert info.value.code == "loan_in_arrears"
+        assert "menunggak" in info.value.message and "Rp 118.000" in info.value.message
+    finally:
+        set_clock(None)
