@@ -294,6 +294,11 @@ def test_cash_payment_oldest_first_penalty_interest_principal_and_payoff(board):
     amount, rebate = repayment.payoff_quote(loan)
     assert rebate == 11 * 18_000 // 2  # half the interest not yet due
     assert amount == 1_198_000 + 11 * 18_000 - rebate
+    # A quote for a later date: the interest of the instalments due by then is owed in full.
+    third_due = repayment.instalment_rows(loan)[2]["row"].due_date
+    later, later_rebate = repayment.payoff_quote(loan, third_due)
+    assert later_rebate == 9 * 18_000 // 2
+    assert later == 1_198_000 + 2 * 18_000 + 9 * 18_000 - later_rebate
     repayment.pay_off_loan(loan, method="cash", by_user=bendahara, request_token="p-1")
     db.session.commit()
     assert loan.status is LoanStatus.PAID
