@@ -3,6 +3,7 @@
 Layers inside the feature, top to bottom (``lint-imports`` enforces them)::
 
     home                     the member's home page and the board's member file (composes all)
+    loans                    member financing (reads partners' check-off as capacity evidence)
     importer | partners | exits | officers | articles | protection | announcements  (independent)
     training                 programmes, certificates, the competence rule, education fund
     census                   who may vote: the one census (governance asks it)
@@ -33,6 +34,7 @@ def init_app(app: Flask) -> None:
         exits,
         home,
         importer,
+        loans,
         officers,
         partners,
         protection,
@@ -54,6 +56,7 @@ def init_app(app: Flask) -> None:
         importer,
         protection,
         announcements,
+        loans,
         home,
     ):
         package.init_app(app)

@@ -215,12 +215,17 @@ def _basis_rows(fiscal_year: int, basis: str, measure_of: dict[str, str]):
     """One streamed query: every member's capital basis (``members.queries``) with the year's
     patronage in their group's AD measure, by member number. Nothing per member is held in
     Python beyond the row being read."""
+    from members.loans.queries import interest_patronage_query
+
     cb = capital_basis_query(fiscal_year, basis).subquery()
     pat = _patronage_by_member(fiscal_year).subquery()
+    # Loan interest paid counts as patronage when the loan product says so (issue 18).
+    interest = interest_patronage_query(fiscal_year).subquery()
     group_measure = case(measure_of, value=cb.c.group_code, else_=literal(""))
     stmt = (
-        select(cb, func.coalesce(pat.c.total, 0))
+        select(cb, func.coalesce(pat.c.total, 0) + func.coalesce(interest.c.total, 0))
         .outerjoin(pat, and_(pat.c.member_id == cb.c.id, pat.c.measure == group_measure))
+        .outerjoin(interest, interest.c.member_id == cb.c.id)
         .order_by(cb.c.member_no)
     )
     return db.session.execute(stmt, execution_options={"yield_per": 20_000})

@@ -23,7 +23,8 @@ from kmp.ledger.chart import (
     member_account_code,
 )
 from kmp.ledger.services import EntrySpec, post_entries
-from kmp.timeutil import now_utc
+from kmp.timeutil import business_date, now_utc
+from members.loans.repayment import set_off_from_shu
 from members.register.models import Member
 from members.register.states import MemberStatus
 from payouts.models import (
@@ -77,7 +78,12 @@ def pay_sukarela(run: DistributionRun, *, progress: Progress | None = None) -> i
     last_id, done = 0, 0
     while True:
         rows = db.session.execute(
-            select(DistributionLine.id, DistributionLine.member_no, DistributionLine.total_idr)
+            select(
+                DistributionLine.id,
+                DistributionLine.member_no,
+                DistributionLine.total_idr,
+                DistributionLine.member_id,
+            )
             .join(Member, Member.id == DistributionLine.member_id)
             .where(
                 DistributionLine.run_id == run.id,
@@ -93,6 +99,8 @@ def pay_sukarela(run: DistributionRun, *, progress: Progress | None = None) -> i
         if not rows:
             break
         ids = [r[0] for r in rows]
+        mids = [r[3] for r in rows]
+        rows = [r[:3] for r in rows]
         lines: list[tuple[str, int]] = []
         for _, no, amount in rows:
             lines.append((shu_prefix + no, amount))
@@ -107,6 +115,15 @@ def pay_sukarela(run: DistributionRun, *, progress: Progress | None = None) -> i
                     source_id=str(run.id),
                 )
             ]
+        )
+        # The AD may let the SHU first pay overdue loan instalments (issue 18).
+        set_off_from_shu(
+            [
+                (member_id, no, amount)
+                for member_id, (_, no, amount) in zip(mids, rows, strict=True)
+            ],
+            source=f"shu:{run.id}",
+            on_date=business_date(),
         )
         now = now_utc()
         for start in range(0, len(ids), 1000):

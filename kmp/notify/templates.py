@@ -92,6 +92,9 @@ KINDS: dict[str, MessageKind] = {
         _kind("certificate_expiry", _l("Peringatan sertifikat akan habis")),
         _kind("bpjs_lapse", _l("Pengingat iuran BPJS sebelum perlindungan terputus")),
         _kind("bpjs_remittance_due", _l("Pengingat setoran BPJS untuk bendahara")),
+        _kind("loan", _l("Keputusan dan pencairan pinjaman"), essential=True),
+        _kind("loan_reminder", _l("Pengingat angsuran pinjaman")),
+        _kind("loan_board", _l("Pinjaman besar untuk pengawas")),
     )
 }
 

@@ -235,6 +235,9 @@ class ADConfig:
     #: pengurus decides a sukarela withdrawal or records a cash receipt; with this on, the
     #: pengawas may too (``members.savings.guards``). Default: pengurus only.
     pengawas_decide_without_bendahara: bool = False
+    #: At the SHU distribution, a member's SHU paid to sukarela first pays their overdue loan
+    #: instalments (``members.loans``). Default: off (the member decides).
+    loan_shu_setoff: bool = False
     certificate_warning_days: int = 90
     officer_term_max_years: int = LEGAL_MAX_TERM_YEARS
     #: Which office needs which certificate scheme, with a grace period after expiry
@@ -304,6 +307,7 @@ ADDED_LATER = frozenset(
         "leavers_get_jasa_usaha",
         "pengawas_decide_without_bendahara",
         "competence_rules",
+        "loan_shu_setoff",
     }
 )
 _GROUP_FIELDS = {f.name: f for f in fields(GroupConfig)}

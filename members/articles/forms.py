@@ -136,6 +136,9 @@ class ADForm(FlaskForm):
             "yang berkepentingan (bawaan: hanya pengurus lain)"
         )
     )
+    loan_shu_setoff = BooleanField(
+        _l("SHU yang masuk sukarela lebih dulu melunasi angsuran pinjaman yang menunggak")
+    )
     certificate_warning_days = IntegerField(
         _l("Peringatan sertifikat (hari sebelum habis)"), validators=[InputRequired()]
     )

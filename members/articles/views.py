@@ -73,6 +73,7 @@ def payload_from_form(form: ADForm) -> dict:
         "distribution_date",
         "require_certified_officers",
         "pengawas_decide_without_bendahara",
+        "loan_shu_setoff",
         "certificate_warning_days",
         "officer_term_max_years",
     ):

@@ -254,22 +254,35 @@ def training_figures(year: int) -> TrainingFigures:
     )
 
 
-# --------------------------------------------------------------------------- loans (gap)
+# --------------------------------------------------------------------------- loans
 
 
-def loan_tables_present() -> bool:
-    """Whether a loans feature has registered its tables (loans are built elsewhere; this
-    package never imports it). Until then the book has no loan section."""
-    return "loans" in db.metadata.tables
+def loan_figures(year: int) -> dict[str, int]:
+    """The year's lending from members.loans and the ledger: loans disbursed in the year and
+    their principal; loans receivable and the loss allowance (PPAP) at 31 December."""
+    from members.loans.models import Loan
+    from members.loans.policy import ALLOWANCE_PREFIX, RECEIVABLE_PREFIX
 
+    first, last = dt.date(year, 1, 1), dt.date(year, 12, 31)
+    count, principal = db.session.execute(
+        select(func.count(), func.coalesce(func.sum(Loan.principal_idr), 0)).where(
+            Loan.disbursed_on >= first, Loan.disbursed_on <= last
+        )
+    ).one()
 
-def loan_figures(year: int) -> tuple[int, int]:
-    """(loans on record, loan receivables in the ledger at 31 December)."""
-    table = db.metadata.tables["loans"]
-    count = db.session.scalar(select(func.count()).select_from(table)) or 0
-    total = db.session.scalar(
-        select(func.coalesce(func.sum(Posting.amount_idr), 0))
-        .join(Account, Account.id == Posting.account_id)
-        .where(Account.code.like("asset:%loan%"), Posting.entry_date <= dt.date(year, 12, 31))
-    )
-    return int(count), int(total or 0)
+    def balance(prefix: str) -> int:
+        return int(
+            db.session.scalar(
+                select(func.coalesce(func.sum(Posting.amount_idr), 0))
+                .join(Account, Account.id == Posting.account_id)
+                .where(Account.code.like(prefix + ":%"), Posting.entry_date <= last)
+            )
+            or 0
+        )
+
+    return {
+        "disbursed": int(count),
+        "disbursed_idr": int(principal),
+        "receivable": balance(RECEIVABLE_PREFIX),
+        "allowance": -balance(ALLOWANCE_PREFIX),
+    }

@@ -378,23 +378,24 @@ def shu_allocation(year: int) -> Section | None:
 
 
 def loans(year: int) -> Section | None:
-    """The loan portfolio: only once a loans feature has registered its tables (this package
-    never imports it): the loans on record and the loan receivables in the ledger."""
-    if not figures.loan_tables_present():
-        return None
-    count, receivable = figures.loan_figures(year)
-    if not count and not receivable:
+    """The loan portfolio from the ledger: loans disbursed in the year, the receivable and the
+    loss allowance at 31 December (none when the cooperative lent nothing)."""
+    f = figures.loan_figures(year)
+    if not any(f.values()):
         return None
     return Section(
         "loans",
         _("Pinjaman anggota tahun %(year)s", year=year),
         [
             [
-                (_("Pinjaman tercatat"), count),
-                (_("Piutang pinjaman 31 Des"), format_rupiah(receivable)),
+                (_("Pinjaman dicairkan"), f["disbursed"]),
+                (_("Pokok pinjaman dicairkan"), format_rupiah(f["disbursed_idr"])),
+                (_("Piutang pinjaman 31 Des"), format_rupiah(f["receivable"])),
+                (_("Cadangan kerugian pinjaman (PPAP)"), format_rupiah(f["allowance"])),
+                (_("Piutang bersih"), format_rupiah(f["receivable"] - f["allowance"])),
             ]
         ],
-        {"receivable": receivable},
+        f,
     )
 
 

@@ -173,9 +173,14 @@ def test_protection_figures_and_the_loans_gap(make_user, monkeypatch):
     # an open year: the sheet still balances with the unclosed result in equity
     sheet = built["balance_sheet"].figures
     assert sheet["assets"] == sheet["liabilities_and_equity"]
-    # loans: no section without a loans table; a loans feature's figures once it exists
-    assert "loans" not in built
-    monkeypatch.setattr(figures, "loan_tables_present", lambda: True)
-    monkeypatch.setattr(figures, "loan_figures", lambda year: (3, 4_500_000))
+    # loans: no section while the cooperative lent nothing; the loan figures once it has
+    assert "loans" not in built and not any(figures.loan_figures(2026).values())
+    lent = {
+        "disbursed": 3,
+        "disbursed_idr": 4_500_000,
+        "receivable": 4_000_000,
+        "allowance": 40_000,
+    }
+    monkeypatch.setattr(figures, "loan_figures", lambda year: lent)
     loans = {s.key: s for s in sections.build_sections(2026)}["loans"]
-    assert loans.figures == {"receivable": 4_500_000}
+    assert loans.figures == lent

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-06 21:48:49.126751
+Create Date: 2026-12-06 21:52:16.462774
 
 """
 from alembic import op
@@ -348,6 +348,53 @@ def upgrade():
         batch_op.create_index('ix_journal_entries_date', ['entry_date', 'id'], unique=False)
         batch_op.create_index('ix_journal_entries_source', ['source_kind', 'source_id'], unique=False)
 
+    op.create_table('loan_products',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('code', sa.String(length=30), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=120), nullable=False),
+    sa.Column('status', sa.String(length=32), nullable=False),
+    sa.Column('min_principal_idr', sa.BigInteger(), nullable=False),
+    sa.Column('max_principal_idr', sa.BigInteger(), nullable=False),
+    sa.Column('min_months', sa.Integer(), nullable=False),
+    sa.Column('max_months', sa.Integer(), nullable=False),
+    sa.Column('annual_rate_bp', sa.Integer(), nullable=False),
+    sa.Column('method', sa.String(length=12), nullable=False),
+    sa.Column('admin_fee_idr', sa.BigInteger(), nullable=False),
+    sa.Column('provisi_bp', sa.Integer(), nullable=False),
+    sa.Column('penalty_day_bp', sa.Integer(), nullable=False),
+    sa.Column('penalty_cap_bp', sa.Integer(), nullable=False),
+    sa.Column('savings_multiple', sa.Integer(), nullable=False),
+    sa.Column('min_active_months', sa.Integer(), nullable=False),
+    sa.Column('max_arrears_idr', sa.BigInteger(), nullable=False),
+    sa.Column('guarantors', sa.Integer(), nullable=False),
+    sa.Column('rebate_pct', sa.Integer(), nullable=False),
+    sa.Column('single_approval_max_idr', sa.BigInteger(), nullable=False),
+    sa.Column('interest_is_patronage', sa.Boolean(), nullable=False),
+    sa.Column('note', sa.Text(), nullable=True),
+    sa.Column('created_by_id', sa.Integer(), nullable=False),
+    sa.Column('approved_by_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('approved_at', sa.DateTime(timezone=True), nullable=True),
+    sa.CheckConstraint("method IN ('flat', 'annuity', 'declining')", name=op.f('ck_loan_products_method_known')),
+    sa.CheckConstraint('admin_fee_idr >= 0 AND provisi_bp >= 0 AND provisi_bp <= 1000', name=op.f('ck_loan_products_fees')),
+    sa.CheckConstraint('admin_fee_idr BETWEEN -1000000000000000 AND 1000000000000000', name=op.f('ck_loan_products_admin_fee_idr_bounded')),
+    sa.CheckConstraint('annual_rate_bp >= 0 AND annual_rate_bp <= 10000', name=op.f('ck_loan_products_rate_range')),
+    sa.CheckConstraint('approved_by_id IS NULL OR approved_by_id <> created_by_id', name=op.f('ck_loan_products_maker_checker')),
+    sa.CheckConstraint('guarantors >= 0 AND guarantors <= 3', name=op.f('ck_loan_products_guarantors_range')),
+    sa.CheckConstraint('max_arrears_idr BETWEEN -1000000000000000 AND 1000000000000000', name=op.f('ck_loan_products_max_arrears_idr_bounded')),
+    sa.CheckConstraint('max_principal_idr BETWEEN -1000000000000000 AND 1000000000000000', name=op.f('ck_loan_products_max_principal_idr_bounded')),
+    sa.CheckConstraint('min_months > 0 AND max_months >= min_months', name=op.f('ck_loan_products_tenor_range')),
+    sa.CheckConstraint('min_principal_idr > 0 AND max_principal_idr >= min_principal_idr', name=op.f('ck_loan_products_principal_range')),
+    sa.CheckConstraint('min_principal_idr BETWEEN -1000000000000000 AND 1000000000000000', name=op.f('ck_loan_products_min_principal_idr_bounded')),
+    sa.CheckConstraint('penalty_day_bp >= 0 AND penalty_cap_bp >= 0 AND penalty_cap_bp <= 10000', name=op.f('ck_loan_products_penalty')),
+    sa.CheckConstraint('rebate_pct >= 0 AND rebate_pct <= 100', name=op.f('ck_loan_products_rebate_range')),
+    sa.CheckConstraint('single_approval_max_idr BETWEEN -1000000000000000 AND 1000000000000000', name=op.f('ck_loan_products_single_approval_max_idr_bounded')),
+    sa.ForeignKeyConstraint(['approved_by_id'], ['users.id'], name=op.f('fk_loan_products_approved_by_id_users')),
+    sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_loan_products_created_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_loan_products')),
+    sa.UniqueConstraint('code', 'version', name='one_version')
+    )
     op.create_table('meetings',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('kind', sa.String(length=32), nullable=False),
@@ -704,6 +751,22 @@ def upgrade():
         batch_op.create_index('ix_gateway_settlement_rows_batch', ['batch_key'], unique=False)
         batch_op.create_index(batch_op.f('ix_gateway_settlement_rows_entry_id'), ['entry_id'], unique=False)
 
+    op.create_table('loan_allowances',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('on_date', sa.Date(), nullable=False),
+    sa.Column('collectibility', sa.String(length=16), nullable=False),
+    sa.Column('loans', sa.Integer(), nullable=False),
+    sa.Column('outstanding_idr', sa.BigInteger(), nullable=False),
+    sa.Column('rate_bp', sa.Integer(), nullable=False),
+    sa.Column('required_idr', sa.BigInteger(), nullable=False),
+    sa.Column('entry_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.CheckConstraint("collectibility IN ('lancar', 'dpk', 'kurang_lancar', 'diragukan', 'macet')", name=op.f('ck_loan_allowances_class_known')),
+    sa.CheckConstraint('outstanding_idr BETWEEN -1000000000000000 AND 1000000000000000', name=op.f('ck_loan_allowances_outstanding_idr_bounded')),
+    sa.CheckConstraint('required_idr BETWEEN -1000000000000000 AND 1000000000000000', name=op.f('ck_loan_allowances_required_idr_bounded')),
+    sa.ForeignKeyConstraint(['entry_id'], ['journal_entries.id'], name=op.f('fk_loan_allowances_entry_id_journal_entries')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_loan_allowances')),
+    sa.UniqueConstraint('on_date', 'collectibility', name='one_per_class')
+    )
     op.create_table('manual_journals',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('kind', sa.String(length=32), nullable=False),
@@ -1210,6 +1273,58 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_governance_events_meeting_id'), ['meeting_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_governance_events_proposal_id'), ['proposal_id'], unique=False)
 
+    op.create_table('loans',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('member_id', sa.Integer(), nullable=False),
+    sa.Column('product_id', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=32), nullable=False),
+    sa.Column('principal_idr', sa.BigInteger(), nullable=False),
+    sa.Column('months', sa.Integer(), nullable=False),
+    sa.Column('method', sa.String(length=12), nullable=False),
+    sa.Column('annual_rate_bp', sa.Integer(), nullable=False),
+    sa.Column('admin_fee_idr', sa.BigInteger(), nullable=False),
+    sa.Column('provisi_idr', sa.BigInteger(), nullable=False),
+    sa.Column('purpose', sa.String(length=300), nullable=False),
+    sa.Column('group_code', sa.String(length=20), nullable=True),
+    sa.Column('approvals_needed', sa.Integer(), nullable=False),
+    sa.Column('rejection_reason', sa.Text(), nullable=True),
+    sa.Column('disbursement_method', sa.String(length=12), nullable=True),
+    sa.Column('disbursed_on', sa.Date(), nullable=True),
+    sa.Column('disbursement_entry_id', sa.Integer(), nullable=True),
+    sa.Column('disbursed_by_id', sa.Integer(), nullable=True),
+    sa.Column('obligation_ref', sa.String(length=40), nullable=True),
+    sa.Column('restructures', sa.Integer(), nullable=False),
+    sa.Column('auto_debit', sa.Boolean(), nullable=False),
+    sa.Column('days_past_due', sa.Integer(), nullable=False),
+    sa.Column('collectibility', sa.String(length=16), nullable=False),
+    sa.Column('aged_on', sa.Date(), nullable=True),
+    sa.Column('closed_on', sa.Date(), nullable=True),
+    sa.Column('recovered_idr', sa.BigInteger(), nullable=False),
+    sa.Column('applied_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('decided_at', sa.DateTime(timezone=True), nullable=True),
+    sa.CheckConstraint("collectibility IN ('lancar', 'dpk', 'kurang_lancar', 'diragukan', 'macet')", name=op.f('ck_loans_class_known')),
+    sa.CheckConstraint("disbursement_method IS NULL OR disbursement_method IN ('sukarela', 'cash', 'bank')", name=op.f('ck_loans_disbursement_method_known')),
+    sa.CheckConstraint("method IN ('flat', 'annuity', 'declining')", name=op.f('ck_loans_method_known')),
+    sa.CheckConstraint("status <> 'rejected' OR rejection_reason IS NOT NULL", name=op.f('ck_loans_rejection_has_reason')),
+    sa.CheckConstraint("status NOT IN ('active', 'paid', 'written_off') OR (disbursed_on IS NOT NULL AND disbursement_entry_id IS NOT NULL)", name=op.f('ck_loans_disbursed_when_active')),
+    sa.CheckConstraint('admin_fee_idr BETWEEN -1000000000000000 AND 1000000000000000', name=op.f('ck_loans_admin_fee_idr_bounded')),
+    sa.CheckConstraint('days_past_due >= 0', name=op.f('ck_loans_dpd_not_negative')),
+    sa.CheckConstraint('months > 0', name=op.f('ck_loans_months_positive')),
+    sa.CheckConstraint('principal_idr > 0', name=op.f('ck_loans_positive')),
+    sa.CheckConstraint('principal_idr BETWEEN -1000000000000000 AND 1000000000000000', name=op.f('ck_loans_principal_idr_bounded')),
+    sa.CheckConstraint('provisi_idr BETWEEN -1000000000000000 AND 1000000000000000', name=op.f('ck_loans_provisi_idr_bounded')),
+    sa.CheckConstraint('recovered_idr BETWEEN -1000000000000000 AND 1000000000000000', name=op.f('ck_loans_recovered_idr_bounded')),
+    sa.ForeignKeyConstraint(['disbursed_by_id'], ['users.id'], name=op.f('fk_loans_disbursed_by_id_users')),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_loans_member_id_members')),
+    sa.ForeignKeyConstraint(['product_id'], ['loan_products.id'], name=op.f('fk_loans_product_id_loan_products')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_loans')),
+    sa.UniqueConstraint('disbursement_entry_id', name='one_disbursement'),
+    sa.UniqueConstraint('obligation_ref', name='one_ref')
+    )
+    with op.batch_alter_table('loans', schema=None) as batch_op:
+        batch_op.create_index('ix_loans_member', ['member_id', 'status'], unique=False)
+        batch_op.create_index('ix_loans_status_class', ['status', 'collectibility'], unique=False)
+
     op.create_table('manual_journal_lines',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('journal_id', sa.Integer(), nullable=False),
@@ -1361,6 +1476,7 @@ def upgrade():
     with op.batch_alter_table('obligations', schema=None) as batch_op:
         batch_op.create_index('ix_obligations_kind_period', ['kind', 'period'], unique=False)
         batch_op.create_index('ix_obligations_open', ['member_id', 'is_open', 'due_date'], unique=False)
+        batch_op.create_index('ix_obligations_ref_open', ['ref', 'is_open', 'due_date'], unique=False)
 
     op.create_table('officers',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -1763,6 +1879,82 @@ def upgrade():
     with op.batch_alter_table('distribution_runs', schema=None) as batch_op:
         batch_op.create_index('uq_distribution_runs_live_year', ['fiscal_year'], unique=True, sqlite_where=sa.text("status <> 'cancelled'"), postgresql_where=sa.text("status <> 'cancelled'"))
 
+    op.create_table('loan_actions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('loan_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=32), nullable=False),
+    sa.Column('status', sa.String(length=32), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.Column('months', sa.Integer(), nullable=True),
+    sa.Column('requested_by_id', sa.Integer(), nullable=False),
+    sa.Column('decided_by_id', sa.Integer(), nullable=True),
+    sa.Column('requested_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('decided_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('entry_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.CheckConstraint("kind <> 'restructure' OR months > 0", name=op.f('ck_loan_actions_restructure_months')),
+    sa.CheckConstraint('decided_by_id IS NULL OR decided_by_id <> requested_by_id', name=op.f('ck_loan_actions_maker_checker')),
+    sa.ForeignKeyConstraint(['decided_by_id'], ['users.id'], name=op.f('fk_loan_actions_decided_by_id_users')),
+    sa.ForeignKeyConstraint(['entry_id'], ['journal_entries.id'], name=op.f('fk_loan_actions_entry_id_journal_entries')),
+    sa.ForeignKeyConstraint(['loan_id'], ['loans.id'], name=op.f('fk_loan_actions_loan_id_loans')),
+    sa.ForeignKeyConstraint(['requested_by_id'], ['users.id'], name=op.f('fk_loan_actions_requested_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_loan_actions'))
+    )
+    with op.batch_alter_table('loan_actions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_loan_actions_loan_id'), ['loan_id'], unique=False)
+
+    op.create_table('loan_decisions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('loan_id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('decision', sa.String(length=8), nullable=False),
+    sa.Column('note', sa.Text(), nullable=True),
+    sa.Column('decided_at', sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("decision IN ('approve', 'reject')", name=op.f('ck_loan_decisions_decision_known')),
+    sa.ForeignKeyConstraint(['loan_id'], ['loans.id'], name=op.f('fk_loan_decisions_loan_id_loans')),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_loan_decisions_user_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_loan_decisions')),
+    sa.UniqueConstraint('loan_id', 'user_id', name='once_per_officer')
+    )
+    with op.batch_alter_table('loan_decisions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_loan_decisions_loan_id'), ['loan_id'], unique=False)
+
+    op.create_table('loan_guarantors',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('loan_id', sa.Integer(), nullable=False),
+    sa.Column('member_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['loan_id'], ['loans.id'], name=op.f('fk_loan_guarantors_loan_id_loans')),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_loan_guarantors_member_id_members')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_loan_guarantors')),
+    sa.UniqueConstraint('loan_id', 'member_id', name='once')
+    )
+    with op.batch_alter_table('loan_guarantors', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_loan_guarantors_loan_id'), ['loan_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_loan_guarantors_member_id'), ['member_id'], unique=False)
+
+    op.create_table('loan_instalments',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('loan_id', sa.Integer(), nullable=False),
+    sa.Column('schedule_no', sa.Integer(), nullable=False),
+    sa.Column('no', sa.Integer(), nullable=False),
+    sa.Column('due_date', sa.Date(), nullable=False),
+    sa.Column('principal_idr', sa.BigInteger(), nullable=False),
+    sa.Column('interest_idr', sa.BigInteger(), nullable=False),
+    sa.Column('balance_idr', sa.BigInteger(), nullable=False),
+    sa.Column('principal_obligation_id', sa.Integer(), nullable=True),
+    sa.Column('interest_obligation_id', sa.Integer(), nullable=True),
+    sa.CheckConstraint('balance_idr BETWEEN -1000000000000000 AND 1000000000000000', name=op.f('ck_loan_instalments_balance_idr_bounded')),
+    sa.CheckConstraint('interest_idr BETWEEN -1000000000000000 AND 1000000000000000', name=op.f('ck_loan_instalments_interest_idr_bounded')),
+    sa.CheckConstraint('principal_idr >= 0 AND interest_idr >= 0', name=op.f('ck_loan_instalments_not_negative')),
+    sa.CheckConstraint('principal_idr BETWEEN -1000000000000000 AND 1000000000000000', name=op.f('ck_loan_instalments_principal_idr_bounded')),
+    sa.ForeignKeyConstraint(['interest_obligation_id'], ['obligations.id'], name=op.f('fk_loan_instalments_interest_obligation_id_obligations')),
+    sa.ForeignKeyConstraint(['loan_id'], ['loans.id'], name=op.f('fk_loan_instalments_loan_id_loans')),
+    sa.ForeignKeyConstraint(['principal_obligation_id'], ['obligations.id'], name=op.f('fk_loan_instalments_principal_obligation_id_obligations')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_loan_instalments')),
+    sa.UniqueConstraint('loan_id', 'schedule_no', 'no', name='one_row')
+    )
+    with op.batch_alter_table('loan_instalments', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_loan_instalments_loan_id'), ['loan_id'], unique=False)
+
     op.create_table('member_credits',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('member_id', sa.Integer(), nullable=False),
@@ -2162,6 +2354,23 @@ def downgrade():
         batch_op.drop_index('ix_member_credits_member')
 
     op.drop_table('member_credits')
+    with op.batch_alter_table('loan_instalments', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_loan_instalments_loan_id'))
+
+    op.drop_table('loan_instalments')
+    with op.batch_alter_table('loan_guarantors', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_loan_guarantors_member_id'))
+        batch_op.drop_index(batch_op.f('ix_loan_guarantors_loan_id'))
+
+    op.drop_table('loan_guarantors')
+    with op.batch_alter_table('loan_decisions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_loan_decisions_loan_id'))
+
+    op.drop_table('loan_decisions')
+    with op.batch_alter_table('loan_actions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_loan_actions_loan_id'))
+
+    op.drop_table('loan_actions')
     with op.batch_alter_table('distribution_runs', schema=None) as batch_op:
         batch_op.drop_index('uq_distribution_runs_live_year', sqlite_where=sa.text("status <> 'cancelled'"), postgresql_where=sa.text("status <> 'cancelled'"))
 
@@ -2234,6 +2443,7 @@ def downgrade():
 
     op.drop_table('officers')
     with op.batch_alter_table('obligations', schema=None) as batch_op:
+        batch_op.drop_index('ix_obligations_ref_open')
         batch_op.drop_index('ix_obligations_open')
         batch_op.drop_index('ix_obligations_kind_period')
 
@@ -2267,6 +2477,11 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_manual_journal_lines_journal_id'))
 
     op.drop_table('manual_journal_lines')
+    with op.batch_alter_table('loans', schema=None) as batch_op:
+        batch_op.drop_index('ix_loans_status_class')
+        batch_op.drop_index('ix_loans_member')
+
+    op.drop_table('loans')
     with op.batch_alter_table('governance_events', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_governance_events_proposal_id'))
         batch_op.drop_index(batch_op.f('ix_governance_events_meeting_id'))
@@ -2347,6 +2562,7 @@ def downgrade():
         batch_op.drop_index('ix_manual_journals_status_date')
 
     op.drop_table('manual_journals')
+    op.drop_table('loan_allowances')
     with op.batch_alter_table('gateway_settlement_rows', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_gateway_settlement_rows_entry_id'))
         batch_op.drop_index('ix_gateway_settlement_rows_batch')
@@ -2403,6 +2619,7 @@ def downgrade():
         batch_op.drop_index('ix_meetings_starts')
 
     op.drop_table('meetings')
+    op.drop_table('loan_products')
     with op.batch_alter_table('journal_entries', schema=None) as batch_op:
         batch_op.drop_index('ix_journal_entries_source')
         batch_op.drop_index('ix_journal_entries_date')
