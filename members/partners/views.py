@@ -399,6 +399,7 @@ def webhook(member_id: int):
             hook=hook,
             secret=secret,
             deliveries=partners_webhooks.webhook_log(company.id),
+            error_labels=partners_webhooks.DELIVERY_ERRORS,
             can_manage=partners_keys.can_manage_keys(current_user, company),
         ),
         status=status,
