@@ -34,7 +34,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from kmp.db import StrEnumType, UTCDateTime
 from kmp.errors import DomainError
 from kmp.extensions import db
-from kmp.timeutil import now_utc
+from kmp.timeutil import business_date, now_utc
 
 
 class Measure(enum.StrEnum):
@@ -54,6 +54,19 @@ MEASURES = frozenset(m.value for m in Measure)
 _MEASURE_VALUE = {m.value: m.value for m in Measure}  # plain ``str`` for any equal value
 SOURCES = frozenset(s.value for s in PatronageSource)
 PERIOD_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")  # fullmatch: see kmp.api.Pattern
+#: Plausibility per worker and month, whatever the channel (API, CSV, by hand): a driver does
+#: not make 10,000 trips in a month, nor spend Rp 10 billion through one platform.
+PLAUSIBLE_PER_MONTH = {
+    Measure.TRIPS.value: 10_000,
+    Measure.DELIVERIES.value: 10_000,
+    Measure.SPEND_IDR.value: 10_000_000_000,
+    Measure.CONTRIBUTION_IDR.value: 10_000_000_000,
+}
+
+
+def latest_period() -> str:
+    """The current month (``YYYY-MM``, business date): no period after it is accepted."""
+    return business_date().strftime("%Y-%m")
 
 
 class PatronageRecord(db.Model):
@@ -110,6 +123,8 @@ def _check_row(index: int, row: PatronageRow) -> None:
         raise refuse(f"Baris {index}: anggota tidak dikenal.", "member_id")
     if not valid_period(row.period):
         raise refuse(f"Baris {index}: periode harus berbentuk TTTT-BB, misalnya 2025-03.", "period")
+    if row.period > latest_period():
+        raise refuse(f"Baris {index}: periode {row.period} belum terjadi.", "period")
     if row.measure not in MEASURES:
         raise refuse(
             f"Baris {index}: ukuran '{row.measure}' tidak dikenal (pilih trips, deliveries, "
@@ -120,6 +135,12 @@ def _check_row(index: int, row: PatronageRow) -> None:
         raise refuse(f"Baris {index}: nilai harus bilangan bulat.", "value")
     if row.value < 0:
         raise refuse(f"Baris {index}: nilai tidak boleh negatif.", "value")
+    if row.value > PLAUSIBLE_PER_MONTH[row.measure]:
+        raise refuse(
+            f"Baris {index}: nilai {row.value} tidak wajar untuk satu pengemudi sebulan "
+            f"(paling banyak {PLAUSIBLE_PER_MONTH[row.measure]}).",
+            "value",
+        )
     if not isinstance(row.external_id, str) or not row.external_id.strip():
         raise refuse(f"Baris {index}: external_id wajib diisi.", "external_id")
     if len(row.external_id) > 120:
@@ -131,6 +152,7 @@ def _check_rows(rows: Sequence[PatronageRow]) -> None:
     looked at again; any other row goes through ``_check_row``, which decides and words the
     refusal."""
     match = PERIOD_RE.fullmatch
+    latest, plausible = latest_period(), PLAUSIBLE_PER_MONTH
     for index, row in enumerate(rows):
         member_id, period, value, external_id = (
             row.member_id,
@@ -142,9 +164,10 @@ def _check_rows(rows: Sequence[PatronageRow]) -> None:
             type(member_id) is int
             and type(period) is str
             and match(period) is not None
+            and period <= latest
             and row.measure in MEASURES
             and type(value) is int
-            and value >= 0
+            and 0 <= value <= plausible[row.measure]
             and type(external_id) is str
             and len(external_id) <= 120
             and not external_id.isspace()

@@ -235,6 +235,12 @@ class ADConfig:
     #: pengawas may too (``members.savings.guards``). Default: pengurus only.
     pengawas_decide_without_bendahara: bool = False
     certificate_warning_days: int = 90
+    #: How far back a payment or a partner's remittance may be dated (days before today);
+    #: the partner CSV, the portal and the API refuse older dates (``members.partners``).
+    backdate_days: int = 90
+    #: Plausibility: the most one worker's check-off lines may credit in one calendar month;
+    #: a line beyond it is rejected (the money goes back to the partner as a payable).
+    max_remittance_per_worker_month_idr: int = 50_000_000
     officer_term_max_years: int = LEGAL_MAX_TERM_YEARS
     #: Which office needs which certificate scheme, with a grace period after expiry
     #: (``members.ad.competence``; applied when ``require_certified_officers`` is on).
@@ -303,6 +309,8 @@ ADDED_LATER = frozenset(
         "leavers_get_jasa_usaha",
         "pengawas_decide_without_bendahara",
         "competence_rules",
+        "backdate_days",
+        "max_remittance_per_worker_month_idr",
     }
 )
 _GROUP_FIELDS = {f.name: f for f in fields(GroupConfig)}
