@@ -132,6 +132,9 @@ def create_app(config: str | type | None = None, **overrides) -> Flask:
     from kmp.proxies import install as install_trusted_proxies
 
     install_trusted_proxies(app)  # KMP_TRUSTED_PROXIES: who may say the client's address
+    from kmp.forms import install_input_guard
+
+    install_input_guard(app)  # NUL characters in the path, query or a form: a 400
 
     @app.before_request
     def _request_start():

@@ -28,6 +28,7 @@ from kmp.auth import Role, role_required
 from kmp.errors import DomainError
 from kmp.exports import send_export, write_pdf
 from kmp.extensions import db
+from kmp.forms import parse_id
 from kmp.replica import replica_reads
 from members.partners import keys as partners_keys
 from members.partners import links as partners_links
@@ -498,8 +499,9 @@ def my_links():
     if not form.validate_on_submit():
         return _link_page(member, form, 422)
     company = None
-    if form.company_id.data.isdigit():
-        company = db.session.get(Member, int(form.company_id.data))
+    company_id = parse_id(form.company_id.data)
+    if company_id is not None:
+        company = db.session.get(Member, company_id)
     try:
         if company is None:
             raise DomainError(_("Pilih perusahaan dari daftar."), field="company_id")
