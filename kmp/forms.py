@@ -102,10 +102,11 @@ _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 def install_input_guard(app) -> None:
-    """Before any view: a NUL character in the path, the query string or a form field is
-    refused with a 400 and a message (no text field ever needs one; PostgreSQL refuses them
-    in text columns, so they would otherwise end as a 500 there and be stored on SQLite)."""
-    from flask import request
+    """Before any view: a NUL character in the query string or a form field is refused with
+    a 400 and a message (no text field ever needs one; PostgreSQL refuses them in text
+    columns, so they would otherwise end as a 500 there and be stored on SQLite); in the
+    path it names nothing that can exist: a 404."""
+    from flask import abort, request
 
     from kmp.errors import DomainError
     from kmp.i18n import gettext
@@ -115,7 +116,9 @@ def install_input_guard(app) -> None:
 
     @app.before_request
     def _refuse_nul_characters():
-        suspect = "\x00" in request.path or "%00" in request.query_string.decode("latin-1")
+        if "\x00" in request.path:
+            abort(404)
+        suspect = "%00" in request.query_string.decode("latin-1")
         if not suspect and request.mimetype in _FORM_TYPES:
             suspect = _has_nul(request.form.values()) or any(
                 "\x00" in (f.filename or "") for f in request.files.values()
