@@ -432,7 +432,8 @@ def test_every_form_and_api_field_fuzzed_gives_no_server_error(
     form_fields = _fuzz_forms(app, session)
     _fuzz_paths_and_bare_posts(app, session)
     api_fields = _fuzz_api(app, session, demo)
-    print(f"{session.requests} requests; slowest:")  # noqa: T201
+    print(f"{form_fields} form fields, {api_fields} API fields, {session.requests} requests")  # noqa: T201
+    print("slowest:")  # noqa: T201
     for seconds, label in session.slowest:
         print(f"  {seconds:.2f}s {label}")  # noqa: T201
     assert form_fields > 100, f"only {form_fields} form fields found: the discovery broke"
