@@ -39,7 +39,7 @@ def _enrol_all(month: dt.date) -> None:
     from kmp.db import UTCDateTime
     from kmp.extensions import db
     from kmp.timeutil import now_utc
-    from members.protection.models import Enrolment, EnrolmentTerms
+    from members.protection.models import EnrolmentTerms, ProtectionEnrolment
     from members.register.models import Member
 
     m = Member.__table__
@@ -56,7 +56,9 @@ def _enrol_all(month: dt.date) -> None:
         "start_period": literal(month),
     }
     db.session.execute(
-        insert(Enrolment.__table__).from_select(list(enrolments), select(*enrolments.values()))
+        insert(ProtectionEnrolment.__table__).from_select(
+            list(enrolments), select(*enrolments.values())
+        )
     )
     jkn = m.c.id % 2 == 0
     terms = {
@@ -124,13 +126,13 @@ def floor_phase(timer, *, n: int) -> dict:
     from kmp.db import Rupiah, UTCDateTime
     from kmp.extensions import db
     from kmp.timeutil import now_utc
-    from members.protection.models import Contribution, Enrolment, EnrolmentTerms
+    from members.protection.models import Contribution, EnrolmentTerms, ProtectionEnrolment
     from members.protection.rates import KINDS, PRIORITIES, TRUST_ACCOUNTS
     from members.register.models import Member
     from members.savings.models import Obligation
 
     month = _setup(n)
-    m, e, t = Member.__table__, Enrolment.__table__, EnrolmentTerms.__table__
+    m, e, t = Member.__table__, ProtectionEnrolment.__table__, EnrolmentTerms.__table__
     c, o = Contribution.__table__, Obligation.__table__
     stamp = literal(now_utc(), UTCDateTime())
     wajib = {

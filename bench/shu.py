@@ -94,7 +94,7 @@ def subject_phase(timer, *, n: int) -> dict:
     from kmp.extensions import db
     from kmp.ledger.models import Posting
     from kmp.ledger.queries import check_ledger
-    from payouts import posting, services
+    from payouts import approval, posting, services
     from payouts.models import DistributionRun
 
     shu = _setup(n)
@@ -109,7 +109,7 @@ def subject_phase(timer, *, n: int) -> dict:
         run = db.session.get(DistributionRun, run.id)
         services.compute_run(run)
         db.session.commit()
-        services.approve_run(run, resolution)
+        approval.approve_run(run, resolution)
         posting.post_run(run)
         db.session.commit()
     started = time.perf_counter()

@@ -7,6 +7,8 @@ def init_app(app):
     from flask_babel import lazy_gettext
 
     from governance import meeting_views, models  # noqa: F401 - routes, tables
+    from governance.hybrid import models as hybrid_models  # noqa: F401 - tables
+    from governance.hybrid import views as hybrid_views  # noqa: F401 - routes
     from governance.jobs import JOBS
     from governance.logic import percent, reason_label
     from governance.views import BALLOT_ROLES, PARTICIPANT_ROLES, READ_ROLES, bp

@@ -68,25 +68,30 @@ def census_refusal(proposal: Proposal, member: Member) -> DomainError:
             CensusExclusion.proposal_id == proposal.id, CensusExclusion.member_id == member.id
         )
     )
-    opened = _jakarta(proposal.opened_at) if proposal.opened_at else "saat dibuka"
-    base = f"Anda tidak ada dalam daftar pemilih yang dibekukan {opened}"
+    opened = _jakarta(proposal.opened_at) if proposal.opened_at else _("saat dibuka")
+    base = _("Anda tidak ada dalam daftar pemilih yang dibekukan %(opened)s", opened=opened)
     if exclusion is not None and exclusion.reason == POKOK_UNPAID:
         return _pokok_refusal(base, exclusion)
     if exclusion is not None and exclusion.reason == ARREARS:
         ad_limit = ""
         try:
-            ad_limit = f" (batas AD: {current_ad().max_wajib_arrears_months} bulan)"
+            ad_limit = _(" (batas AD: %(n)s bulan)", n=current_ad().max_wajib_arrears_months)
         except DomainError:
             pass
         return DomainError(
-            f"{base}: tunggakan simpanan wajib Anda {exclusion.arrears_months} bulan"
-            f"{ad_limit}. Lunasi tunggakan agar bisa memilih pada pemungutan berikutnya.",
+            _(
+                "%(base)s: tunggakan simpanan wajib Anda %(months)s bulan%(limit)s. Lunasi "
+                "tunggakan agar bisa memilih pada pemungutan berikutnya.",
+                base=base,
+                months=exclusion.arrears_months,
+                limit=ad_limit,
+            ),
             code="not_in_census_arrears",
             status=403,
         )
     if exclusion is not None and exclusion.reason == GROUP_NO_VOTE:
         return DomainError(
-            f"{base}: kelompok Anda tidak punya hak suara menurut AD.",
+            _("%(base)s: kelompok Anda tidak punya hak suara menurut AD.", base=base),
             code="not_in_census_group",
             status=403,
         )
@@ -96,18 +101,25 @@ def census_refusal(proposal: Proposal, member: Member) -> DomainError:
         and member.activated_at > proposal.opened_at
     ):
         return DomainError(
-            f"{base}: Anda menjadi anggota aktif sesudah pemungutan suara "
-            "dibuka. Daftar pemilih tidak berubah sesudah dibuka.",
+            _(
+                "%(base)s: Anda menjadi anggota aktif sesudah pemungutan suara "
+                "dibuka. Daftar pemilih tidak berubah sesudah dibuka.",
+                base=base,
+            ),
             code="not_in_census_joined_after",
             status=403,
         )
     if member.status is not MemberStatus.ACTIVE:
         return DomainError(
-            f"{base}: status keanggotaan Anda '{member.status.label}'.",
+            _(
+                "%(base)s: status keanggotaan Anda '%(status)s'.",
+                base=base,
+                status=member.status.label,
+            ),
             code="not_in_census_status",
             status=403,
         )
-    return DomainError(f"{base}.", code="not_in_census", status=403)
+    return DomainError(_("%(base)s.", base=base), code="not_in_census", status=403)
 
 
 def _counts(proposal: Proposal) -> dict[str, dict[str, int]]:

@@ -15,6 +15,7 @@ from kmp import signals
 from kmp.auth import user_id_of
 from kmp.errors import DomainError, IllegalTransition
 from kmp.extensions import db
+from kmp.i18n import gettext
 from kmp.timeutil import JAKARTA
 from members.ad.config import ADConfig
 
@@ -41,7 +42,11 @@ log = logging.getLogger("kmp.governance")
 def check_transition(current: ProposalStatus, target: ProposalStatus) -> None:
     if target not in TRANSITIONS[current]:
         raise IllegalTransition(
-            f"Usulan berstatus '{current.label}' tidak bisa menjadi '{target.label}'.",
+            gettext(
+                "Usulan berstatus '%(current)s' tidak bisa menjadi '%(target)s'.",
+                current=current.label,
+                target=target.label,
+            ),
             code="illegal_proposal_transition",
         )
 

@@ -16,6 +16,7 @@ from governance.models import (
 from kmp.auth import user_id_of
 from kmp.errors import Conflict
 from kmp.extensions import db
+from kmp.i18n import gettext
 from kmp.timeutil import business_date, now_utc
 from members.ad.config import ADConfig
 from members.officers.models import OfficerBody, OfficerFunction
@@ -29,26 +30,33 @@ def nominate_candidate(
     """Nominate ``member`` for an election. A candidate who fails the AD's competence rule for
     the office today (no verified certificate of its scheme) is refused with the reason."""
     if not proposal.is_election:
-        raise _refuse("Usulan ini bukan pemilihan.", "not_election")
+        raise _refuse(gettext("Usulan ini bukan pemilihan."), "not_election")
     if proposal.status is not ProposalStatus.DRAFT:
         raise _refuse(
-            "Pencalonan sudah ditutup: pemungutan suara sudah dibuka.", "nominations_closed"
+            gettext("Pencalonan sudah ditutup: pemungutan suara sudah dibuka."),
+            "nominations_closed",
         )
     now = now_utc()
     if proposal.nominations_open_at and now < proposal.nominations_open_at:
         raise _refuse(
-            f"Pencalonan baru dibuka {_jakarta(proposal.nominations_open_at)}.",
+            gettext(
+                "Pencalonan baru dibuka %(nominations_open_at)s.",
+                nominations_open_at=_jakarta(proposal.nominations_open_at),
+            ),
             "nominations_not_open",
         )
     if proposal.nominations_close_at and now >= proposal.nominations_close_at:
         raise _refuse(
-            f"Pencalonan sudah ditutup {_jakarta(proposal.nominations_close_at)}.",
+            gettext(
+                "Pencalonan sudah ditutup %(nominations_close_at)s.",
+                nominations_close_at=_jakarta(proposal.nominations_close_at),
+            ),
             "nominations_closed",
         )
     who = f"{member.display_name} ({member.member_no or 'tanpa nomor'})"
     if member.status is not MemberStatus.ACTIVE:
         raise _refuse(
-            f"{who} bukan anggota aktif, jadi tidak bisa dicalonkan.",
+            gettext("%(who)s bukan anggota aktif, jadi tidak bisa dicalonkan.", who=who),
             "member_not_active",
             "member_no",
         )
@@ -56,7 +64,11 @@ def nominate_candidate(
     group = ad.get_group(member.group_code)
     if group is None or not group.is_active or not group.members_vote:
         raise _refuse(
-            f"{who}: kelompoknya tidak punya hak suara menurut AD, jadi tidak bisa dicalonkan.",
+            gettext(
+                "%(who)s: kelompoknya tidak punya hak suara menurut AD, jadi tidak "
+                "bisa dicalonkan.",
+                who=who,
+            ),
             "group_no_vote",
             "member_no",
         )
@@ -66,7 +78,12 @@ def nominate_candidate(
     problem = competence_problem(member, proposal.office.value, today)
     if problem:
         raise _refuse(
-            f"{who} tidak bisa dicalonkan. {problem} Daftarkan atau perbarui sertifikatnya dulu.",
+            gettext(
+                "%(who)s tidak bisa dicalonkan. %(problem)s Daftarkan atau perbarui "
+                "sertifikatnya dulu.",
+                who=who,
+                problem=problem,
+            ),
             "not_certified",
             "member_no",
         )
@@ -83,7 +100,9 @@ def nominate_candidate(
             db.session.flush()
     except IntegrityError as error:
         raise Conflict(
-            f"{who} sudah dicalonkan.", code="already_nominated", field="member_no"
+            gettext("%(who)s sudah dicalonkan.", who=who),
+            code="already_nominated",
+            field="member_no",
         ) from error
     _event("candidate_nominated", by_user, proposal=proposal, note=member.member_no)
     return nomination
@@ -92,7 +111,8 @@ def nominate_candidate(
 def withdraw_nomination(nomination: Nomination, by_user=None) -> Nomination:
     if nomination.proposal.status is not ProposalStatus.DRAFT:
         raise _refuse(
-            "Pemungutan suara sudah dibuka; calon tidak bisa ditarik.", "nominations_closed"
+            gettext("Pemungutan suara sudah dibuka; calon tidak bisa ditarik."),
+            "nominations_closed",
         )
     nomination.status = NominationStatus.WITHDRAWN
     db.session.flush()
@@ -109,13 +129,18 @@ def _prepare_election(proposal: Proposal, ad: ADConfig, weights: dict[str, int])
     nominations = [n for n in proposal.nominations if n.status is NominationStatus.ACCEPTED]
     if not nominations:
         raise _refuse(
-            "Belum ada calon; pemungutan suara pemilihan tidak bisa dibuka.", "no_candidates"
+            gettext("Belum ada calon; pemungutan suara pemilihan tidak bisa dibuka."),
+            "no_candidates",
         )
     for n in nominations:
         if n.group_code not in weights:
             raise _refuse(
-                f"Calon {n.member.display_name} berasal dari kelompok "
-                f"{n.group_code} yang tidak punya pemilih; tarik pencalonannya.",
+                gettext(
+                    "Calon %(display_name)s berasal dari kelompok %(group_code)s yang "
+                    "tidak punya pemilih; tarik pencalonannya.",
+                    display_name=n.member.display_name,
+                    group_code=n.group_code,
+                ),
                 "candidate_group_not_voting",
             )
     field = "pengurus_seats" if proposal.office is Office.PENGURUS else "pengawas_seats"
@@ -126,8 +151,12 @@ def _prepare_election(proposal: Proposal, ad: ADConfig, weights: dict[str, int])
     }
     if sum(reserved.values()) > (proposal.seats or 0):
         raise _refuse(
-            f"AD mencadangkan {sum(reserved.values())} kursi untuk kelompok, lebih banyak dari "
-            f"{proposal.seats} kursi yang dipilih; tambah jumlah kursi.",
+            gettext(
+                "AD mencadangkan %(reserved)s kursi untuk kelompok, lebih banyak dari "
+                "%(seats)s kursi yang dipilih; tambah jumlah kursi.",
+                reserved=sum(reserved.values()),
+                seats=proposal.seats,
+            ),
             "reserved_over_seats",
         )
     proposal.reserved_seats = reserved

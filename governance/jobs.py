@@ -11,6 +11,12 @@ def ballots_job() -> None:
     run_ballot_schedule()
 
 
+def messages_job() -> None:
+    from governance.notices import run_message_schedule
+
+    run_message_schedule()
+
+
 JOBS = [
     Job(
         id="governance-ballots",
@@ -18,5 +24,12 @@ JOBS = [
         trigger="interval",
         trigger_args={"minutes": 1},
         description="Buka dan tutup pemungutan suara sesuai jadwal",
-    )
+    ),
+    Job(
+        id="governance-messages",
+        func=messages_job,
+        trigger="interval",
+        trigger_args={"minutes": 15},
+        description="Kirim undangan rapat dan pengingat memilih sesuai jadwal AD",
+    ),
 ]

@@ -24,12 +24,14 @@ from governance.forms import (
     ReasonForm,
     to_utc,
 )
+from governance.hybrid.services import is_teller
 from governance.models import (
     AttendanceHow,
     MeetingStatus,
     MinutesAttachment,
     ProposalStatus,
 )
+from governance.notices import message_counts
 from governance.views import (
     MANAGE_ROLES,
     PARTICIPANT_ROLES,
@@ -141,6 +143,8 @@ def meeting(meeting_id: int):
         proposals=visible,
         attendance_count=queries.attendance_count(meeting) if board else None,
         notices=queries.notices_of(meeting) if board else None,
+        messages=message_counts(meeting) if board else None,
+        teller=is_teller(meeting, current_user),
         notice_days=notice_days,
         reason_form=ReasonForm(),
         now=now_utc(),

@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from governance.common import _event, _jakarta, _refuse, current_ad
+from governance.common import _event, _refuse, current_ad
 from governance.models import (
     ATTACHMENT_TYPES,
     MAX_ATTACHMENT_BYTES,
@@ -23,7 +23,7 @@ from governance.models import (
 from kmp.auth import user_id_of
 from kmp.errors import Conflict, IllegalTransition, NotFound
 from kmp.extensions import db
-from kmp.notify import queue_notification
+from kmp.i18n import gettext
 from kmp.timeutil import business_date, now_utc
 from members.register.models import Member
 from members.register.states import MemberStatus
@@ -50,24 +50,26 @@ def create_meeting(
     kind, mode = MeetingKind(kind), MeetingMode(mode)
     title = (title or "").strip()
     if not title:
-        raise _refuse("Judul rapat wajib diisi.", "required", "title")
+        raise _refuse(gettext("Judul rapat wajib diisi."), "required", "title")
     if starts_at.tzinfo is None:
         raise ValueError("starts_at must be aware")
     location = (location or "").strip() or None
     if mode is not MeetingMode.ONLINE and not location:
         raise _refuse(
-            "Tempat rapat wajib diisi untuk rapat tatap muka atau hibrida.", "required", "location"
+            gettext("Tempat rapat wajib diisi untuk rapat tatap muka atau hibrida."),
+            "required",
+            "location",
         )
     if kind is MeetingKind.RAT:
         if fiscal_year is None:
             raise _refuse(
-                "RAT harus menyebut tahun buku yang dipertanggungjawabkan.",
+                gettext("RAT harus menyebut tahun buku yang dipertanggungjawabkan."),
                 "required",
                 "fiscal_year",
             )
         if not 2000 <= fiscal_year <= business_date(starts_at).year:
             raise _refuse(
-                "Tahun buku RAT harus tahun yang sudah berjalan sebelum rapat.",
+                gettext("Tahun buku RAT harus tahun yang sudah berjalan sebelum rapat."),
                 "fiscal_year_invalid",
                 "fiscal_year",
             )
@@ -76,7 +78,7 @@ def create_meeting(
     if kind is MeetingKind.RA_KELOMPOK:
         ad = current_ad()
         if ad.get_group(group_code) is None:
-            raise _refuse("Pilih kelompok untuk RA Kelompok.", "required", "group_code")
+            raise _refuse(gettext("Pilih kelompok untuk RA Kelompok."), "required", "group_code")
     else:
         group_code = None
     meeting = Meeting(
@@ -97,61 +99,22 @@ def create_meeting(
     return meeting
 
 
-def _meeting_recipients(meeting: Meeting):
-    stmt = select(Member).where(Member.status == MemberStatus.ACTIVE)
-    if meeting.group_code:
-        stmt = stmt.where(Member.group_code == meeting.group_code)
-    return db.session.scalars(stmt.order_by(Member.id))
-
-
 def send_notice(meeting: Meeting, by_user=None) -> int:
-    """Send the invitation to every active member (of the group, for an RA Kelompok).
+    """Send the invitation to every census member (of the group, for an RA Kelompok), once,
+    through the outbox (``governance.notices``). A notice later than the AD's notice period
+    is still sent but flagged as late (``Meeting.notice_late``) on every page that shows it."""
+    from governance.notices import queue_meeting_notice
 
-    Sent once; a notice later than the AD's notice period is still sent but flagged as late
-    (``Meeting.notice_late``) on every page that shows the meeting."""
-    if meeting.status is MeetingStatus.CANCELLED:
-        raise IllegalTransition("Rapat ini dibatalkan.", code="meeting_cancelled")
-    if meeting.notice_sent_at is not None:
-        raise Conflict("Undangan rapat ini sudah dikirim.", code="notice_already_sent")
-    now = now_utc()
-    if meeting.starts_at <= now:
-        raise _refuse("Rapat sudah dimulai; undangan tidak bisa dikirim lagi.", "too_late")
-    ad = current_ad()
-    where = meeting.location or meeting.online_url or "daring"
-    subject = f"Undangan {meeting.kind.label}: {meeting.title}"
-    count = 0
-    for member in _meeting_recipients(meeting):
-        body = (
-            f"Yth. {member.display_name},\n\nAnda diundang ke {meeting.kind.label} "
-            f'"{meeting.title}" pada {_jakarta(meeting.starts_at)} ({meeting.mode.label}, '
-            f"{where}).\n\nAcara:\n{meeting.agenda or '-'}\n"
-        )
-        queued = queue_notification(
-            kind="meeting_notice",
-            subject=subject,
-            body=body,
-            member_id=member.id,
-            user_id=member.user_id,
-            address=member.email or member.phone,
-            campaign=f"meeting:{meeting.id}",
-            dedupe_key=f"meeting_notice:{meeting.id}:{member.id}",
-        )
-        count += queued is not None
-    meeting.notice_sent_at = now
-    meeting.notice_period_days = ad.notice_period_days
-    db.session.flush()
-    note = f"{count} penerima"
-    if meeting.notice_late:
-        note += f"; terlambat (kurang dari {ad.notice_period_days} hari)"
-    _event("notice_sent", by_user, meeting=meeting, note=note)
-    return count
+    return queue_meeting_notice(meeting, by_user=by_user)
 
 
 def mark_meeting_held(meeting: Meeting, by_user=None) -> Meeting:
     if meeting.status is not MeetingStatus.PLANNED:
-        raise IllegalTransition("Hanya rapat yang direncanakan bisa ditandai sudah diadakan.")
+        raise IllegalTransition(
+            gettext("Hanya rapat yang direncanakan bisa ditandai sudah diadakan.")
+        )
     if meeting.starts_at > now_utc():
-        raise _refuse("Rapat belum dimulai.", "not_started")
+        raise _refuse(gettext("Rapat belum dimulai."), "not_started")
     meeting.status = MeetingStatus.HELD
     db.session.flush()
     _event("meeting_held", by_user, meeting=meeting)
@@ -160,9 +123,9 @@ def mark_meeting_held(meeting: Meeting, by_user=None) -> Meeting:
 
 def cancel_meeting(meeting: Meeting, by_user=None, reason: str = "") -> Meeting:
     if meeting.status is not MeetingStatus.PLANNED:
-        raise IllegalTransition("Hanya rapat yang direncanakan bisa dibatalkan.")
+        raise IllegalTransition(gettext("Hanya rapat yang direncanakan bisa dibatalkan."))
     if not (reason or "").strip():
-        raise _refuse("Alasan pembatalan wajib diisi.", "reason_required", "reason")
+        raise _refuse(gettext("Alasan pembatalan wajib diisi."), "reason_required", "reason")
     meeting.status = MeetingStatus.CANCELLED
     db.session.flush()
     _event("meeting_cancelled", by_user, meeting=meeting, note=reason.strip())
@@ -176,33 +139,41 @@ def record_attendance(
     member themself around the meeting time). Recording twice is refused."""
     how = AttendanceHow(how)
     if meeting.status is MeetingStatus.CANCELLED:
-        raise IllegalTransition("Rapat ini dibatalkan.", code="meeting_cancelled")
+        raise IllegalTransition(gettext("Rapat ini dibatalkan."), code="meeting_cancelled")
     if member.status is not MemberStatus.ACTIVE:
         raise _refuse(
-            f"{member.display_name} bukan anggota aktif.", "member_not_active", "member_no"
+            gettext("%(display_name)s bukan anggota aktif.", display_name=member.display_name),
+            "member_not_active",
+            "member_no",
         )
     if meeting.group_code and member.group_code != meeting.group_code:
         raise _refuse(
-            f"{member.display_name} bukan anggota kelompok {meeting.group_code}.",
+            gettext(
+                "%(display_name)s bukan anggota kelompok %(group_code)s.",
+                display_name=member.display_name,
+                group_code=meeting.group_code,
+            ),
             "wrong_group",
             "member_no",
         )
     now = now_utc()
     if how is AttendanceHow.ONLINE:
         if meeting.mode is MeetingMode.IN_PERSON:
-            raise _refuse("Rapat ini hanya tatap muka.", "in_person_only")
+            raise _refuse(gettext("Rapat ini hanya tatap muka."), "in_person_only")
         if (
             not meeting.starts_at - ONLINE_CHECKIN_BEFORE
             <= now
             <= (meeting.starts_at + ONLINE_CHECKIN_AFTER)
         ):
             raise _refuse(
-                "Kehadiran daring dicatat mulai 1 jam sebelum rapat sampai 12 jam "
-                "sesudah rapat dimulai.",
+                gettext(
+                    "Kehadiran daring dicatat mulai 1 jam sebelum rapat sampai 12 jam "
+                    "sesudah rapat dimulai."
+                ),
                 "outside_window",
             )
     elif meeting.mode is MeetingMode.ONLINE:
-        raise _refuse("Rapat ini daring: tidak ada presensi di tempat.", "online_only")
+        raise _refuse(gettext("Rapat ini daring: tidak ada presensi di tempat."), "online_only")
     who = f"{member.display_name} ({member.member_no})"
     attendance = Attendance(
         meeting_id=meeting.id,
@@ -217,7 +188,7 @@ def record_attendance(
             db.session.flush()
     except IntegrityError as error:
         raise Conflict(
-            f"{who} sudah tercatat hadir.",
+            gettext("%(who)s sudah tercatat hadir.", who=who),
             code="already_attending",
             field="member_no",
         ) from error
@@ -230,7 +201,9 @@ def check_in_member(meeting: Meeting, member_no: str, by_user=None) -> Attendanc
     member = db.session.scalar(select(Member).where(Member.member_no == text)) if text else None
     if member is None:
         raise NotFound(
-            f"Nomor anggota '{text}' tidak ditemukan.", code="member_not_found", field="member_no"
+            gettext("Nomor anggota '%(no)s' tidak ditemukan.", no=text),
+            code="member_not_found",
+            field="member_no",
         )
     return record_attendance(meeting, member, AttendanceHow.CHECKIN, by_user)
 
@@ -243,7 +216,7 @@ def save_minutes(meeting: Meeting, text: str, by_user=None) -> Minutes:
         meeting.minutes = minutes
     if minutes.published_at is not None:
         raise IllegalTransition(
-            "Notulen sudah diterbitkan dan tidak bisa diubah.", code="minutes_published"
+            gettext("Notulen sudah diterbitkan dan tidak bisa diubah."), code="minutes_published"
         )
     minutes.text = (text or "").strip()
     minutes.updated_at = now_utc()
@@ -256,24 +229,26 @@ def add_minutes_attachment(
     meeting: Meeting, *, file_name: str, content_type: str, data: bytes, by_user=None
 ) -> MinutesAttachment:
     if not data:
-        raise _refuse("Berkas kosong.", "file_empty", "file")
+        raise _refuse(gettext("Berkas kosong."), "file_empty", "file")
     if len(data) > MAX_ATTACHMENT_BYTES:
         raise _refuse(
-            f"Lampiran paling besar {MAX_ATTACHMENT_BYTES // (1024 * 1024)} MB.",
+            gettext("Lampiran paling besar %(mb)s MB.", mb=MAX_ATTACHMENT_BYTES // (1024 * 1024)),
             "file_too_large",
             "file",
         )
     content_type = (content_type or "").split(";")[0].strip().lower()
     if content_type not in ATTACHMENT_TYPES:
-        raise _refuse("Lampiran harus PDF, PNG atau JPG.", "file_type", "file")
+        raise _refuse(gettext("Lampiran harus PDF, PNG atau JPG."), "file_type", "file")
     if not _sniff_ok(content_type, data):
         raise _refuse(
-            "Isi berkas tidak cocok dengan jenisnya (PDF, PNG atau JPG).", "file_type", "file"
+            gettext("Isi berkas tidak cocok dengan jenisnya (PDF, PNG atau JPG)."),
+            "file_type",
+            "file",
         )
     minutes = meeting.minutes or save_minutes(meeting, "", by_user)
     if minutes.published_at is not None:
         raise IllegalTransition(
-            "Notulen sudah diterbitkan dan tidak bisa diubah.", code="minutes_published"
+            gettext("Notulen sudah diterbitkan dan tidak bisa diubah."), code="minutes_published"
         )
     name = (file_name or "lampiran").replace("/", "_").replace("\\", "_").strip()[:200]
     attachment = MinutesAttachment(
@@ -301,9 +276,9 @@ def _sniff_ok(content_type: str, data: bytes) -> bool:
 def publish_minutes(meeting: Meeting, by_user=None) -> Minutes:
     minutes = meeting.minutes
     if minutes is None or not minutes.text.strip():
-        raise _refuse("Tulis notulen dulu sebelum diterbitkan.", "minutes_empty", "text")
+        raise _refuse(gettext("Tulis notulen dulu sebelum diterbitkan."), "minutes_empty", "text")
     if minutes.published_at is not None:
-        raise Conflict("Notulen sudah diterbitkan.", code="minutes_published")
+        raise Conflict(gettext("Notulen sudah diterbitkan."), code="minutes_published")
     minutes.published_at = now_utc()
     db.session.flush()
     _event("minutes_published", by_user, meeting=meeting)

@@ -341,6 +341,8 @@ class Proposal(db.Model):
     opened_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: When the reminder to members who had not voted was queued (``governance.notices``).
+    reminder_sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     cancelled_reason: Mapped[str | None] = mapped_column(Text)
 
     meeting: Mapped[Meeting | None] = relationship(back_populates="proposals")
@@ -431,6 +433,7 @@ class BallotParticipation(db.Model):
             ["ballot_census.proposal_id", "ballot_census.member_id"],
         ),
         CheckConstraint("change_count >= 0", name="change_count_not_negative"),
+        CheckConstraint("channel IN ('online', 'paper')", name="known_channel"),
         Index("ix_ballot_participations_group", "proposal_id", "group_code"),
     )
 
@@ -440,8 +443,12 @@ class BallotParticipation(db.Model):
     group_code: Mapped[str] = mapped_column(String(20))
     cast_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now_utc)
     change_count: Mapped[int] = mapped_column(Integer, default=0)
-    #: The login that cast it: the member's own, or a platform company's representative.
+    #: The login that cast it: the member's own, a platform company's representative, or
+    #: the teller who handed out a paper ballot.
     cast_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: ``online`` or ``paper`` (a paper ballot handed out at the hall). With the unique key
+    #: above, a member who voted online cannot get a paper ballot and the reverse.
+    channel: Mapped[str] = mapped_column(String(10), default="online", server_default="online")
 
 
 class BallotChoice(db.Model):

@@ -51,6 +51,7 @@ from kmp import signals
 from kmp.auth import user_id_of
 from kmp.errors import Conflict, DomainError, IllegalTransition
 from kmp.extensions import db
+from kmp.i18n import gettext
 from kmp.timeutil import now_utc
 from members.register.models import Member
 
@@ -79,36 +80,45 @@ def create_proposal(
     kind = ProposalKind(kind)
     title = (title or "").strip()
     if not title:
-        raise _refuse("Judul usulan wajib diisi.", "required", "title")
+        raise _refuse(gettext("Judul usulan wajib diisi."), "required", "title")
     if closes_at <= opens_at:
-        raise _refuse("Waktu tutup harus sesudah waktu buka.", "window_order", "closes_at")
+        raise _refuse(gettext("Waktu tutup harus sesudah waktu buka."), "window_order", "closes_at")
     if closes_at <= now_utc():
-        raise _refuse("Waktu tutup sudah lewat.", "window_past", "closes_at")
+        raise _refuse(gettext("Waktu tutup sudah lewat."), "window_past", "closes_at")
     if meeting is not None and meeting.status is MeetingStatus.CANCELLED:
-        raise _refuse("Rapat itu dibatalkan.", "meeting_cancelled", "meeting_id")
+        raise _refuse(gettext("Rapat itu dibatalkan."), "meeting_cancelled", "meeting_id")
     reference = (reference or "").strip() or None
     if kind is ProposalKind.SHU_ALLOCATION and reference and ":" not in reference:
         raise _refuse(
-            "Rujukan ditulis seperti 'distribution_run:12'.", "reference_format", "reference"
+            gettext("Rujukan ditulis seperti 'distribution_run:12'."),
+            "reference_format",
+            "reference",
         )
     options: list[dict] = [dict(o) for o in YES_NO_OPTIONS]
     if kind is ProposalKind.ELECTION:
         options = [{"key": ABSTAIN, "label": "Abstain"}]
         if not seats or seats < 1:
-            raise _refuse("Jumlah kursi harus paling sedikit 1.", "seats_required", "seats")
+            raise _refuse(
+                gettext("Jumlah kursi harus paling sedikit 1."), "seats_required", "seats"
+            )
         if office is None:
             raise _refuse(
-                "Pilih badan yang dipilih (pengurus atau pengawas).", "required", "office"
+                gettext("Pilih badan yang dipilih (pengurus atau pengawas)."), "required", "office"
             )
         office = Office(office)
         if term_start is None or term_end is None or term_end <= term_start:
-            raise _refuse("Isi masa jabatan: akhir harus sesudah awal.", "term_order", "term_end")
+            raise _refuse(
+                gettext("Isi masa jabatan: akhir harus sesudah awal."), "term_order", "term_end"
+            )
         max_years = current_ad().officer_term_max_years
         from members.register.services import add_years
 
         if term_end > add_years(term_start, max_years):
             raise _refuse(
-                f"Masa jabatan paling lama {max_years} tahun (UU 25/1992 Ps 29).",
+                gettext(
+                    "Masa jabatan paling lama %(max_years)s tahun (UU 25/1992 Ps 29).",
+                    max_years=max_years,
+                ),
                 "term_too_long",
                 "term_end",
             )
@@ -116,13 +126,13 @@ def create_proposal(
         nominations_close_at = nominations_close_at or opens_at
         if nominations_close_at <= nominations_open_at:
             raise _refuse(
-                "Akhir pencalonan harus sesudah awalnya.",
+                gettext("Akhir pencalonan harus sesudah awalnya."),
                 "nomination_window",
                 "nominations_close_at",
             )
         if nominations_close_at > opens_at:
             raise _refuse(
-                "Pencalonan harus ditutup sebelum pemungutan suara dibuka.",
+                gettext("Pencalonan harus ditutup sebelum pemungutan suara dibuka."),
                 "nomination_window",
                 "nominations_close_at",
             )
@@ -177,22 +187,22 @@ def open_proposal(proposal: Proposal, *, by_user=None, now: dt.datetime | None =
     now = now or now_utc()
     if now >= proposal.closes_at:
         raise _refuse(
-            "Waktu pemungutan suara sudah habis; usulan tidak bisa dibuka.", "window_past"
+            gettext("Waktu pemungutan suara sudah habis; usulan tidak bisa dibuka."), "window_past"
         )
     if now < proposal.opens_at:
         if by_user is None:
-            raise _refuse("Belum waktunya dibuka.", "not_yet")
+            raise _refuse(gettext("Belum waktunya dibuka."), "not_yet")
         proposal.opens_at = now
     if proposal.is_election:
         if proposal.nominations_close_at and now < proposal.nominations_close_at:
             if by_user is None:
-                raise _refuse("Pencalonan belum ditutup.", "nominations_open")
+                raise _refuse(gettext("Pencalonan belum ditutup."), "nominations_open")
             proposal.nominations_close_at = now
     ad = current_ad()
     census, excluded = compute_census(ad, now)
     if not census:
         raise _refuse(
-            "Tidak ada anggota yang berhak memilih; pemungutan suara tidak bisa dibuka.",
+            gettext("Tidak ada anggota yang berhak memilih; pemungutan suara tidak bisa dibuka."),
             "census_empty",
         )
     eligible_groups = {row.group_code for row in census}
@@ -258,6 +268,9 @@ def open_proposal(proposal: Proposal, *, by_user=None, now: dt.datetime | None =
         proposal=proposal,
         note=f"{len(census)} pemilih; sidik jari {proposal.census_fingerprint}",
     )
+    from governance.notices import queue_ballot_opened
+
+    queue_ballot_opened(proposal)
     return proposal
 
 
@@ -265,7 +278,7 @@ def cancel_proposal(proposal: Proposal, by_user=None, reason: str = "") -> Propo
     proposal = _lock(proposal)
     check_transition(proposal.status, ProposalStatus.CANCELLED)
     if not (reason or "").strip():
-        raise _refuse("Alasan pembatalan wajib diisi.", "reason_required", "reason")
+        raise _refuse(gettext("Alasan pembatalan wajib diisi."), "reason_required", "reason")
     proposal.status = ProposalStatus.CANCELLED
     proposal.cancelled_reason = reason.strip()
     db.session.flush()
@@ -304,11 +317,13 @@ def cast_vote(
     proposal = _lock(proposal, shared=True)
     now = now or now_utc()
     if proposal.status is ProposalStatus.DRAFT or now < proposal.opens_at:
-        raise _refuse("Pemungutan suara belum dibuka.", "ballot_not_open")
+        raise _refuse(gettext("Pemungutan suara belum dibuka."), "ballot_not_open")
     if proposal.status is not ProposalStatus.OPEN or now >= proposal.closes_at:
         raise DomainError(
-            f"Pemungutan suara sudah ditutup ({_jakarta(proposal.closes_at)}); "
-            "suara tidak diterima.",
+            gettext(
+                "Pemungutan suara sudah ditutup (%(closes_at)s); suara tidak diterima.",
+                closes_at=_jakarta(proposal.closes_at),
+            ),
             code="ballot_closed",
             status=409,
         )
@@ -321,7 +336,7 @@ def cast_vote(
         raise census_refusal(proposal, member)
     group_code = census.group_code
     if option not in proposal.option_keys:
-        raise _refuse("Pilihan tidak dikenal.", "invalid_option", "option")
+        raise _refuse(gettext("Pilihan tidak dikenal."), "invalid_option", "option")
     existing = db.session.execute(
         select(BallotParticipation)
         .where(
@@ -334,10 +349,17 @@ def cast_vote(
     if proposal.secret and proposal.allow_change:
         token = logic.change_token(ballot_secret(), proposal.id, member.id)
     if existing is not None:
+        if existing.channel == "paper":
+            raise Conflict(
+                "Anda sudah memilih dengan surat suara kertas di tempat rapat.",
+                code="already_voted_paper",
+            )
         if not proposal.allow_change:
             raise Conflict(
-                "Suara Anda untuk usulan ini sudah tercatat; usulan ini tidak "
-                "mengizinkan perubahan suara.",
+                gettext(
+                    "Suara Anda untuk usulan ini sudah tercatat; usulan ini tidak "
+                    "mengizinkan perubahan suara."
+                ),
                 code="already_voted",
             )
         if by_user is not None:
@@ -357,7 +379,7 @@ def cast_vote(
             db.session.flush()
     except IntegrityError as error:
         raise Conflict(
-            "Suara Anda untuk usulan ini sudah tercatat.", code="already_voted"
+            gettext("Suara Anda untuk usulan ini sudah tercatat."), code="already_voted"
         ) from error
     if proposal.secret:
         receipt = logic.new_receipt_code()
@@ -417,7 +439,7 @@ def _change_vote(
     )
     if removed.rowcount != 1:
         raise Conflict(
-            "Suara sebelumnya tidak ditemukan; perubahan dibatalkan.",
+            gettext("Suara sebelumnya tidak ditemukan; perubahan dibatalkan."),
             code="previous_choice_missing",
         )
     receipt = logic.new_receipt_code()
@@ -444,8 +466,13 @@ def tally_of(proposal: Proposal) -> dict:
         cast = sum(counts.get(code, {}).values())
         if cast != participants.get(code, 0):
             raise IllegalTransition(
-                f"Jumlah pilihan ({cast}) dan jumlah pemilih ({participants.get(code, 0)}) "
-                f"kelompok {code} tidak sama; penutupan dihentikan untuk diperiksa.",
+                gettext(
+                    "Jumlah pilihan (%(cast)s) dan jumlah pemilih (%(participants)s) "
+                    "kelompok %(code)s tidak sama; penutupan dihentikan untuk diperiksa.",
+                    cast=cast,
+                    participants=participants.get(code, 0),
+                    code=code,
+                ),
                 code="tally_inconsistent",
             )
     weights = proposal.group_weights or {}
@@ -496,15 +523,20 @@ def close_proposal(
     is the scheduler (only once ``closes_at`` has come); a pengurus may close early."""
     proposal = _lock(proposal)
     check_transition(proposal.status, ProposalStatus.CLOSED)
+    from governance.hybrid.services import check_paper_merged
+
+    check_paper_merged(proposal)
     now = now or now_utc()
     if now < proposal.closes_at:
         if by_user is None:
-            raise _refuse("Belum waktunya ditutup.", "not_yet")
+            raise _refuse(gettext("Belum waktunya ditutup."), "not_yet")
         proposal.closes_at = max(now, proposal.opens_at + dt.timedelta(microseconds=1))
     try:
         data = tally_of(proposal)
     except TallyError as error:  # pragma: no cover - guarded by the census at opening
-        raise DomainError(f"Penghitungan suara gagal: {error}", code="tally_failed") from error
+        raise DomainError(
+            gettext("Penghitungan suara gagal: %(error)s", error=error), code="tally_failed"
+        ) from error
     outcome = Outcome.PASSED if data["passed"] else Outcome.FAILED
     resolution = Resolution(
         proposal_id=proposal.id,
@@ -523,6 +555,9 @@ def close_proposal(
     if proposal.is_election and outcome is Outcome.PASSED:
         _appoint_elected(proposal, data, by_user)
     _event("proposal_closed", by_user, proposal=proposal, note=outcome.value)
+    from governance.notices import queue_ballot_result
+
+    queue_ballot_result(proposal, resolution)
     app = current_app._get_current_object()
     if outcome is Outcome.PASSED:
         signals.resolution_adopted.send(app, resolution=resolution, proposal=proposal)

@@ -140,6 +140,16 @@ def create_app(config: str | type | None = None, **overrides) -> Flask:
     def _request_start():
         g.kmp_request_started = True
 
+    @app.before_request
+    def _resolve_locale():
+        # Fix the request's language up front: a refusal translated inside a failed flush
+        # (``except IntegrityError``) must not have to load the user's locale from the
+        # database then.
+        if request.endpoint != "static":
+            from flask_babel import get_locale
+
+            get_locale()
+
     @app.teardown_request
     def _end_transaction(exc):
         # The boundary owns the transaction: anything not committed by the view is rolled back.

@@ -25,6 +25,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from kmp.db import StrEnumType, UTCDateTime
 from kmp.errors import DomainError
 from kmp.extensions import db, login_manager
+from kmp.i18n import gettext
 from kmp.timeutil import now_utc
 
 
@@ -132,9 +133,14 @@ class WeakPassword(DomainError):
 
 def check_password_strength(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise WeakPassword(f"Kata sandi minimal {MIN_PASSWORD_LENGTH} karakter.")
+        raise WeakPassword(
+            gettext(
+                "Kata sandi minimal %(n)s karakter.",
+                n=MIN_PASSWORD_LENGTH,
+            )
+        )
     if password.isdigit() or password.isalpha():
-        raise WeakPassword("Kata sandi harus berisi huruf dan angka.")
+        raise WeakPassword(gettext("Kata sandi harus berisi huruf dan angka."))
 
 
 _PHONE_CHARS = re.compile(r"[\s\-().]")
@@ -152,7 +158,7 @@ def normalise_phone(text: str) -> str:
     else:
         rest = raw
     if not rest.isdigit() or not rest.startswith("8") or not 9 <= len(rest) <= 12:
-        raise ValueError("Nomor HP tidak valid. Contoh: 0812 3456 7890.")
+        raise ValueError(gettext("Nomor HP tidak valid. Contoh: 0812 3456 7890."))
     return "+62" + rest
 
 
@@ -201,7 +207,7 @@ def create_user(
 ) -> User:
     """Create a login identity (flushes; the caller's boundary commits)."""
     if not email and not phone:
-        raise DomainError("Email atau nomor HP wajib diisi.")
+        raise DomainError(gettext("Email atau nomor HP wajib diisi."))
     user = User(
         full_name=full_name.strip(),
         email=email.strip().lower() if email else None,
@@ -231,7 +237,7 @@ def end_sessions(user: User) -> None:
 
 def change_password(user: User, current: str, new: str) -> None:
     if not user.check_password(current):
-        raise DomainError("Kata sandi lama salah.", code="wrong_password")
+        raise DomainError(gettext("Kata sandi lama salah."), code="wrong_password")
     user.set_password(new)
     user.password_changed_at = now_utc()
     end_sessions(user)
@@ -385,7 +391,7 @@ def enable_totp(user: User, secret: str, code: str) -> list[str]:
     step = _matching_step(secret, code)
     if step is None:
         raise DomainError(
-            "Kode salah. Cocokkan jam di HP Anda, lalu masukkan kode 6 angka yang tampil.",
+            gettext("Kode salah. Cocokkan jam di HP Anda, lalu masukkan kode 6 angka yang tampil."),
             code="wrong_code",
             field="code",
         )
@@ -436,7 +442,7 @@ def verify_second_factor(user: User, code: str) -> str:
         )
         if done.rowcount == 1:
             return "recovery"
-    raise DomainError("Kode salah atau sudah dipakai.", code="wrong_code", field="code")
+    raise DomainError(gettext("Kode salah atau sudah dipakai."), code="wrong_code", field="code")
 
 
 MFA_MAX_ATTEMPTS = 5
@@ -563,12 +569,14 @@ def reset_token_user(token: str) -> tuple[PasswordResetToken, User]:
     )
     if row is None or row.used_at is not None or row.expires_at <= now_utc():
         raise InvalidResetToken(
-            "Tautan atur ulang kata sandi tidak berlaku (salah, sudah dipakai, atau kedaluwarsa). "
-            "Minta tautan baru."
+            gettext(
+                "Tautan atur ulang kata sandi tidak berlaku (salah, sudah dipakai, "
+                "atau kedaluwarsa). Minta tautan baru."
+            )
         )
     user = db.session.get(User, row.user_id)
     if user is None or not user.is_active:
-        raise InvalidResetToken("Akun ini tidak aktif.")
+        raise InvalidResetToken(gettext("Akun ini tidak aktif."))
     return row, user
 
 
@@ -590,7 +598,7 @@ def reset_password(token: str, new: str) -> User:
     user.set_password(new)
     now = now_utc()
     if not _spend_once(PasswordResetToken, row.id, now):
-        raise InvalidResetToken("Tautan ini baru saja dipakai. Minta tautan baru.")
+        raise InvalidResetToken(gettext("Tautan ini baru saja dipakai. Minta tautan baru."))
     db.session.execute(
         update(PasswordResetToken)
         .where(PasswordResetToken.user_id == user.id, PasswordResetToken.used_at.is_(None))
@@ -609,17 +617,24 @@ RESET_CODE_MAX_ATTEMPTS = 5
 
 
 class PasswordResetCode(db.Model):
-    """A 6-digit password reset code sent to a phone number (WhatsApp/SMS through the outbox).
+    """A 6-digit code sent to a phone number (WhatsApp/SMS through the outbox): a password
+    reset (``purpose`` ``reset``, keyed by the login's number) or an account claim by a
+    member without a login (``claim``, keyed by the member number; ``members.register.claim``).
 
-    Only an HMAC of the code is kept. A request for a number without an (active) account
-    still makes a row (``user_id`` NULL, nothing sent), so wrong codes, blocking and expiry
-    answer exactly as for a real account: no one can probe which numbers exist."""
+    Only an HMAC of the code is kept. A request for a number (or member) without an account
+    to act on still makes a row (``user_id`` and ``subject_id`` NULL, nothing sent), so wrong
+    codes, blocking and expiry answer exactly as for a real one: no one can probe which
+    numbers or members exist."""
 
     __tablename__ = "password_reset_codes"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    phone: Mapped[str] = mapped_column(String(20), index=True)
+    #: The phone number (reset) or the member number (claim) the code was asked for.
+    phone: Mapped[str] = mapped_column(String(40), index=True)
+    purpose: Mapped[str] = mapped_column(String(20), default="reset", server_default="reset")
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    #: What a claim code opens (the member's id; a plain number: ``kmp`` knows no features).
+    subject_id: Mapped[int | None] = mapped_column(Integer)
     salt: Mapped[str] = mapped_column(String(32))
     code_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now_utc)
@@ -627,6 +642,11 @@ class PasswordResetCode(db.Model):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     blocked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def live(self) -> bool:
+        """Does a right code act on something (else every code counts as wrong)?"""
+        return self.user_id is not None or self.subject_id is not None
 
 
 class InvalidResetCode(DomainError):
@@ -650,42 +670,125 @@ def reset_code_ttl() -> int:
     return int(current_app.config.get("KMP_RESET_CODE_TTL") or RESET_CODE_TTL)
 
 
-def request_password_reset_code(phone: str) -> None:
-    """Send a new 6-digit code to ``phone`` (normalised ``+62...``) when it is an active
-    account's login; earlier open codes for the number stop working. The same work, minus
-    the message, when there is no such account."""
+def issue_phone_code(
+    key: str, *, purpose: str = "reset", user_id: int | None = None, subject_id=None
+) -> str:
+    """A new 6-digit code for ``key`` (earlier open codes of the same key stop working).
+    Returns the code for the caller to send; without a ``user_id``/``subject_id`` it is a
+    decoy row that no code opens (send nothing then). Flushes."""
     import secrets
-
-    from kmp.notify import queue_notification
 
     now = now_utc()
     db.session.execute(
         update(PasswordResetCode)
         .where(
-            PasswordResetCode.phone == phone,
+            PasswordResetCode.purpose == purpose,
+            PasswordResetCode.phone == key,
             PasswordResetCode.used_at.is_(None),
             PasswordResetCode.blocked_at.is_(None),
         )
         .values(used_at=now)
         .execution_options(synchronize_session=False)
     )
-    user = db.session.scalar(select(User).where(User.phone == phone))
-    if user is not None and not user.is_active:
-        user = None
     code = f"{secrets.randbelow(10**6):06d}"
     salt = secrets.token_hex(16)
-    ttl = reset_code_ttl()
     db.session.add(
         PasswordResetCode(
-            phone=phone,
-            user_id=user.id if user else None,
+            phone=key,
+            purpose=purpose,
+            user_id=user_id,
+            subject_id=subject_id,
             salt=salt,
             code_hash=_reset_code_hash(salt, code),
             created_at=now,
-            expires_at=now + dt.timedelta(seconds=ttl),
+            expires_at=now + dt.timedelta(seconds=reset_code_ttl()),
             attempts=0,
         )
     )
+    db.session.flush()
+    return code
+
+
+def check_phone_code(key: str, code: str, *, purpose: str = "reset") -> PasswordResetCode:
+    """The open code row of ``key`` when ``code`` is right (not yet spent: ``spend_phone_code``
+    after the action's own checks). A wrong code counts in the database (the caller commits
+    even when this raises): the fifth wrong one blocks the code. ``InvalidResetCode``
+    otherwise, the same for a decoy row as for a real one."""
+    import hmac
+
+    from flask_babel import gettext as _
+
+    now = now_utc()
+    row = db.session.scalar(
+        select(PasswordResetCode)
+        .where(
+            PasswordResetCode.purpose == purpose,
+            PasswordResetCode.phone == key,
+            PasswordResetCode.used_at.is_(None),
+            PasswordResetCode.blocked_at.is_(None),
+            PasswordResetCode.expires_at > now,
+        )
+        .order_by(PasswordResetCode.id.desc())
+        .limit(1)
+    )
+    if row is None:
+        raise InvalidResetCode(
+            _(
+                "Kode tidak berlaku lagi (kedaluwarsa, sudah dipakai, atau diblokir). Minta kode baru."  # noqa: E501
+            ),
+            field="code",
+        )
+    digits = "".join(ch for ch in (code or "") if ch.isdigit())[:6]
+    right = hmac.compare_digest(_reset_code_hash(row.salt, digits), row.code_hash)
+    if not right or not row.live:
+        attempts = db.session.execute(
+            update(PasswordResetCode)
+            .where(PasswordResetCode.id == row.id)
+            .values(attempts=PasswordResetCode.attempts + 1)
+            .returning(PasswordResetCode.attempts)
+            .execution_options(synchronize_session=False)
+        ).scalar_one()
+        if attempts >= RESET_CODE_MAX_ATTEMPTS:
+            db.session.execute(
+                update(PasswordResetCode)
+                .where(PasswordResetCode.id == row.id)
+                .values(blocked_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            raise InvalidResetCode(
+                _("Terlalu banyak kode salah: kode ini diblokir. Minta kode baru."),
+                code="reset_code_blocked",
+                field="code",
+            )
+        raise InvalidResetCode(
+            _(
+                "Kode salah. Sisa %(n)s percobaan untuk kode ini.",
+                n=RESET_CODE_MAX_ATTEMPTS - attempts,
+            ),
+            field="code",
+        )
+    return row
+
+
+def spend_phone_code(row: PasswordResetCode) -> None:
+    """Use the code once (a concurrent request with the same code loses)."""
+    from flask_babel import gettext as _
+
+    if not _spend_once(PasswordResetCode, row.id, now_utc()):
+        raise InvalidResetCode(_("Kode ini baru saja dipakai. Minta kode baru."), field="code")
+
+
+def request_password_reset_code(phone: str) -> None:
+    """Send a new 6-digit code to ``phone`` (normalised ``+62...``) when it is an active
+    account's login; earlier open codes for the number stop working. The same work, minus
+    the message, when there is no such account."""
+    from kmp.notify import queue_notification
+
+    user = db.session.scalar(select(User).where(User.phone == phone))
+    if user is not None and not user.is_active:
+        user = None
+    code = issue_phone_code(phone, user_id=user.id if user else None)
+    ttl = reset_code_ttl()
     if user is not None:
         from flask_babel import gettext as _
 
@@ -719,61 +822,12 @@ def reset_password_with_code(phone: str, code: str, new: str) -> User:
     from flask_babel import gettext as _
 
     now = now_utc()
-    row = db.session.scalar(
-        select(PasswordResetCode)
-        .where(
-            PasswordResetCode.phone == phone,
-            PasswordResetCode.used_at.is_(None),
-            PasswordResetCode.blocked_at.is_(None),
-            PasswordResetCode.expires_at > now,
-        )
-        .order_by(PasswordResetCode.id.desc())
-        .limit(1)
-    )
-    if row is None:
-        raise InvalidResetCode(
-            _(
-                "Kode tidak berlaku lagi (kedaluwarsa, sudah dipakai, atau diblokir). Minta kode baru."  # noqa: E501
-            ),
-            field="code",
-        )
-    import hmac
-
-    digits = "".join(ch for ch in (code or "") if ch.isdigit())[:6]
-    right = hmac.compare_digest(_reset_code_hash(row.salt, digits), row.code_hash)
-    if not right or row.user_id is None:
-        attempts = db.session.execute(
-            update(PasswordResetCode)
-            .where(PasswordResetCode.id == row.id)
-            .values(attempts=PasswordResetCode.attempts + 1)
-            .returning(PasswordResetCode.attempts)
-            .execution_options(synchronize_session=False)
-        ).scalar_one()
-        if attempts >= RESET_CODE_MAX_ATTEMPTS:
-            db.session.execute(
-                update(PasswordResetCode)
-                .where(PasswordResetCode.id == row.id)
-                .values(blocked_at=now)
-                .execution_options(synchronize_session=False)
-            )
-            raise InvalidResetCode(
-                _("Terlalu banyak kode salah: kode ini diblokir. Minta kode baru."),
-                code="reset_code_blocked",
-                field="code",
-            )
-        raise InvalidResetCode(
-            _(
-                "Kode salah. Sisa %(n)s percobaan untuk kode ini.",
-                n=RESET_CODE_MAX_ATTEMPTS - attempts,
-            ),
-            field="code",
-        )
+    row = check_phone_code(phone, code)
     user = db.session.get(User, row.user_id)
     if user is None or not user.is_active:
         raise InvalidResetCode(_("Akun ini tidak aktif."), field="code")
     check_password_strength(new)  # WeakPassword before the code is spent
-    if not _spend_once(PasswordResetCode, row.id, now):
-        raise InvalidResetCode(_("Kode ini baru saja dipakai. Minta kode baru."), field="code")
+    spend_phone_code(row)
     user.set_password(new)
     user.password_changed_at = now
     end_sessions(user)

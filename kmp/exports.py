@@ -26,6 +26,7 @@ from typing import IO, Any
 from flask import Response, send_file, stream_with_context
 
 from kmp.errors import DomainError
+from kmp.i18n import gettext
 from kmp.timeutil import JAKARTA
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "send_export",
     "write_csv",
     "write_pdf",
+    "write_workbook",
     "write_xlsx",
 ]
 
@@ -132,12 +134,34 @@ def write_xlsx(
     sheet_title: str = "Data",
 ) -> None:
     """Write a one-sheet workbook row by row (openpyxl write-only mode: bounded memory)."""
+    write_workbook([(sheet_title, headers, rows)], fileobj)
+
+
+def write_workbook(
+    sheets: Iterable[tuple[str, Sequence[Any] | None, Iterable[Sequence[Any]]]],
+    fileobj: IO[bytes],
+) -> None:
+    """Several sheets in one workbook: ``(title, header row or None, rows)`` each, written row
+    by row in write-only mode with the same cell rules as :func:`write_xlsx`."""
     from openpyxl import Workbook
+
+    workbook = Workbook(write_only=True)
+    used: set[str] = set()
+    for title, headers, rows in sheets:
+        name = _sheet_title(title)
+        n = 2
+        while name.lower() in used:
+            name = f"{_sheet_title(title)[:27]} {n}"
+            n += 1
+        used.add(name.lower())
+        _write_sheet(workbook.create_sheet(title=name), headers, rows)
+    workbook.save(fileobj)
+
+
+def _write_sheet(sheet, headers: Sequence[Any] | None, rows: Iterable[Sequence[Any]]) -> None:
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
 
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(title=_sheet_title(sheet_title))
     bold = Font(bold=True)
 
     def header_cell(value):
@@ -145,7 +169,8 @@ def write_xlsx(
         cell.font = bold
         return cell
 
-    sheet.append([header_cell(h) for h in headers])
+    if headers is not None:
+        sheet.append([header_cell(h) for h in headers])
     for row in rows:
         out = []
         for value in row:
@@ -164,7 +189,6 @@ def write_xlsx(
                 cell.data_type = "s"  # never a formula, even if escaping were bypassed
             out.append(cell)
         sheet.append(out)
-    workbook.save(fileobj)
 
 
 def _xlsx_text(value: Any) -> Any:
@@ -214,7 +238,8 @@ def send_export(
     fmt = (fmt or "").lower()
     if fmt not in FORMATS:
         raise ExportFormatError(
-            f"Format unduhan {fmt!r} tidak dikenal: pilih csv atau xlsx.", field="format"
+            gettext("Format unduhan %(fmt)r tidak dikenal: pilih csv atau xlsx.", fmt=fmt),
+            field="format",
         )
     mimetype, _ = FORMATS[fmt]
     filename = export_filename(basename, fmt)

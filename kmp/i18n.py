@@ -7,12 +7,12 @@ Services raise ``DomainError`` with messages that the views show as they are.
 
 from __future__ import annotations
 
-from flask import has_app_context
+from flask import current_app, has_app_context
 from flask_babel import gettext as _babel_gettext
 
 
 def gettext(text: str, **variables) -> str:
-    if has_app_context():
+    if has_app_context() and "babel" in current_app.extensions:  # not a bare Flask app
         return _babel_gettext(text, **variables)
     return text % variables if variables else text
 

@@ -3,7 +3,7 @@
 Layers inside the feature, top to bottom (``lint-imports`` enforces them)::
 
     home                     the member's home page and the board's member file (composes all)
-    importer | partners | exits | officers | articles | protection   independent of each other
+    importer | partners | exits | officers | articles | protection | announcements  (independent)
     training                 programmes, certificates, the competence rule, education fund
     census                   who may vote: the one census (governance asks it)
     savings                  pokok/wajib/sukarela, receipts, billing, withdrawals
@@ -28,6 +28,7 @@ def init_app(app: Flask) -> None:
     """Initialise every sub-feature, lowest first, and the ``flask members`` command group."""
     from members import (
         ad,
+        announcements,
         articles,
         exits,
         home,
@@ -52,6 +53,7 @@ def init_app(app: Flask) -> None:
         partners,
         importer,
         protection,
+        announcements,
         home,
     ):
         package.init_app(app)

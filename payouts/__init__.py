@@ -14,9 +14,9 @@ def init_app(app: Flask) -> None:
     from kmp import signals
     from kmp.scheduler import register_jobs
     from payouts import models, patronage  # noqa: F401 - register the tables
+    from payouts.approval import on_resolution_adopted, on_resolution_rejected
     from payouts.cli import payouts_cli
     from payouts.jobs import JOBS
-    from payouts.services import on_resolution_adopted, on_resolution_rejected
     from payouts.views import init_views
 
     app.cli.add_command(payouts_cli)
@@ -25,3 +25,4 @@ def init_app(app: Flask) -> None:
     register_jobs(app, *JOBS)
     __import__("payouts.api").api.init_api(app)  # POST /api/v1/patronage (issue 8)
     init_views(app)
+    __import__("payouts.ratbook").ratbook.init_app(app)  # the RAT book (issue 20)

@@ -37,6 +37,7 @@ from kmp.api import (
 )
 from kmp.errors import Conflict
 from kmp.extensions import db
+from kmp.i18n import gettext
 from members.partners import remittances as partners_remittances
 from members.partners.models import WorkerLink
 from payouts.patronage import (
@@ -298,7 +299,7 @@ def _post_patronage():
     payload = request.get_json(silent=True)
     if not isinstance(payload, dict):
         raise ApiError(
-            "Isi permintaan harus objek JSON.",
+            gettext("Isi permintaan harus objek JSON."),
             code="validation_error",
             details={"fields": {"_schema": ["Isi permintaan harus objek JSON."]}},
         )
@@ -306,7 +307,7 @@ def _post_patronage():
         envelope = _BATCH.load(payload)
     except ma.ValidationError as error:
         raise ApiError(
-            "Data tidak valid: periksa kolom yang disebutkan.",
+            gettext("Data tidak valid: periksa kolom yang disebutkan."),
             code="validation_error",
             details={"fields": error.messages},
         ) from None
@@ -318,7 +319,7 @@ def _post_patronage():
     if stored is not None:
         if envelope["batch_id"] and stored.fingerprint != fingerprint:
             raise Conflict(
-                "batch_id ini sudah dipakai untuk data yang berbeda.",
+                gettext("batch_id ini sudah dipakai untuk data yang berbeda."),
                 code="batch_id_reused",
                 field="batch_id",
             )
@@ -368,7 +369,7 @@ def _post_patronage():
     errors.sort(key=lambda e: e["index"])
     if errors and envelope["atomic"]:
         raise ApiError(
-            "Ada record yang tidak valid; karena atomic=true tidak ada yang disimpan.",
+            gettext("Ada record yang tidak valid; karena atomic=true tidak ada yang disimpan."),
             code="validation_error",
             details={"records": errors},
         )

@@ -9,6 +9,7 @@ import click
 from flask.cli import AppGroup
 
 from kmp.extensions import db
+from kmp.i18n import gettext
 from kmp.money import format_rupiah
 
 payouts_cli = AppGroup("payouts", help="SHU: patronage import and distribution runs.")
@@ -98,7 +99,7 @@ def distribute_command(
 
     try:
         if shu_idr is not None and not (reason or "").strip():
-            raise DomainError("--shu-idr perlu --reason (alasan SHU diisi manual).")
+            raise DomainError(gettext("--shu-idr perlu --reason (alasan SHU diisi manual)."))
         if dry_run:
             comp = compute_allocation(year, shu_idr=shu_idr, reason=reason)
             if csv_path:

@@ -5,7 +5,14 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import BooleanField, IntegerField, RadioField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    IntegerField,
+    RadioField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
@@ -19,11 +26,12 @@ class ComputeForm(FlaskForm):
         ],
     )
     shu_idr = IntegerField(
-        _l("SHU hasil audit (Rp, kosongkan untuk memakai angka buku besar)"),
+        _l("SHU yang dibagi (Rp; kosongkan untuk memakai SHU hasil tutup buku)"),
         validators=[Optional()],
     )
     reason = TextAreaField(
-        _l("Alasan bila SHU diisi manual"), validators=[Optional(), Length(max=1000)]
+        _l("Alasan bila jumlahnya berbeda dari SHU hasil tutup buku"),
+        validators=[Optional(), Length(max=1000)],
     )
 
 
@@ -31,6 +39,22 @@ class ReasonForm(FlaskForm):
     reason = TextAreaField(
         _l("Alasan"), validators=[DataRequired(_l("Tulis alasannya.")), Length(max=1000)]
     )
+
+
+class ResolutionForm(FlaskForm):
+    """The adopted resolution (keputusan rapat) a computed run rests on, from a list."""
+
+    resolution_id = SelectField(
+        _l("Keputusan rapat anggota yang menyetujui pembagian ini"),
+        coerce=int,
+        validators=[InputRequired(_l("Pilih keputusan rapat dari daftar."))],
+    )
+
+    def set_resolutions(self, resolutions) -> None:
+        self.resolution_id.choices = [
+            SelectChoice(r.id, f"#{r.id} {r.proposal.title} ({r.adopted_at:%d-%m-%Y})")
+            for r in resolutions
+        ]
 
 
 class ConfirmForm(FlaskForm):

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select, tuple_
 
 from kmp.extensions import db
+from kmp.i18n import gettext
 from members.ad.services import current_ad
 from members.register.models import Member
 from payouts.patronage import (
@@ -69,19 +70,23 @@ def import_patronage_csv(
     if missing or not (by_no or by_platform):
         need = list(missing)
         if not (by_no or by_platform):
-            need.append("member_no (atau platform + platform_worker_id)")
-        result.errors.append("Kolom wajib tidak ada: " + ", ".join(need) + ".")
+            need.append(gettext("member_no (atau platform + platform_worker_id)"))
+        result.errors.append(
+            gettext("Kolom wajib tidak ada: %(columns)s.", columns=", ".join(need))
+        )
         return result
 
     raw: list[tuple[int, dict]] = []
     for line_no, record in enumerate(reader, start=2):
         raw.append((line_no, {k: (v or "").strip() for k, v in record.items() if k}))
         if len(raw) > MAX_ROWS:
-            result.errors.append(f"Berkas terlalu besar: paling banyak {MAX_ROWS} baris.")
+            result.errors.append(
+                gettext("Berkas terlalu besar: paling banyak %(n)s baris.", n=MAX_ROWS)
+            )
             return result
     result.rows = len(raw)
     if not raw:
-        result.errors.append("Berkas tidak berisi baris data.")
+        result.errors.append(gettext("Berkas tidak berisi baris data."))
         return result
 
     numbers = {r.get("member_no") for _, r in raw if r.get("member_no")}
@@ -121,47 +126,66 @@ def import_patronage_csv(
         if r.get("member_no"):
             member = by_number.get(r["member_no"])
             if member is None:
-                problems.append(f"nomor anggota {r['member_no']} tidak dikenal")
+                problems.append(gettext("nomor anggota %(no)s tidak dikenal", no=r["member_no"]))
         elif r.get("platform") and r.get("platform_worker_id"):
             member = by_pair.get((r["platform"].lower(), r["platform_worker_id"]))
             if member is None:
-                problems.append(f"mitra {r['platform']} / {r['platform_worker_id']} tidak dikenal")
+                problems.append(
+                    gettext(
+                        "mitra %(platform)s / %(worker)s tidak dikenal",
+                        platform=r["platform"],
+                        worker=r["platform_worker_id"],
+                    )
+                )
         else:
-            problems.append("isi member_no, atau platform dan platform_worker_id")
+            problems.append(gettext("isi member_no, atau platform dan platform_worker_id"))
         if not valid_period(r.get("period")):
-            problems.append("period harus berbentuk TTTT-BB, misalnya 2025-03")
+            problems.append(gettext("period harus berbentuk TTTT-BB, misalnya 2025-03"))
         elif r["period"] > latest:
-            problems.append(f"period {r['period']} belum terjadi")
+            problems.append(gettext("period %(p)s belum terjadi", p=r["period"]))
         measure = r.get("measure", "")
         if measure not in MEASURES:
-            problems.append(f"measure '{measure}' tidak dikenal")
+            problems.append(gettext("measure '%(measure)s' tidak dikenal", measure=measure))
         elif member is not None and measure_of.get(member[1]) not in (None, measure):
             problems.append(
-                f"kelompok {member[1]} memakai ukuran {measure_of[member[1]]}, bukan {measure}"
+                gettext(
+                    "kelompok %(group)s memakai ukuran %(expected)s, bukan %(measure)s",
+                    group=member[1],
+                    expected=measure_of[member[1]],
+                    measure=measure,
+                )
             )
         value_text = r.get("value", "")
         value = None
         if not (value_text.isascii() and value_text.isdigit()):
-            problems.append("value harus bilangan bulat 0 atau lebih")
+            problems.append(gettext("value harus bilangan bulat 0 atau lebih"))
         elif len(value_text) > 15 or (
             measure in PLAUSIBLE_PER_MONTH and int(value_text) > PLAUSIBLE_PER_MONTH[measure]
         ):
             limit = PLAUSIBLE_PER_MONTH.get(measure, MAX_VALUE)
-            problems.append(f"value tidak wajar untuk satu pengemudi sebulan (maks. {limit})")
+            problems.append(
+                gettext("value tidak wajar untuk satu pengemudi sebulan (maks. %(n)s)", n=limit)
+            )
         else:
             value = int(value_text)
         external_id = r.get("external_id", "")
         if not external_id:
-            problems.append("external_id wajib diisi")
+            problems.append(gettext("external_id wajib diisi"))
         elif len(external_id) > 120:
-            problems.append("external_id terlalu panjang")
+            problems.append(gettext("external_id terlalu panjang"))
         elif external_id in seen:
-            problems.append(f"external_id sama dengan baris {seen[external_id]}")
+            problems.append(
+                gettext("external_id sama dengan baris %(seen)s", seen=seen[external_id])
+            )
         else:
             seen[external_id] = line_no
         if problems:
             if len(result.errors) < max_errors:
-                result.errors.append(f"Baris {line_no}: " + "; ".join(problems) + ".")
+                result.errors.append(
+                    gettext(
+                        "Baris %(line)s: %(problems)s.", line=line_no, problems="; ".join(problems)
+                    )
+                )
             continue
         rows.append(PatronageRow(member[0], r["period"], measure, value, external_id))
     if result.errors or dry_run:

@@ -86,9 +86,9 @@ class DistributionRun(db.Model):
             "status IN ('draft', 'computed', 'approved', 'posted', 'paid', 'cancelled')",
             name="status_valid",
         ),
-        CheckConstraint("shu_source IN ('ledger', 'entered')", name="shu_source_valid"),
+        CheckConstraint("shu_source IN ('ledger', 'closed', 'entered')", name="shu_source_valid"),
         CheckConstraint(
-            "shu_source = 'ledger' OR (shu_reason IS NOT NULL AND shu_reason <> '')",
+            "shu_source <> 'entered' OR (shu_reason IS NOT NULL AND shu_reason <> '')",
             name="entered_shu_has_reason",
         ),
         CheckConstraint(
@@ -111,6 +111,9 @@ class DistributionRun(db.Model):
     shu_idr: Mapped[int | None] = mapped_column(Rupiah)
     shu_source: Mapped[str] = mapped_column(String(10), default="ledger")
     shu_reason: Mapped[str | None] = mapped_column(Text)
+    #: The books' figure when the run was computed (the year-end close's SHU, or income minus
+    #: expenses while the year is open): an entered SHU is shown beside it with its reason.
+    shu_book_idr: Mapped[int | None] = mapped_column(Rupiah)
     ad_version_id: Mapped[int | None] = mapped_column(ForeignKey("ad_versions.id"))
     #: Funds, reserve, group pools and redirects of the computation (small, per run).
     summary: Mapped[dict | None] = mapped_column(JSON)

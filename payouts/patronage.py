@@ -34,6 +34,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from kmp.db import StrEnumType, UTCDateTime
 from kmp.errors import DomainError
 from kmp.extensions import db
+from kmp.i18n import gettext
 from kmp.timeutil import business_date, now_utc
 
 
@@ -120,31 +121,52 @@ def _check_row(index: int, row: PatronageRow) -> None:
         return DomainError(message, code="invalid_patronage", field=fld)
 
     if isinstance(row.member_id, bool) or not isinstance(row.member_id, int):
-        raise refuse(f"Baris {index}: anggota tidak dikenal.", "member_id")
+        raise refuse(gettext("Baris %(index)s: anggota tidak dikenal.", index=index), "member_id")
     if not valid_period(row.period):
-        raise refuse(f"Baris {index}: periode harus berbentuk TTTT-BB, misalnya 2025-03.", "period")
+        raise refuse(
+            gettext(
+                "Baris %(index)s: periode harus berbentuk TTTT-BB, misalnya 2025-03.", index=index
+            ),
+            "period",
+        )
     if row.period > latest_period():
-        raise refuse(f"Baris {index}: periode {row.period} belum terjadi.", "period")
+        raise refuse(
+            gettext("Baris %(index)s: periode %(p)s belum terjadi.", index=index, p=row.period),
+            "period",
+        )
     if row.measure not in MEASURES:
         raise refuse(
-            f"Baris {index}: ukuran '{row.measure}' tidak dikenal (pilih trips, deliveries, "
-            "spend_idr atau contribution_idr).",
+            gettext(
+                "Baris %(index)s: ukuran '%(measure)s' tidak dikenal (pilih trips, "
+                "deliveries, spend_idr atau contribution_idr).",
+                index=index,
+                measure=row.measure,
+            ),
             "measure",
         )
     if isinstance(row.value, bool) or not isinstance(row.value, int):
-        raise refuse(f"Baris {index}: nilai harus bilangan bulat.", "value")
+        raise refuse(gettext("Baris %(index)s: nilai harus bilangan bulat.", index=index), "value")
     if row.value < 0:
-        raise refuse(f"Baris {index}: nilai tidak boleh negatif.", "value")
+        raise refuse(gettext("Baris %(index)s: nilai tidak boleh negatif.", index=index), "value")
     if row.value > PLAUSIBLE_PER_MONTH[row.measure]:
         raise refuse(
-            f"Baris {index}: nilai {row.value} tidak wajar untuk satu pengemudi sebulan "
-            f"(paling banyak {PLAUSIBLE_PER_MONTH[row.measure]}).",
+            gettext(
+                "Baris %(index)s: nilai %(v)s tidak wajar untuk satu pengemudi sebulan "
+                "(paling banyak %(n)s).",
+                index=index,
+                v=row.value,
+                n=PLAUSIBLE_PER_MONTH[row.measure],
+            ),
             "value",
         )
     if not isinstance(row.external_id, str) or not row.external_id.strip():
-        raise refuse(f"Baris {index}: external_id wajib diisi.", "external_id")
+        raise refuse(
+            gettext("Baris %(index)s: external_id wajib diisi.", index=index), "external_id"
+        )
     if len(row.external_id) > 120:
-        raise refuse(f"Baris {index}: external_id terlalu panjang.", "external_id")
+        raise refuse(
+            gettext("Baris %(index)s: external_id terlalu panjang.", index=index), "external_id"
+        )
 
 
 def _check_rows(rows: Sequence[PatronageRow]) -> None:
@@ -296,7 +318,9 @@ def ingest_patronage(
     counted from 0). Members are resolved by the caller. Flushes, never commits.
     """
     if source not in SOURCES:
-        raise DomainError("Sumber data jasa usaha tidak dikenal.", code="invalid_patronage")
+        raise DomainError(
+            gettext("Sumber data jasa usaha tidak dikenal."), code="invalid_patronage"
+        )
     source_ref = source_ref or ""
     _check_rows(rows)
     report = IngestReport()

@@ -13,6 +13,7 @@ from sqlalchemy import (
 from kmp.auth import user_id_of
 from kmp.errors import IllegalTransition
 from kmp.extensions import db
+from kmp.i18n import gettext
 from kmp.ledger.chart import (
     MEMBER_ACCOUNTS,
     RESERVE,
@@ -75,11 +76,15 @@ def post_run(
     status = RunStatus(run.status)
     if status in (RunStatus.POSTED, RunStatus.PAID):
         raise IllegalTransition(
-            f"Pembagian SHU {run.fiscal_year} sudah dibukukan.", code="already_posted"
+            gettext("Pembagian SHU %(fiscal_year)s sudah dibukukan.", fiscal_year=run.fiscal_year),
+            code="already_posted",
         )
     if status is not RunStatus.APPROVED:
         raise IllegalTransition(
-            f"Pembagian SHU {run.fiscal_year} belum disetujui rapat anggota.",
+            gettext(
+                "Pembagian SHU %(fiscal_year)s belum disetujui rapat anggota.",
+                fiscal_year=run.fiscal_year,
+            ),
             code="not_approved",
         )
     summary = run.summary or {}

@@ -12,6 +12,7 @@ from sqlalchemy import case, func, select
 
 from kmp.extensions import db
 from kmp.money import format_rupiah
+from kmp.pdf import FAMILY, Document
 from payouts.models import DistributionLine, DistributionRun
 
 FUND_LABELS = {
@@ -122,25 +123,6 @@ def fund_chart_svg(run: DistributionRun) -> str:
 # --------------------------------------------------------------------------- PDF
 
 
-def _latin(text: object) -> str:
-    return (
-        str(text)
-        .replace("\u2013", "-")
-        .replace("\u2014", "-")
-        .encode("latin-1", "replace")
-        .decode("latin-1")
-    )
-
-
-def _pdf():
-    from fpdf import FPDF
-
-    pdf = FPDF(orientation="portrait", unit="mm", format="A4")
-    pdf.set_auto_page_break(auto=True, margin=12)
-    pdf.add_page()
-    return pdf
-
-
 #: Readable colours: dark text everywhere, a pale green heading row, green only for bars.
 TEXT_RGB = (17, 17, 17)
 HEAD_RGB = (226, 239, 231)
@@ -171,46 +153,35 @@ def _cell(value: object) -> str:
     return str(value)
 
 
-def _table(pdf, headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
-    from fpdf.fonts import FontFace
-
-    pdf.set_font("Helvetica", size=8)
-    pdf.set_text_color(*TEXT_RGB)
-    pdf.set_fill_color(*WHITE_RGB)
-    with pdf.table(
-        headings_style=FontFace(emphasis="BOLD", color=TEXT_RGB, fill_color=HEAD_RGB),
-        cell_fill_color=WHITE_RGB,
-        line_height=4.5,
-    ) as table:
-        head = table.row()
-        for h in headers:
-            head.cell(_latin(h))
-        for r in rows:
-            line = table.row()
-            for v in r:
-                line.cell(_latin(_cell(v)))
-    pdf.ln(3)
+def _table(doc: Document, headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    """A table on the one PDF layer; amounts, counts and percentages right-aligned."""
+    rows = [list(r) for r in rows]
+    numeric = {
+        i
+        for i in range(len(headers))
+        if rows and all(isinstance(r[i], int) and not isinstance(r[i], bool) for r in rows)
+    }
+    doc.table(headers, [[_cell(v) for v in r] for r in rows], numeric=numeric, size=8)
 
 
-def _heading(pdf, text: str, size: int = 11) -> None:
-    pdf.set_text_color(*TEXT_RGB)
-    pdf.set_font("Helvetica", style="B", size=size)
-    pdf.cell(0, 7, _latin(text), new_x="LMARGIN", new_y="NEXT")
+def _heading(doc: Document, text: str, size: int = 11) -> None:
+    doc.heading(text, size)
 
 
-def _chart(pdf, items: Sequence[tuple[str, int]]) -> None:
+def _chart(doc: Document, items: Sequence[tuple[str, int]]) -> None:
+    pdf = doc.pdf
     peak = max((v for _, v in items), default=0) or 1
-    pdf.set_font("Helvetica", size=8)
+    pdf.set_font(FAMILY, size=8)
     pdf.set_text_color(*TEXT_RGB)
     x0, label_w, full = pdf.l_margin, 40, 110
     for label, value in items:
         y = pdf.get_y()
         pdf.set_xy(x0, y)
-        pdf.cell(label_w, 6, _latin(label))
+        pdf.cell(label_w, 5, str(label))
         pdf.set_fill_color(*BAR_RGB)
-        pdf.rect(x0 + label_w, y + 1, max(full * value / peak, 0.3), 4, style="F")
+        pdf.rect(x0 + label_w, y + 0.75, max(full * value / peak, 0.3), 3.5, style="F")
         pdf.set_xy(x0 + label_w + full + 2, y)
-        pdf.cell(0, 6, _latin(rp(value)), new_x="LMARGIN", new_y="NEXT")
+        pdf.cell(0, 5, rp(value), new_x="LMARGIN", new_y="NEXT")
     pdf.set_fill_color(*WHITE_RGB)  # the bars' green must not leak into what follows
     pdf.ln(3)
 
@@ -238,22 +209,35 @@ def _signatory_names() -> dict[str, str]:
     return names
 
 
-def _signatures(pdf, place_date: str) -> None:
-    pdf.ln(4)
-    pdf.set_font("Helvetica", size=9)
+def _signatures(doc: Document, place_date: str) -> None:
+    pdf = doc.pdf
+    pdf.ln(2)
+    pdf.set_font(FAMILY, size=9)
     pdf.set_text_color(*TEXT_RGB)
-    pdf.cell(0, 5, _latin(place_date), new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 5, place_date, new_x="LMARGIN", new_y="NEXT")
     names = _signatory_names()
     width = (pdf.w - pdf.l_margin - pdf.r_margin) / len(SIGNATORIES)
+    if pdf.get_y() + 32 > pdf.h - pdf.b_margin:
+        pdf.add_page()  # the three signature lines stay together
     y = pdf.get_y() + 2
     for i, (key, label) in enumerate(SIGNATORIES):
         x = pdf.l_margin + i * width
         pdf.set_xy(x, y)
-        pdf.cell(width, 5, _latin(label), align="C")
+        pdf.cell(width, 5, label, align="C")
         pdf.line(x + 6, y + 24, x + width - 6, y + 24)
         pdf.set_xy(x, y + 25)
-        pdf.cell(width, 5, _latin(f"({names.get(key, '.' * 30)})"), align="C")
+        pdf.cell(width, 5, f"({names.get(key, '.' * 30)})", align="C")
     pdf.set_xy(pdf.l_margin, y + 32)
+
+
+def shu_source_text(run: DistributionRun) -> str:
+    """Where the run's SHU comes from; an entered amount with the books' figure and reason."""
+    if run.shu_source == "entered":
+        book = "" if run.shu_book_idr is None else f", menurut buku {rp(run.shu_book_idr)}"
+        return f"diisi pengurus{book}; alasan: {run.shu_reason}"
+    if run.shu_source == "closed":
+        return f"tutup buku {run.fiscal_year}"
+    return "buku besar"
 
 
 def board_report_pdf(run: DistributionRun, coop_name: str | None = None) -> bytes:
@@ -265,53 +249,40 @@ def board_report_pdf(run: DistributionRun, coop_name: str | None = None) -> byte
     summary = run.summary or {}
     coop = coop_name or current_app.config.get("KMP_COOP_NAME") or "Koperasi Multi Pihak"
     names = _group_names()
-    pdf = _pdf()
-    pdf.set_text_color(*TEXT_RGB)
-    pdf.set_font("Helvetica", style="B", size=10)
-    pdf.cell(0, 6, _latin(coop), new_x="LMARGIN", new_y="NEXT")
-    _heading(pdf, f"Laporan Pembagian SHU Tahun Buku {run.fiscal_year}", 13)
-    pdf.set_font("Helvetica", size=9)
-    source = "buku besar" if run.shu_source == "ledger" else f"diisi pengurus: {run.shu_reason}"
-    pdf.multi_cell(
-        0,
-        5,
-        _latin(
-            f"Tahun buku {run.fiscal_year}: 1 Januari - 31 Desember {run.fiscal_year}. "
-            f"SHU yang dibagi: {rp(run.shu_idr or 0)} (sumber: {source}). "
-            f"Anggota penerima: {Count(run.member_count or 0)}. Status: {run.status.label}."
-        ),
-        new_x="LMARGIN",
-        new_y="NEXT",
-    )
-    pdf.ln(2)
-    _heading(pdf, "1. Tabel pembagian SHU (AD)")
+    doc = Document(title=f"Laporan Pembagian SHU Tahun Buku {run.fiscal_year}", coop_name=coop)
+    source = shu_source_text(run)
+    doc.text(f"Tahun buku {run.fiscal_year}: 1 Januari - 31 Desember {run.fiscal_year}.")
+    doc.text(f"SHU yang dibagi: {rp(run.shu_idr or 0)} (sumber: {source}).")
+    doc.text(f"Anggota penerima: {Count(run.member_count or 0)}. Status: {run.status.label}.")
+    doc.pdf.ln(2)
+    _heading(doc, "1. Tabel pembagian SHU (AD)")
     funds = fund_rows(run)
-    _table(pdf, ["Pos", "Bagian", "Jumlah"], [(k, Percent(bp), v) for k, bp, v in funds])
-    _chart(pdf, [(label, amount) for label, _, amount in funds])
-    _heading(pdf, "2. Jasa anggota per kelompok")
+    _table(doc, ["Pos", "Bagian", "Jumlah"], [(k, Percent(bp), v) for k, bp, v in funds])
+    _chart(doc, [(label, amount) for label, _, amount in funds])
+    _heading(doc, "2. Jasa anggota per kelompok")
     _table(
-        pdf,
+        doc,
         ["Kelompok", "Anggota", "Bagian kelompok", "Jasa modal", "Jasa usaha", "Dibagikan"],
         [(names.get(g[0], g[0]), Count(g[1]), *g[2:]) for g in group_rows(run)],
     )
     redirected = summary.get("redirected", [])
     if redirected:
-        _heading(pdf, "Pos tanpa dasar pembagian (masuk cadangan)")
+        _heading(doc, "Pos tanpa dasar pembagian (masuk cadangan)")
         _table(
-            pdf,
+            doc,
             ["Kelompok", "Pos", "Jumlah"],
             [(names.get(g, g), POOL_LABELS.get(p, p), int(a)) for g, p, a in redirected],
         )
-    _heading(pdf, "3. Sebaran SHU anggota")
+    _heading(doc, "3. Sebaran SHU anggota")
     _table(
-        pdf,
+        doc,
         ["Rentang", "Anggota", "Jumlah"],
         [(b.label, Count(b.members), b.total_idr) for b in amount_distribution(run)],
     )
     total = sum(int(v) for v in summary.get("funds", {}).values())
-    _heading(pdf, f"Total dialokasikan: {rp(total)} = SHU {rp(run.shu_idr or 0)}", 10)
-    _signatures(pdf, "Disahkan di ...................., tanggal ....................")
-    return bytes(pdf.output())
+    _heading(doc, f"Total dialokasikan: {rp(total)} = SHU {rp(run.shu_idr or 0)}", 10)
+    _signatures(doc, "Disahkan di ...................., tanggal ....................")
+    return doc.output()
 
 
 def board_report_xlsx(run: DistributionRun) -> bytes:
@@ -323,6 +294,7 @@ def board_report_xlsx(run: DistributionRun) -> bytes:
     ws.title = "Pembagian SHU"
     ws.append([f"Laporan Pembagian SHU Tahun Buku {run.fiscal_year}"])
     ws.append(["SHU", run.shu_idr or 0])
+    ws.append(["Sumber SHU", shu_source_text(run)])
     ws.append([])
     ws.append(["Pos", "Bagian (bp)", "Jumlah (Rp)"])
     first = ws.max_row + 1
@@ -351,13 +323,13 @@ def board_report_xlsx(run: DistributionRun) -> bytes:
 
 
 def slip_pdf(run: DistributionRun, line: DistributionLine, member_name: str, paragraphs) -> bytes:
-    pdf = _pdf()
-    _heading(pdf, f"Slip SHU Tahun Buku {run.fiscal_year}", 13)
-    pdf.set_font("Helvetica", size=10)
-    pdf.cell(0, 6, _latin(f"{member_name} - {line.member_no}"), new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(2)
+    doc = Document(
+        title=f"Slip SHU Tahun Buku {run.fiscal_year}",
+        subject=f"{member_name} · {line.member_no}",
+        period=str(run.fiscal_year),
+    )
     _table(
-        pdf,
+        doc,
         ["Bagian", "Jumlah"],
         [
             ("Jasa modal (dari simpanan)", line.jasa_modal_idr),
@@ -365,8 +337,7 @@ def slip_pdf(run: DistributionRun, line: DistributionLine, member_name: str, par
             ("Total SHU Anda", line.total_idr),
         ],
     )
-    pdf.set_font("Helvetica", size=9)
     for text in paragraphs:
-        pdf.multi_cell(0, 5, _latin(text), new_x="LMARGIN", new_y="NEXT")
-        pdf.ln(1)
-    return bytes(pdf.output())
+        doc.text(text)
+        doc.pdf.ln(1)
+    return doc.output()

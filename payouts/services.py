@@ -8,8 +8,6 @@ from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from flask import current_app
-from flask_babel import gettext as _
 from sqlalchemy import (
     String,
     and_,
@@ -23,8 +21,9 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from kmp.auth import user_id_of
-from kmp.errors import Conflict, DomainError, Forbidden, IllegalTransition, NotFound
+from kmp.errors import Conflict, DomainError, IllegalTransition, NotFound
 from kmp.extensions import db
+from kmp.i18n import gettext
 from kmp.ledger.queries import income_statement
 from kmp.money import format_rupiah
 from kmp.replica import primary_reads
@@ -75,8 +74,13 @@ def _transition(run: DistributionRun, target: RunStatus) -> None:
     current = RunStatus(run.status)
     if target not in RUN_TRANSITIONS[current]:
         raise IllegalTransition(
-            f"Pembagian SHU {run.fiscal_year} berstatus '{current.label}': tidak bisa menjadi "
-            f"'{target.label}'.",
+            gettext(
+                "Pembagian SHU %(fiscal_year)s berstatus '%(current)s': tidak bisa "
+                "menjadi '%(target)s'.",
+                fiscal_year=run.fiscal_year,
+                current=current.label,
+                target=target.label,
+            ),
             code="illegal_run_transition",
         )
     run.status = target
@@ -85,7 +89,7 @@ def _transition(run: DistributionRun, target: RunStatus) -> None:
 def get_run(run_id: int) -> DistributionRun:
     run = db.session.get(DistributionRun, run_id)
     if run is None:
-        raise NotFound("Pembagian SHU itu tidak ada.")
+        raise NotFound(gettext("Pembagian SHU itu tidak ada."))
     return run
 
 
@@ -100,11 +104,14 @@ def live_run(fiscal_year: int) -> DistributionRun | None:
 
 def check_year(fiscal_year: object) -> int:
     if isinstance(fiscal_year, bool) or not isinstance(fiscal_year, int):
-        raise DomainError("Tahun buku harus berupa angka tahun.", field="fiscal_year")
+        raise DomainError(gettext("Tahun buku harus berupa angka tahun."), field="fiscal_year")
     if not 2000 <= fiscal_year < business_date().year:
         raise DomainError(
-            f"Tahun buku {fiscal_year} belum berakhir: SHU hanya dibagi untuk tahun yang "
-            "sudah lewat.",
+            gettext(
+                "Tahun buku %(fiscal_year)s belum berakhir: SHU hanya dibagi untuk "
+                "tahun yang sudah lewat.",
+                fiscal_year=fiscal_year,
+            ),
             code="year_not_over",
             field="fiscal_year",
         )
@@ -117,6 +124,18 @@ def ledger_shu(fiscal_year: int) -> int:
     with primary_reads():
         statement = income_statement(dt.date(fiscal_year, 1, 1), dt.date(fiscal_year, 12, 31))
     return int(statement["surplus_idr"])
+
+
+def book_shu(fiscal_year: int) -> tuple[str, int]:
+    """The SHU the books give for ``fiscal_year``: the year-end close's figure once the year
+    is closed (``closed``), else income minus expenses so far (``ledger``)."""
+    from kmp.ledger.closing.services import closed_year_shu
+
+    with primary_reads():
+        closed = closed_year_shu(fiscal_year)
+    if closed is not None:
+        return "closed", closed
+    return "ledger", ledger_shu(fiscal_year)
 
 
 def distribution_date(fiscal_year: int, month_day: str) -> dt.date:
@@ -137,6 +156,7 @@ class Computation:
     member_ids: dict[str, array]  # per group, in the order of its member lines
     months: dict[str, int]
     distribution_date: dt.date
+    shu_book_idr: int | None = None
 
     def csv_rows(self) -> Iterator[tuple]:
         for line in self.result.member_lines():
@@ -243,21 +263,27 @@ def compute_allocation(
 ) -> Computation:
     """The allocation of ``fiscal_year`` (nothing stored). Refuses a non-positive SHU."""
     check_year(fiscal_year)
-    if shu_idr is not None:
+    book_source, book_value = book_shu(fiscal_year)
+    if shu_idr is not None and shu_idr != book_value:
         if isinstance(shu_idr, bool) or not isinstance(shu_idr, int):
-            raise DomainError("SHU harus Rupiah bulat.", field="shu_idr")
+            raise DomainError(gettext("SHU harus Rupiah bulat."), field="shu_idr")
         if not (reason or "").strip():
             raise DomainError(
-                "Tulis alasan mengapa SHU diisi manual (misalnya angka hasil audit).",
+                gettext(
+                    "SHU menurut buku tahun %(year)s adalah %(value)s. Tulis alasan mengapa "
+                    "jumlah lain yang dibagi (misalnya angka hasil audit).",
+                    year=fiscal_year,
+                    value=format_rupiah(book_value),
+                ),
                 code="reason_required",
                 field="reason",
             )
         source, value = "entered", shu_idr
     else:
-        source, value, reason = "ledger", ledger_shu(fiscal_year), None
+        source, value, reason = book_source, book_value, None
     if value <= 0:
         raise DomainError(
-            _(
+            gettext(
                 "SHU tahun %(year)s adalah %(value)s: tidak ada sisa hasil usaha yang bisa "
                 "dibagikan. Kerugian ditanggung cadangan sesuai AD, bukan dibagi ke anggota.",
                 year=fiscal_year,
@@ -334,6 +360,7 @@ def compute_allocation(
         member_ids=member_ids,
         months=months,
         distribution_date=distribution_date(fiscal_year, ad.distribution_date),
+        shu_book_idr=book_value,
     )
 
 
@@ -350,7 +377,10 @@ def create_run(fiscal_year: int, by_user=None) -> DistributionRun:  # noqa: ARG0
     check_year(fiscal_year)
     if live_run(fiscal_year) is not None:
         raise Conflict(
-            f"Sudah ada pembagian SHU untuk tahun {fiscal_year}: batalkan dulu yang lama.",
+            gettext(
+                "Sudah ada pembagian SHU untuk tahun %(fiscal_year)s: batalkan dulu yang lama.",
+                fiscal_year=fiscal_year,
+            ),
             code="run_exists",
         )
     run = DistributionRun(fiscal_year=fiscal_year, status=RunStatus.DRAFT)
@@ -360,7 +390,10 @@ def create_run(fiscal_year: int, by_user=None) -> DistributionRun:  # noqa: ARG0
             db.session.flush()
     except IntegrityError:
         raise Conflict(
-            f"Sudah ada pembagian SHU untuk tahun {fiscal_year}.", code="run_exists"
+            gettext(
+                "Sudah ada pembagian SHU untuk tahun %(fiscal_year)s.", fiscal_year=fiscal_year
+            ),
+            code="run_exists",
         ) from None
     return run
 
@@ -413,8 +446,10 @@ def _refuse_during_ballot(run: DistributionRun) -> None:
     )
     if voting is not None:
         raise IllegalTransition(
-            "Pemungutan suara tentang pembagian SHU ini sedang berjalan: angka tidak boleh "
-            "diubah sampai selesai.",
+            gettext(
+                "Pemungutan suara tentang pembagian SHU ini sedang berjalan: angka tidak boleh "
+                "diubah sampai selesai."
+            ),
             code="ballot_open",
         )
 
@@ -431,8 +466,11 @@ def compute_run(
     """Compute (or recompute) a draft/computed run and store every member line."""
     if RunStatus(run.status) not in (RunStatus.DRAFT, RunStatus.COMPUTED):
         raise IllegalTransition(
-            f"Pembagian SHU {run.fiscal_year} sudah {RunStatus(run.status).label.lower()}: "
-            "tidak bisa dihitung ulang.",
+            gettext(
+                "Pembagian SHU %(fiscal_year)s sudah %(status)s: tidak bisa dihitung ulang.",
+                fiscal_year=run.fiscal_year,
+                status=RunStatus(run.status).label.lower(),
+            ),
             code="run_locked",
         )
     _refuse_during_ballot(run)
@@ -476,6 +514,7 @@ def compute_run(
     run.shu_idr = comp.shu_idr
     run.shu_source = comp.shu_source
     run.shu_reason = comp.shu_reason
+    run.shu_book_idr = comp.shu_book_idr
     run.ad_version_id = comp.ad_version_id
     run.summary = comp.summary()
     run.member_count = count
@@ -489,7 +528,9 @@ def compute_run(
 
 def cancel_run(run: DistributionRun, reason: str, by_user=None) -> DistributionRun:  # noqa: ARG001
     if not (reason or "").strip():
-        raise DomainError("Tulis alasan pembatalan.", code="reason_required", field="reason")
+        raise DomainError(
+            gettext("Tulis alasan pembatalan."), code="reason_required", field="reason"
+        )
     _transition(run, RunStatus.CANCELLED)
     run.cancelled_reason = reason.strip()
     db.session.flush()
@@ -526,71 +567,9 @@ def iter_run_lines(run: DistributionRun, batch: int = 5_000) -> Iterator[tuple]:
             last = rows[-1][0]
 
 
-def approve_run(run: DistributionRun, resolution) -> DistributionRun:
-    """Approve by an adopted resolution of an SHU-allocation proposal naming this run."""
-    proposal = getattr(resolution, "proposal", None)
-    outcome = str(getattr(resolution, "outcome", ""))
-    if (
-        resolution is None
-        or proposal is None
-        or str(proposal.kind) != "shu_allocation"
-        or (proposal.reference or "").strip() != run.reference
-        or outcome != "passed"
-    ):
-        raise Forbidden(
-            "Pembagian SHU hanya bisa disetujui lewat keputusan rapat anggota (usulan "
-            f"'Pembagian SHU' dengan rujukan {run.reference}) yang diterima.",
-            code="resolution_required",
-        )
-    _transition(run, RunStatus.APPROVED)
-    run.resolution_id = resolution.id
-    run.approved_at = now_utc()
-    db.session.flush()
-    return run
-
-
-def on_resolution_adopted(sender, resolution=None, proposal=None, **extra):  # noqa: ARG001
-    """``resolution_adopted`` receiver: approve the run the SHU proposal refers to."""
-    if proposal is None or str(proposal.kind) != "shu_allocation":
-        return
-    ref = (proposal.reference or "").strip()
-    if not ref.startswith("distribution_run:"):
-        return
-    try:
-        run_id = int(ref.split(":", 1)[1])
-    except ValueError:
-        return
-    run = db.session.get(DistributionRun, run_id)
-    if run is None or RunStatus(run.status) is not RunStatus.COMPUTED:
-        log.warning("SHU resolution %s: run %s is not waiting for approval", resolution, ref)
-        return
-    approve_run(run, resolution)
-
-
-def on_resolution_rejected(sender, proposal=None, **extra):  # noqa: ARG001
-    """``resolution_rejected`` receiver: the run the SHU proposal referred to stays computed
-    (the board may correct it and propose again); the rejection is recorded in the audit."""
-    if proposal is None or str(proposal.kind) != "shu_allocation":
-        return
-    ref = (proposal.reference or "").strip()
-    if not ref.startswith("distribution_run:"):
-        return
-
-    from kmp import signals
-
-    signals.audit_event.send(
-        current_app._get_current_object(),
-        action="distribution_run.proposal_rejected",
-        target=ref,
-        before=None,
-        after={"proposal_id": proposal.id},
-    )
-
-
 __all__ = [
     "CSV_HEADERS",
     "Computation",
-    "approve_run",
     "compute_allocation",
     "compute_run",
     "create_run",

@@ -14,6 +14,7 @@ from sqlalchemy import (
 from kmp.auth import user_id_of
 from kmp.errors import Conflict, DomainError, Forbidden, IllegalTransition, NotFound
 from kmp.extensions import db
+from kmp.i18n import gettext
 from kmp.ledger.chart import (
     BANK,
     CASH,
@@ -44,7 +45,7 @@ log = logging.getLogger("kmp.payouts")
 def _check_posted(run: DistributionRun) -> None:
     if RunStatus(run.status) is not RunStatus.POSTED:
         raise IllegalTransition(
-            "SHU baru bisa dibayarkan setelah dibukukan.", code="run_not_posted"
+            gettext("SHU baru bisa dibayarkan setelah dibukukan."), code="run_not_posted"
         )
 
 
@@ -136,12 +137,12 @@ def choose_method(line: DistributionLine, method: str) -> DistributionLine:
     try:
         method = PayoutMethod(method)
     except ValueError:
-        raise DomainError("Pilih cara pembayaran yang tersedia.", field="method") from None
+        raise DomainError(gettext("Pilih cara pembayaran yang tersedia."), field="method") from None
     if LineStatus(line.status) is not LineStatus.UNPAID:
-        raise IllegalTransition("SHU ini sudah dibayarkan atau sedang ditransfer.")
+        raise IllegalTransition(gettext("SHU ini sudah dibayarkan atau sedang ditransfer."))
     run = db.session.get(DistributionRun, line.run_id)
     if RunStatus(run.status) in (RunStatus.CANCELLED, RunStatus.PAID):
-        raise IllegalTransition("Pembagian SHU ini sudah selesai atau dibatalkan.")
+        raise IllegalTransition(gettext("Pembagian SHU ini sudah selesai atau dibatalkan."))
     line.method = method
     db.session.flush()
     return line
@@ -152,7 +153,9 @@ def pay_cash(line: DistributionLine, by_user) -> DistributionLine:
     run = db.session.get(DistributionRun, line.run_id)
     _check_posted(run)
     if LineStatus(line.status) is not LineStatus.UNPAID or line.total_idr <= 0:
-        raise IllegalTransition("SHU anggota ini sudah dibayarkan.", code="line_not_unpaid")
+        raise IllegalTransition(
+            gettext("SHU anggota ini sudah dibayarkan."), code="line_not_unpaid"
+        )
     post_entries(
         [
             EntrySpec(
@@ -210,14 +213,14 @@ def request_transfer(
     run = db.session.get(DistributionRun, line.run_id)
     _check_posted(run)
     if LineStatus(line.status) is not LineStatus.UNPAID or line.total_idr <= 0:
-        raise IllegalTransition("SHU anggota ini sudah dibayarkan atau sedang ditransfer.")
+        raise IllegalTransition(gettext("SHU anggota ini sudah dibayarkan atau sedang ditransfer."))
     bank, account, account_name = (
         (bank or "").strip(),
         (account or "").strip(),
         (account_name or "").strip(),
     )
     if not bank or not account or not account_name:
-        raise DomainError("Isi bank/e-wallet, nomor rekening dan nama pemilik rekening.")
+        raise DomainError(gettext("Isi bank/e-wallet, nomor rekening dan nama pemilik rekening."))
     pending = db.session.scalar(
         select(PayoutTransfer.id).where(
             PayoutTransfer.line_id == line.id,
@@ -225,7 +228,9 @@ def request_transfer(
         )
     )
     if pending:
-        raise Conflict("Transfer untuk SHU anggota ini sudah diajukan.", code="transfer_pending")
+        raise Conflict(
+            gettext("Transfer untuk SHU anggota ini sudah diajukan."), code="transfer_pending"
+        )
     count = db.session.scalar(
         select(func.count()).select_from(PayoutTransfer).where(PayoutTransfer.line_id == line.id)
     )
@@ -250,10 +255,10 @@ def approve_transfer(transfer: PayoutTransfer, by_user, disburser=None) -> Payou
     from kmp.payments.iris import PayoutItem
 
     if transfer.status is not TransferStatus.REQUESTED:
-        raise IllegalTransition("Transfer ini sudah diproses.", code="transfer_done")
+        raise IllegalTransition(gettext("Transfer ini sudah diproses."), code="transfer_done")
     if by_user.id == transfer.requested_by_id:
         raise Forbidden(
-            "Transfer harus disetujui pengurus lain, bukan yang mengajukannya.",
+            gettext("Transfer harus disetujui pengurus lain, bukan yang mengajukannya."),
             code="four_eyes",
         )
     line = db.session.get(DistributionLine, transfer.line_id)
@@ -294,8 +299,10 @@ def approve_transfer(transfer: PayoutTransfer, by_user, disburser=None) -> Payou
     except GatewayError as error:
         log.warning("Iris refused transfer %s: %s", transfer.id, error)
         raise DomainError(
-            "Transfer belum bisa dikirim ke penyedia pembayaran. Tidak ada uang yang keluar; "
-            "coba setujui lagi beberapa saat lagi.",
+            gettext(
+                "Transfer belum bisa dikirim ke penyedia pembayaran. Tidak ada uang yang keluar; "
+                "coba setujui lagi beberapa saat lagi."
+            ),
             code="disburser_unavailable",
             status=503,
         ) from None
@@ -305,7 +312,7 @@ def approve_transfer(transfer: PayoutTransfer, by_user, disburser=None) -> Payou
 
 def reject_transfer(transfer: PayoutTransfer, by_user, reason: str = "") -> PayoutTransfer:
     if transfer.status is not TransferStatus.REQUESTED:
-        raise IllegalTransition("Transfer ini sudah diproses.", code="transfer_done")
+        raise IllegalTransition(gettext("Transfer ini sudah diproses."), code="transfer_done")
     transfer.status = TransferStatus.REJECTED
     transfer.approved_by_id = by_user.id if by_user.id != transfer.requested_by_id else None
     transfer.failure_reason = (reason or "").strip() or "Ditolak pengurus"
@@ -322,7 +329,7 @@ def apply_transfer_status(reference_no: str, status: str, message: str = "") -> 
         select(PayoutTransfer).where(PayoutTransfer.reference_no == reference_no)
     )
     if transfer is None:
-        raise NotFound("Transfer dengan nomor referensi itu tidak dikenal.")
+        raise NotFound(gettext("Transfer dengan nomor referensi itu tidak dikenal."))
     line = db.session.get(DistributionLine, transfer.line_id)
     run = db.session.get(DistributionRun, line.run_id)
     payable = member_account_code("shu", line.member_no)

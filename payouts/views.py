@@ -26,13 +26,14 @@ from kmp.extensions import db
 from kmp.money import format_number
 from members.register.models import Member
 from members.register.representatives import can_designate
-from payouts import explain, posting, reports, services, transfers
+from payouts import approval, explain, posting, reports, services, transfers
 from payouts.forms import (
     ComputeForm,
     ConfirmForm,
     MethodForm,
     PatronageUploadForm,
     ReasonForm,
+    ResolutionForm,
     TransferForm,
 )
 from payouts.models import (
@@ -87,29 +88,39 @@ def _page_arg() -> int:
 # --------------------------------------------------------------------------- board
 
 
-@bp.get("/")
-@role_required(*READ)
-def runs():
+def _runs_page(form: ComputeForm, status: int = 200):
+    from kmp.ledger.closing.queries import year_end_closes
+
     rows = db.session.scalars(
         select(DistributionRun).order_by(
             DistributionRun.fiscal_year.desc(), DistributionRun.id.desc()
         )
     ).all()
-    form = ComputeForm()
-    return render_template(
-        "payouts/runs.html", runs=rows, form=form, can_manage=current_user.has_role(*MANAGE)
+    closes = sorted(year_end_closes().values(), key=lambda c: -c.fiscal_year)
+    return (
+        render_template(
+            "payouts/runs.html",
+            runs=rows,
+            form=form,
+            can_manage=current_user.has_role(*MANAGE),
+            closes=closes[:3],
+        ),
+        status,
     )
+
+
+@bp.get("/")
+@role_required(*READ)
+def runs():
+    return _runs_page(ComputeForm())
 
 
 @bp.post("/hitung")
 @role_required(*MANAGE)
 def compute():
     form = ComputeForm()
-    rows = db.session.scalars(
-        select(DistributionRun).order_by(DistributionRun.fiscal_year.desc())
-    ).all()
     if not form.validate_on_submit():
-        return render_template("payouts/runs.html", runs=rows, form=form, can_manage=True), 422
+        return _runs_page(form, 422)
     year = form.fiscal_year.data
     try:
         run = services.live_run(year)
@@ -125,13 +136,21 @@ def compute():
             field.errors = [*field.errors, error.message]
         else:
             flash(error.message, "error")
-        return render_template("payouts/runs.html", runs=rows, form=form, can_manage=True), 422
+        return _runs_page(form, 422)
     db.session.commit()
     flash(_("SHU tahun %(year)s sudah dihitung.", year=year), "success")
     return redirect(url_for("payouts.run", run_id=run.id))
 
 
-def _run_page(run: DistributionRun, *, status: int = 200, cancel_form=None):
+def _resolution_form(run: DistributionRun, form: ResolutionForm | None = None):
+    if RunStatus(run.status) is not RunStatus.COMPUTED or not current_user.has_role(*MANAGE):
+        return None
+    form = form or ResolutionForm()
+    form.set_resolutions(approval.adoptable_resolutions(run))
+    return form if form.resolution_id.choices else None
+
+
+def _run_page(run: DistributionRun, *, status: int = 200, cancel_form=None, resolution_form=None):
     page = _page_arg()
     pages = max((run.member_count + PAGE_SIZE - 1) // PAGE_SIZE, 1)
     unpaid = db.session.scalar(
@@ -155,6 +174,7 @@ def _run_page(run: DistributionRun, *, status: int = 200, cancel_form=None):
             can_post=current_user.has_role(Role.BENDAHARA),
             confirm=ConfirmForm(),
             cancel_form=cancel_form or ReasonForm(),
+            resolution_form=_resolution_form(run, resolution_form),
         ),
         status,
     )
@@ -216,6 +236,26 @@ def cancel(run_id: int):
     db.session.commit()
     flash(_("Pembagian SHU dibatalkan."), "success")
     return redirect(url_for("payouts.runs"))
+
+
+@bp.post("/<int:run_id>/setujui")
+@role_required(*MANAGE)
+def approve(run_id: int):
+    run = _run_or_404(run_id)
+    form = ResolutionForm()
+    form.set_resolutions(approval.adoptable_resolutions(run))
+    if not form.validate_on_submit():
+        flash(_("Pilih keputusan rapat dari daftar."), "error")
+        return _run_page(run, status=422, resolution_form=form)
+    try:
+        approval.approve_run_with(run, form.resolution_id.data, by_user=current_user)
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return _run_page(_run_or_404(run_id), status=error.status)
+    db.session.commit()
+    flash(_("Pembagian SHU disetujui berdasarkan keputusan rapat anggota."), "success")
+    return redirect(url_for("payouts.run", run_id=run.id))
 
 
 @bp.post("/<int:run_id>/bukukan")

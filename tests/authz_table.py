@@ -62,6 +62,8 @@ EXPECTED: dict[str, str] = {
     "invitations.invite": "admin",
     "invitations.cancel": "admin",
     "core.reset_with_code": PUBLIC,  # the code sent to the phone is the credential
+    "register.claim_start": PUBLIC,  # "Aktifkan akun": member number + NIK, then a code
+    "register.claim_code": PUBLIC,  # the code sent to the phone on record is the credential
     "pwa.manifest": PUBLIC,
     "pwa.service_worker": PUBLIC,
     # audit trail
@@ -155,6 +157,9 @@ EXPECTED: dict[str, str] = {
     "register.register_export": BOARD_READ,
     "importer.import_page": "pengurus bendahara admin",
     "importer.import_template": "pengurus bendahara admin",
+    "announcements.announcements": BOARD_READ,
+    "announcements.announcement_preview": BOARD,
+    "announcements.announcement_send": BOARD,
     "officers.officers": BOARD_READ,
     "officers.officer_add": "pengurus bendahara admin",
     "officers.officer_end": "pengurus bendahara admin",
@@ -197,6 +202,17 @@ EXPECTED: dict[str, str] = {
     "governance.attendance": BOARD_READ,
     "governance.attendance_check_in": BOARD,
     "governance.meeting_notice": BOARD,
+    "governance.tellers": BOARD_READ,
+    "governance.teller_assign": BOARD,
+    "governance.teller_remove": BOARD,
+    "governance.scanner": GOV_READ,  # then only the meeting's tellers (403 for the others)
+    "governance.scanner_check_in": GOV_READ,  # the meeting's tellers
+    "governance.quorum_json": GOV_READ,  # the board and the meeting's tellers
+    "governance.paper": GOV_READ,  # the meeting's tellers
+    "governance.paper_issue": GOV_READ,  # the meeting's tellers
+    "governance.paper_sheet": GOV_READ,  # the meeting's tellers
+    "governance.paper_decide": GOV_READ,  # the meeting's tellers
+    "governance.paper_merge": GOV_READ,  # the meeting's tellers
     "governance.meeting_new": BOARD,
     "governance.audit_trail": BOARD_READ,
     "guide.glossary": PUBLIC,
@@ -242,6 +258,7 @@ EXPECTED: dict[str, str] = {
     "payouts.run": BOARD_READ,
     "payouts.run_export": BOARD_READ,
     "payouts.cancel": BOARD,
+    "payouts.approve": BOARD,
     "payouts.post": TREASURER,
     "payouts.report": BOARD_READ,
     "payouts.payments": BOARD_READ,
@@ -255,6 +272,17 @@ EXPECTED: dict[str, str] = {
     "payouts.my_slip_pdf": f"{ANGGOTA} partner",
     "payouts.approve_transfer": BOARD,
     "payouts.reject_transfer": BOARD,
+    # the RAT book, the ministry export and the cooperative's profile (payouts.ratbook):
+    # the pengawas read everything and write only their own report
+    "ratbook.index": BOARD_READ,
+    "ratbook.board_text": BOARD_READ,
+    "ratbook.save_board_text": BOARD,
+    "ratbook.supervisory_text": BOARD_READ,
+    "ratbook.save_supervisory_text": "pengawas",
+    "ratbook.download": BOARD_READ,
+    "ratbook.ministry_export": BOARD_READ,
+    "ratbook.profile": BOARD_READ,
+    "ratbook.save_profile": BOARD,
     # training and certification (members.training)
     "training.mine": ANGGOTA,
     "training.programme": ANGGOTA,

@@ -89,6 +89,10 @@ def app(database_url):
         application.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 30}}
     with application.app_context():
         _db.create_all()
+        if database_url.startswith("sqlite"):
+            _clean_tables()
+            _install_defaults()
+            _SQLITE_TEMPLATES[id(application)] = _snapshot_sqlite()
     yield application
     with application.app_context():
         _db.session.remove()
@@ -123,6 +127,40 @@ def _has_sqlite_sequence() -> bool:
     )
 
 
+_SQLITE_TEMPLATES: dict[int, object] = {}  # app id -> the in-memory copy of its fresh database
+
+
+def _install_defaults() -> None:
+    from kmp.cli import install_defaults
+
+    install_defaults()
+    _db.session.commit()
+
+
+def _snapshot_sqlite():
+    """The freshly installed database (schema, chart, AD defaults) copied into memory once per
+    test process, so each test starts from it by SQLite's backup API (a page copy of a few
+    milliseconds) instead of deleting every table and installing the defaults again."""
+    import sqlite3
+
+    template = sqlite3.connect(":memory:", check_same_thread=False)
+    raw = _db.engine.raw_connection()
+    try:
+        raw.dbapi_connection.backup(template)
+    finally:
+        raw.close()
+    return template
+
+
+def _restore_sqlite(template) -> None:
+    _db.session.remove()
+    raw = _db.engine.raw_connection()
+    try:
+        template.backup(raw.dbapi_connection)
+    finally:
+        raw.close()
+
+
 @pytest.fixture(autouse=True)
 def db(request, app):
     """A clean database with the default chart of accounts and AD configuration."""
@@ -131,11 +169,12 @@ def db(request, app):
         return
     ctx = app.app_context()
     ctx.push()
-    _clean_tables()
-    from kmp.cli import install_defaults
-
-    install_defaults()
-    _db.session.commit()
+    template = _SQLITE_TEMPLATES.get(id(app))
+    if template is not None:
+        _restore_sqlite(template)
+    else:
+        _clean_tables()
+        _install_defaults()
     limiter.reset()
     try:
         yield _db

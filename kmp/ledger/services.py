@@ -77,7 +77,9 @@ def _fingerprint(lines: Iterable[tuple[int, int]]) -> str:
 def get_account(code: str) -> Account:
     account = db.session.scalar(select(Account).where(Account.code == code))
     if account is None:
-        raise NotFound(f"Akun {code!r} tidak ada di bagan akun.", code="account_not_found")
+        raise NotFound(
+            _("Akun %(code)r tidak ada di bagan akun.", code=code), code="account_not_found"
+        )
     return account
 
 
@@ -119,7 +121,7 @@ def _resolve_accounts(specs: Sequence[EntrySpec]) -> None:
         missing = codes - by_code.keys()
         if missing:
             raise NotFound(
-                f"Akun tidak ada di bagan akun: {', '.join(sorted(missing))}.",
+                _("Akun tidak ada di bagan akun: %(missing)s.", missing=", ".join(sorted(missing))),
                 code="account_not_found",
             )
     for spec in specs:
@@ -133,7 +135,8 @@ def _resolve_accounts(specs: Sequence[EntrySpec]) -> None:
                 account_id = int(account)
             if isinstance(amount, bool) or not isinstance(amount, int):
                 raise UnbalancedEntry(
-                    f"Jumlah harus Rupiah bulat (int), bukan {amount!r}.", code="amount_not_int"
+                    _("Jumlah harus Rupiah bulat (int), bukan %(amount)r.", amount=amount),
+                    code="amount_not_int",
                 )
             resolved.append((account_id, amount))
         spec._resolved = resolved
@@ -142,23 +145,27 @@ def _resolve_accounts(specs: Sequence[EntrySpec]) -> None:
 def _validate_shape(spec: EntrySpec) -> None:
     if not spec.idempotency_key or len(spec.idempotency_key) > 200:
         raise LedgerError(
-            "Entri memerlukan kunci idempotensi (paling banyak 200 karakter).",
+            _("Entri memerlukan kunci idempotensi (paling banyak 200 karakter)."),
             code="idempotency_key_invalid",
         )
     if len(spec._resolved) < 2:
         raise UnbalancedEntry(
-            "Entri memerlukan paling sedikit dua baris posting.", code="too_few_postings"
+            _("Entri memerlukan paling sedikit dua baris posting."), code="too_few_postings"
         )
     if any(amount == 0 for _, amount in spec._resolved):
-        raise UnbalancedEntry("Posting sebesar Rp 0 tidak diterima.", code="zero_posting")
+        raise UnbalancedEntry(_("Posting sebesar Rp 0 tidak diterima."), code="zero_posting")
     if any(abs(amount) > RUPIAH_BOUND for _, amount in spec._resolved):
         raise UnbalancedEntry(
-            "Jumlah posting melebihi batas Rp 10^15.", code="amount_out_of_bounds"
+            _("Jumlah posting melebihi batas Rp 10^15."), code="amount_out_of_bounds"
         )
     total = sum(amount for _, amount in spec._resolved)
     if total != 0:
         raise UnbalancedEntry(
-            f"Entri {spec.idempotency_key!r} tidak seimbang: debit dan kredit selisih {total}."
+            _(
+                "Entri %(idempotency_key)r tidak seimbang: debit dan kredit selisih %(total)s.",
+                idempotency_key=spec.idempotency_key,
+                total=total,
+            )
         )
 
 
@@ -246,7 +253,9 @@ def post_entries(specs: Sequence[EntrySpec], *, lock: bool = True) -> list[Journ
         _validate_shape(spec)
     keys = [s.idempotency_key for s in specs]
     if len(set(keys)) != len(keys):
-        raise IdempotencyConflict("Kunci idempotensi yang sama muncul dua kali dalam satu batch.")
+        raise IdempotencyConflict(
+            _("Kunci idempotensi yang sama muncul dua kali dalam satu batch.")
+        )
 
     existing: dict[str, tuple[int, str]] = {}
     for chunk_start in range(0, len(keys), 5000):
@@ -266,8 +275,11 @@ def post_entries(specs: Sequence[EntrySpec], *, lock: bool = True) -> list[Journ
             entry_id, stored = existing[spec.idempotency_key]
             if stored != fingerprint:
                 raise IdempotencyConflict(
-                    f"Kunci idempotensi {spec.idempotency_key!r} sudah dipakai untuk entri lain "
-                    "dengan isi berbeda."
+                    _(
+                        "Kunci idempotensi %(idempotency_key)r sudah dipakai untuk entri lain "
+                        "dengan isi berbeda.",
+                        idempotency_key=spec.idempotency_key,
+                    )
                 )
             results.append(entry_id)
         else:
@@ -296,13 +308,16 @@ def post_entries(specs: Sequence[EntrySpec], *, lock: bool = True) -> list[Journ
         for account_id in account_ids:
             row = accounts.get(account_id)
             if row is None:
-                raise NotFound(f"Akun #{account_id} tidak ada.", code="account_not_found")
+                raise NotFound(
+                    _("Akun #%(account_id)s tidak ada.", account_id=account_id),
+                    code="account_not_found",
+                )
             code, balance, normal_sign, no_negative, is_closed = row
             if is_closed:
-                raise ClosedAccount(f"Akun {code} sudah ditutup.")
+                raise ClosedAccount(_("Akun %(code)s sudah ditutup.", code=code))
             if no_negative and normal_sign * (balance + deltas[account_id]) < 0:
                 raise Overdraft(
-                    f"Saldo tidak cukup di akun {code}.",
+                    _("Saldo tidak cukup di akun %(code)s.", code=code),
                     field=code,
                 )
         now = now_utc()
@@ -349,15 +364,18 @@ def post_entries(specs: Sequence[EntrySpec], *, lock: bool = True) -> list[Journ
         text = str(error.orig).lower()
         if "_bounded" in text:
             raise LedgerError(
-                "Saldo akun akan melebihi batas Rp 10^15: transaksi ditolak.",
+                _("Saldo akun akan melebihi batas Rp 10^15: transaksi ditolak."),
                 code="amount_out_of_bounds",
             ) from error
         if "no_negative_balance" in text:
             # The database's CHECK is the last line of defence against a concurrent overdraft.
-            raise Overdraft("Saldo tidak cukup: transaksi ditolak.") from error
+            raise Overdraft(_("Saldo tidak cukup: transaksi ditolak.")) from error
         if "idempotency_key" in text or "reverses_id" in text or "unique" in text:
             raise IdempotencyConflict(
-                "Entri dengan kunci idempotensi yang sama baru saja dicatat bersamaan; coba lagi."
+                _(
+                    "Entri dengan kunci idempotensi yang sama baru saja dicatat bersamaan; "
+                    "coba lagi."
+                )
             ) from error
         raise
     except BaseException:
@@ -520,13 +538,20 @@ def reverse_entry(
 ) -> JournalEntry:
     """Post the mirror of ``entry`` (in the open period); an entry is reversed at most once."""
     if not reason or not reason.strip():
-        raise LedgerError("Alasan pembatalan wajib diisi.", code="reason_required")
+        raise LedgerError(_("Alasan pembatalan wajib diisi."), code="reason_required")
     if entry.reverses_id is not None:
-        raise LedgerError("Entri pembalik tidak dapat dibalik lagi.", code="reversal_of_reversal")
+        raise LedgerError(
+            _("Entri pembalik tidak dapat dibalik lagi."), code="reversal_of_reversal"
+        )
     already = db.session.scalar(select(JournalEntry.id).where(JournalEntry.reverses_id == entry.id))
     if already is not None:
         raise Conflict(
-            f"Entri #{entry.id} sudah dibatalkan oleh entri #{already}.", code="already_reversed"
+            _(
+                "Entri #%(id)s sudah dibatalkan oleh entri #%(already)s.",
+                id=entry.id,
+                already=already,
+            ),
+            code="already_reversed",
         )
     return post_entry(
         idempotency_key=f"reversal:{entry.id}",
@@ -546,11 +571,17 @@ def close_period(fiscal_year: int, *, by_user=None, note: str | None = None) -> 
     if db.session.scalar(
         select(ClosedPeriod).where(ClosedPeriod.fiscal_year == fiscal_year, ClosedPeriod.month == 0)
     ):
-        raise Conflict(f"Tahun buku {fiscal_year} sudah ditutup.", code="already_closed")
+        raise Conflict(
+            _("Tahun buku %(fiscal_year)s sudah ditutup.", fiscal_year=fiscal_year),
+            code="already_closed",
+        )
     if fiscal_year >= business_date().year:
         raise LedgerError(
-            f"Tahun buku {fiscal_year} belum berakhir: tutup buku hanya untuk tahun yang "
-            "sudah lewat.",
+            _(
+                "Tahun buku %(fiscal_year)s belum berakhir: tutup buku hanya untuk "
+                "tahun yang sudah lewat.",
+                fiscal_year=fiscal_year,
+            ),
             code="period_not_over",
         )
     period = ClosedPeriod(

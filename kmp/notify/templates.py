@@ -80,6 +80,7 @@ KINDS: dict[str, MessageKind] = {
         _code_kind("password_reset_code", _l("Kode atur ulang kata sandi lewat HP")),
         _code_kind("login_code", _l("Kode masuk")),
         _code_kind("account_claim", _l("Kode aktivasi akun")),
+        _kind("account_invite", _l("Undangan mengaktifkan akun anggota")),
         _kind("meeting_notice", _l("Undangan rapat anggota"), essential=True),
         _kind("vote_open", _l("Pemungutan suara dibuka")),
         _kind("vote_reminder", _l("Pengingat memilih")),

@@ -37,6 +37,7 @@ import requests
 
 from kmp.errors import DomainError
 from kmp.http import SharedSession
+from kmp.i18n import gettext
 from kmp.money import MoneyError, parse_gateway_amount, to_gateway_amount
 from kmp.payments.gateway import (
     GatewayError,
@@ -501,7 +502,9 @@ def confirm_payout_status(source: IrisClient | Disburser, reference_no: str, cla
     except (GatewayError, ValueError) as error:
         log.warning("Iris payout %s could not be confirmed: %s", reference_no, error)
         raise PayoutNotConfirmed(
-            "Status transfer belum bisa dipastikan ke penyedia pembayaran; coba lagi nanti."
+            gettext(
+                "Status transfer belum bisa dipastikan ke penyedia pembayaran; coba lagi nanti."
+            )
         ) from None
     status = str(status).strip().lower()
     if status != str(claimed or "").strip().lower():

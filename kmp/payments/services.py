@@ -36,6 +36,7 @@ from sqlalchemy.exc import IntegrityError
 from kmp import signals
 from kmp.errors import Conflict, DomainError, IllegalTransition
 from kmp.extensions import db
+from kmp.i18n import gettext
 from kmp.ledger.chart import GATEWAY_CLEARING
 from kmp.ledger.models import Account, JournalEntry
 from kmp.ledger.services import is_period_closed, post_entry, reverse_entry
@@ -206,7 +207,9 @@ def _purpose_code(purpose: str) -> str:
 
 def _normalise_credit_lines(credit_lines: object, amount_idr: int) -> list[list]:
     if not isinstance(credit_lines, Sequence) or isinstance(credit_lines, str | bytes):
-        raise PaymentError("Rincian pembukuan pembayaran tidak valid.", code="bad_credit_lines")
+        raise PaymentError(
+            gettext("Rincian pembukuan pembayaran tidak valid."), code="bad_credit_lines"
+        )
     lines: list[list] = []
     for line in credit_lines:
         if (
@@ -220,25 +223,29 @@ def _normalise_credit_lines(credit_lines: object, amount_idr: int) -> list[list]
             or line[1] <= 0
         ):
             raise PaymentError(
-                "Setiap baris pembukuan harus berupa [kode akun, jumlah Rupiah positif].",
+                gettext("Setiap baris pembukuan harus berupa [kode akun, jumlah Rupiah positif]."),
                 code="bad_credit_lines",
             )
         lines.append([line[0].strip(), line[1]])
     if not lines:
         raise PaymentError(
-            "Pembayaran harus dibukukan ke minimal satu akun.", code="bad_credit_lines"
+            gettext("Pembayaran harus dibukukan ke minimal satu akun."), code="bad_credit_lines"
         )
     total = sum(amount for _, amount in lines)
     if total != amount_idr:
         raise PaymentError(
-            f"Jumlah rincian pembukuan ({format_rupiah(total)}) tidak sama dengan jumlah "
-            f"tagihan ({format_rupiah(amount_idr)}).",
+            gettext(
+                "Jumlah rincian pembukuan (%(total)s) tidak sama dengan jumlah tagihan "
+                "(%(amount_idr)s).",
+                total=format_rupiah(total),
+                amount_idr=format_rupiah(amount_idr),
+            ),
             code="credit_lines_mismatch",
         )
     codes = {code for code, _ in lines}
     if GATEWAY_CLEARING in codes:
         raise PaymentError(
-            "Akun kliring payment gateway tidak boleh menjadi tujuan pembayaran.",
+            gettext("Akun kliring payment gateway tidak boleh menjadi tujuan pembayaran."),
             code="bad_credit_lines",
         )
     found = {
@@ -250,12 +257,14 @@ def _normalise_credit_lines(credit_lines: object, amount_idr: int) -> list[list]
     missing = sorted(codes - found.keys())
     if missing:
         raise PaymentError(
-            f"Akun tujuan pembayaran tidak ada: {', '.join(missing)}.", code="account_not_found"
+            gettext("Akun tujuan pembayaran tidak ada: %(missing)s.", missing=", ".join(missing)),
+            code="account_not_found",
         )
     closed = sorted(code for code, is_closed in found.items() if is_closed)
     if closed:
         raise PaymentError(
-            f"Akun tujuan pembayaran sudah ditutup: {', '.join(closed)}.", code="account_closed"
+            gettext("Akun tujuan pembayaran sudah ditutup: %(closed)s.", closed=", ".join(closed)),
+            code="account_closed",
         )
     return lines
 
@@ -277,24 +286,31 @@ def create_payment_intent(
     to after paying, ...).
     """
     if isinstance(member_id, bool) or not isinstance(member_id, int) or member_id <= 0:
-        raise PaymentError("Anggota tidak valid.", code="bad_member")
+        raise PaymentError(gettext("Anggota tidak valid."), code="bad_member")
     if not isinstance(purpose, str) or not PURPOSE_RE.fullmatch(purpose):
-        raise PaymentError("Jenis pembayaran tidak valid.", code="bad_purpose", field="purpose")
+        raise PaymentError(
+            gettext("Jenis pembayaran tidak valid."), code="bad_purpose", field="purpose"
+        )
     if isinstance(amount_idr, bool) or not isinstance(amount_idr, int) or amount_idr <= 0:
         raise PaymentError(
-            "Jumlah pembayaran harus lebih dari nol Rupiah.", code="bad_amount", field="amount"
+            gettext("Jumlah pembayaran harus lebih dari nol Rupiah."),
+            code="bad_amount",
+            field="amount",
         )
     description = (description or "").strip()
     if not description or len(description) > 200:
         raise PaymentError(
-            "Keterangan pembayaran wajib diisi (maksimal 200 karakter).", code="bad_description"
+            gettext("Keterangan pembayaran wajib diisi (maksimal 200 karakter)."),
+            code="bad_description",
         )
     lines = _normalise_credit_lines(credit_lines, amount_idr)
     meta = dict(metadata or {})
     try:
         meta = json.loads(json.dumps(meta))
     except (TypeError, ValueError) as error:
-        raise PaymentError("Data tambahan pembayaran tidak valid.", code="bad_metadata") from error
+        raise PaymentError(
+            gettext("Data tambahan pembayaran tidak valid."), code="bad_metadata"
+        ) from error
     intent = PaymentIntent(
         member_id=member_id,
         purpose=purpose,
@@ -315,9 +331,9 @@ def close_payment_intent(intent: PaymentIntent, reason: str, by_user=None) -> Pa
     its attempts is still booked, and flagged for the treasurer."""
     intent = _locked(PaymentIntent, intent.id)
     if intent.status != IntentStatus.OPEN:
-        raise IllegalTransition("Hanya tagihan yang masih terbuka yang dapat ditutup.")
+        raise IllegalTransition(gettext("Hanya tagihan yang masih terbuka yang dapat ditutup."))
     if not reason or not reason.strip():
-        raise PaymentError("Alasan penutupan wajib diisi.", code="reason_required")
+        raise PaymentError(gettext("Alasan penutupan wajib diisi."), code="reason_required")
     intent.status = IntentStatus.CLOSED
     intent.closed_at = now_utc()
     intent.close_reason = reason.strip()
@@ -392,9 +408,9 @@ def start_checkout(
     """
     intent = _locked(PaymentIntent, intent.id)
     if intent.status == IntentStatus.PAID:
-        raise Conflict("Tagihan ini sudah lunas.", code="intent_paid")
+        raise Conflict(gettext("Tagihan ini sudah lunas."), code="intent_paid")
     if intent.status != IntentStatus.OPEN:
-        raise Conflict("Tagihan ini sudah ditutup.", code="intent_closed")
+        raise Conflict(gettext("Tagihan ini sudah ditutup."), code="intent_closed")
     if isinstance(customer, Mapping):
         customer = Customer(
             first_name=customer.get("first_name"),
@@ -429,8 +445,10 @@ def start_checkout(
             db.session.flush()
             db.session.expire(intent, ["attempts"])
             raise CheckoutUnavailable(
-                "Layanan pembayaran menolak permintaan ini. Silakan coba lagi nanti atau "
-                "hubungi bendahara koperasi.",
+                gettext(
+                    "Layanan pembayaran menolak permintaan ini. Silakan coba lagi nanti atau "
+                    "hubungi bendahara koperasi."
+                ),
                 code="gateway_rejected",
                 status=502,
             ) from error
@@ -438,8 +456,10 @@ def start_checkout(
         attempt.state = PaymentState.TOKEN_UNKNOWN
         db.session.flush()
         raise CheckoutUnavailable(
-            "Layanan pembayaran sedang tidak dapat dihubungi. Silakan coba lagi beberapa "
-            "menit lagi.",
+            gettext(
+                "Layanan pembayaran sedang tidak dapat dihubungi. Silakan coba lagi beberapa "
+                "menit lagi."
+            ),
             attempt=attempt,
             keep_attempt=True,
         ) from error
@@ -790,9 +810,13 @@ def mark_inbox_error(inbox_id: int, message: str) -> None:
 def review_flagged_attempt(attempt: PaymentAttempt, note: str, by_user) -> PaymentAttempt:
     attempt = _locked(PaymentAttempt, attempt.id)
     if not attempt.needs_review:
-        raise Conflict("Pembayaran ini tidak sedang menunggu tinjauan.", code="not_flagged")
+        raise Conflict(
+            gettext("Pembayaran ini tidak sedang menunggu tinjauan."), code="not_flagged"
+        )
     if not note or not note.strip():
-        raise PaymentError("Catatan tinjauan wajib diisi.", code="note_required", field="note")
+        raise PaymentError(
+            gettext("Catatan tinjauan wajib diisi."), code="note_required", field="note"
+        )
     attempt.reviewed_at = now_utc()
     attempt.reviewed_by_id = getattr(by_user, "id", by_user)
     attempt.review_note = note.strip()
@@ -803,9 +827,13 @@ def review_flagged_attempt(attempt: PaymentAttempt, note: str, by_user) -> Payme
 def review_inbox_message(inbox: GatewayInbox, note: str, by_user) -> GatewayInbox:
     inbox = _locked(GatewayInbox, inbox.id)
     if not inbox.needs_review:
-        raise Conflict("Notifikasi ini tidak sedang menunggu tinjauan.", code="not_flagged")
+        raise Conflict(
+            gettext("Notifikasi ini tidak sedang menunggu tinjauan."), code="not_flagged"
+        )
     if not note or not note.strip():
-        raise PaymentError("Catatan tinjauan wajib diisi.", code="note_required", field="note")
+        raise PaymentError(
+            gettext("Catatan tinjauan wajib diisi."), code="note_required", field="note"
+        )
     inbox.reviewed_at = now_utc()
     inbox.reviewed_by_id = getattr(by_user, "id", by_user)
     inbox.review_note = note.strip()

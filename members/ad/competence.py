@@ -24,6 +24,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from kmp.i18n import gettext
+
 #: The offices the rule can name (``manager`` = pengelola, ``loan_officer`` = petugas kredit).
 COMPETENCE_ROLES = ("pengurus", "pengawas", "manager", "loan_officer")
 ROLE_LABELS = {
@@ -70,25 +72,27 @@ def parse_schemes(text: str | None) -> list[str]:
 def build_rules(raw: Any, problems: list) -> tuple[CompetenceRule, ...]:
     """The rules from their JSON form (``[{"role", "schemes", "grace_days"}, ...]``)."""
     if not isinstance(raw, list | tuple):
-        problems.append(("competence_rules", "harus berupa daftar aturan kompetensi."))
+        problems.append(("competence_rules", gettext("harus berupa daftar aturan kompetensi.")))
         return ()
     rules = []
     for index, item in enumerate(raw):
         path = f"competence_rules[{index}]"
         if not isinstance(item, dict) or not {"role", "schemes"} <= set(item):
-            problems.append((path, "setiap aturan harus berisi 'role', 'schemes', 'grace_days'."))
+            problems.append(
+                (path, gettext("setiap aturan harus berisi 'role', 'schemes', 'grace_days'."))
+            )
             continue
         for key in sorted(set(item) - {"role", "schemes", "grace_days"}):
-            problems.append((f"{path}.{key}", "kunci tidak dikenal."))
+            problems.append((f"{path}.{key}", gettext("kunci tidak dikenal.")))
         role, schemes, grace = item["role"], item["schemes"], item.get("grace_days", 0)
         if not isinstance(role, str):
-            problems.append((f"{path}.role", "harus teks."))
+            problems.append((f"{path}.role", gettext("harus teks.")))
             continue
         if not isinstance(schemes, list | tuple) or not all(isinstance(s, str) for s in schemes):
-            problems.append((f"{path}.schemes", "harus daftar nama skema."))
+            problems.append((f"{path}.schemes", gettext("harus daftar nama skema.")))
             continue
         if isinstance(grace, bool) or not isinstance(grace, int):
-            problems.append((f"{path}.grace_days", "harus bilangan bulat."))
+            problems.append((f"{path}.grace_days", gettext("harus bilangan bulat.")))
             continue
         rules.append(
             CompetenceRule(role.strip(), tuple(" ".join(s.split()) for s in schemes), grace)
@@ -105,27 +109,48 @@ def validate_rules(rules: tuple[CompetenceRule, ...]) -> list[tuple[str, str]]:
             problems.append(
                 (
                     f"competence_rules[{index}].role",
-                    "jabatan harus salah satu dari: " + ", ".join(COMPETENCE_ROLES) + ".",
+                    gettext(
+                        "jabatan harus salah satu dari: %(choices)s.",
+                        choices=", ".join(COMPETENCE_ROLES),
+                    ),
                 )
             )
         elif rule.role in seen:
-            problems.append((path, f"jabatan '{rule.role}' punya lebih dari satu aturan."))
+            problems.append(
+                (path, gettext("jabatan '%(role)s' punya lebih dari satu aturan.", role=rule.role))
+            )
         seen.add(rule.role)
         names = [normalise_scheme(s) for s in rule.schemes]
         if any(not n for n in names):
-            problems.append((f"{path}.schemes", "nama skema tidak boleh kosong."))
+            problems.append((f"{path}.schemes", gettext("nama skema tidak boleh kosong.")))
         if any(len(s) > MAX_SCHEME_LENGTH for s in rule.schemes):
             problems.append(
-                (f"{path}.schemes", f"nama skema paling panjang {MAX_SCHEME_LENGTH} karakter.")
+                (
+                    f"{path}.schemes",
+                    gettext(
+                        "nama skema paling panjang %(MAX_SCHEME_LENGTH)s karakter.",
+                        MAX_SCHEME_LENGTH=MAX_SCHEME_LENGTH,
+                    ),
+                )
             )
         if len(set(names)) != len(names):
-            problems.append((f"{path}.schemes", "skema yang sama disebut dua kali."))
+            problems.append((f"{path}.schemes", gettext("skema yang sama disebut dua kali.")))
         if len(names) > MAX_SCHEMES:
-            problems.append((f"{path}.schemes", f"paling banyak {MAX_SCHEMES} skema."))
+            problems.append(
+                (
+                    f"{path}.schemes",
+                    gettext("paling banyak %(MAX_SCHEMES)s skema.", MAX_SCHEMES=MAX_SCHEMES),
+                )
+            )
         if rule.grace_days < 0:
-            problems.append((f"{path}.grace_days", "tidak boleh negatif."))
+            problems.append((f"{path}.grace_days", gettext("tidak boleh negatif.")))
         elif rule.grace_days > MAX_GRACE_DAYS:
-            problems.append((f"{path}.grace_days", f"paling lama {MAX_GRACE_DAYS} hari."))
+            problems.append(
+                (
+                    f"{path}.grace_days",
+                    gettext("paling lama %(MAX_GRACE_DAYS)s hari.", MAX_GRACE_DAYS=MAX_GRACE_DAYS),
+                )
+            )
     return problems
 
 

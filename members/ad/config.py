@@ -18,6 +18,7 @@ from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from typing import Any
 
 from kmp.errors import DomainError
+from kmp.i18n import gettext
 from members.ad.competence import (
     DEFAULT_COMPETENCE_RULES,
     CompetenceRule,
@@ -320,15 +321,15 @@ _DEFAULTS = ADConfig()
 def _typed(value: Any, expected: str, path: str, problems: list) -> Any:
     if expected == "int":
         if isinstance(value, bool) or not isinstance(value, int):
-            problems.append((path, "harus bilangan bulat."))
+            problems.append((path, gettext("harus bilangan bulat.")))
             return 0
     elif expected == "bool":
         if not isinstance(value, bool):
-            problems.append((path, "harus ya/tidak (true/false)."))
+            problems.append((path, gettext("harus ya/tidak (true/false).")))
             return False
     elif expected == "str":
         if not isinstance(value, str):
-            problems.append((path, "harus teks."))
+            problems.append((path, gettext("harus teks.")))
             return ""
         return value.strip()
     return value
@@ -345,14 +346,14 @@ def _kind_of(annotation: Any) -> str:
 
 def _build_ratio(value: Any, path: str, problems: list) -> Ratio:
     if not isinstance(value, dict):
-        problems.append((path, "harus berisi numerator, denominator dan strict."))
+        problems.append((path, gettext("harus berisi numerator, denominator dan strict.")))
         return Ratio(1, 2, True)
     unknown = set(value) - {"numerator", "denominator", "strict"}
     for key in sorted(unknown):
-        problems.append((f"{path}.{key}", "kunci tidak dikenal."))
+        problems.append((f"{path}.{key}", gettext("kunci tidak dikenal.")))
     missing = {"numerator", "denominator", "strict"} - set(value)
     for key in sorted(missing):
-        problems.append((f"{path}.{key}", "wajib diisi."))
+        problems.append((f"{path}.{key}", gettext("wajib diisi.")))
     return Ratio(
         _typed(value.get("numerator", 1), "int", f"{path}.numerator", problems),
         _typed(value.get("denominator", 2), "int", f"{path}.denominator", problems),
@@ -362,17 +363,17 @@ def _build_ratio(value: Any, path: str, problems: list) -> Ratio:
 
 def _build(payload: Any, problems: list) -> ADConfig:
     if not isinstance(payload, dict):
-        problems.append(("ad", "konfigurasi AD harus berupa objek JSON."))
+        problems.append(("ad", gettext("konfigurasi AD harus berupa objek JSON.")))
         return _DEFAULTS
     for key in sorted(set(payload) - set(_TOP_FIELDS)):
-        problems.append((key, "kunci tidak dikenal."))
+        problems.append((key, gettext("kunci tidak dikenal.")))
     values: dict[str, Any] = {}
     for name, f in _TOP_FIELDS.items():
         if name not in payload and name in ADDED_LATER:
             values[name] = f.default
             continue
         if name not in payload:
-            problems.append((name, "wajib diisi."))
+            problems.append((name, gettext("wajib diisi.")))
             continue
         raw = payload[name]
         if name == "competence_rules":
@@ -392,26 +393,26 @@ def _build(payload: Any, problems: list) -> ADConfig:
 
 def _build_groups(raw: Any, problems: list) -> tuple[GroupConfig, ...]:
     if not isinstance(raw, list | tuple):
-        problems.append(("groups", "harus berupa daftar kelompok."))
+        problems.append(("groups", gettext("harus berupa daftar kelompok.")))
         return ()
     groups = []
     for index, item in enumerate(raw):
         path = f"groups[{index}]"
         if not isinstance(item, dict):
-            problems.append((path, "harus berupa objek."))
+            problems.append((path, gettext("harus berupa objek.")))
             continue
         label = item.get("code") if isinstance(item.get("code"), str) and item.get("code") else None
         if label:
             path = f"groups.{label}"
         for key in sorted(set(item) - set(_GROUP_FIELDS)):
-            problems.append((f"{path}.{key}", "kunci tidak dikenal."))
+            problems.append((f"{path}.{key}", gettext("kunci tidak dikenal.")))
         values = {}
         for name, f in _GROUP_FIELDS.items():
             if name not in item:
                 if f.default is not MISSING:
                     values[name] = f.default
                     continue
-                problems.append((f"{path}.{name}", "wajib diisi."))
+                problems.append((f"{path}.{name}", gettext("wajib diisi.")))
                 continue
             values[name] = _typed(item[name], _kind_of(f.type), f"{path}.{name}", problems)
         if len(values) == len(_GROUP_FIELDS):
@@ -421,13 +422,13 @@ def _build_groups(raw: Any, problems: list) -> tuple[GroupConfig, ...]:
 
 def _build_allocation(raw: Any, problems: list) -> tuple[AllocationLine, ...]:
     if not isinstance(raw, list | tuple):
-        problems.append(("shu_allocation", "harus berupa daftar pos pembagian SHU."))
+        problems.append(("shu_allocation", gettext("harus berupa daftar pos pembagian SHU.")))
         return ()
     lines = []
     for index, item in enumerate(raw):
         path = f"shu_allocation[{index}]"
         if not isinstance(item, dict) or set(item) != {"key", "bp"}:
-            problems.append((path, "setiap pos harus berisi tepat 'key' dan 'bp'."))
+            problems.append((path, gettext("setiap pos harus berisi tepat 'key' dan 'bp'.")))
             continue
         lines.append(
             AllocationLine(

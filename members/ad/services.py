@@ -7,6 +7,7 @@ from sqlalchemy import event, select
 
 from kmp.errors import NotFound
 from kmp.extensions import db
+from kmp.i18n import gettext
 from kmp.ledger.models import AccountType
 from kmp.ledger.services import open_account
 from members.ad.config import ADConfig
@@ -62,7 +63,7 @@ def current_ad() -> ADConfig:
     ).first()
     if row is None:
         raise NotFound(
-            "Konfigurasi AD belum dipasang: jalankan `flask kmp init`.", code="ad_missing"
+            gettext("Konfigurasi AD belum dipasang: jalankan `flask kmp init`."), code="ad_missing"
         )
     cache = g.setdefault("kmp_ad_cache", {})
     if row.id not in cache:
@@ -81,5 +82,5 @@ def current_ad() -> ADConfig:
 def ad_at_version(version: int) -> tuple[ADVersion, ADConfig]:
     row = db.session.scalar(select(ADVersion).where(ADVersion.version == version))
     if row is None:
-        raise NotFound(f"Versi AD {version} tidak ada.")
+        raise NotFound(gettext("Versi AD %(version)s tidak ada.", version=version))
     return row, ADConfig.from_payload(row.payload, version_id=row.id, version=row.version)

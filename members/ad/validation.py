@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kmp.i18n import gettext
 from kmp.money import format_number
 from members.ad.competence import validate_rules
 from members.ad.config import (
@@ -58,17 +59,20 @@ TOP_BOUNDS: dict[str, tuple[int, int, str]] = {
 
 
 def _amount(value: int, unit: str) -> str:
-    return f"Rp {_rp(value)}" if unit == "Rp" else f"{_rp(value)} {unit}"
+    units = {"bulan": gettext("bulan"), "hari": gettext("hari"), "kursi": gettext("kursi")}
+    return f"Rp {_rp(value)}" if unit == "Rp" else f"{_rp(value)} {units.get(unit, unit)}"
 
 
 def _check_bounds(add, path: str, value: int, low: int, high: int, unit: str) -> None:
     if value < 0 and low >= 0:
-        add((path, "tidak boleh negatif."))
+        add((path, gettext("tidak boleh negatif.")))
     elif value < low:
-        word = "lebih dari Rp 0" if unit == "Rp" else f"paling sedikit {_amount(low, unit)}"
-        add((path, f"harus {word}."))
+        if unit == "Rp":
+            add((path, gettext("harus lebih dari Rp 0.")))
+        else:
+            add((path, gettext("harus paling sedikit %(low)s.", low=_amount(low, unit))))
     elif value > high:
-        add((path, f"paling banyak {_amount(high, unit)}."))
+        add((path, gettext("paling banyak %(high)s.", high=_amount(high, unit))))
 
 
 def _every_year(month_day: str) -> bool:
@@ -95,20 +99,33 @@ def validate_ad(config: ADConfig) -> list[tuple[str, str]]:
             add(
                 (
                     f"groups[{index}].code",
-                    "kode kelompok harus 2-20 huruf kecil/angka/garis bawah, diawali huruf.",
+                    gettext(
+                        "kode kelompok harus 2-20 huruf kecil/angka/garis bawah, diawali huruf."
+                    ),
                 )
             )
         elif g.code in codes:
-            add((f"groups[{index}].code", f"kode kelompok '{g.code}' dipakai lebih dari sekali."))
+            add(
+                (
+                    f"groups[{index}].code",
+                    gettext("kode kelompok '%(code)s' dipakai lebih dari sekali.", code=g.code),
+                )
+            )
         codes.setdefault(g.code, index)
         if not _PREFIX_RE.match(g.member_no_prefix or ""):
-            add((f"{path}.member_no_prefix", "awalan nomor anggota harus 2-5 huruf besar."))
+            add(
+                (f"{path}.member_no_prefix", gettext("awalan nomor anggota harus 2-5 huruf besar."))
+            )
         elif g.member_no_prefix in prefixes:
             add(
                 (
                     f"{path}.member_no_prefix",
-                    f"awalan nomor anggota '{g.member_no_prefix}' sudah dipakai kelompok "
-                    f"'{prefixes[g.member_no_prefix]}'.",
+                    gettext(
+                        "awalan nomor anggota '%(member_no_prefix)s' sudah dipakai kelompok "
+                        "'%(prefixes)s'.",
+                        member_no_prefix=g.member_no_prefix,
+                        prefixes=prefixes[g.member_no_prefix],
+                    ),
                 )
             )
         prefixes.setdefault(g.member_no_prefix, g.code)
@@ -116,18 +133,19 @@ def validate_ad(config: ADConfig) -> list[tuple[str, str]]:
             add(
                 (
                     f"{path}.name_id" if not g.name_id else f"{path}.name_en",
-                    "nama kelompok wajib diisi.",
+                    gettext("nama kelompok wajib diisi."),
                 )
             )
         if g.kind not in MEMBER_KINDS:
-            add((f"{path}.kind", "jenis anggota harus 'individual' atau 'company'."))
+            add((f"{path}.kind", gettext("jenis anggota harus 'individual' atau 'company'.")))
         if g.patronage_measure not in PATRONAGE_MEASURES:
             add(
                 (
                     f"{path}.patronage_measure",
-                    "ukuran jasa usaha harus salah satu dari: "
-                    + ", ".join(PATRONAGE_MEASURES)
-                    + ".",
+                    gettext(
+                        "ukuran jasa usaha harus salah satu dari: %(choices)s.",
+                        choices=", ".join(PATRONAGE_MEASURES),
+                    ),
                 )
             )
         for name, bounds in GROUP_BOUNDS.items():
@@ -136,9 +154,13 @@ def validate_ad(config: ADConfig) -> list[tuple[str, str]]:
             add(
                 (
                     f"{path}.vote_weight_bp",
-                    "bobot suara satu kelompok harus kurang dari "
-                    f"{_rp(MAX_GROUP_VOTE_BP)} bp (50 %); "
-                    f"kelompok '{g.code}' diberi {_rp(g.vote_weight_bp)} bp.",
+                    gettext(
+                        "bobot suara satu kelompok harus kurang dari %(MAX_GROUP_VOTE_BP)s bp "
+                        "(50 %%); kelompok '%(code)s' diberi %(vote_weight_bp)s bp.",
+                        MAX_GROUP_VOTE_BP=_rp(MAX_GROUP_VOTE_BP),
+                        code=g.code,
+                        vote_weight_bp=_rp(g.vote_weight_bp),
+                    ),
                 )
             )
 
@@ -147,8 +169,12 @@ def validate_ad(config: ADConfig) -> list[tuple[str, str]]:
         add(
             (
                 "groups",
-                f"KMP harus punya paling sedikit {MIN_ACTIVE_GROUPS} kelompok anggota "
-                f"yang aktif; sekarang {len(active)}.",
+                gettext(
+                    "KMP harus punya paling sedikit %(MIN_ACTIVE_GROUPS)s kelompok anggota "
+                    "yang aktif; sekarang %(active)s.",
+                    MIN_ACTIVE_GROUPS=MIN_ACTIVE_GROUPS,
+                    active=len(active),
+                ),
             )
         )
     vote_total = sum(g.vote_weight_bp for g in active)
@@ -156,8 +182,12 @@ def validate_ad(config: ADConfig) -> list[tuple[str, str]]:
         add(
             (
                 "groups.vote_weight_bp",
-                f"jumlah bobot suara kelompok aktif harus tepat {_rp(BP_TOTAL)} bp (100 %); "
-                f"sekarang {_rp(vote_total)} bp.",
+                gettext(
+                    "jumlah bobot suara kelompok aktif harus tepat %(BP_TOTAL)s bp (100 "
+                    "%%); sekarang %(vote_total)s bp.",
+                    BP_TOTAL=_rp(BP_TOTAL),
+                    vote_total=_rp(vote_total),
+                ),
             )
         )
     shu_total = sum(g.shu_weight_bp for g in active)
@@ -165,8 +195,12 @@ def validate_ad(config: ADConfig) -> list[tuple[str, str]]:
         add(
             (
                 "groups.shu_weight_bp",
-                f"jumlah bobot SHU kelompok aktif harus tepat {_rp(BP_TOTAL)} bp (100 %); "
-                f"sekarang {_rp(shu_total)} bp.",
+                gettext(
+                    "jumlah bobot SHU kelompok aktif harus tepat %(BP_TOTAL)s bp (100 %%); "
+                    "sekarang %(shu_total)s bp.",
+                    BP_TOTAL=_rp(BP_TOTAL),
+                    shu_total=_rp(shu_total),
+                ),
             )
         )
 
@@ -176,12 +210,15 @@ def validate_ad(config: ADConfig) -> list[tuple[str, str]]:
             add(
                 (
                     f"shu_allocation[{index}].key",
-                    "kode pos SHU harus huruf kecil/angka/garis bawah, diawali huruf.",
+                    gettext("kode pos SHU harus huruf kecil/angka/garis bawah, diawali huruf."),
                 )
             )
         elif line.key in keys:
             add(
-                (f"shu_allocation[{index}].key", f"pos SHU '{line.key}' dipakai lebih dari sekali.")
+                (
+                    f"shu_allocation[{index}].key",
+                    gettext("pos SHU '%(key)s' dipakai lebih dari sekali.", key=line.key),
+                )
             )
         keys.add(line.key)
         _check_bounds(add, f"shu_allocation.{line.key}", line.bp, 0, BP_TOTAL, "bp")
@@ -190,13 +227,22 @@ def validate_ad(config: ADConfig) -> list[tuple[str, str]]:
         add(
             (
                 "shu_allocation",
-                f"tabel pembagian SHU harus berjumlah tepat {_rp(BP_TOTAL)} bp (100 %); "
-                f"sekarang {_rp(allocation_total)} bp.",
+                gettext(
+                    "tabel pembagian SHU harus berjumlah tepat %(BP_TOTAL)s bp (100 %%); "
+                    "sekarang %(allocation_total)s bp.",
+                    BP_TOTAL=_rp(BP_TOTAL),
+                    allocation_total=_rp(allocation_total),
+                ),
             )
         )
     for key in (RESERVE_KEY, MEMBERS_KEY):
         if key not in keys:
-            add(("shu_allocation", f"tabel pembagian SHU harus punya pos '{key}'."))
+            add(
+                (
+                    "shu_allocation",
+                    gettext("tabel pembagian SHU harus punya pos '%(key)s'.", key=key),
+                )
+            )
 
     for name, bounds in TOP_BOUNDS.items():
         _check_bounds(add, name, getattr(config, name), *bounds)
@@ -204,42 +250,65 @@ def validate_ad(config: ADConfig) -> list[tuple[str, str]]:
         add(
             (
                 "jasa_modal_bp",
-                f"jasa modal + jasa usaha harus tepat {_rp(BP_TOTAL)} bp (100 %); sekarang "
-                f"{_rp(config.jasa_modal_bp + config.jasa_usaha_bp)} bp.",
+                gettext(
+                    "jasa modal + jasa usaha harus tepat %(BP_TOTAL)s bp (100 %%); "
+                    "sekarang %(value)s bp.",
+                    BP_TOTAL=_rp(BP_TOTAL),
+                    value=_rp(config.jasa_modal_bp + config.jasa_usaha_bp),
+                ),
             )
         )
     if config.capital_basis not in CAPITAL_BASES:
-        add(("capital_basis", "dasar jasa modal harus 'year_end' atau 'average_month_end'."))
+        add(
+            (
+                "capital_basis",
+                gettext("dasar jasa modal harus 'year_end' atau 'average_month_end'."),
+            )
+        )
     if config.exited_members not in EXITED_MEMBER_OPTIONS:
-        add(("exited_members", "pilihan anggota keluar harus 'prorate' atau 'exclude'."))
+        add(("exited_members", gettext("pilihan anggota keluar harus 'prorate' atau 'exclude'.")))
     elif config.exited_members == "exclude" and (
         config.leavers_get_jasa_modal or config.leavers_get_jasa_usaha
     ):
         add(
             (
                 "exited_members",
-                "anggota yang keluar di tengah tahun dikecualikan dari SHU, jadi mereka juga "
-                "tidak mendapat jasa modal maupun jasa usaha: matikan kedua pilihan itu, atau "
-                "pilih 'sebanding bulan keanggotaan'.",
+                gettext(
+                    "anggota yang keluar di tengah tahun dikecualikan dari SHU, jadi mereka juga "
+                    "tidak mendapat jasa modal maupun jasa usaha: matikan kedua pilihan itu, atau "
+                    "pilih 'sebanding bulan keanggotaan'."
+                ),
             )
         )
 
     for name in ("quorum", "ordinary_threshold", "special_threshold"):
         ratio: Ratio = getattr(config, name)
         if ratio.denominator <= 0 or ratio.numerator < 0:
-            add((name, "pecahan harus punya penyebut positif dan pembilang tidak negatif."))
+            add(
+                (name, gettext("pecahan harus punya penyebut positif dan pembilang tidak negatif."))
+            )
         elif ratio.denominator > MAX_DENOMINATOR:
-            add((f"{name}.denominator", f"penyebut paling banyak {_rp(MAX_DENOMINATOR)}."))
+            add(
+                (
+                    f"{name}.denominator",
+                    gettext(
+                        "penyebut paling banyak %(MAX_DENOMINATOR)s.",
+                        MAX_DENOMINATOR=_rp(MAX_DENOMINATOR),
+                    ),
+                )
+            )
         elif ratio.numerator > ratio.denominator:
-            add((name, "pecahan tidak boleh lebih dari 1."))
+            add((name, gettext("pecahan tidak boleh lebih dari 1.")))
         elif name == "quorum" and ratio.numerator == 0:
-            add(("quorum.numerator", "kuorum harus lebih dari 0 (mis. lebih dari 1/2)."))
+            add(("quorum.numerator", gettext("kuorum harus lebih dari 0 (mis. lebih dari 1/2).")))
         elif name == "ordinary_threshold" and ratio.numerator * 2 < ratio.denominator:
             add(
                 (
                     "ordinary_threshold.numerator",
-                    "ambang keputusan biasa paling sedikit 1/2 dari suara sah berbobot "
-                    "(suara terbanyak, UU 25/1992 Ps 24).",
+                    gettext(
+                        "ambang keputusan biasa paling sedikit 1/2 dari suara sah berbobot "
+                        "(suara terbanyak, UU 25/1992 Ps 24)."
+                    ),
                 )
             )
     if (
@@ -251,37 +320,52 @@ def validate_ad(config: ADConfig) -> list[tuple[str, str]]:
         add(
             (
                 "special_threshold",
-                "ambang keputusan khusus tidak boleh lebih rendah dari ambang keputusan biasa.",
+                gettext(
+                    "ambang keputusan khusus tidak boleh lebih rendah dari ambang keputusan biasa."
+                ),
             )
         )
     if 0 < config.ordinary_threshold.denominator and not config.ordinary_threshold.passes(1, 1):
-        add(("ordinary_threshold", "ambang keputusan biasa tidak boleh mustahil dicapai."))
+        add(("ordinary_threshold", gettext("ambang keputusan biasa tidak boleh mustahil dicapai.")))
 
     if not 1 <= config.rat_deadline_months <= 6:
         add(
             (
                 "rat_deadline_months",
-                "RAT harus diadakan paling lambat 6 bulan setelah tutup buku (UU 25/1992 Ps 26).",
+                gettext(
+                    "RAT harus diadakan paling lambat 6 bulan setelah tutup buku "
+                    "(UU 25/1992 Ps 26)."
+                ),
             )
         )
     if config.rat_warning_months > config.rat_deadline_months:
-        add(("rat_warning_months", "peringatan RAT harus sebelum batas waktunya."))
+        add(("rat_warning_months", gettext("peringatan RAT harus sebelum batas waktunya.")))
     if not _MONTH_DAY_RE.match(config.distribution_date or ""):
-        add(("distribution_date", "tanggal pembagian SHU harus berbentuk BB-HH, mis. 07-31."))
+        add(
+            (
+                "distribution_date",
+                gettext("tanggal pembagian SHU harus berbentuk BB-HH, mis. 07-31."),
+            )
+        )
     elif not _every_year(config.distribution_date):
         add(
             (
                 "distribution_date",
-                "tanggal pembagian SHU harus tanggal yang ada setiap tahun (mis. 07-31; "
-                "bukan 02-29, 02-30 atau 04-31).",
+                gettext(
+                    "tanggal pembagian SHU harus tanggal yang ada setiap tahun (mis. 07-31; "
+                    "bukan 02-29, 02-30 atau 04-31)."
+                ),
             )
         )
     if not 1 <= config.officer_term_max_years <= LEGAL_MAX_TERM_YEARS:
         add(
             (
                 "officer_term_max_years",
-                f"masa jabatan pengurus/pengawas paling lama {LEGAL_MAX_TERM_YEARS} tahun "
-                "(UU 25/1992 Ps 29).",
+                gettext(
+                    "masa jabatan pengurus/pengawas paling lama %(LEGAL_MAX_TERM_YEARS)s "
+                    "tahun (UU 25/1992 Ps 29).",
+                    LEGAL_MAX_TERM_YEARS=LEGAL_MAX_TERM_YEARS,
+                ),
             )
         )
     problems.extend(validate_rules(config.competence_rules))

@@ -11,6 +11,7 @@ from kmp import signals
 from kmp.auth import user_id_of
 from kmp.errors import Conflict, DomainError
 from kmp.extensions import db
+from kmp.i18n import gettext
 from members.ad.config import ADConfig, ADInvalid
 from members.ad.models import ADVersion
 from members.ad.services import current_ad
@@ -22,7 +23,7 @@ def update_ad(new: ADConfig | dict, by_user, reason: str) -> ADConfig:
     """Validate and store a new AD version (who/when/why). Nothing is written if refused."""
     if not (reason or "").strip():
         raise DomainError(
-            "Alasan perubahan AD wajib diisi.", code="reason_required", field="reason"
+            gettext("Alasan perubahan AD wajib diisi."), code="reason_required", field="reason"
         )
     config = new if isinstance(new, ADConfig) else ADConfig.from_payload(new)
     problems = validate_ad(config)
@@ -32,7 +33,11 @@ def update_ad(new: ADConfig | dict, by_user, reason: str) -> ADConfig:
         problems.append(
             (
                 "groups",
-                f"kelompok '{code}' masih punya anggota: nonaktifkan kelompok itu, jangan dihapus.",
+                gettext(
+                    "kelompok '%(code)s' masih punya anggota: nonaktifkan kelompok itu, "
+                    "jangan dihapus.",
+                    code=code,
+                ),
             )
         )
     if problems:
@@ -40,7 +45,9 @@ def update_ad(new: ADConfig | dict, by_user, reason: str) -> ADConfig:
     current = current_ad()
     payload = config.to_payload()
     if payload == current.to_payload():
-        raise DomainError("Tidak ada perubahan dibanding AD yang berlaku.", code="ad_unchanged")
+        raise DomainError(
+            gettext("Tidak ada perubahan dibanding AD yang berlaku."), code="ad_unchanged"
+        )
     row = ADVersion(
         version=current.version + 1,
         payload=payload,
@@ -53,7 +60,7 @@ def update_ad(new: ADConfig | dict, by_user, reason: str) -> ADConfig:
             db.session.flush()
     except IntegrityError as error:
         raise Conflict(
-            "AD baru saja diubah orang lain; muat ulang halaman lalu coba lagi.",
+            gettext("AD baru saja diubah orang lain; muat ulang halaman lalu coba lagi."),
             code="ad_concurrent_change",
         ) from error
     signals.audit_event.send(

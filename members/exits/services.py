@@ -9,6 +9,7 @@ from sqlalchemy import select
 from kmp.auth import user_id_of
 from kmp.errors import Conflict, DomainError, IllegalTransition
 from kmp.extensions import db
+from kmp.i18n import gettext
 from kmp.ledger.chart import BANK, CASH, REFUND_PAYABLE, member_account_code
 from kmp.ledger.models import AccountType
 from kmp.ledger.services import open_account, post_entry
@@ -80,15 +81,16 @@ def request_exit(
     with the heir who receives the refund."""
     kind = ExitKind(kind)
     if kind is ExitKind.APPLICATION:
-        raise DomainError("Jenis keluar tidak dikenal.")
+        raise DomainError(gettext("Jenis keluar tidak dikenal."))
     if open_exit_case(member) is not None:
         raise Conflict(
-            "Sudah ada pengajuan keluar yang menunggu keputusan pengurus.", code="exit_pending"
+            gettext("Sudah ada pengajuan keluar yang menunggu keputusan pengurus."),
+            code="exit_pending",
         )
     if kind is ExitKind.DEATH:
         heir_name = (heir_name or "").strip()
         if not heir_name:
-            raise _refuse("Nama ahli waris wajib diisi.", "heir_name", "required")
+            raise _refuse(gettext("Nama ahli waris wajib diisi."), "heir_name", "required")
         _set_status(member, MemberStatus.DECEASED, by_user, reason or "Meninggal dunia")
     else:
         _set_status(member, MemberStatus.EXIT_REQUESTED, by_user, reason or "Mengajukan keluar")
@@ -117,7 +119,7 @@ def approve_exit(case: ExitCase, by_user, *, keep_sukarela: bool = False) -> Exi
     from members.savings.allocator import EXIT_SETOFF_ACCOUNT, allocate, waive_at_exit
 
     if case.status is not ExitStatus.REQUESTED:
-        raise IllegalTransition("Pengajuan ini sudah diputuskan.", code="exit_decided")
+        raise IllegalTransition(gettext("Pengajuan ini sudah diputuskan."), code="exit_decided")
     member = case.member
     today = business_date()
     quote = compute_refund(member)
@@ -175,13 +177,14 @@ def approve_exit(case: ExitCase, by_user, *, keep_sukarela: bool = False) -> Exi
 def cancel_exit(case: ExitCase, by_user, reason: str) -> ExitCase:
     """The request is withdrawn or declined: the member is active again (not for a death)."""
     if case.status is not ExitStatus.REQUESTED:
-        raise IllegalTransition("Pengajuan ini sudah diputuskan.", code="exit_decided")
+        raise IllegalTransition(gettext("Pengajuan ini sudah diputuskan."), code="exit_decided")
     if case.kind is not ExitKind.EXIT:
         raise IllegalTransition(
-            "Laporan meninggal dunia tidak bisa dibatalkan di sini.", code="death_not_cancellable"
+            gettext("Laporan meninggal dunia tidak bisa dibatalkan di sini."),
+            code="death_not_cancellable",
         )
     if not (reason or "").strip():
-        raise _refuse("Alasan wajib diisi.", "reason", "reason_required")
+        raise _refuse(gettext("Alasan wajib diisi."), "reason", "reason_required")
     case.status = ExitStatus.CANCELLED
     case.decided_at = now_utc()
     case.decided_by_id = user_id_of(by_user)
@@ -195,7 +198,8 @@ def pay_exit_refund(
     """The bendahara records paying out a refund (cash or transfer)."""
     if case.status is not ExitStatus.PAYABLE:
         raise IllegalTransition(
-            "Tidak ada pengembalian yang menunggu dibayar untuk kasus ini.", code="not_payable"
+            gettext("Tidak ada pengembalian yang menunggu dibayar untuk kasus ini."),
+            code="not_payable",
         )
     method = PaymentMethod(method)
     entry = post_entry(

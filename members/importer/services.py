@@ -149,6 +149,8 @@ class ImportResult:
     dry_run: bool = False
     entries: int = 0
     total_opening_idr: int = 0
+    #: Invitations to claim a login queued (members with a number and a phone or e-mail).
+    invited: int = 0
 
     @property
     def ok(self) -> bool:
@@ -195,9 +197,9 @@ def validate_rows(
     missing = [c for c in REQUIRED_COLUMNS if c not in headers]
     unknown = [c for c in headers if c and c not in COLUMNS]
     for column in missing:
-        errors.append(RowError(1, column, "kolom wajib tidak ada di baris judul"))
+        errors.append(RowError(1, column, _("kolom wajib tidak ada di baris judul")))
     for column in unknown:
-        errors.append(RowError(1, column, "kolom tidak dikenal"))
+        errors.append(RowError(1, column, _("kolom tidak dikenal")))
     if errors:
         return [], errors
     rows: list[ImportRow] = []
@@ -205,7 +207,9 @@ def validate_rows(
     for index, raw in enumerate(raw_rows):
         number = index + 2
         if index >= MAX_ROWS:
-            errors.append(RowError(number, "-", f"paling banyak {MAX_ROWS} baris per impor"))
+            errors.append(
+                RowError(number, "-", _("paling banyak %(n)s baris per impor", n=MAX_ROWS))
+            )
             break
 
         def get(name: str, _raw=raw) -> str:
@@ -220,14 +224,14 @@ def validate_rows(
 
         full_name = get("full_name")
         if not full_name:
-            bad("full_name", "nama lengkap wajib diisi")
+            bad("full_name", _("nama lengkap wajib diisi"))
         elif len(full_name) > 200:
-            bad("full_name", "nama terlalu panjang (maks. 200 huruf)")
+            bad("full_name", _("nama terlalu panjang (maks. 200 huruf)"))
         group = ad.get_group(get("group").lower())
         if group is None:
-            bad("group", f"kelompok '{get('group')}' tidak dikenal")
+            bad("group", _("kelompok '%(group)s' tidak dikenal", group=get("group")))
         elif group.is_company:
-            bad("group", "impor hanya untuk anggota perorangan, bukan perusahaan")
+            bad("group", _("impor hanya untuk anggota perorangan, bukan perusahaan"))
         nik_info = None
         try:
             nik_info = parse_nik(get("nik"), today)
@@ -237,47 +241,51 @@ def validate_rows(
         try:
             phone = normalise_phone(get("phone"))
         except ValueError:
-            bad("phone", "nomor HP tidak valid")
+            bad("phone", _("nomor HP tidak valid"))
         email = get("email").lower() or None
         if email and not _EMAIL_RE.match(email):
-            bad("email", "alamat email tidak valid")
+            bad("email", _("alamat email tidak valid"))
         joined = None
         try:
             joined = _parse_date(get("joined_date"))
             if joined > today:
-                bad("joined_date", "tanggal masuk di masa depan")
+                bad("joined_date", _("tanggal masuk di masa depan"))
         except ValueError:
-            bad("joined_date", "tanggal tidak valid (pakai YYYY-MM-DD atau DD/MM/YYYY)")
+            bad("joined_date", _("tanggal tidak valid (pakai YYYY-MM-DD atau DD/MM/YYYY)"))
         opening = today
         if get("opening_date"):
             try:
                 opening = _parse_date(get("opening_date"))
                 if opening > today:
-                    bad("opening_date", "tanggal saldo awal di masa depan")
+                    bad("opening_date", _("tanggal saldo awal di masa depan"))
             except ValueError:
-                bad("opening_date", "tanggal tidak valid (pakai YYYY-MM-DD atau DD/MM/YYYY)")
+                bad("opening_date", _("tanggal tidak valid (pakai YYYY-MM-DD atau DD/MM/YYYY)"))
         if joined and opening and opening < joined and get("opening_date"):
-            bad("opening_date", "tanggal saldo awal sebelum tanggal masuk")
+            bad("opening_date", _("tanggal saldo awal sebelum tanggal masuk"))
         platform = get("platform").lower() or None
         worker = get("platform_worker_id").upper() or None
         if platform is not None and platform not in PLATFORMS:
             bad(
                 "platform",
-                f"platform '{get('platform')}' tidak dikenal (pilih: {', '.join(PLATFORMS)})",
+                _(
+                    "platform '%(platform)s' tidak dikenal (pilih: %(choices)s)",
+                    platform=get("platform"),
+                    choices=", ".join(PLATFORMS),
+                ),
             )
         if group is not None and group.requires_platform_id:
             if platform is None:
-                bad("platform", "wajib diisi untuk kelompok ini")
+                bad("platform", _("wajib diisi untuk kelompok ini"))
             if worker is None:
-                bad("platform_worker_id", "wajib diisi untuk kelompok ini")
+                bad("platform_worker_id", _("wajib diisi untuk kelompok ini"))
         if worker is not None and platform is None and not (group and group.requires_platform_id):
-            bad("platform", "wajib diisi bila ID mitra diisi")
+            bad("platform", _("wajib diisi bila ID mitra diisi"))
         amounts = {}
         for column in ("opening_pokok_idr", "opening_wajib_idr", "opening_sukarela_idr"):
             try:
                 amounts[column] = _parse_amount(get(column))
             except MoneyError:
-                bad(column, "jumlah harus angka Rupiah utuh, tidak negatif (mis. 100000)")
+                bad(column, _("jumlah harus angka Rupiah utuh, tidak negatif (mis. 100000)"))
                 amounts[column] = 0
         if (
             group is not None
@@ -296,7 +304,7 @@ def validate_rows(
             )
         member_no = get("member_no") or None
         if member_no is not None and not LEGACY_MEMBER_NO_RE.match(member_no):
-            bad("member_no", "nomor anggota hanya boleh huruf, angka, '-', '/', '.' (maks. 40)")
+            bad("member_no", _("nomor anggota hanya boleh huruf, angka, '-', '/', '.' (maks. 40)"))
         keys = {
             "nik": nik_info.nik if nik_info else None,
             "phone": phone,
@@ -313,7 +321,7 @@ def validate_rows(
             if key is None:
                 continue
             if key in seen[kind]:
-                bad(column_of[kind], f"sama dengan baris {seen[kind][key]}")
+                bad(column_of[kind], _("sama dengan baris %(seen)s", seen=seen[kind][key]))
             else:
                 seen[kind][key] = number
         if row_errors:
@@ -384,20 +392,26 @@ def _check_database(rows: list[ImportRow], errors: list[RowError]) -> None:
     closed = set(db.session.scalars(select(ClosedPeriod.fiscal_year)))
     for r in rows:
         if r.nik in niks:
-            errors.append(RowError(r.row, "nik", "NIK sudah terdaftar di koperasi"))
+            errors.append(RowError(r.row, "nik", _("NIK sudah terdaftar di koperasi")))
         if r.phone in phones:
-            errors.append(RowError(r.row, "phone", "nomor HP sudah terdaftar"))
+            errors.append(RowError(r.row, "phone", _("nomor HP sudah terdaftar")))
         if r.member_no and r.member_no in numbers:
-            errors.append(RowError(r.row, "member_no", "nomor anggota sudah dipakai"))
+            errors.append(RowError(r.row, "member_no", _("nomor anggota sudah dipakai")))
         if r.platform and (r.platform, r.worker_id) in workers:
             errors.append(
                 RowError(
-                    r.row, "platform_worker_id", "ID mitra sudah terdaftar atas nama anggota lain"
+                    r.row,
+                    "platform_worker_id",
+                    _("ID mitra sudah terdaftar atas nama anggota lain"),
                 )
             )
         if (r.pokok or r.wajib or r.sukarela) and r.opening_date.year in closed:
             errors.append(
-                RowError(r.row, "opening_date", f"tahun buku {r.opening_date.year} sudah ditutup")
+                RowError(
+                    r.row,
+                    "opening_date",
+                    _("tahun buku %(year)s sudah ditutup", year=r.opening_date.year),
+                )
             )
 
 
@@ -427,7 +441,7 @@ def import_members(
     if errors or dry_run:
         return result
     if not rows:
-        result.errors.append(RowError(2, "-", "berkas tidak berisi data anggota"))
+        result.errors.append(RowError(2, "-", _("berkas tidak berisi data anggota")))
         return result
     _write(rows, ad, by_user, result)
     return result
@@ -585,6 +599,10 @@ def _write(rows: list[ImportRow], ad: ADConfig, by_user, result: ImportResult) -
         post_entries(specs[start : start + ENTRY_BATCH])
     result.entries = len(specs)
     result.imported = len(rows)
+    # 5. an invitation to claim a login ("Aktifkan akun") to every imported member
+    from members.register.claim import invite_members
+
+    result.invited = invite_members(member_ids)
     db.session.flush()
 
 

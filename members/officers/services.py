@@ -10,6 +10,7 @@ from sqlalchemy import or_, select
 
 from kmp.auth import Role, User, grant_role, user_id_of
 from kmp.extensions import db
+from kmp.i18n import gettext
 from kmp.timeutil import business_date, now_utc
 from members.ad.services import current_ad
 from members.officers.models import Officer, OfficerBody, OfficerFunction
@@ -36,14 +37,21 @@ def appoint_officer(
     body, function = OfficerBody(body), OfficerFunction(function)
     if (body is OfficerBody.PENGAWAS) != (function is OfficerFunction.PENGAWAS):
         raise _refuse(
-            "Jabatan tidak cocok dengan badan (pengurus/pengawas).", "function", "function_mismatch"
+            gettext("Jabatan tidak cocok dengan badan (pengurus/pengawas)."),
+            "function",
+            "function_mismatch",
         )
     if term_end <= term_start:
-        raise _refuse("Akhir masa jabatan harus sesudah awalnya.", "term_end", "term_order")
+        raise _refuse(
+            gettext("Akhir masa jabatan harus sesudah awalnya."), "term_end", "term_order"
+        )
     max_years = current_ad().officer_term_max_years
     if term_end > add_years(term_start, max_years):
         raise _refuse(
-            f"Masa jabatan paling lama {max_years} tahun (UU 25/1992 Ps 29).",
+            gettext(
+                "Masa jabatan paling lama %(max_years)s tahun (UU 25/1992 Ps 29).",
+                max_years=max_years,
+            ),
             "term_end",
             "term_too_long",
         )
@@ -68,9 +76,11 @@ def end_officer_term(officer: Officer, on: dt.date, by_user) -> Officer:  # noqa
     """End a term early on ``on``; from that day its login loses the office's roles (unless
     another live term needs them)."""
     if on < officer.term_start:
-        raise _refuse("Tanggal berakhir sebelum awal masa jabatan.", "ended_on", "term_order")
+        raise _refuse(
+            gettext("Tanggal berakhir sebelum awal masa jabatan."), "ended_on", "term_order"
+        )
     if officer.ended_on is not None and officer.ended_on <= business_date():
-        raise _refuse("Masa jabatan ini sudah berakhir.", "ended_on", "term_ended")
+        raise _refuse(gettext("Masa jabatan ini sudah berakhir."), "ended_on", "term_ended")
     officer.ended_on = on
     db.session.flush()
     sync_officer_roles()

@@ -20,6 +20,7 @@ from kmp.api import (
 )
 from kmp.errors import NotFound
 from kmp.extensions import db
+from kmp.i18n import gettext
 from members.partners import keys as partners_keys
 from members.partners import links as partners_links
 from members.partners import remittances as partners_remittances
@@ -132,7 +133,7 @@ class ContributionsSchema(ma.Schema):
 def _company() -> Member:
     company = db.session.get(Member, current_principal().company_id)
     if company is None:  # the key's company was removed: treat as a bad key
-        raise NotFound("Perusahaan tidak ditemukan.")
+        raise NotFound(gettext("Perusahaan tidak ditemukan."))
     return company
 
 
@@ -157,7 +158,7 @@ def get_worker(platform_worker_id: str):
     try:
         WORKER_ID(platform_worker_id)
     except ma.ValidationError:
-        raise NotFound("Mitra pengemudi ini tidak tertaut ke perusahaan Anda.") from None
+        raise NotFound(gettext("Mitra pengemudi ini tidak tertaut ke perusahaan Anda.")) from None
     result = partners_links.linked_worker(principal.company_id, platform_worker_id)
     db.session.commit()
     return result

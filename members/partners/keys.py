@@ -10,6 +10,7 @@ from kmp.api import SCOPES, ApiPrincipal, constant_time_equal, generate_key
 from kmp.auth import Role, user_id_of
 from kmp.errors import DomainError
 from kmp.extensions import db
+from kmp.i18n import gettext
 from kmp.timeutil import now_utc
 from members.partners.models import ApiKey
 from members.register import services as register_services
@@ -51,23 +52,25 @@ def can_manage_keys(user, company: Member) -> bool:
 def create_api_key(company: Member, *, name: str, scopes: list[str], by_user) -> tuple[ApiKey, str]:
     """A new key for ``company``: returns the row and the full key (shown once)."""
     if company.kind != MemberKind.COMPANY:
-        raise DomainError("Kunci API hanya untuk anggota perusahaan.", code="not_company")
+        raise DomainError(gettext("Kunci API hanya untuk anggota perusahaan."), code="not_company")
     if company.status != MemberStatus.ACTIVE:
         raise DomainError(
-            "Kunci API baru bisa dibuat setelah perusahaan menjadi anggota aktif.",
+            gettext("Kunci API baru bisa dibuat setelah perusahaan menjadi anggota aktif."),
             code="company_not_active",
         )
     name = (name or "").strip()
     if not name:
-        raise DomainError("Nama kunci wajib diisi.", code="required", field="name")
+        raise DomainError(gettext("Nama kunci wajib diisi."), code="required", field="name")
     if len(name) > 80:
-        raise DomainError("Nama kunci terlalu panjang (maks. 80).", code="invalid", field="name")
+        raise DomainError(
+            gettext("Nama kunci terlalu panjang (maks. 80)."), code="invalid", field="name"
+        )
     chosen = sorted(set(scopes or []))
     if not chosen:
-        raise DomainError("Pilih minimal satu izin.", code="required", field="scopes")
+        raise DomainError(gettext("Pilih minimal satu izin."), code="required", field="scopes")
     unknown = [s for s in chosen if s not in SCOPES]
     if unknown:
-        raise DomainError("Izin tidak dikenal.", code="invalid", field="scopes")
+        raise DomainError(gettext("Izin tidak dikenal."), code="invalid", field="scopes")
     full, prefix, key_hash = generate_key()
     key = ApiKey(
         company_id=company.id,

@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from kmp.errors import Conflict, DomainError, NotFound
 from kmp.extensions import db
+from kmp.i18n import gettext
 from kmp.timeutil import now_utc
 from members.partners.models import WorkerLink
 from members.register import services as register_services
@@ -37,22 +38,27 @@ def link_worker(member: Member, company: Member, platform_worker_id: str | None)
     """The worker consents: the company may see their member number, status and arrears, and
     remit check-off deductions for them. One active link per company."""
     if member.kind != MemberKind.INDIVIDUAL:
-        raise DomainError("Hanya anggota perorangan yang bisa ditautkan.", code="not_individual")
+        raise DomainError(
+            gettext("Hanya anggota perorangan yang bisa ditautkan."), code="not_individual"
+        )
     if MemberStatus(member.status) not in LINKABLE:
         raise DomainError(
-            "Keanggotaan Anda tidak aktif, jadi belum bisa ditautkan.", code="member_not_active"
+            gettext("Keanggotaan Anda tidak aktif, jadi belum bisa ditautkan."),
+            code="member_not_active",
         )
     if company.kind != MemberKind.COMPANY or company.status != MemberStatus.ACTIVE:
-        raise NotFound("Perusahaan mitra tidak ditemukan.", field="company_id")
+        raise NotFound(gettext("Perusahaan mitra tidak ditemukan."), field="company_id")
     worker_id = (platform_worker_id or member.platform_worker_id or "").strip().upper()
     if not worker_id:
         raise DomainError(
-            "ID mitra (ID pengemudi/kurir) wajib diisi.",
+            gettext("ID mitra (ID pengemudi/kurir) wajib diisi."),
             code="required",
             field="platform_worker_id",
         )
     if len(worker_id) > 60:
-        raise DomainError("ID mitra terlalu panjang.", code="invalid", field="platform_worker_id")
+        raise DomainError(
+            gettext("ID mitra terlalu panjang."), code="invalid", field="platform_worker_id"
+        )
     active = db.session.scalar(
         select(WorkerLink).where(
             WorkerLink.company_id == company.id,
@@ -63,12 +69,12 @@ def link_worker(member: Member, company: Member, platform_worker_id: str | None)
     if active is not None:
         if active.member_id == member.id:
             raise Conflict(
-                "Anda sudah tertaut dengan perusahaan ini.",
+                gettext("Anda sudah tertaut dengan perusahaan ini."),
                 code="already_linked",
                 field="company_id",
             )
         raise Conflict(
-            "ID mitra ini sudah ditautkan oleh anggota lain. Hubungi pengurus.",
+            gettext("ID mitra ini sudah ditautkan oleh anggota lain. Hubungi pengurus."),
             code="worker_id_taken",
             field="platform_worker_id",
         )
@@ -108,7 +114,9 @@ def linked_worker(company_id: int, platform_worker_id: str) -> dict:
     """What a company may see of one linked worker (404 for unknown or other companies')."""
     link = active_link(company_id, platform_worker_id)
     if link is None:
-        raise NotFound("Mitra pengemudi ini tidak tertaut ke perusahaan Anda.", code="not_found")
+        raise NotFound(
+            gettext("Mitra pengemudi ini tidak tertaut ke perusahaan Anda."), code="not_found"
+        )
     return worker_view(link)
 
 

@@ -67,10 +67,10 @@ def find_remittance(company_id: int, remittance_ref: str) -> Remittance | None:
 
 def get_remittance(company_id: int | None, remittance_id: int) -> Remittance:
     if not 0 < remittance_id < 2**31:  # an id column is a 32-bit integer
-        raise NotFound("Remitansi tidak ditemukan.")
+        raise NotFound(gettext("Remitansi tidak ditemukan."))
     remittance = db.session.get(Remittance, remittance_id)
     if remittance is None or (company_id is not None and remittance.company_id != company_id):
-        raise NotFound("Remitansi tidak ditemukan.")
+        raise NotFound(gettext("Remitansi tidak ditemukan."))
     return remittance
 
 
@@ -81,10 +81,14 @@ def _reject_reason(company_id: int, worker_id: str) -> tuple[str, str]:
         )
     )
     if ever is not None:
-        return "no_consent", "Pengemudi ini sudah mencabut persetujuan tautan dengan perusahaan."
+        return "no_consent", gettext(
+            "Pengemudi ini sudah mencabut persetujuan tautan dengan perusahaan."
+        )
     return (
         "unknown_worker",
-        "ID mitra tidak dikenal: pengemudi belum menautkan keanggotaannya ke perusahaan Anda.",
+        gettext(
+            "ID mitra tidak dikenal: pengemudi belum menautkan keanggotaannya ke perusahaan Anda."
+        ),
     )
 
 
@@ -105,7 +109,9 @@ def submit_remittance(
     remittance_ref = (remittance_ref or "").strip()
     if not remittance_ref or len(remittance_ref) > 80:
         raise DomainError(
-            "ID remitansi wajib diisi (maks. 80 karakter).", code="invalid", field="remittance_id"
+            gettext("ID remitansi wajib diisi (maks. 80 karakter)."),
+            code="invalid",
+            field="remittance_id",
         )
     paid_on = paid_on or business_date()
     fingerprint = _fingerprint(
@@ -119,26 +125,36 @@ def submit_remittance(
     if existing is not None:
         if existing.fingerprint != fingerprint:
             raise Conflict(
-                "ID remitansi ini sudah dipakai untuk remitansi dengan isi berbeda.",
+                gettext("ID remitansi ini sudah dipakai untuk remitansi dengan isi berbeda."),
                 code="remittance_id_reused",
                 field="remittance_id",
             )
         return existing, True
     if company.status != MemberStatus.ACTIVE:
-        raise Forbidden("Perusahaan belum menjadi anggota aktif.", code="company_not_active")
+        raise Forbidden(
+            gettext("Perusahaan belum menjadi anggota aktif."), code="company_not_active"
+        )
     if not lines:
         raise DomainError(
-            "Remitansi harus punya minimal satu baris.", code="invalid", field="lines"
+            gettext("Remitansi harus punya minimal satu baris."), code="invalid", field="lines"
         )
     if len(lines) > MAX_REMITTANCE_LINES:
-        raise DomainError("Terlalu banyak baris (maks. 10.000).", code="invalid", field="lines")
+        raise DomainError(
+            gettext("Terlalu banyak baris (maks. 10.000)."), code="invalid", field="lines"
+        )
     for line in lines:
         if isinstance(line.amount_idr, bool) or not isinstance(line.amount_idr, int):
-            raise DomainError("Jumlah harus bilangan bulat.", code="invalid", field="lines")
+            raise DomainError(
+                gettext("Jumlah harus bilangan bulat."), code="invalid", field="lines"
+            )
         if line.amount_idr <= 0:
-            raise DomainError("Setiap jumlah harus lebih dari Rp 0.", code="invalid", field="lines")
+            raise DomainError(
+                gettext("Setiap jumlah harus lebih dari Rp 0."), code="invalid", field="lines"
+            )
         if line.purpose not in remittance_purposes():
-            raise DomainError("Jenis simpanan tidak dikenal.", code="invalid", field="lines")
+            raise DomainError(
+                gettext("Jenis simpanan tidak dikenal."), code="invalid", field="lines"
+            )
     line_sum = sum(ln.amount_idr for ln in lines)
     if line_sum != total_idr:
         raise DomainError(
@@ -182,7 +198,10 @@ def submit_remittance(
         if member_id is None:
             code, reason = _reject_reason(company.id, worker_id)
         elif (worker_id, line.purpose) in seen:
-            code, reason = "duplicate_line", "Baris ganda untuk pengemudi dan jenis simpanan ini."
+            code, reason = (
+                "duplicate_line",
+                gettext("Baris ganda untuk pengemudi dan jenis simpanan ini."),
+            )
         elif month_so_far.get(member_id, 0) + line.amount_idr > month_limit:
             code = "implausible_amount"
             reason = gettext(

@@ -19,6 +19,7 @@ import marshmallow as ma
 
 from kmp.api import Date, Int, List, Nested, Pattern, Str, StrictSchema
 from kmp.db import RUPIAH_BOUND
+from kmp.i18n import gettext
 from kmp.timeutil import business_date
 from members.ad.services import current_ad
 from members.savings.allocator import remittance_purposes
@@ -43,7 +44,9 @@ def known_purpose(value: str) -> str:
     request arrives: sub-features register their families at start-up."""
     choices = sorted(remittance_purposes())
     if value not in choices:
-        raise ma.ValidationError(f"Pilih salah satu: {', '.join(choices)}.")
+        raise ma.ValidationError(
+            gettext("Pilih salah satu: %(choices)s.", choices=", ".join(choices))
+        )
     return value
 
 

@@ -60,7 +60,7 @@ from kmp.ledger.chart import SHU_FUNDS
 from kmp.ledger.services import get_account, post_entry
 from kmp.money import format_rupiah
 from kmp.timeutil import month_key, now_utc
-from members.protection.models import Contribution, Enrolment, EnrolmentTerms, SubsidyRule
+from members.protection.models import Contribution, EnrolmentTerms, ProtectionEnrolment, SubsidyRule
 from members.protection.rates import (
     BP,
     JKN_CLASSES,
@@ -194,7 +194,7 @@ def _full_expr(programme: str, t, rates: dict[tuple[str, str], RateSpec]):
 
 def _enrolled_source(programme: str, period: dt.date, enrolment_ids):
     """The (enrolment, member, terms) rows billed for ``programme`` in ``period``."""
-    e, m = Enrolment.__table__, Member.__table__
+    e, m = ProtectionEnrolment.__table__, Member.__table__
     t = EnrolmentTerms.__table__
     t2 = aliased(EnrolmentTerms)
     latest = (

@@ -31,7 +31,7 @@ from members.protection.forms import (
     ReasonForm,
     RemitForm,
 )
-from members.protection.models import Enrolment
+from members.protection.models import ProtectionEnrolment
 from members.protection.states import EnrolmentStatus
 from members.protection.views import bp
 
@@ -64,8 +64,8 @@ def _client_status(error: DomainError) -> int:
     return error.status if 400 <= error.status < 500 else 409
 
 
-def _enrolment_or_404(enrolment_id: int) -> Enrolment:
-    row = db.session.get(Enrolment, enrolment_id) if 0 < enrolment_id < 2**31 else None
+def _enrolment_or_404(enrolment_id: int) -> ProtectionEnrolment:
+    row = db.session.get(ProtectionEnrolment, enrolment_id) if 0 < enrolment_id < 2**31 else None
     if row is None:
         abort(404)
     return row
@@ -80,7 +80,7 @@ def board():
     this_month = business_date().replace(day=1)
     counts = dict(
         db.session.execute(
-            select(Enrolment.status, db.func.count()).group_by(Enrolment.status)
+            select(ProtectionEnrolment.status, db.func.count()).group_by(ProtectionEnrolment.status)
         ).all()
     )
     return render_template(
@@ -188,9 +188,9 @@ def participants():
         status = "confirmed"
     rows = list(
         db.session.scalars(
-            select(Enrolment)
-            .where(Enrolment.status == status)
-            .order_by(Enrolment.id.desc())
+            select(ProtectionEnrolment)
+            .where(ProtectionEnrolment.status == status)
+            .order_by(ProtectionEnrolment.id.desc())
             .limit(300)
         )
     )
@@ -205,7 +205,7 @@ def participants():
 
 
 def _participant_page(
-    row: Enrolment,
+    row: ProtectionEnrolment,
     *,
     status: int = 200,
     error: str | None = None,
@@ -333,9 +333,9 @@ def import_ack():
         db.session.commit()
     rows = list(
         db.session.scalars(
-            select(Enrolment)
-            .where(Enrolment.status == "confirmed")
-            .order_by(Enrolment.id.desc())
+            select(ProtectionEnrolment)
+            .where(ProtectionEnrolment.status == "confirmed")
+            .order_by(ProtectionEnrolment.id.desc())
             .limit(300)
         )
     )

@@ -34,7 +34,7 @@ from kmp.ledger.chart import BANK, CASH, member_account_code
 from kmp.ledger.services import post_entry
 from kmp.money import format_rupiah
 from kmp.timeutil import business_date, month_key
-from members.protection.models import BillReceipt, Contribution, Enrolment
+from members.protection.models import BillReceipt, Contribution, ProtectionEnrolment
 from members.protection.rates import FAMILY, KINDS, PROGRAMME_OF_KIND, SHORT
 from members.protection.states import EnrolmentStatus
 from members.register.models import Member
@@ -288,14 +288,14 @@ def run_auto_debits(on_date: dt.date | None = None) -> AutoDebitResult:
     result = AutoDebitResult()
     member_ids = list(
         db.session.scalars(
-            select(Enrolment.member_id)
-            .join(Member, Member.id == Enrolment.member_id)
+            select(ProtectionEnrolment.member_id)
+            .join(Member, Member.id == ProtectionEnrolment.member_id)
             .where(
-                Enrolment.auto_debit.is_(True),
-                Enrolment.status == EnrolmentStatus.CONFIRMED,
+                ProtectionEnrolment.auto_debit.is_(True),
+                ProtectionEnrolment.status == EnrolmentStatus.CONFIRMED,
                 Member.status == MemberStatus.ACTIVE,
             )
-            .order_by(Enrolment.member_id)
+            .order_by(ProtectionEnrolment.member_id)
         )
     )
     for member_id in member_ids:

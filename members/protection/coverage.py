@@ -25,7 +25,7 @@ from sqlalchemy import and_, case, func, select
 
 from kmp.extensions import db
 from kmp.timeutil import add_months, business_date, month_key
-from members.protection.models import Enrolment
+from members.protection.models import ProtectionEnrolment
 from members.protection.rates import KINDS, PROGRAMMES, SHORT, month_start
 from members.protection.states import EnrolmentStatus
 from members.register.models import Member
@@ -127,7 +127,7 @@ def _queue_for_period(period: dt.date, left: int) -> int:
     from kmp.money import format_rupiah
     from kmp.notify import queue_bulk
 
-    o, m, e = Obligation.__table__, Member.__table__, Enrolment.__table__
+    o, m, e = Obligation.__table__, Member.__table__, ProtectionEnrolment.__table__
     kinds = list(KINDS.values())
     earlier = (
         select(o.c.id)

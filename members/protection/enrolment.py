@@ -1,4 +1,4 @@
-"""Enrolment: the member asks from the phone, the bendahara confirms, BPJS's numbers are
+"""ProtectionEnrolment: the member asks from the phone, the bendahara confirms, BPJS's numbers are
 recorded; changes of bracket, class or family take effect from the next month.
 
 * ``request_enrolment(member, choice, by_user)``: programmes (the BPJS Ketenagakerjaan BPU
@@ -31,7 +31,7 @@ from kmp.extensions import db
 from kmp.i18n import gettext as _
 from kmp.money import format_rupiah
 from kmp.timeutil import add_months, business_date, now_utc
-from members.protection.models import Enrolment, EnrolmentTerms, FamilyMember
+from members.protection.models import EnrolmentTerms, FamilyMember, ProtectionEnrolment
 from members.protection.rates import JKN_CLASSES, brackets_in_force, month_start
 from members.protection.states import EnrolmentStatus, check_enrolment_transition
 from members.register.identity import IdentityError, clean_digits, parse_nik
@@ -138,7 +138,9 @@ def _check_choice(member: Member, choice: Choice, month: dt.date) -> list[Checke
     return checked
 
 
-def _terms_row(enrolment: Enrolment, choice: Choice, effective_from: dt.date, count: int, by_user):
+def _terms_row(
+    enrolment: ProtectionEnrolment, choice: Choice, effective_from: dt.date, count: int, by_user
+):
     return EnrolmentTerms(
         enrolment_id=enrolment.id,
         effective_from=effective_from,
@@ -152,12 +154,14 @@ def _terms_row(enrolment: Enrolment, choice: Choice, effective_from: dt.date, co
     )
 
 
-def enrolment_of(member: Member | int) -> Enrolment | None:
+def enrolment_of(member: Member | int) -> ProtectionEnrolment | None:
     member_id = member if isinstance(member, int) else member.id
-    return db.session.scalar(select(Enrolment).where(Enrolment.member_id == member_id))
+    return db.session.scalar(
+        select(ProtectionEnrolment).where(ProtectionEnrolment.member_id == member_id)
+    )
 
 
-def request_enrolment(member: Member, choice: Choice, *, by_user=None) -> Enrolment:
+def request_enrolment(member: Member, choice: Choice, *, by_user=None) -> ProtectionEnrolment:
     """The member asks to be enrolled (again); a request still waiting is replaced."""
     if (
         MemberStatus(member.status) is not MemberStatus.ACTIVE
@@ -171,7 +175,7 @@ def request_enrolment(member: Member, choice: Choice, *, by_user=None) -> Enrolm
     family = _check_choice(member, choice, month)
     enrolment = enrolment_of(member)
     if enrolment is None:
-        enrolment = Enrolment(member_id=member.id, status=S.REQUESTED)
+        enrolment = ProtectionEnrolment(member_id=member.id, status=S.REQUESTED)
         db.session.add(enrolment)
     elif enrolment.status is S.CONFIRMED:
         raise Conflict(
@@ -209,7 +213,9 @@ def request_enrolment(member: Member, choice: Choice, *, by_user=None) -> Enrolm
     return enrolment
 
 
-def _add_family(enrolment: Enrolment, person: CheckedFamily, from_period: dt.date) -> None:
+def _add_family(
+    enrolment: ProtectionEnrolment, person: CheckedFamily, from_period: dt.date
+) -> None:
     existing = db.session.scalar(
         select(FamilyMember).where(
             FamilyMember.enrolment_id == enrolment.id, FamilyMember.nik == person.nik
@@ -231,7 +237,7 @@ def _add_family(enrolment: Enrolment, person: CheckedFamily, from_period: dt.dat
     )
 
 
-def cancel_enrolment(member: Member, *, by_user=None) -> Enrolment:
+def cancel_enrolment(member: Member, *, by_user=None) -> ProtectionEnrolment:
     enrolment = _require(member)
     check_enrolment_transition(enrolment.status, S.CANCELLED)
     enrolment.status = S.CANCELLED
@@ -240,7 +246,7 @@ def cancel_enrolment(member: Member, *, by_user=None) -> Enrolment:
     return enrolment
 
 
-def _require(member: Member) -> Enrolment:
+def _require(member: Member) -> ProtectionEnrolment:
     enrolment = enrolment_of(member)
     if enrolment is None:
         raise NotFound(_("Anda belum mendaftar BPJS lewat koperasi."))
@@ -248,8 +254,8 @@ def _require(member: Member) -> Enrolment:
 
 
 def confirm_enrolment(
-    enrolment: Enrolment, *, by_user, start_period: dt.date | None = None
-) -> Enrolment:
+    enrolment: ProtectionEnrolment, *, by_user, start_period: dt.date | None = None
+) -> ProtectionEnrolment:
     """The bendahara confirms: billing starts with ``start_period`` (this month by default,
     or next month); the start month is billed at once if it has begun."""
     from members.protection.billing import bill_contributions
@@ -291,7 +297,9 @@ def confirm_enrolment(
     return enrolment
 
 
-def reject_enrolment(enrolment: Enrolment, *, by_user, reason: str) -> Enrolment:
+def reject_enrolment(
+    enrolment: ProtectionEnrolment, *, by_user, reason: str
+) -> ProtectionEnrolment:
     check_enrolment_transition(enrolment.status, S.REJECTED, reason=reason)
     decided_by = getattr(by_user, "id", by_user)
     enrolment.rejection_reason = reason.strip()[:1000]
@@ -303,7 +311,9 @@ def reject_enrolment(enrolment: Enrolment, *, by_user, reason: str) -> Enrolment
     return enrolment
 
 
-def stop_enrolment(enrolment: Enrolment, *, by_user=None, note: str | None = None) -> Enrolment:
+def stop_enrolment(
+    enrolment: ProtectionEnrolment, *, by_user=None, note: str | None = None
+) -> ProtectionEnrolment:
     """No more bills from next month (what is owed for covered months stays owed)."""
     check_enrolment_transition(enrolment.status, S.STOPPED)
     stop = add_months(month_start(business_date()), 1)
@@ -322,7 +332,7 @@ def stop_enrolment(enrolment: Enrolment, *, by_user=None, note: str | None = Non
     return enrolment
 
 
-def terms_for(enrolment: Enrolment, month: dt.date) -> EnrolmentTerms | None:
+def terms_for(enrolment: ProtectionEnrolment, month: dt.date) -> EnrolmentTerms | None:
     """The terms in force in ``month`` (None before the first)."""
     return db.session.scalar(
         select(EnrolmentTerms)
@@ -335,7 +345,7 @@ def terms_for(enrolment: Enrolment, month: dt.date) -> EnrolmentTerms | None:
     )
 
 
-def latest_terms(enrolment: Enrolment) -> EnrolmentTerms | None:
+def latest_terms(enrolment: ProtectionEnrolment) -> EnrolmentTerms | None:
     return db.session.scalar(
         select(EnrolmentTerms)
         .where(EnrolmentTerms.enrolment_id == enrolment.id)
@@ -344,7 +354,7 @@ def latest_terms(enrolment: Enrolment) -> EnrolmentTerms | None:
     )
 
 
-def family_in(enrolment: Enrolment, month: dt.date) -> list[FamilyMember]:
+def family_in(enrolment: ProtectionEnrolment, month: dt.date) -> list[FamilyMember]:
     period = month_start(month)
     return [
         f
@@ -391,7 +401,7 @@ def change_terms(member: Member, choice: Choice, *, by_user=None) -> EnrolmentTe
     return row
 
 
-def set_auto_debit(member: Member, enabled: bool) -> Enrolment:
+def set_auto_debit(member: Member, enabled: bool) -> ProtectionEnrolment:
     enrolment = _require(member)
     enrolment.auto_debit = bool(enabled)
     db.session.flush()
@@ -419,17 +429,17 @@ def _number(text: str | None, kind: str, field_name: str) -> str | None:
 
 
 def set_participant_numbers(
-    enrolment: Enrolment,
+    enrolment: ProtectionEnrolment,
     *,
     kpj: str | None = None,
     jkn: str | None = None,
     family_jkn: dict[int, str] | None = None,
-) -> Enrolment:
+) -> ProtectionEnrolment:
     """Record the numbers BPJS issued (empty keeps what is there)."""
     kpj_number = _number(kpj, "kpj", "kpj")
     jkn_number = _number(jkn, "jkn", "jkn")
-    _ensure_free(Enrolment.kpj_number, kpj_number, enrolment.id)
-    _ensure_free(Enrolment.jkn_number, jkn_number, enrolment.id)
+    _ensure_free(ProtectionEnrolment.kpj_number, kpj_number, enrolment.id)
+    _ensure_free(ProtectionEnrolment.jkn_number, jkn_number, enrolment.id)
     if kpj_number:
         enrolment.kpj_number = kpj_number
     if jkn_number:
@@ -453,7 +463,9 @@ def _ensure_free(column, value: str | None, enrolment_id: int) -> None:
     if value is None:
         return
     other = db.session.scalar(
-        select(Enrolment.id).where(column == value, Enrolment.id != enrolment_id)
+        select(ProtectionEnrolment.id).where(
+            column == value, ProtectionEnrolment.id != enrolment_id
+        )
     )
     if other is not None:
         raise _refuse(_("Nomor peserta ini sudah dipakai peserta lain."), code="taken")
@@ -513,7 +525,9 @@ def _apply_ack_row(row: dict) -> None:
     if programme not in ("TK", "JKN"):
         raise _refuse(_("PROGRAM harus TK atau JKN."))
     enrolment = db.session.scalar(
-        select(Enrolment).join(Member, Member.id == Enrolment.member_id).where(Member.nik == nik)
+        select(ProtectionEnrolment)
+        .join(Member, Member.id == ProtectionEnrolment.member_id)
+        .where(Member.nik == nik)
     )
     if programme == "TK":
         if enrolment is None:
@@ -529,12 +543,12 @@ def _apply_ack_row(row: dict) -> None:
     set_participant_numbers(person.enrolment, family_jkn={person.id: row.get("NOMOR_PESERTA")})
 
 
-def pending_requests(limit: int = 200) -> list[Enrolment]:
+def pending_requests(limit: int = 200) -> list[ProtectionEnrolment]:
     return list(
         db.session.scalars(
-            select(Enrolment)
-            .where(Enrolment.status == S.REQUESTED)
-            .order_by(Enrolment.requested_at, Enrolment.id)
+            select(ProtectionEnrolment)
+            .where(ProtectionEnrolment.status == S.REQUESTED)
+            .order_by(ProtectionEnrolment.requested_at, ProtectionEnrolment.id)
             .limit(limit)
         )
     )

@@ -39,7 +39,12 @@ from kmp.ledger.services import post_entry
 from kmp.money import allocate_list, format_rupiah
 from kmp.timeutil import add_months, business_date, month_key
 from members.protection.billing import sync_subsidies
-from members.protection.models import BpjsRemittance, Contribution, Enrolment, FamilyMember
+from members.protection.models import (
+    BpjsRemittance,
+    Contribution,
+    FamilyMember,
+    ProtectionEnrolment,
+)
 from members.protection.rates import KINDS, PROGRAMMES, SHORT, TRUST_ACCOUNTS, month_start
 from members.register.models import Member
 from members.savings.models import Obligation, ObligationPayment
@@ -206,7 +211,9 @@ def remittance_rows(programme: str, period: dt.date) -> Iterator[FileRow]:
         enrolments = {
             e.id: e
             for e in db.session.scalars(
-                select(Enrolment).where(Enrolment.id.in_([r.enrolment_id for r in chunk]))
+                select(ProtectionEnrolment).where(
+                    ProtectionEnrolment.id.in_([r.enrolment_id for r in chunk])
+                )
             )
         }
         family: dict[int, list[FamilyMember]] = {}

@@ -1,6 +1,6 @@
 """The two state machines of social protection: pure transition tables (no Flask, no database).
 
-Enrolment (a member's participation, one row per member)::
+ProtectionEnrolment (a member's participation, one row per member)::
 
     requested ──> confirmed ──> stopped ──> requested (enrols again)
         │  │

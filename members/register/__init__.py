@@ -10,7 +10,11 @@ def init_app(app: Flask) -> None:
 
     from kmp.auth import Role
     from kmp.templating import NavItem, register_nav
-    from members.register import handlers, models  # noqa: F401 - register the tables
+    from members.register import (  # noqa: F401 - register the tables
+        claim_views,  # noqa: F401 - the "Aktifkan akun" pages
+        handlers,
+        models,
+    )
     from members.register.views import bp
     from members.register.web import member_event_label, member_status_label
 

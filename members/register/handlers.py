@@ -44,6 +44,10 @@ def on_member_admitted(sender, member=None, **kwargs):  # noqa: ARG001
             user_id=member.user_id,
             dedupe_key=f"member_welcome:{member.id}",
         )
+    if member.user_id is None:  # admitted without a login: invite them to claim one
+        from members.register.claim import invite_members
+
+        invite_members([member.id])
 
 
 def _member_accounts(sender, user=None, **kwargs):  # noqa: ARG001

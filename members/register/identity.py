@@ -15,6 +15,8 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
+from kmp.i18n import gettext
+
 #: Kemendagri province codes (incl. the Papua provinces created in 2022).
 PROVINCE_CODES: dict[str, str] = {
     "11": "Aceh",
@@ -84,14 +86,21 @@ def parse_nik(text: str | None, today: dt.date, field: str = "nik") -> NikInfo:
     """Validate a NIK's structure; ``today`` decides the century and refuses future births."""
     nik = clean_digits(text)
     if not nik:
-        raise IdentityError("NIK wajib diisi.", field)
+        raise IdentityError(gettext("NIK wajib diisi."), field)
     if not nik.isdigit() or len(nik) != 16:
-        raise IdentityError("NIK harus 16 angka, sesuai KTP.", field)
+        raise IdentityError(gettext("NIK harus 16 angka, sesuai KTP."), field)
     province = nik[:2]
     if province not in PROVINCE_CODES:
-        raise IdentityError(f"NIK tidak valid: kode provinsi {province} tidak dikenal.", field)
+        raise IdentityError(
+            gettext(
+                "NIK tidak valid: kode provinsi %(province)s tidak dikenal.", province=province
+            ),
+            field,
+        )
     if nik[2:4] == "00" or nik[4:6] == "00":
-        raise IdentityError("NIK tidak valid: kode kabupaten/kota atau kecamatan 00.", field)
+        raise IdentityError(
+            gettext("NIK tidak valid: kode kabupaten/kota atau kecamatan 00."), field
+        )
     day, month, yy = int(nik[6:8]), int(nik[8:10]), int(nik[10:12])
     is_female = day > 40
     if is_female:
@@ -101,28 +110,30 @@ def parse_nik(text: str | None, today: dt.date, field: str = "nik") -> NikInfo:
         birth = dt.date(year, month, day)
     except ValueError:
         raise IdentityError(
-            "NIK tidak valid: tanggal lahir di dalam NIK (angka ke-7 sampai ke-12) bukan "
-            "tanggal yang ada.",
+            gettext(
+                "NIK tidak valid: tanggal lahir di dalam NIK (angka ke-7 sampai ke-12) bukan "
+                "tanggal yang ada."
+            ),
             field,
         ) from None
     if birth > today:
-        raise IdentityError("NIK tidak valid: tanggal lahir di masa depan.", field)
+        raise IdentityError(gettext("NIK tidak valid: tanggal lahir di masa depan."), field)
     if nik[12:] == "0000":
-        raise IdentityError("NIK tidak valid: nomor urut 0000.", field)
+        raise IdentityError(gettext("NIK tidak valid: nomor urut 0000."), field)
     return NikInfo(nik, province, PROVINCE_CODES[province], birth, is_female)
 
 
 def parse_nib(text: str | None, field: str = "nib") -> str:
     nib = clean_digits(text)
     if not nib.isdigit() or len(nib) != 13:
-        raise IdentityError("NIB harus 13 angka (dari OSS).", field)
+        raise IdentityError(gettext("NIB harus 13 angka (dari OSS)."), field)
     return nib
 
 
 def parse_npwp(text: str | None, field: str = "npwp") -> str:
     npwp = clean_digits(text)
     if not npwp.isdigit() or len(npwp) not in (15, 16):
-        raise IdentityError("NPWP harus 15 atau 16 angka.", field)
+        raise IdentityError(gettext("NPWP harus 15 atau 16 angka."), field)
     return npwp
 
 

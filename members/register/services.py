@@ -15,6 +15,7 @@ from kmp import signals
 from kmp.auth import Role, User, WeakPassword, create_user, normalise_phone, user_id_of
 from kmp.errors import Conflict, DomainError, IllegalTransition
 from kmp.extensions import db
+from kmp.i18n import gettext
 from kmp.timeutil import business_date, now_utc
 from members.ad.config import ADConfig, GroupConfig
 from members.ad.services import current_ad
@@ -163,13 +164,13 @@ def _checked_group(ad: ADConfig, code: str, *, company: bool) -> GroupConfig:
     group = ad.get_group(code)
     if group is None or not group.is_active:
         raise _refuse(
-            "Kelompok anggota tidak dikenal atau sedang tidak menerima pendaftaran.",
+            gettext("Kelompok anggota tidak dikenal atau sedang tidak menerima pendaftaran."),
             "group_code",
             "unknown_group",
         )
     if group.is_company != company:
         raise _refuse(
-            "Formulir ini bukan untuk kelompok tersebut.", "group_code", "wrong_group_kind"
+            gettext("Formulir ini bukan untuk kelompok tersebut."), "group_code", "wrong_group_kind"
         )
     return group
 
@@ -197,27 +198,31 @@ def _checked_email(text: str | None) -> str | None:
     try:
         return validate_email(email, check_deliverability=False).normalized.lower()
     except EmailNotValidError:
-        raise _refuse("Alamat email tidak valid.", "email", "invalid_email") from None
+        raise _refuse(gettext("Alamat email tidak valid."), "email", "invalid_email") from None
 
 
 def _checked_platform(group: GroupConfig, platform: str | None, worker_id: str | None):
     platform = (platform or "").strip().lower() or None
     worker_id = (worker_id or "").strip().upper() or None
     if platform is not None and platform not in PLATFORMS:
-        raise _refuse("Pilih platform dari daftar.", "platform", "unknown_platform")
+        raise _refuse(gettext("Pilih platform dari daftar."), "platform", "unknown_platform")
     if group.requires_platform_id:
         if platform is None:
-            raise _refuse("Pilih platform tempat Anda bekerja.", "platform", "platform_required")
+            raise _refuse(
+                gettext("Pilih platform tempat Anda bekerja."), "platform", "platform_required"
+            )
         if worker_id is None:
             raise _refuse(
-                "ID mitra (ID pengemudi/kurir) di platform wajib diisi.",
+                gettext("ID mitra (ID pengemudi/kurir) di platform wajib diisi."),
                 "platform_worker_id",
                 "worker_id_required",
             )
     if worker_id is not None and platform is None:
-        raise _refuse("Pilih platform untuk ID mitra ini.", "platform", "platform_required")
+        raise _refuse(
+            gettext("Pilih platform untuk ID mitra ini."), "platform", "platform_required"
+        )
     if worker_id is not None and len(worker_id) > 60:
-        raise _refuse("ID mitra terlalu panjang.", "platform_worker_id", "invalid")
+        raise _refuse(gettext("ID mitra terlalu panjang."), "platform_worker_id", "invalid")
     return platform, worker_id
 
 
@@ -235,7 +240,7 @@ def _ensure_unique(
     skip_user = except_member.user_id if except_member and except_member.user_id else -1
     if nik and db.session.scalar(select(Member.id).where(Member.nik == nik, Member.id != skip)):
         raise _refuse(
-            "NIK ini sudah terdaftar di koperasi. Jika ini NIK Anda, hubungi pengurus.",
+            gettext("NIK ini sudah terdaftar di koperasi. Jika ini NIK Anda, hubungi pengurus."),
             "nik",
             "duplicate_nik",
         )
@@ -244,7 +249,7 @@ def _ensure_unique(
         or db.session.scalar(select(User.id).where(User.phone == phone, User.id != skip_user))
     ):
         raise _refuse(
-            "Nomor HP ini sudah terdaftar. Masuk dengan nomor ini, atau pakai nomor lain.",
+            gettext("Nomor HP ini sudah terdaftar. Masuk dengan nomor ini, atau pakai nomor lain."),
             "phone",
             "duplicate_phone",
         )
@@ -252,8 +257,10 @@ def _ensure_unique(
         select(User.id).where(User.email == email, User.id != skip_user)
     ):
         raise _refuse(
-            "Email ini sudah dipakai akun lain. Masuk dengan email itu, atau "
-            "kosongkan kolom email.",
+            gettext(
+                "Email ini sudah dipakai akun lain. Masuk dengan email itu, atau "
+                "kosongkan kolom email."
+            ),
             "email",
             "duplicate_email",
         )
@@ -269,13 +276,16 @@ def _ensure_unique(
         )
     ):
         raise _refuse(
-            f"ID mitra {worker_id} di {PLATFORMS.get(platform, platform)} sudah "
-            "terdaftar atas nama anggota lain.",
+            gettext(
+                "ID mitra %(worker_id)s di %(platform)s sudah terdaftar atas nama anggota lain.",
+                worker_id=worker_id,
+                platform=PLATFORMS.get(platform, platform),
+            ),
             "platform_worker_id",
             "duplicate_worker_id",
         )
     if nib and db.session.scalar(select(Member.id).where(Member.nib == nib, Member.id != skip)):
-        raise _refuse("NIB ini sudah terdaftar di koperasi.", "nib", "duplicate_nib")
+        raise _refuse(gettext("NIB ini sudah terdaftar di koperasi."), "nib", "duplicate_nib")
 
 
 def _create_login(
@@ -300,8 +310,10 @@ def _flush_or_conflict() -> None:
             db.session.flush()
     except IntegrityError as error:
         raise Conflict(
-            "Data ini baru saja didaftarkan orang lain (NIK, nomor HP atau ID mitra "
-            "sama). Periksa lagi isian Anda.",
+            gettext(
+                "Data ini baru saja didaftarkan orang lain (NIK, nomor HP atau ID mitra "
+                "sama). Periksa lagi isian Anda."
+            ),
             code="duplicate",
         ) from error
 
@@ -313,14 +325,14 @@ def apply_individual(data: IndividualApplication) -> Member:
     group = _checked_group(ad, data.group_code, company=False)
     full_name = (data.full_name or "").strip()
     if not full_name:
-        raise _refuse("Nama lengkap wajib diisi.", "full_name", "required")
+        raise _refuse(gettext("Nama lengkap wajib diisi."), "full_name", "required")
     nik = _checked_nik(data.nik)
     phone = _checked_phone(data.phone)
     email = _checked_email(data.email)
     platform, worker_id = _checked_platform(group, data.platform, data.platform_worker_id)
     if not data.consent:
         raise _refuse(
-            "Anda perlu menyetujui pernyataan privasi untuk mendaftar.",
+            gettext("Anda perlu menyetujui pernyataan privasi untuk mendaftar."),
             "consent",
             "consent_required",
         )
@@ -364,7 +376,7 @@ def apply_company(data: CompanyApplication) -> Member:
     group = _checked_group(ad, data.group_code, company=True)
     company_name = (data.company_name or "").strip()
     if not company_name:
-        raise _refuse("Nama perusahaan wajib diisi.", "company_name", "required")
+        raise _refuse(gettext("Nama perusahaan wajib diisi."), "company_name", "required")
     try:
         nib = parse_nib(data.nib)
         npwp = parse_npwp(data.npwp)
@@ -372,19 +384,19 @@ def apply_company(data: CompanyApplication) -> Member:
         raise _refuse(error.message, error.field, "invalid_" + error.field) from None
     address = (data.address or "").strip()
     if not address:
-        raise _refuse("Alamat perusahaan wajib diisi.", "address", "required")
+        raise _refuse(gettext("Alamat perusahaan wajib diisi."), "address", "required")
     rep_name = (data.representative_name or "").strip()
     if not rep_name:
-        raise _refuse("Nama perwakilan wajib diisi.", "representative_name", "required")
+        raise _refuse(gettext("Nama perwakilan wajib diisi."), "representative_name", "required")
     rep_nik = _checked_nik(data.representative_nik, "representative_nik")
     phone = _checked_phone(data.representative_phone, "representative_phone")
     email = _checked_email(data.email)
     platform = (data.platform or "").strip().lower() or None
     if platform is not None and platform not in PLATFORMS:
-        raise _refuse("Pilih platform dari daftar.", "platform", "unknown_platform")
+        raise _refuse(gettext("Pilih platform dari daftar."), "platform", "unknown_platform")
     if not data.consent:
         raise _refuse(
-            "Anda perlu menyetujui pernyataan privasi untuk mendaftar.",
+            gettext("Anda perlu menyetujui pernyataan privasi untuk mendaftar."),
             "consent",
             "consent_required",
         )
@@ -446,16 +458,16 @@ def add_company_staff(
 ) -> MemberStaff:
     """Another staff login for a platform company (role partner)."""
     if not member.is_company:
-        raise DomainError("Hanya anggota perusahaan yang punya staf.", code="not_company")
+        raise DomainError(gettext("Hanya anggota perusahaan yang punya staf."), code="not_company")
     if not (full_name or "").strip():
-        raise _refuse("Nama staf wajib diisi.", "full_name", "required")
+        raise _refuse(gettext("Nama staf wajib diisi."), "full_name", "required")
     email = _checked_email(email)
     phone = _checked_phone(phone) if phone else None
     if not email and not phone:
-        raise _refuse("Email atau nomor HP staf wajib diisi.", "email", "required")
+        raise _refuse(gettext("Email atau nomor HP staf wajib diisi."), "email", "required")
     _ensure_unique(email=email)
     if phone and db.session.scalar(select(User.id).where(User.phone == phone)):
-        raise _refuse("Nomor HP ini sudah dipakai akun lain.", "phone", "duplicate_phone")
+        raise _refuse(gettext("Nomor HP ini sudah dipakai akun lain."), "phone", "duplicate_phone")
     try:
         user = create_user(
             full_name=full_name.strip(),
@@ -512,16 +524,16 @@ def update_contact(
 def request_nik_correction(member: Member, new_nik: str, reason: str) -> NikCorrection:
     nik = _checked_nik(new_nik, "new_nik")
     if nik.nik == member.nik:
-        raise _refuse("NIK baru sama dengan NIK yang tercatat.", "new_nik", "same_nik")
+        raise _refuse(gettext("NIK baru sama dengan NIK yang tercatat."), "new_nik", "same_nik")
     if not (reason or "").strip():
-        raise _refuse("Jelaskan alasan koreksi NIK.", "reason", "reason_required")
+        raise _refuse(gettext("Jelaskan alasan koreksi NIK."), "reason", "reason_required")
     if db.session.scalar(
         select(NikCorrection.id).where(
             NikCorrection.member_id == member.id, NikCorrection.status == RequestStatus.PENDING
         )
     ):
         raise Conflict(
-            "Masih ada permintaan koreksi NIK yang menunggu keputusan pengurus.",
+            gettext("Masih ada permintaan koreksi NIK yang menunggu keputusan pengurus."),
             code="correction_pending",
         )
     try:
@@ -542,7 +554,7 @@ def decide_nik_correction(
     request: NikCorrection, by_user, approve: bool, note: str | None = None
 ) -> NikCorrection:
     if request.status is not RequestStatus.PENDING:
-        raise IllegalTransition("Permintaan ini sudah diputuskan.", code="decided")
+        raise IllegalTransition(gettext("Permintaan ini sudah diputuskan."), code="decided")
     member = request.member
     if approve:
         nik = _checked_nik(request.new_nik)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import enum
 
 from kmp.errors import IllegalTransition
+from kmp.i18n import gettext
 
 
 class MemberStatus(enum.StrEnum):
@@ -76,16 +77,19 @@ def check_transition(
     current, target = MemberStatus(current), MemberStatus(target)
     if target not in TRANSITIONS[current]:
         raise IllegalTransition(
-            f"Status keanggotaan tidak bisa diubah dari '{current.label}' menjadi "
-            f"'{target.label}'.",
+            gettext(
+                "Status keanggotaan tidak bisa diubah dari '%(current)s' menjadi '%(target)s'.",
+                current=current.label,
+                target=target.label,
+            ),
             code="illegal_member_transition",
         )
     if target is S.REJECTED and not (reason or "").strip():
         raise IllegalTransition(
-            "Alasan penolakan wajib diisi.", code="reason_required", field="reason"
+            gettext("Alasan penolakan wajib diisi."), code="reason_required", field="reason"
         )
     if target is S.ACTIVE and current is S.APPROVED and not pokok_paid:
         raise IllegalTransition(
-            "Anggota baru aktif setelah simpanan pokok lunas.", code="pokok_not_paid"
+            gettext("Anggota baru aktif setelah simpanan pokok lunas."), code="pokok_not_paid"
         )
     return target

@@ -69,9 +69,16 @@ def _my_member() -> Member | None:
     return register_queries.member_for_user(current_user)
 
 
+def card_qr(text: str):
+    """The member card's QR code: always a full QR code. (``segno.make`` alone picks a Micro
+    QR for a short member number, which phone cameras and the tellers' scanner, jsQR, do not
+    read.)"""
+    return segno.make(text, error="m", micro=False)
+
+
 def qr_svg(text: str) -> Markup:
     """An inline SVG QR code (no script, no style attribute: fits the CSP)."""
-    code = segno.make(text, error="m")
+    code = card_qr(text)
     return Markup(code.svg_inline(scale=6, svgclass="qr", title=text))  # noqa: S704
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from kmp.auth import user_id_of
 from kmp.errors import Conflict, IllegalTransition, NotFound
 from kmp.extensions import db
+from kmp.i18n import gettext
 from kmp.ledger.chart import BANK, CASH, member_account_code
 from kmp.ledger.models import AccountType
 from kmp.ledger.services import open_account, post_entry
@@ -45,7 +46,11 @@ def savings_account_code(member: Member, purpose: SavingsPurpose | str) -> str:
         return applicant_account_code(member)
     if status is not MemberStatus.ACTIVE or not member.member_no:
         raise IllegalTransition(
-            f"Simpanan {purpose.value} tidak bisa diterima: status keanggotaan '{status.label}'.",
+            gettext(
+                "Simpanan %(purpose)s tidak bisa diterima: status keanggotaan '%(status)s'.",
+                purpose=purpose.value,
+                status=status.label,
+            ),
             code="member_not_active",
         )
     return member_account_code(purpose.value, member.member_no)
@@ -53,13 +58,15 @@ def savings_account_code(member: Member, purpose: SavingsPurpose | str) -> str:
 
 def _check_deposit(member: Member, purpose: SavingsPurpose, amount_idr: int) -> str:
     if isinstance(amount_idr, bool) or not isinstance(amount_idr, int) or amount_idr <= 0:
-        raise _refuse("Jumlah harus lebih dari Rp 0.", "amount_idr", "invalid_amount")
+        raise _refuse(gettext("Jumlah harus lebih dari Rp 0."), "amount_idr", "invalid_amount")
     code = savings_account_code(member, purpose)
     if purpose is SavingsPurpose.POKOK:
         status = pokok_status(member)
         if status.remaining_idr == 0:
             raise Conflict(
-                "Simpanan pokok anggota ini sudah lunas.", code="pokok_paid", field="amount_idr"
+                gettext("Simpanan pokok anggota ini sudah lunas."),
+                code="pokok_paid",
+                field="amount_idr",
             )
         if amount_idr > status.remaining_idr:
             raise _refuse(
@@ -105,7 +112,7 @@ def savings_credit_lines(
     account opened."""
     member = db.session.get(Member, member_id)
     if member is None:
-        raise NotFound("Anggota tidak ditemukan.")
+        raise NotFound(gettext("Anggota tidak ditemukan."))
     return [(_check_deposit(member, SavingsPurpose(purpose), amount_idr), amount_idr)]
 
 
@@ -173,7 +180,9 @@ def record_receipt(
     today = business_date()
     received_on = received_on or today
     if received_on > today:
-        raise _refuse("Tanggal terima tidak boleh di masa depan.", "received_on", "future_date")
+        raise _refuse(
+            gettext("Tanggal terima tidak boleh di masa depan."), "received_on", "future_date"
+        )
     number = next_receipt_number(received_on)
     label = member.member_no or f"pendaftar #{member.id}"
     _check_deposit(member, purpose, amount_idr)

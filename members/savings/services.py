@@ -26,6 +26,7 @@ from sqlalchemy import func, select
 
 from kmp.errors import Conflict, DomainError, Forbidden, IllegalTransition, NotFound
 from kmp.extensions import db
+from kmp.i18n import gettext
 from kmp.ledger.chart import member_account_code
 from kmp.ledger.models import Account, JournalEntry, Posting
 from kmp.ledger.queries import member_statement
@@ -93,9 +94,9 @@ class StatementFilter:
 def check_filter(kind: str | None, start: dt.date | None, end: dt.date | None) -> str:
     kind = kind or "sukarela"
     if kind not in KINDS:
-        raise _refuse("Jenis rekening tidak dikenal.", "kind", "bad_kind")
+        raise _refuse(gettext("Jenis rekening tidak dikenal."), "kind", "bad_kind")
     if start and end and start > end:
-        raise _refuse("Tanggal awal harus sebelum tanggal akhir.", "start", "bad_range")
+        raise _refuse(gettext("Tanggal awal harus sebelum tanggal akhir."), "start", "bad_range")
     return kind
 
 
@@ -298,22 +299,22 @@ def create_savings_intent(
     from members.savings.deposits import savings_credit_lines
 
     if purpose not in PAY_PURPOSES:
-        raise _refuse("Jenis pembayaran tidak dikenal.", "purpose", "bad_purpose")
+        raise _refuse(gettext("Jenis pembayaran tidak dikenal."), "purpose", "bad_purpose")
     status = MemberStatus(member.status)
     meta: dict = {}
     label = member.member_no or f"pendaftar #{member.id}"
     if purpose == "pokok":
         if status not in (MemberStatus.APPLIED, MemberStatus.APPROVED, MemberStatus.ACTIVE):
-            raise IllegalTransition("Simpanan pokok tidak bisa dibayar saat ini.")
+            raise IllegalTransition(gettext("Simpanan pokok tidak bisa dibayar saat ini."))
         remaining = pokok_status(member).remaining_idr
         if remaining <= 0:
-            raise Conflict("Simpanan pokok Anda sudah lunas.", code="pokok_paid")
+            raise Conflict(gettext("Simpanan pokok Anda sudah lunas."), code="pokok_paid")
         amount = remaining if amount_idr is None else amount_idr
         meta["instalment"] = amount < remaining
         description = f"Simpanan pokok {label}" + (" (cicilan)" if meta["instalment"] else "")
     elif purpose == "wajib":
         if status is not MemberStatus.ACTIVE:
-            raise IllegalTransition("Simpanan wajib hanya untuk anggota aktif.")
+            raise IllegalTransition(gettext("Simpanan wajib hanya untuk anggota aktif."))
         options = wajib_options(member)
         if not options:
             raise Conflict(
@@ -326,7 +327,9 @@ def create_savings_intent(
             or not 1 <= months <= len(options)
         ):
             raise _refuse(
-                f"Pilih jumlah bulan antara 1 dan {len(options)}.", "months", "bad_months"
+                gettext("Pilih jumlah bulan antara 1 dan %(options)s.", options=len(options)),
+                "months",
+                "bad_months",
             )
         option = options[months - 1]
         amount = option.amount_idr
@@ -338,12 +341,16 @@ def create_savings_intent(
         )
     else:
         if status is not MemberStatus.ACTIVE:
-            raise IllegalTransition("Simpanan sukarela hanya untuk anggota aktif.")
+            raise IllegalTransition(gettext("Simpanan sukarela hanya untuk anggota aktif."))
         low = _setting("KMP_SUKARELA_MIN_IDR", DEFAULT_SUKARELA_MIN_IDR)
         high = _setting("KMP_SUKARELA_MAX_IDR", DEFAULT_SUKARELA_MAX_IDR)
         if amount_idr is None or not low <= amount_idr <= high:
             raise _refuse(
-                f"Setoran sukarela antara {format_rupiah(low)} dan {format_rupiah(high)}.",
+                gettext(
+                    "Setoran sukarela antara %(low)s dan %(high)s.",
+                    low=format_rupiah(low),
+                    high=format_rupiah(high),
+                ),
                 "amount",
                 "bad_amount",
             )
@@ -403,7 +410,7 @@ def intent_for_member(member: Member, intent_id: int):
 
     intent = db.session.get(PaymentIntent, intent_id)
     if intent is None or intent.member_id != member.id or intent.purpose not in PAY_PURPOSES:
-        raise NotFound("Pembayaran tidak ditemukan.")
+        raise NotFound(gettext("Pembayaran tidak ditemukan."))
     return intent
 
 
@@ -494,17 +501,19 @@ def void_receipt(receipt: Receipt, by_user, reason: str) -> ReceiptVoid:
     recorded it), with a reason. Wajib bills it paid are open again."""
     reason = (reason or "").strip()
     if not reason:
-        raise _refuse("Alasan pembatalan wajib diisi.", "reason", "reason_required")
+        raise _refuse(gettext("Alasan pembatalan wajib diisi."), "reason", "reason_required")
     if len(reason) > 500:
-        raise _refuse("Alasan terlalu panjang (maks. 500 karakter).", "reason", "reason_long")
+        raise _refuse(
+            gettext("Alasan terlalu panjang (maks. 500 karakter)."), "reason", "reason_long"
+        )
     user_id = getattr(by_user, "id", by_user)
     if user_id == receipt.recorded_by_id:
         raise Forbidden(
-            "Kwitansi hanya bisa dibatalkan oleh pengurus lain, bukan yang mencatatnya.",
+            gettext("Kwitansi hanya bisa dibatalkan oleh pengurus lain, bukan yang mencatatnya."),
             code="same_person",
         )
     if db.session.scalar(select(ReceiptVoid.id).where(ReceiptVoid.receipt_id == receipt.id)):
-        raise Conflict("Kwitansi ini sudah dibatalkan.", code="already_void")
+        raise Conflict(gettext("Kwitansi ini sudah dibatalkan."), code="already_void")
     entry = db.session.get(JournalEntry, receipt.entry_id)
     try:
         reversal = reverse_entry(
@@ -512,7 +521,8 @@ def void_receipt(receipt: Receipt, by_user, reason: str) -> ReceiptVoid:
         )
     except LedgerError as error:
         raise Conflict(
-            f"Kwitansi tidak bisa dibatalkan: {error.message}", code="void_failed"
+            gettext("Kwitansi tidak bisa dibatalkan: %(why)s", why=error.message),
+            code="void_failed",
         ) from error
     from members.savings.allocator import unallocate
 

@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 from kmp.auth import user_id_of
 from kmp.errors import Conflict, DomainError, IllegalTransition, NotFound
 from kmp.extensions import db
+from kmp.i18n import gettext
 from kmp.ledger.chart import BANK, CASH, member_account_code
 from kmp.ledger.services import Overdraft, post_entry
 from kmp.money import format_rupiah
@@ -83,9 +84,11 @@ def request_withdrawal(
     if existing is not None:
         return existing
     if MemberStatus(member.status) not in MAY_WITHDRAW or not member.member_no:
-        raise IllegalTransition("Penarikan simpanan sukarela hanya untuk anggota.")
+        raise IllegalTransition(gettext("Penarikan simpanan sukarela hanya untuk anggota."))
     if isinstance(amount_idr, bool) or not isinstance(amount_idr, int) or amount_idr <= 0:
-        raise DomainError("Jumlah harus lebih dari Rp 0.", code="bad_amount", field="amount")
+        raise DomainError(
+            gettext("Jumlah harus lebih dari Rp 0."), code="bad_amount", field="amount"
+        )
     if _is_pg():  # serialise this member's requests: lock the member row
         db.session.execute(
             select(Member.id).where(Member.id == member.id).with_for_update(key_share=True)
@@ -93,13 +96,16 @@ def request_withdrawal(
     available = available_idr(member)
     if amount_idr > available:
         raise DomainError(
-            f"Jumlah melebihi saldo sukarela yang tersedia ({format_rupiah(available)}).",
+            gettext(
+                "Jumlah melebihi saldo sukarela yang tersedia (%(available)s).",
+                available=format_rupiah(available),
+            ),
             code="insufficient_balance",
             field="amount",
         )
     note = (note or "").strip() or None
     if note and len(note) > 200:
-        raise DomainError("Catatan maksimal 200 karakter.", code="note_long", field="note")
+        raise DomainError(gettext("Catatan maksimal 200 karakter."), code="note_long", field="note")
     withdrawal = SukarelaWithdrawal(
         member_id=member.id,
         amount_idr=amount_idr,
@@ -123,7 +129,7 @@ def _locked(withdrawal_id: int) -> SukarelaWithdrawal:
         query = query.with_for_update()
     row = db.session.scalar(query)
     if row is None:
-        raise NotFound("Pengajuan penarikan tidak ditemukan.")
+        raise NotFound(gettext("Pengajuan penarikan tidak ditemukan."))
     return row
 
 
@@ -132,7 +138,7 @@ def _check_decider(withdrawal: SukarelaWithdrawal, by_user) -> None:
     pengurus when no bendahara can (``members.savings.guards``)."""
     ensure_may_move_money(withdrawal.member, by_user, requested_by_id=withdrawal.requested_by_id)
     if withdrawal.status is not W.REQUESTED:
-        raise IllegalTransition("Pengajuan ini sudah diputuskan.", code="already_decided")
+        raise IllegalTransition(gettext("Pengajuan ini sudah diputuskan."), code="already_decided")
 
 
 def approve_withdrawal(
@@ -161,8 +167,10 @@ def approve_withdrawal(
         )
     except Overdraft as error:
         raise Conflict(
-            f"Saldo simpanan sukarela tidak cukup untuk penarikan "
-            f"{format_rupiah(withdrawal.amount_idr)}.",
+            gettext(
+                "Saldo simpanan sukarela tidak cukup untuk penarikan %(amount_idr)s.",
+                amount_idr=format_rupiah(withdrawal.amount_idr),
+            ),
             code="insufficient_balance",
         ) from error
     withdrawal.status = W.PAID
@@ -178,7 +186,9 @@ def approve_withdrawal(
 def reject_withdrawal(withdrawal: SukarelaWithdrawal, by_user, reason: str) -> SukarelaWithdrawal:
     reason = (reason or "").strip()
     if not reason:
-        raise DomainError("Alasan penolakan wajib diisi.", code="reason_required", field="reason")
+        raise DomainError(
+            gettext("Alasan penolakan wajib diisi."), code="reason_required", field="reason"
+        )
     withdrawal = _locked(withdrawal.id)
     _check_decider(withdrawal, by_user)
     withdrawal.status = W.REJECTED

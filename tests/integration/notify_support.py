@@ -59,7 +59,13 @@ def fresh_notifier(app):
     """An empty fake outbox, fake providers without scripted failures, no sleeping."""
     state = notify_state(app)
     slept: list[float] = []
-    state.sleep = slept.append
+    clock = [0.0]  # the buckets' clock moves only when they sleep: no real time leaks in
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        clock[0] += seconds
+
+    state.sleep, state.clock = sleep, lambda: clock[0]
     for provider in state.providers.values():
         if hasattr(provider, "clear_failures"):
             provider.clear_failures()

@@ -131,6 +131,18 @@ ROUTES = [
     ("POST", "/pemungutan/{p}/tutup", M),
     ("POST", "/pemungutan/{e}/batal", M),
     ("POST", "/rapat/{m}/batal", M),
+    ("GET", "/rapat/{m}/penghitung", R),
+    ("POST", "/rapat/{m}/penghitung", M),
+    ("POST", "/rapat/{m}/penghitung/999/hapus", M),
+    ("GET", "/rapat/{m}/kuorum.json", R),
+    # Only the meeting's tellers (none here): a 403 for every role.
+    ("GET", "/rapat/{m}/pindai", ()),
+    ("POST", "/rapat/{m}/pindai", ()),
+    ("GET", "/pemungutan/{p}/kertas", ()),
+    ("POST", "/pemungutan/{p}/kertas/ambil", ()),
+    ("POST", "/pemungutan/{p}/kertas/lembar", ()),
+    ("POST", "/pemungutan/{p}/kertas/putus", ()),
+    ("POST", "/pemungutan/{p}/kertas/gabung", ()),
 ]
 
 

@@ -15,7 +15,7 @@ from kmp.ledger.models import JournalEntry
 from kmp.ledger.queries import balance_of, check_ledger
 from kmp.ledger.services import get_account
 from kmp.registry import get_registry
-from payouts import posting, services, transfers
+from payouts import approval, posting, services, transfers
 from payouts.models import DistributionLine, DistributionRun, LineStatus, RunStatus
 from tests.integration.payouts_support import (
     book_surplus,
@@ -104,7 +104,7 @@ def test_cannot_approve_without_adopted_resolution(world):
     pengurus, members = world
     run = _computed_run()
     with pytest.raises(Forbidden):
-        services.approve_run(run, None)
+        approval.approve_run(run, None)
     with pytest.raises(IllegalTransition):
         posting.post_run(run)
     # a rejected ballot leaves the run computed
@@ -121,7 +121,7 @@ def test_cannot_approve_without_adopted_resolution(world):
     run = _db.session.get(DistributionRun, run.id)
     assert run.status is RunStatus.COMPUTED
     with pytest.raises(Forbidden):
-        services.approve_run(run, adopted_elsewhere)
+        approval.approve_run(run, adopted_elsewhere)
     # an adopted one referencing this run does
     shu_ballot(run, members, option="yes", by_user=pengurus)
     _db.session.commit()

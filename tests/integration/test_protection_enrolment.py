@@ -16,7 +16,12 @@ from members.protection import claims
 from members.protection import enrolment as enrolments
 from members.protection.adapter import BpjsAdapter, FakeBpjs, FileAdapter, register_with
 from members.protection.billing import bill_contributions
-from members.protection.models import Contribution, Enrolment, EnrolmentTerms, FamilyMember
+from members.protection.models import (
+    Contribution,
+    EnrolmentTerms,
+    FamilyMember,
+    ProtectionEnrolment,
+)
 from members.protection.states import ClaimStatus, EnrolmentStatus
 from members.savings.models import Obligation
 from tests.integration.members_support import valid_nik
@@ -53,7 +58,11 @@ def test_refused_requests_write_nothing(board, kwargs, message):
     with pytest.raises(DomainError, match=message):
         enrolments.request_enrolment(member, wanted, by_user=member.user)
     db.session.rollback()
-    assert _count(Enrolment) == 0 and _count(EnrolmentTerms) == 0 and _count(FamilyMember) == 0
+    assert (
+        _count(ProtectionEnrolment) == 0
+        and _count(EnrolmentTerms) == 0
+        and _count(FamilyMember) == 0
+    )
 
 
 def test_family_member_with_the_members_own_nik_is_refused(board):

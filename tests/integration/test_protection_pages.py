@@ -16,7 +16,7 @@ from members.protection.models import (
     BpjsRemittance,
     ClaimCase,
     ContributionRate,
-    Enrolment,
+    ProtectionEnrolment,
     SubsidyRule,
 )
 from members.protection.states import EnrolmentStatus
@@ -107,7 +107,7 @@ def test_member_enrols_through_the_form_and_bad_input_writes_nothing(client, mak
         response = client.post("/anggota/perlindungan/daftar", data=data)
         assert response.status_code == 422, data
         assert "<script>x" not in response.get_data(as_text=True)
-    assert _count(Enrolment) == 0
+    assert _count(ProtectionEnrolment) == 0
     good = {
         **base,
         "consent": "y",
@@ -148,7 +148,7 @@ def test_bendahara_confirms_pengurus_cannot(client, make_user, login_as):
     month = business_date().replace(day=1).isoformat()
     assert client.post(url, data={"csrf_token": token, "start": month}).status_code == 303
     db.session.expire_all()
-    assert db.session.get(Enrolment, enrolment.id).status is EnrolmentStatus.CONFIRMED
+    assert db.session.get(ProtectionEnrolment, enrolment.id).status is EnrolmentStatus.CONFIRMED
     assert (
         client.post(
             "/pengurus/bpjs/pendaftaran/99999/konfirmasi", data={"csrf_token": token}
@@ -387,10 +387,12 @@ def test_demo_seed_enrols_the_demo_driver_and_the_dashboard_shows_cover(client):
     db.session.commit()
     seed_demo()  # idempotent
     db.session.commit()
-    statuses = sorted(s.value for s in db.session.scalars(select(Enrolment.status)))
+    statuses = sorted(s.value for s in db.session.scalars(select(ProtectionEnrolment.status)))
     assert statuses == ["confirmed", "requested"]
     assert _count(Contribution) == 4  # JKK, JKM, JHT, JKN of the demo driver
-    member = db.session.scalar(select(Enrolment).where(Enrolment.status == "confirmed")).member
+    member = db.session.scalar(
+        select(ProtectionEnrolment).where(ProtectionEnrolment.status == "confirmed")
+    ).member
     login_member(client, member)
     html = client.get("/anggota").get_data(as_text=True)
     assert 'data-testid="bpjs-summary"' in html and "belum terlindungi" in html

@@ -532,17 +532,21 @@ def _receipt_for(order_id: str) -> JournalEntry | None:
 def _check_settlement_row(row: GatewaySettlementRow, clearing_id: int) -> None:
     receipt = _receipt_for(row.order_id)
     if receipt is None:
-        row.status, row.message = "unknown_order", "Tidak ada pembayaran lunas dengan order id ini."
+        row.status, row.message = (
+            "unknown_order",
+            _("Tidak ada pembayaran lunas dengan order id ini."),
+        )
         return
     if db.session.scalar(select(JournalEntry.id).where(JournalEntry.reverses_id == receipt.id)):
-        row.status, row.message = "reversed", "Pembayaran ini sudah dibalik (refund/chargeback)."
+        row.status, row.message = "reversed", _("Pembayaran ini sudah dibalik (refund/chargeback).")
         return
     received = sum(p.amount_idr for p in receipt.postings if p.account_id == clearing_id)
     if received != row.gross_idr:
         row.status = "amount_mismatch"
-        row.message = (
-            f"Gross {format_rupiah(row.gross_idr)} berbeda dengan penerimaan "
-            f"{format_rupiah(received)}."
+        row.message = _(
+            "Gross %(gross)s berbeda dengan penerimaan %(received)s.",
+            gross=format_rupiah(row.gross_idr),
+            received=format_rupiah(received),
         )
         return
     row.status, row.message = "booked", None

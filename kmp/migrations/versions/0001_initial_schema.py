@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-04 21:16:39.487727
+Create Date: 2026-12-06 21:48:49.126751
 
 """
 from alembic import op
@@ -211,6 +211,19 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_ad_versions')),
     sa.UniqueConstraint('version', name=op.f('uq_ad_versions_version'))
     )
+    op.create_table('announcements',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('token', sa.String(length=40), nullable=False),
+    sa.Column('subject', sa.String(length=200), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('group_code', sa.String(length=20), nullable=True),
+    sa.Column('recipients', sa.Integer(), nullable=False),
+    sa.Column('sent_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('sent_by_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['sent_by_id'], ['users.id'], name=op.f('fk_announcements_sent_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_announcements')),
+    sa.UniqueConstraint('token', name=op.f('uq_announcements_token'))
+    )
     op.create_table('bank_matches',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('account_id', sa.Integer(), nullable=False),
@@ -257,6 +270,29 @@ def upgrade():
     sa.ForeignKeyConstraint(['closed_by_id'], ['users.id'], name=op.f('fk_closed_periods_closed_by_id_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_closed_periods')),
     sa.UniqueConstraint('fiscal_year', 'month', name=op.f('uq_closed_periods_fiscal_year_month'))
+    )
+    op.create_table('coop_profile',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('legal_number', sa.String(length=100), nullable=True),
+    sa.Column('legal_date', sa.Date(), nullable=True),
+    sa.Column('nik_koperasi', sa.String(length=30), nullable=True),
+    sa.Column('nib', sa.String(length=13), nullable=True),
+    sa.Column('npwp', sa.String(length=16), nullable=True),
+    sa.Column('address', sa.Text(), nullable=True),
+    sa.Column('village', sa.String(length=100), nullable=True),
+    sa.Column('district', sa.String(length=100), nullable=True),
+    sa.Column('regency', sa.String(length=100), nullable=True),
+    sa.Column('province', sa.String(length=100), nullable=True),
+    sa.Column('phone', sa.String(length=30), nullable=True),
+    sa.Column('email', sa.String(length=254), nullable=True),
+    sa.Column('business_field', sa.String(length=200), nullable=True),
+    sa.Column('employees', sa.Integer(), nullable=True),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_by_id', sa.Integer(), nullable=True),
+    sa.CheckConstraint('id = 1', name=op.f('ck_coop_profile_single_row')),
+    sa.ForeignKeyConstraint(['updated_by_id'], ['users.id'], name=op.f('fk_coop_profile_updated_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_coop_profile'))
     )
     op.create_table('gateway_settlement_imports',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -339,8 +375,10 @@ def upgrade():
 
     op.create_table('password_reset_codes',
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('phone', sa.String(length=20), nullable=False),
+    sa.Column('phone', sa.String(length=40), nullable=False),
+    sa.Column('purpose', sa.String(length=20), server_default='reset', nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=True),
+    sa.Column('subject_id', sa.Integer(), nullable=True),
     sa.Column('salt', sa.String(length=32), nullable=False),
     sa.Column('code_hash', sa.String(length=64), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
@@ -450,6 +488,18 @@ def upgrade():
     with op.batch_alter_table('protection_subsidy_rules', schema=None) as batch_op:
         batch_op.create_index('ix_protection_subsidy_lookup', ['programme', 'group_code', 'effective_from'], unique=False)
 
+    op.create_table('rat_texts',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('fiscal_year', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=32), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_by_id', sa.Integer(), nullable=True),
+    sa.CheckConstraint('fiscal_year BETWEEN 2000 AND 2999', name=op.f('ck_rat_texts_year_sane')),
+    sa.ForeignKeyConstraint(['updated_by_id'], ['users.id'], name=op.f('fk_rat_texts_updated_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_rat_texts')),
+    sa.UniqueConstraint('fiscal_year', 'kind', name=op.f('uq_rat_texts_fiscal_year_kind'))
+    )
     op.create_table('receipt_files',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('sha256', sa.String(length=64), nullable=False),
@@ -705,6 +755,21 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_meeting_minutes')),
     sa.UniqueConstraint('meeting_id', name=op.f('uq_meeting_minutes_meeting_id'))
     )
+    op.create_table('meeting_tellers',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('meeting_id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('assigned_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('assigned_by_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['assigned_by_id'], ['users.id'], name=op.f('fk_meeting_tellers_assigned_by_id_users')),
+    sa.ForeignKeyConstraint(['meeting_id'], ['meetings.id'], name=op.f('fk_meeting_tellers_meeting_id_meetings')),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_meeting_tellers_user_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_meeting_tellers')),
+    sa.UniqueConstraint('meeting_id', 'user_id', name=op.f('uq_meeting_tellers_meeting_id_user_id'))
+    )
+    with op.batch_alter_table('meeting_tellers', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_meeting_tellers_meeting_id'), ['meeting_id'], unique=False)
+
     op.create_table('members',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('member_no', sa.String(length=40), nullable=True),
@@ -849,6 +914,7 @@ def upgrade():
     sa.Column('opened_by_id', sa.Integer(), nullable=True),
     sa.Column('closed_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('closed_by_id', sa.Integer(), nullable=True),
+    sa.Column('reminder_sent_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('cancelled_reason', sa.Text(), nullable=True),
     sa.CheckConstraint("kind <> 'election' OR (seats IS NOT NULL AND seats > 0 AND office IS NOT NULL AND term_start IS NOT NULL AND term_end IS NOT NULL)", name=op.f('ck_proposals_election_fields')),
     sa.CheckConstraint("status NOT IN ('open', 'closed') OR census_fingerprint IS NOT NULL", name=op.f('ck_proposals_opened_has_census')),
@@ -1322,6 +1388,46 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_officers_member_id'), ['member_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_officers_user_id'), ['user_id'], unique=False)
 
+    op.create_table('paper_ballot_decisions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('proposal_id', sa.Integer(), nullable=False),
+    sa.Column('serial', sa.Integer(), nullable=False),
+    sa.Column('group_code', sa.String(length=20), nullable=False),
+    sa.Column('option', sa.String(length=60), nullable=False),
+    sa.Column('teller_id', sa.Integer(), nullable=False),
+    sa.Column('decided_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['proposal_id'], ['proposals.id'], name=op.f('fk_paper_ballot_decisions_proposal_id_proposals')),
+    sa.ForeignKeyConstraint(['teller_id'], ['users.id'], name=op.f('fk_paper_ballot_decisions_teller_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_paper_ballot_decisions')),
+    sa.UniqueConstraint('proposal_id', 'serial', name=op.f('uq_paper_ballot_decisions_proposal_id_serial'))
+    )
+    op.create_table('paper_ballot_entries',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('proposal_id', sa.Integer(), nullable=False),
+    sa.Column('serial', sa.Integer(), nullable=False),
+    sa.Column('group_code', sa.String(length=20), nullable=False),
+    sa.Column('option', sa.String(length=60), nullable=False),
+    sa.Column('teller_id', sa.Integer(), nullable=False),
+    sa.Column('entered_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['proposal_id'], ['proposals.id'], name=op.f('fk_paper_ballot_entries_proposal_id_proposals')),
+    sa.ForeignKeyConstraint(['teller_id'], ['users.id'], name=op.f('fk_paper_ballot_entries_teller_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_paper_ballot_entries')),
+    sa.UniqueConstraint('proposal_id', 'serial', 'teller_id', name=op.f('uq_paper_ballot_entries_proposal_id_serial_teller_id'))
+    )
+    with op.batch_alter_table('paper_ballot_entries', schema=None) as batch_op:
+        batch_op.create_index('ix_paper_ballot_entries_sheet', ['proposal_id', 'serial'], unique=False)
+
+    op.create_table('paper_ballot_merges',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('proposal_id', sa.Integer(), nullable=False),
+    sa.Column('sheets', sa.Integer(), nullable=False),
+    sa.Column('merged_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('merged_by_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['merged_by_id'], ['users.id'], name=op.f('fk_paper_ballot_merges_merged_by_id_users')),
+    sa.ForeignKeyConstraint(['proposal_id'], ['proposals.id'], name=op.f('fk_paper_ballot_merges_proposal_id_proposals')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_paper_ballot_merges')),
+    sa.UniqueConstraint('proposal_id', name=op.f('uq_paper_ballot_merges_proposal_id'))
+    )
     op.create_table('partner_webhooks',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('company_id', sa.Integer(), nullable=False),
@@ -1558,6 +1664,8 @@ def upgrade():
     sa.Column('cast_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('change_count', sa.Integer(), nullable=False),
     sa.Column('cast_by_user_id', sa.Integer(), nullable=True),
+    sa.Column('channel', sa.String(length=10), server_default='online', nullable=False),
+    sa.CheckConstraint("channel IN ('online', 'paper')", name=op.f('ck_ballot_participations_known_channel')),
     sa.CheckConstraint('change_count >= 0', name=op.f('ck_ballot_participations_change_count_not_negative')),
     sa.ForeignKeyConstraint(['cast_by_user_id'], ['users.id'], name=op.f('fk_ballot_participations_cast_by_user_id_users')),
     sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_ballot_participations_member_id_members')),
@@ -1626,6 +1734,7 @@ def upgrade():
     sa.Column('shu_idr', sa.BigInteger(), nullable=True),
     sa.Column('shu_source', sa.String(length=10), nullable=False),
     sa.Column('shu_reason', sa.Text(), nullable=True),
+    sa.Column('shu_book_idr', sa.BigInteger(), nullable=True),
     sa.Column('ad_version_id', sa.Integer(), nullable=True),
     sa.Column('summary', sa.JSON(), nullable=True),
     sa.Column('member_count', sa.Integer(), nullable=False),
@@ -1639,11 +1748,12 @@ def upgrade():
     sa.Column('paid_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('cancelled_reason', sa.Text(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.CheckConstraint("shu_source = 'ledger' OR (shu_reason IS NOT NULL AND shu_reason <> '')", name=op.f('ck_distribution_runs_entered_shu_has_reason')),
-    sa.CheckConstraint("shu_source IN ('ledger', 'entered')", name=op.f('ck_distribution_runs_shu_source_valid')),
+    sa.CheckConstraint("shu_source <> 'entered' OR (shu_reason IS NOT NULL AND shu_reason <> '')", name=op.f('ck_distribution_runs_entered_shu_has_reason')),
+    sa.CheckConstraint("shu_source IN ('ledger', 'closed', 'entered')", name=op.f('ck_distribution_runs_shu_source_valid')),
     sa.CheckConstraint("status IN ('draft', 'computed', 'approved', 'posted', 'paid', 'cancelled')", name=op.f('ck_distribution_runs_status_valid')),
     sa.CheckConstraint("status NOT IN ('approved', 'posted', 'paid') OR resolution_id IS NOT NULL", name=op.f('ck_distribution_runs_approved_has_resolution')),
     sa.CheckConstraint('members_total_idr BETWEEN -1000000000000000 AND 1000000000000000', name=op.f('ck_distribution_runs_members_total_idr_bounded')),
+    sa.CheckConstraint('shu_book_idr BETWEEN -1000000000000000 AND 1000000000000000', name=op.f('ck_distribution_runs_shu_book_idr_bounded')),
     sa.CheckConstraint('shu_idr BETWEEN -1000000000000000 AND 1000000000000000', name=op.f('ck_distribution_runs_shu_idr_bounded')),
     sa.ForeignKeyConstraint(['ad_version_id'], ['ad_versions.id'], name=op.f('fk_distribution_runs_ad_version_id_ad_versions')),
     sa.ForeignKeyConstraint(['computed_by_id'], ['users.id'], name=op.f('fk_distribution_runs_computed_by_id_users')),
@@ -2112,6 +2222,12 @@ def downgrade():
 
     op.drop_table('patronage_records')
     op.drop_table('partner_webhooks')
+    op.drop_table('paper_ballot_merges')
+    with op.batch_alter_table('paper_ballot_entries', schema=None) as batch_op:
+        batch_op.drop_index('ix_paper_ballot_entries_sheet')
+
+    op.drop_table('paper_ballot_entries')
+    op.drop_table('paper_ballot_decisions')
     with op.batch_alter_table('officers', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_officers_user_id'))
         batch_op.drop_index(batch_op.f('ix_officers_member_id'))
@@ -2222,6 +2338,10 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_members_full_name'))
 
     op.drop_table('members')
+    with op.batch_alter_table('meeting_tellers', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_meeting_tellers_meeting_id'))
+
+    op.drop_table('meeting_tellers')
     op.drop_table('meeting_minutes')
     with op.batch_alter_table('manual_journals', schema=None) as batch_op:
         batch_op.drop_index('ix_manual_journals_status_date')
@@ -2254,6 +2374,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_receipt_files_sha256'))
 
     op.drop_table('receipt_files')
+    op.drop_table('rat_texts')
     with op.batch_alter_table('protection_subsidy_rules', schema=None) as batch_op:
         batch_op.drop_index('ix_protection_subsidy_lookup')
 
@@ -2292,6 +2413,7 @@ def downgrade():
 
     op.drop_table('invitations')
     op.drop_table('gateway_settlement_imports')
+    op.drop_table('coop_profile')
     op.drop_table('closed_periods')
     with op.batch_alter_table('budget_lines', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_budget_lines_fiscal_year'))
@@ -2301,6 +2423,7 @@ def downgrade():
         batch_op.drop_index('ix_bank_matches_account')
 
     op.drop_table('bank_matches')
+    op.drop_table('announcements')
     op.drop_table('ad_versions')
     op.drop_table('account_classes')
     op.drop_table('users')
