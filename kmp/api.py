@@ -213,11 +213,20 @@ class JSONTooDeep(ValueError):
     """A JSON body nested beyond what the parser's recursion allows (e.g. 50,000 ``[``)."""
 
 
+def _refuse_nul(data) -> None:
+    """Valid JSON can carry a NUL character only as the escape backslash-u0000 (a raw control
+    character is invalid JSON): refused like unreadable JSON, never stored (PostgreSQL text
+    columns cannot hold it: a 500 there)."""
+    if (b"\\u0000" if isinstance(data, bytes | bytearray) else "\\u0000") in data:
+        raise JSONTooDeep("JSON string contains a NUL character")
+
+
 def loads_json(data: str | bytes):
     """``json.loads`` that answers a too-deep document with ``ValueError`` (JSONTooDeep)
     instead of ``RecursionError``: every caller already turns ValueError into a 400."""
     import json
 
+    _refuse_nul(data)
     try:
         return json.loads(data)
     except RecursionError:
@@ -225,9 +234,11 @@ def loads_json(data: str | bytes):
 
 
 class SafeJSONProvider(DefaultJSONProvider):
-    """The app's JSON provider (``request.get_json``): too-deep bodies are a 400, not a 500."""
+    """The app's JSON provider (``request.get_json``): too-deep bodies are a 400, not a 500;
+    so is a NUL character in a string."""
 
     def loads(self, s, **kwargs):
+        _refuse_nul(s)
         try:
             return super().loads(s, **kwargs)
         except RecursionError:
@@ -238,11 +249,13 @@ class _SafeArgumentsParser(FlaskParser):
     """flask-smorest's webargs parser, with too-deep JSON refused like any unreadable JSON."""
 
     def _raw_load_json(self, req):
+        import json
+
+        if b"\\u0000" in req.get_data(cache=True):
+            raise json.JSONDecodeError("JSON string contains a NUL character", "?", 0)
         try:
             return super()._raw_load_json(req)
         except RecursionError:
-            import json
-
             raise json.JSONDecodeError("JSON nested too deeply", "?", 0) from None
 
 

@@ -9,6 +9,7 @@ from flask import Flask, g, has_request_context, request, session
 from flask_login import current_user
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from werkzeug import routing
 
 from kmp.config import ConfigError, config_for
 from kmp.extensions import babel, csrf, db, limiter, login_manager, migrate
@@ -43,6 +44,16 @@ def _sqlite_pragmas(dbapi_connection, connection_record):  # noqa: ARG001
         cursor.close()
 
 
+class IntegerConverter(routing.IntegerConverter):
+    """``<int:...>`` in every route: at most 2^31 - 1 (ids are 32-bit integer columns; years
+    and months are far below). A larger number does not match the route (404) instead of
+    reaching the database, where SQLite overflows and PostgreSQL refuses it with a 500.
+    (Same class name as Werkzeug's: tools that look at converter names keep working.)"""
+
+    def __init__(self, map, fixed_digits=0, min=None, max=2**31 - 1, signed=False):  # noqa: A002
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+
 def create_app(config: str | type | None = None, **overrides) -> Flask:
     """Build the application. ``config`` is a name (development/testing/production) or a class."""
     config_class = config if isinstance(config, type) else config_for(config)
@@ -53,6 +64,7 @@ def create_app(config: str | type | None = None, **overrides) -> Flask:
         static_folder=os.path.join(ROOT, "static"),
         instance_path=os.environ.get("KMP_INSTANCE_DIR", os.path.join(ROOT, "instance")),
     )
+    app.url_map.converters["int"] = IntegerConverter  # a 40-digit id in a URL is a 404, not a 500
     from kmp.api import SafeJSONProvider
 
     app.json = SafeJSONProvider(app)  # a too-deep JSON body is a 400, never a 500
@@ -120,6 +132,9 @@ def create_app(config: str | type | None = None, **overrides) -> Flask:
     from kmp.proxies import install as install_trusted_proxies
 
     install_trusted_proxies(app)  # KMP_TRUSTED_PROXIES: who may say the client's address
+    from kmp.forms import install_input_guard
+
+    install_input_guard(app)  # NUL characters in the path, query or a form: a 400
 
     @app.before_request
     def _request_start():

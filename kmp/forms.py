@@ -68,3 +68,64 @@ class ResetCodeForm(FlaskForm):
         _l("Ulangi kata sandi baru"),
         validators=[DataRequired(), EqualTo("new", message=_l("Kata sandi baru tidak sama."))],
     )
+
+
+# ------------------------------------------------------------------ defensive parsing helpers
+
+#: Ids are 32-bit integer columns: anything above cannot exist (and would overflow SQLite's
+#: or PostgreSQL's integer parameter with a 500).
+MAX_ID = 2**31 - 1
+
+
+def parse_id(value) -> int | None:
+    """A form or query value as a row id, or ``None`` when it cannot be one (not plain ASCII
+    digits, zero, or beyond ``MAX_ID``)."""
+    text = str(value if value is not None else "").strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > 10:
+        return None
+    number = int(text)
+    return number if 0 < number <= MAX_ID else None
+
+
+def coerce_id(value) -> int:
+    """``SelectField(coerce=coerce_id)``: like ``int`` but a value that cannot be an id is a
+    ``ValueError`` (the field's "not a valid choice"), never a database overflow."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID:
+        return value
+    number = parse_id(value)
+    if number is None:
+        raise ValueError("not an id")
+    return number
+
+
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def install_input_guard(app) -> None:
+    """Before any view: a NUL character in the query string or a form field is refused with
+    a 400 and a message (no text field ever needs one; PostgreSQL refuses them in text
+    columns, so they would otherwise end as a 500 there and be stored on SQLite); in the
+    path it names nothing that can exist: a 404."""
+    from flask import abort, request
+
+    from kmp.errors import DomainError
+    from kmp.i18n import gettext
+
+    def _has_nul(values) -> bool:
+        return any("\x00" in value for value in values if isinstance(value, str))
+
+    @app.before_request
+    def _refuse_nul_characters():
+        if "\x00" in request.path:
+            abort(404)
+        suspect = "%00" in request.query_string.decode("latin-1")
+        if not suspect and request.mimetype in _FORM_TYPES:
+            suspect = _has_nul(request.form.values()) or any(
+                "\x00" in (f.filename or "") for f in request.files.values()
+            )
+        if suspect or _has_nul(request.args.values()):
+            raise DomainError(
+                gettext("Isian berisi karakter NUL yang tidak diizinkan."),
+                code="invalid_characters",
+                status=400,
+            )

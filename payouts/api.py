@@ -43,9 +43,11 @@ from members.partners.models import WorkerLink
 from payouts.patronage import (
     MEASURES,
     PERIOD_RE,
+    PLAUSIBLE_PER_MONTH,
     PatronageRecord,
     PatronageRow,
     ingest_patronage,
+    latest_period,
     pg_text_array,
 )
 
@@ -53,6 +55,12 @@ blp = api_blueprint("patronage_api", __name__, description="Data jasa usaha dari
 
 MAX_RECORDS = 10_000
 MAX_VALUE = 10**12
+
+
+def _not_future(period: str) -> str:
+    if period > latest_period():
+        raise ma.ValidationError("Periode belum terjadi: paling akhir bulan ini.")
+    return period
 
 
 class PatronageRecordLoadSchema(StrictSchema):
@@ -64,7 +72,10 @@ class PatronageRecordLoadSchema(StrictSchema):
     )
     period = Str(
         required=True,
-        validate=Pattern(PERIOD_RE, error="Periode harus TTTT-BB, misalnya 2025-03."),
+        validate=[
+            Pattern(PERIOD_RE, error="Periode harus TTTT-BB, misalnya 2025-03."),
+            _not_future,
+        ],
     )
     measure = Str(
         required=True,
@@ -80,6 +91,15 @@ class PatronageRecordLoadSchema(StrictSchema):
         required=True,
         validate=Pattern(r"^[\x21-\x7e]{1,120}$", error="1-120 karakter ASCII tanpa spasi."),
     )
+
+    @ma.validates_schema
+    def _plausible(self, data, **_kwargs):
+        """Per worker and month: ``payouts.patronage.PLAUSIBLE_PER_MONTH``."""
+        limit = PLAUSIBLE_PER_MONTH.get(data.get("measure"))
+        if limit is not None and data.get("value", 0) > limit:
+            raise ma.ValidationError(
+                f"Tidak wajar untuk satu pengemudi sebulan (paling banyak {limit}).", "value"
+            )
 
 
 class _RawRecords(List):
@@ -160,6 +180,7 @@ def _screen(records: list) -> tuple[list[str], list[int]]:
     messages); the doubtful ones go through marshmallow, which decides and words the errors.
     """
     fields, worker_re, period_re, external_re = _FIELDS, _WORKER_RE, PERIOD_RE, _EXTERNAL_RE
+    latest, plausible = latest_period(), PLAUSIBLE_PER_MONTH
     external_ids: list[str] = []
     doubtful: list[int] = []
     for index, record in enumerate(records):
@@ -177,10 +198,11 @@ def _screen(records: list) -> tuple[list[str], list[int]]:
                     and worker_re.match(worker) is not None
                     and type(period) is str
                     and period_re.fullmatch(period) is not None
+                    and period <= latest
                     and type(record["measure"]) is str
                     and record["measure"] in MEASURES
                     and type(value) is int
-                    and 0 <= value <= MAX_VALUE
+                    and 0 <= value <= plausible[record["measure"]]
                     and external_re.match(external) is not None
                 ):
                     continue

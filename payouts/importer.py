@@ -19,14 +19,17 @@ from members.ad.services import current_ad
 from members.register.models import Member
 from payouts.patronage import (
     MEASURES,
+    PLAUSIBLE_PER_MONTH,
     IngestReport,
     PatronageRow,
     ingest_patronage,
+    latest_period,
     valid_period,
 )
 
 REQUIRED = ("period", "measure", "value", "external_id")
 MAX_ROWS = 2_000_000
+MAX_VALUE = 10**12
 
 
 @dataclass
@@ -114,6 +117,7 @@ def import_patronage_csv(
             by_pair[((platform or "").lower(), worker)] = (mid, group)
 
     measure_of = {g.code: g.patronage_measure for g in current_ad().groups}
+    latest = latest_period()
     rows: list[PatronageRow] = []
     seen: dict[str, int] = {}
     for line_no, r in raw:
@@ -137,6 +141,8 @@ def import_patronage_csv(
             problems.append(gettext("isi member_no, atau platform dan platform_worker_id"))
         if not valid_period(r.get("period")):
             problems.append(gettext("period harus berbentuk TTTT-BB, misalnya 2025-03"))
+        elif r["period"] > latest:
+            problems.append(gettext("period %(p)s belum terjadi", p=r["period"]))
         measure = r.get("measure", "")
         if measure not in MEASURES:
             problems.append(gettext("measure '%(measure)s' tidak dikenal", measure=measure))
@@ -151,8 +157,15 @@ def import_patronage_csv(
             )
         value_text = r.get("value", "")
         value = None
-        if not value_text.isdigit():
+        if not (value_text.isascii() and value_text.isdigit()):
             problems.append(gettext("value harus bilangan bulat 0 atau lebih"))
+        elif len(value_text) > 15 or (
+            measure in PLAUSIBLE_PER_MONTH and int(value_text) > PLAUSIBLE_PER_MONTH[measure]
+        ):
+            limit = PLAUSIBLE_PER_MONTH.get(measure, MAX_VALUE)
+            problems.append(
+                gettext("value tidak wajar untuk satu pengemudi sebulan (maks. %(n)s)", n=limit)
+            )
         else:
             value = int(value_text)
         external_id = r.get("external_id", "")

@@ -35,7 +35,7 @@ from kmp.db import StrEnumType, UTCDateTime
 from kmp.errors import DomainError
 from kmp.extensions import db
 from kmp.i18n import gettext
-from kmp.timeutil import now_utc
+from kmp.timeutil import business_date, now_utc
 
 
 class Measure(enum.StrEnum):
@@ -55,6 +55,19 @@ MEASURES = frozenset(m.value for m in Measure)
 _MEASURE_VALUE = {m.value: m.value for m in Measure}  # plain ``str`` for any equal value
 SOURCES = frozenset(s.value for s in PatronageSource)
 PERIOD_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")  # fullmatch: see kmp.api.Pattern
+#: Plausibility per worker and month, whatever the channel (API, CSV, by hand): a driver does
+#: not make 10,000 trips in a month, nor spend Rp 10 billion through one platform.
+PLAUSIBLE_PER_MONTH = {
+    Measure.TRIPS.value: 10_000,
+    Measure.DELIVERIES.value: 10_000,
+    Measure.SPEND_IDR.value: 10_000_000_000,
+    Measure.CONTRIBUTION_IDR.value: 10_000_000_000,
+}
+
+
+def latest_period() -> str:
+    """The current month (``YYYY-MM``, business date): no period after it is accepted."""
+    return business_date().strftime("%Y-%m")
 
 
 class PatronageRecord(db.Model):
@@ -116,6 +129,11 @@ def _check_row(index: int, row: PatronageRow) -> None:
             ),
             "period",
         )
+    if row.period > latest_period():
+        raise refuse(
+            gettext("Baris %(index)s: periode %(p)s belum terjadi.", index=index, p=row.period),
+            "period",
+        )
     if row.measure not in MEASURES:
         raise refuse(
             gettext(
@@ -130,6 +148,17 @@ def _check_row(index: int, row: PatronageRow) -> None:
         raise refuse(gettext("Baris %(index)s: nilai harus bilangan bulat.", index=index), "value")
     if row.value < 0:
         raise refuse(gettext("Baris %(index)s: nilai tidak boleh negatif.", index=index), "value")
+    if row.value > PLAUSIBLE_PER_MONTH[row.measure]:
+        raise refuse(
+            gettext(
+                "Baris %(index)s: nilai %(v)s tidak wajar untuk satu pengemudi sebulan "
+                "(paling banyak %(n)s).",
+                index=index,
+                v=row.value,
+                n=PLAUSIBLE_PER_MONTH[row.measure],
+            ),
+            "value",
+        )
     if not isinstance(row.external_id, str) or not row.external_id.strip():
         raise refuse(
             gettext("Baris %(index)s: external_id wajib diisi.", index=index), "external_id"
@@ -145,6 +174,7 @@ def _check_rows(rows: Sequence[PatronageRow]) -> None:
     looked at again; any other row goes through ``_check_row``, which decides and words the
     refusal."""
     match = PERIOD_RE.fullmatch
+    latest, plausible = latest_period(), PLAUSIBLE_PER_MONTH
     for index, row in enumerate(rows):
         member_id, period, value, external_id = (
             row.member_id,
@@ -156,9 +186,10 @@ def _check_rows(rows: Sequence[PatronageRow]) -> None:
             type(member_id) is int
             and type(period) is str
             and match(period) is not None
+            and period <= latest
             and row.measure in MEASURES
             and type(value) is int
-            and value >= 0
+            and 0 <= value <= plausible[row.measure]
             and type(external_id) is str
             and len(external_id) <= 120
             and not external_id.isspace()

@@ -239,6 +239,12 @@ class ADConfig:
     #: instalments (``members.loans``). Default: off (the member decides).
     loan_shu_setoff: bool = False
     certificate_warning_days: int = 90
+    #: How far back a payment or a partner's remittance may be dated (days before today);
+    #: the partner CSV, the portal and the API refuse older dates (``members.partners``).
+    backdate_days: int = 90
+    #: Plausibility: the most one worker's check-off lines may credit in one calendar month;
+    #: a line beyond it is rejected (the money goes back to the partner as a payable).
+    max_remittance_per_worker_month_idr: int = 50_000_000
     officer_term_max_years: int = LEGAL_MAX_TERM_YEARS
     #: Which office needs which certificate scheme, with a grace period after expiry
     #: (``members.ad.competence``; applied when ``require_certified_officers`` is on).
@@ -308,6 +314,8 @@ ADDED_LATER = frozenset(
         "pengawas_decide_without_bendahara",
         "competence_rules",
         "loan_shu_setoff",
+        "backdate_days",
+        "max_remittance_per_worker_month_idr",
     }
 )
 _GROUP_FIELDS = {f.name: f for f in fields(GroupConfig)}

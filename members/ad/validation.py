@@ -53,6 +53,8 @@ TOP_BOUNDS: dict[str, tuple[int, int, str]] = {
     "notice_period_days": (1, 365, "hari"),
     "rat_warning_months": (0, 6, "bulan"),
     "certificate_warning_days": (0, 3650, "hari"),
+    "backdate_days": (0, 3650, "hari"),
+    "max_remittance_per_worker_month_idr": (1, MAX_AMOUNT_IDR, "Rp"),
 }
 
 

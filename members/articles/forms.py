@@ -145,6 +145,12 @@ class ADForm(FlaskForm):
     officer_term_max_years = IntegerField(
         _l("Masa jabatan maksimum (tahun)"), validators=[InputRequired()]
     )
+    backdate_days = IntegerField(
+        _l("Tanggal bayar/remitansi paling lama mundur (hari)"), validators=[InputRequired()]
+    )
+    max_remittance_per_worker_month_idr = IntegerField(
+        _l("Remitansi maksimum per pengemudi per bulan (Rp)"), validators=[InputRequired()]
+    )
     competence_rules = FieldList(FormField(CompetenceRuleSubForm), min_entries=0)
     reason = TextAreaField(
         _l("Alasan perubahan (mis. keputusan RAT tanggal ...)"),

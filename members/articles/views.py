@@ -76,6 +76,8 @@ def payload_from_form(form: ADForm) -> dict:
         "loan_shu_setoff",
         "certificate_warning_days",
         "officer_term_max_years",
+        "backdate_days",
+        "max_remittance_per_worker_month_idr",
     ):
         payload[name] = getattr(form, name).data
     for name in ("quorum", "ordinary_threshold", "special_threshold"):

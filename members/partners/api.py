@@ -9,14 +9,7 @@ from flask import Flask
 from sqlalchemy.exc import IntegrityError
 
 from kmp.api import (
-    Date,
-    Int,
-    List,
-    Nested,
     PageArgsSchema,
-    Pattern,
-    Str,
-    StrictSchema,
     api_blueprint,
     current_principal,
     page_of,
@@ -32,6 +25,7 @@ from members.partners import keys as partners_keys
 from members.partners import links as partners_links
 from members.partners import remittances as partners_remittances
 from members.partners import summary as partners_summary
+from members.partners import validation as partners_validation
 from members.partners import webhooks as partners_webhooks
 from members.partners.models import Remittance, WorkerLink
 from members.register.models import Member
@@ -42,27 +36,8 @@ blp = api_blueprint(
     "partner_api", __name__, description="Mitra platform: pengemudi, remitansi, kontribusi"
 )
 
-WORKER_ID = Pattern(
-    r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,59}$",
-    error="ID mitra: 1-60 huruf, angka, titik, titik dua, garis bawah atau tanda hubung.",
-)
-REF = Pattern(
-    r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,79}$",
-    error="ID remitansi: 1-80 huruf, angka, titik, titik dua, garis miring, garis bawah "
-    "atau tanda hubung.",
-)
-MAX_IDR = 10**15
-
-
-def _known_purpose(value: str) -> str:
-    """pokok, sukarela or any registered obligation family (wajib, bpjs, ...), read when the
-    request arrives: sub-features register their families at start-up."""
-    choices = sorted(partners_remittances.remittance_purposes())
-    if value not in choices:
-        raise ma.ValidationError(
-            gettext("Pilih salah satu: %(choices)s.", choices=", ".join(choices))
-        )
-    return value
+WORKER_ID = partners_validation.WORKER_ID
+MAX_IDR = partners_validation.MAX_IDR
 
 
 # =========================================================================== schemas
@@ -82,29 +57,9 @@ class WorkerSchema(ma.Schema):
 WorkerPageSchema = page_schema(WorkerSchema, "WorkerPage")
 
 
-class RemittanceLineLoadSchema(StrictSchema):
-    platform_worker_id = Str(required=True, validate=WORKER_ID)
-    purpose = Str(required=True, validate=_known_purpose)
-    amount_idr = Int(
-        required=True,
-        validate=ma.validate.Range(1, MAX_IDR, error="Harus antara 1 dan 10^15 Rupiah."),
-    )
-
-
-class RemittanceLoadSchema(StrictSchema):
-    remittance_id = Str(required=True, validate=REF)
-    total_idr = Int(
-        required=True,
-        validate=ma.validate.Range(1, MAX_IDR, error="Harus antara 1 dan 10^15 Rupiah."),
-    )
-    paid_on = Date(load_default=None)
-    lines = List(
-        Nested(RemittanceLineLoadSchema),
-        required=True,
-        validate=ma.validate.Length(
-            1, partners_remittances.MAX_REMITTANCE_LINES, error="1 sampai 10.000 baris."
-        ),
-    )
+#: The one schema of a remittance (API, portal CSV): ``members.partners.validation``.
+RemittanceLineLoadSchema = partners_validation.RemittanceLineLoadSchema
+RemittanceLoadSchema = partners_validation.RemittanceLoadSchema
 
 
 class RemittanceLineSchema(ma.Schema):

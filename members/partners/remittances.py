@@ -9,7 +9,7 @@ import json
 from dataclasses import dataclass
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from kmp.auth import user_id_of
 from kmp.errors import Conflict, DomainError, Forbidden, NotFound
@@ -20,6 +20,7 @@ from kmp.ledger.models import AccountType
 from kmp.ledger.services import open_account, post_entry
 from kmp.money import format_rupiah
 from kmp.timeutil import business_date
+from members.ad.services import current_ad
 from members.partners.links import worker_map
 from members.partners.models import (
     LineStatus,
@@ -38,7 +39,7 @@ from members.savings.allocator import allocate, remittance_purposes
 REMITTANCE_CLEARING = "asset:partner-remittance-clearing"
 
 
-MAX_REMITTANCE_LINES = 10_000
+MAX_REMITTANCE_LINES = 10_000  # members.partners.validation has the same bound
 
 
 def install_partner_accounts() -> None:
@@ -169,12 +170,23 @@ def submit_remittance(
         raise DomainError(
             gettext("Tanggal bayar tidak boleh di masa depan."), code="future_date", field="paid_on"
         )
+    ad = current_ad()
+    if paid_on < business_date() - dt.timedelta(days=ad.backdate_days):
+        raise DomainError(
+            gettext(
+                "Tanggal bayar paling lama %(d)s hari ke belakang (aturan AD).", d=ad.backdate_days
+            ),
+            code="too_old",
+            field="paid_on",
+        )
     install_partner_accounts()
     links = worker_map(company.id, [ln.platform_worker_id for ln in lines])
     members = {
         m.id: m
         for m in db.session.scalars(select(Member).where(Member.id.in_(set(links.values()))))
     }
+    month_limit = ad.max_remittance_per_worker_month_idr
+    month_so_far = _credited_this_month(set(links.values()), paid_on)
     seen: set[tuple[str, str]] = set()
     decided: list[tuple[RemittanceLineIn, str, int | None, str | None, str | None]] = []
     credits: list[tuple[str, int]] = []
@@ -190,6 +202,12 @@ def submit_remittance(
                 "duplicate_line",
                 gettext("Baris ganda untuk pengemudi dan jenis simpanan ini."),
             )
+        elif month_so_far.get(member_id, 0) + line.amount_idr > month_limit:
+            code = "implausible_amount"
+            reason = gettext(
+                "Melebihi batas wajar %(limit)s per pengemudi per bulan (aturan AD).",
+                limit=format_rupiah(month_limit),
+            )
         else:
             try:
                 with db.session.begin_nested():
@@ -203,6 +221,8 @@ def submit_remittance(
                     )
             except DomainError as error:
                 code, reason = error.code, error.message
+            else:
+                month_so_far[member_id] = month_so_far.get(member_id, 0) + line.amount_idr
         seen.add((worker_id, line.purpose))
         status = LineStatus.REJECTED if code else LineStatus.ACCEPTED
         decided.append((line, status, member_id, code, reason))
@@ -269,6 +289,26 @@ def submit_remittance(
     )
     db.session.flush()
     return remittance, False
+
+
+def _credited_this_month(member_ids: set[int], paid_on: dt.date) -> dict[int, int]:
+    """``{member_id: accepted check-off Rupiah}`` in ``paid_on``'s calendar month."""
+    if not member_ids:
+        return {}
+    first = paid_on.replace(day=1)
+    after = (first + dt.timedelta(days=32)).replace(day=1)
+    rows = db.session.execute(
+        select(RemittanceLine.member_id, func.sum(RemittanceLine.amount_idr))
+        .join(Remittance, Remittance.id == RemittanceLine.remittance_id)
+        .where(
+            RemittanceLine.member_id.in_(member_ids),
+            RemittanceLine.status == LineStatus.ACCEPTED,
+            Remittance.paid_on >= first,
+            Remittance.paid_on < after,
+        )
+        .group_by(RemittanceLine.member_id)
+    )
+    return {member_id: int(total or 0) for member_id, total in rows}
 
 
 def _allocate_line(

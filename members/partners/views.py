@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 
+import marshmallow as ma
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -17,9 +18,9 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from sqlalchemy import select
-from wtforms import BooleanField, SelectMultipleField, StringField
+from wtforms import BooleanField, DateField, SelectMultipleField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from kmp.api import SCOPE_LABELS, SCOPES
@@ -27,11 +28,13 @@ from kmp.auth import Role, role_required
 from kmp.errors import DomainError
 from kmp.exports import send_export, write_pdf
 from kmp.extensions import db
+from kmp.forms import parse_id
 from kmp.replica import replica_reads
 from members.partners import keys as partners_keys
 from members.partners import links as partners_links
 from members.partners import remittances as partners_remittances
 from members.partners import summary as partners_summary
+from members.partners import validation as partners_validation
 from members.partners import webhooks as partners_webhooks
 from members.partners.models import ApiKey, LineStatus, WorkerLink
 from members.register import queries as register_queries
@@ -64,6 +67,7 @@ class RemittanceUploadForm(FlaskForm):
     remittance_id = StringField(
         _l("ID remitansi (nomor bukti transfer)"), [DataRequired(), Length(max=80)]
     )
+    paid_on = DateField(_l("Tanggal bayar (kosong: hari ini)"), [Optional()])
     file = FileField(_l("Berkas CSV"), [FileRequired()])
 
 
@@ -230,38 +234,74 @@ def remittance_receipt(member_id: int, remittance_id: int):
     return response
 
 
-def _parse_csv(data: bytes) -> list[partners_remittances.RemittanceLineIn]:
-    """Columns: platform_worker_id, purpose, amount_idr (header row required)."""
+def _parse_csv(data: bytes) -> list[dict]:
+    """Columns: platform_worker_id, purpose, amount_idr (header row required). Returns the
+    raw lines; ``_load_remittance`` checks them with the API's own schema."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise DomainError(_("Berkas harus CSV berkode UTF-8."), field="file") from None
-    reader = csv.DictReader(io.StringIO(text))
-    wanted = {"platform_worker_id", "purpose", "amount_idr"}
-    if set(reader.fieldnames or []) != wanted:
-        raise DomainError(
-            _("Kolom CSV harus: platform_worker_id, purpose, amount_idr."), field="file"
-        )
-    lines = []
-    for number, row in enumerate(reader, start=2):
-        amount = (row["amount_idr"] or "").strip()
-        if not amount.isdigit() or int(amount) <= 0:
+    if "\x00" in text:
+        raise DomainError(_("Berkas CSV berisi karakter NUL."), field="file")
+    try:
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        wanted = {"platform_worker_id", "purpose", "amount_idr"}
+        if set(reader.fieldnames or []) != wanted:
             raise DomainError(
-                _("Baris %(n)s: amount_idr harus bilangan bulat positif.", n=number), field="file"
+                _("Kolom CSV harus: platform_worker_id, purpose, amount_idr."), field="file"
             )
-        worker = (row["platform_worker_id"] or "").strip()
-        if not worker or len(worker) > 60:
-            raise DomainError(_("Baris %(n)s: platform_worker_id kosong.", n=number), field="file")
-        lines.append(
-            partners_remittances.RemittanceLineIn(
-                worker, (row["purpose"] or "").strip().lower(), int(amount)
+        lines = []
+        for row in reader:
+            if None in row or any(v is None for v in row.values()):
+                raise DomainError(
+                    _("Baris %(n)s: jumlah kolom tidak tiga.", n=reader.line_num), field="file"
+                )
+            lines.append(
+                {
+                    "platform_worker_id": row["platform_worker_id"].strip(),
+                    "purpose": row["purpose"].strip().lower(),
+                    "amount_idr": partners_validation.csv_amount(row["amount_idr"]),
+                }
             )
-        )
-        if len(lines) > partners_remittances.MAX_REMITTANCE_LINES:
-            raise DomainError(_("Terlalu banyak baris (maks. 10.000)."), field="file")
+            if len(lines) > partners_validation.MAX_REMITTANCE_LINES:
+                raise DomainError(_("Terlalu banyak baris (maks. 10.000)."), field="file")
+    except csv.Error as error:
+        raise DomainError(
+            _("Berkas CSV tidak dapat dibaca: %(e)s", e=str(error)), field="file"
+        ) from None
     if not lines:
         raise DomainError(_("Berkas CSV kosong."), field="file")
     return lines
+
+
+def _load_remittance(remittance_id: str, paid_on, lines: list[dict]) -> dict:
+    """The CSV's lines through ``RemittanceLoadSchema``: the API's bounds, word for word."""
+    payload = {
+        "remittance_id": (remittance_id or "").strip(),
+        "total_idr": sum(ln["amount_idr"] for ln in lines if type(ln["amount_idr"]) is int),
+        "paid_on": paid_on.isoformat() if paid_on else None,
+        "lines": lines,
+    }
+    if payload["paid_on"] is None:
+        payload.pop("paid_on")
+    try:
+        return partners_validation.RemittanceLoadSchema().load(payload)
+    except ma.ValidationError as error:
+        messages = dict(error.messages)
+        line_errors = messages.pop("lines", {})
+        if isinstance(line_errors, dict):
+            for index, problem in sorted(line_errors.items(), key=lambda kv: str(kv[0])):
+                text = "; ".join(partners_validation.messages_text(problem))
+                if isinstance(index, int):  # CSV row = header + 1-based line
+                    raise DomainError(
+                        _("Baris %(n)s: %(e)s", n=index + 2, e=text), field="file"
+                    ) from None
+                raise DomainError(text, field="file") from None
+        field = next(iter(messages), "file")
+        text = "; ".join(partners_validation.messages_text(messages[field]))
+        if field == "total_idr":
+            field, text = "file", _("Total berkas di luar batas (1 sampai 10^15 Rupiah).")
+        raise DomainError(text, field=field) from None
 
 
 @bp.route("/mitra/<int:member_id>/remitansi/unggah", methods=["GET", "POST"])
@@ -274,19 +314,22 @@ def upload(member_id: int):
         try:
             if len(data) > MAX_CSV_BYTES:
                 raise DomainError(_("Berkas terlalu besar (maks. 2 MB)."), field="file")
-            lines = _parse_csv(data)
+            loaded = _load_remittance(form.remittance_id.data, form.paid_on.data, _parse_csv(data))
             item, replayed = partners_remittances.submit_remittance(
                 company,
-                remittance_ref=form.remittance_id.data,
-                total_idr=sum(ln.amount_idr for ln in lines),
-                lines=lines,
+                remittance_ref=loaded["remittance_id"],
+                total_idr=loaded["total_idr"],
+                lines=[partners_remittances.RemittanceLineIn(**ln) for ln in loaded["lines"]],
+                paid_on=loaded.get("paid_on"),
                 source="csv",
                 by_user=current_user,
             )
             db.session.commit()
         except DomainError as error:
             db.session.rollback()
-            target = form.file if error.field == "file" else form.remittance_id
+            target = {"paid_on": form.paid_on, "file": form.file}.get(
+                error.field, form.remittance_id
+            )
             target.errors = [*target.errors, error.message]
             return render_template("members/partner/upload.html", company=company, form=form), 422
         flash(
@@ -399,6 +442,7 @@ def webhook(member_id: int):
             hook=hook,
             secret=secret,
             deliveries=partners_webhooks.webhook_log(company.id),
+            error_labels=partners_webhooks.DELIVERY_ERRORS,
             can_manage=partners_keys.can_manage_keys(current_user, company),
         ),
         status=status,
@@ -455,8 +499,9 @@ def my_links():
     if not form.validate_on_submit():
         return _link_page(member, form, 422)
     company = None
-    if form.company_id.data.isdigit():
-        company = db.session.get(Member, int(form.company_id.data))
+    company_id = parse_id(form.company_id.data)
+    if company_id is not None:
+        company = db.session.get(Member, company_id)
     try:
         if company is None:
             raise DomainError(_("Pilih perusahaan dari daftar."), field="company_id")

@@ -1,18 +1,32 @@
-"""Outbound partner webhooks: the outbox, signing, delivery with retries."""
+"""Outbound partner webhooks: the outbox, signing, delivery with retries.
+
+Signed by the Standard Webhooks scheme (https://www.standardwebhooks.com/, the
+``standardwebhooks`` library): headers ``webhook-id`` (the delivery, stable across retries),
+``webhook-timestamp`` (this attempt, Unix seconds) and ``webhook-signature``
+(``v1,<base64 HMAC-SHA256 of "id.timestamp.body">``); partners verify with the library and
+its five-minute replay window (``docs/partner-webhooks.md``). The target must be a public
+https address: checked when saved and again before every attempt (``kmp.http``).
+"""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import hmac
 import json
+import logging
 import secrets
 
+import requests
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
+from standardwebhooks.webhooks import Webhook
 
 from kmp.auth import user_id_of
 from kmp.errors import DomainError
 from kmp.extensions import db
+from kmp.http import UnsafeTarget, check_public_url, public_session
 from kmp.i18n import gettext
 from kmp.timeutil import now_utc
 from members.partners.models import DeliveryStatus, PartnerWebhook, WebhookDelivery, WorkerLink
@@ -33,6 +47,18 @@ WEBHOOK_MAX_ATTEMPTS = len(WEBHOOK_BACKOFF) + 1
 
 WEBHOOK_TIMEOUT_SECONDS = 10
 
+log = logging.getLogger("kmp.partners.webhooks")
+
+#: What the partner sees of a failed attempt: a generic reason, never the exception's text
+#: (which would tell an attacker what answers inside the network).
+DELIVERY_ERRORS = {
+    "timeout": _l("Waktu habis menunggu jawaban"),
+    "connection": _l("Tidak dapat terhubung"),
+    "blocked_address": _l("Alamat tidak diizinkan (bukan alamat publik)"),
+    "redirect": _l("Pengalihan (redirect) tidak diikuti"),
+    "http_status": _l("Jawaban bukan 2xx"),
+}
+
 
 def webhook_of(company_id: int) -> PartnerWebhook | None:
     return db.session.scalar(select(PartnerWebhook).where(PartnerWebhook.company_id == company_id))
@@ -48,7 +74,18 @@ def set_webhook(company: Member, url: str, by_user) -> tuple[PartnerWebhook, str
             code="invalid_url",
             field="url",
         )
-    secret = "whsec_" + secrets.token_urlsafe(32)
+    try:
+        check_public_url(url)
+    except UnsafeTarget:
+        raise DomainError(
+            gettext(
+                "Alamat webhook harus mengarah ke server publik: alamat lokal, privat atau "
+                "yang tidak bisa ditemukan tidak diterima."
+            ),
+            code="unsafe_url",
+            field="url",
+        ) from None
+    secret = new_webhook_secret()
     hook = webhook_of(company.id)
     if hook is None:
         hook = PartnerWebhook(company_id=company.id, url=url, secret=secret)
@@ -105,8 +142,25 @@ def on_member_status_changed(sender, member=None, old=None, new=None, **_extra) 
         )
 
 
+def new_webhook_secret() -> str:
+    """A Standard Webhooks secret: ``whsec_`` + base64 of 32 random bytes."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
 def sign_webhook(secret: str, body: bytes) -> str:
+    """The older ``X-KMP-Signature`` header (kept for partners who verify it already)."""
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def standard_webhook_headers(secret: str, delivery_id: int, body: bytes, at: dt.datetime):
+    """``webhook-id``, ``webhook-timestamp``, ``webhook-signature`` for one attempt."""
+    msg_id = f"msg_kmp_{delivery_id}"
+    signature = Webhook(secret).sign(msg_id=msg_id, timestamp=at, data=body.decode())
+    return {
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(int(at.timestamp())),
+        "webhook-signature": signature,
+    }
 
 
 def webhook_body(delivery: WebhookDelivery) -> bytes:
@@ -124,10 +178,9 @@ def webhook_body(delivery: WebhookDelivery) -> bytes:
 
 def deliver_webhooks(limit: int = 100, *, http=None) -> tuple[int, int]:
     """Send due notifications; returns ``(delivered, failed_attempts)``. A failed attempt is
-    retried with backoff (1 min, 5 min, 30 min, 2 h, 12 h), then marked failed."""
-    import requests
-
-    http = http or requests
+    retried with backoff (1 min, 5 min, 30 min, 2 h, 12 h), then marked failed. The target is
+    checked again before each attempt: a name now resolving to a private address is refused."""
+    http = http or public_session(timeout=(5.0, WEBHOOK_TIMEOUT_SECONDS))
     now = now_utc()
     due = list(
         db.session.scalars(
@@ -147,6 +200,7 @@ def deliver_webhooks(limit: int = 100, *, http=None) -> tuple[int, int]:
         delivery.attempts += 1
         error = None
         try:
+            check_public_url(hook.url)
             response = http.post(
                 hook.url,
                 data=body,
@@ -155,8 +209,8 @@ def deliver_webhooks(limit: int = 100, *, http=None) -> tuple[int, int]:
                     "X-KMP-Event": delivery.event,
                     "X-KMP-Delivery": str(delivery.id),
                     "X-KMP-Signature": sign_webhook(hook.secret, body),
+                    **standard_webhook_headers(hook.secret, delivery.id, body, now_utc()),
                 },
-                timeout=WEBHOOK_TIMEOUT_SECONDS,
                 allow_redirects=False,
             )
             delivery.last_status_code = response.status_code
@@ -167,9 +221,17 @@ def deliver_webhooks(limit: int = 100, *, http=None) -> tuple[int, int]:
                 delivery.last_error = None
                 delivered += 1
                 continue
-            error = f"HTTP {response.status_code}"
+            error = "redirect" if 300 <= response.status_code < 400 else "http_status"
+        except UnsafeTarget as exc:
+            log.warning("webhook %s: refused target %s (%s)", delivery.id, hook.url, exc)
+            delivery.last_status_code = None
+            error = "blocked_address"
         except requests.RequestException as exc:
-            error = f"{type(exc).__name__}: {exc}"[:300]
+            log.info("webhook %s: %s: %s", delivery.id, type(exc).__name__, exc)
+            delivery.last_status_code = None
+            error = "timeout" if isinstance(exc, requests.Timeout) else "connection"
+            if isinstance(exc, requests.TooManyRedirects):
+                error = "redirect"
         failed += 1
         delivery.last_error = error
         if delivery.attempts >= WEBHOOK_MAX_ATTEMPTS or not hook.is_active:

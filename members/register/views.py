@@ -20,6 +20,7 @@ from sqlalchemy import select
 from kmp.auth import role_required
 from kmp.errors import DomainError
 from kmp.extensions import db, limiter
+from kmp.forms import parse_id
 from kmp.timeutil import business_date
 from members.ad import services as ad_services
 from members.register import admission as register_admission
@@ -256,10 +257,10 @@ def queue_decide():
     form = DecisionForm()
     if not form.validate_on_submit():
         abort(400)
-    try:
-        ids = sorted({int(v) for v in request.form.getlist("member_id")})
-    except ValueError:
+    parsed = [parse_id(v) for v in request.form.getlist("member_id")]
+    if None in parsed:
         abort(400)
+    ids = sorted(set(parsed))
     if not ids:
         flash(_("Pilih paling sedikit satu pendaftar."), "error")
         return redirect(url_for("register.queue")), 303

@@ -17,6 +17,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from kmp.forms import coerce_id
 from kmp.ledger.books.forms import AMOUNT_HELP, _amount
 from kmp.notify.forms import MultiCheckboxField
 
@@ -124,7 +125,7 @@ class DecisionForm(FlaskForm):
 
 
 class FundPaymentForm(FlaskForm):
-    programme = SelectField(_l("Program"), coerce=int, validate_choice=False)
+    programme = SelectField(_l("Program"), coerce=coerce_id, validate_choice=False)
     amount = StringField(_l("Jumlah (Rp)"), validators=[Length(max=40)], description=AMOUNT_HELP)
     paid_on = DateField(_l("Tanggal bayar"), validators=[DataRequired()])
     money_account = SelectField(_l("Dibayar dari"), coerce=int, validate_choice=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import responses
 
 from kmp import http
@@ -44,3 +45,30 @@ def test_midtrans_uses_the_shared_session(monkeypatch):
         )
         gateway.get_status("ORDER-1")
     assert used == [{"retries": 0}]
+
+
+@pytest.mark.parametrize(
+    "address,public",
+    [
+        ("93.184.215.14", True),
+        ("2606:2800:21f:cb07:6820:80da:af6b:8b2c", True),
+        ("127.0.0.1", False),
+        ("10.20.30.40", False),
+        ("172.31.255.255", False),
+        ("192.168.0.1", False),
+        ("169.254.169.254", False),
+        ("100.64.0.1", False),
+        ("0.0.0.0", False),  # noqa: S104 - an address checked, nothing bound
+        ("224.0.0.1", False),
+        ("::1", False),
+        ("fe80::1%eth0", False),
+        ("fc00::1", False),
+        ("::ffff:10.0.0.1", False),
+        ("2002:a00:1::", False),  # 6to4 wrapping 10.0.0.1
+        ("not-an-address", False),
+    ],
+)
+def test_is_public_address(address, public):
+    from kmp.http import is_public_address
+
+    assert is_public_address(address) is public
