@@ -25,3 +25,7 @@ def init_app(app: Flask) -> None:
     register_jobs(app, *JOBS)
     __import__("payouts.api").api.init_api(app)  # POST /api/v1/patronage (issue 8)
     init_views(app)
+    from kmp.cli import register_seed_hook
+    from payouts.seed import seed_payouts
+
+    register_seed_hook(app, seed_payouts)  # after the members' year and its closed books

@@ -19,7 +19,7 @@ def init_app(app: Flask) -> None:
 
     from kmp import signals
     from kmp.auth import Role
-    from kmp.cli import register_init_hook, register_seed_hook
+    from kmp.cli import register_init_hook
     from kmp.scheduler import register_jobs
     from kmp.templating import NavItem, register_nav
     from members.protection import models  # noqa: F401 - register the tables
@@ -38,7 +38,6 @@ def init_app(app: Flask) -> None:
     init_views(app)
     register_jobs(app, *JOBS)
     register_init_hook(app, install_protection)
-    register_seed_hook(app, seed_protection)
     signals.payment_settled.connect(on_bill_payment_settled, sender=PURPOSE, weak=False)
     signals.member_status_changed.connect(on_member_status_changed, weak=False)
     board = (Role.PENGURUS, Role.BENDAHARA, Role.PENGAWAS, Role.ADMIN)
@@ -62,7 +61,7 @@ def install_protection() -> None:
 
 
 def seed_protection(users: dict) -> None:
-    """Demo: the demo driver enrolled (JKK + JKM + JHT on Rp2.500.000, JKN class III with a
+    """Demo (a seed step of ``members.home``, after the register exists): the demo driver enrolled (JKK + JKM + JHT on Rp2.500.000, JKN class III with a
     spouse) and billed this month; a second driver's request waits for the bendahara."""
     from sqlalchemy import select
 

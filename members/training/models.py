@@ -164,9 +164,7 @@ class TrainingAttendance(db.Model):
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now_utc)
 
-    enrolment: Mapped[Enrolment] = relationship(
-        lambda: Enrolment, back_populates="attendance"
-    )
+    enrolment: Mapped[Enrolment] = relationship(lambda: Enrolment, back_populates="attendance")
 
 
 class CertificateStatus(enum.StrEnum):
