@@ -61,8 +61,9 @@ def install_protection() -> None:
 
 
 def seed_protection(users: dict) -> None:
-    """Demo (a seed step of ``members.home``, after the register exists): the demo driver enrolled (JKK + JKM + JHT on Rp2.500.000, JKN class III with a
-    spouse) and billed this month; a second driver's request waits for the bendahara."""
+    """Demo (a seed step of ``members.home``, after the register exists): the demo driver
+    enrolled (JKK + JKM + JHT on Rp2.500.000, JKN class III with a spouse) and billed
+    this month; a second driver's request waits for the bendahara."""
     from sqlalchemy import select
 
     from kmp.extensions import db
