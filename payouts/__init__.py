@@ -29,3 +29,32 @@ def init_app(app: Flask) -> None:
     from payouts.seed import seed_payouts
 
     register_seed_hook(app, seed_payouts)  # after the members' year and its closed books
+    from flask_babel import lazy_gettext as _l
+
+    from kmp.auth import Role
+    from kmp.registry import get_registry
+
+    todo = get_registry(app).add_todo
+    todo(
+        "shu_transfers",
+        _l("Transfer SHU menunggu persetujuan kedua"),
+        "payouts.runs",
+        (Role.BENDAHARA, Role.PENGURUS),
+        transfers_waiting_count,
+    )
+
+
+def transfers_waiting_count() -> int:
+    from sqlalchemy import func, select
+
+    from kmp.extensions import db
+    from payouts.models import PayoutTransfer, TransferStatus
+
+    return int(
+        db.session.scalar(
+            select(func.count())
+            .select_from(PayoutTransfer)
+            .where(PayoutTransfer.status == TransferStatus.REQUESTED)
+        )
+        or 0
+    )

@@ -45,6 +45,7 @@ EXPECTED: dict[str, str] = {
     "static": PUBLIC,
     "core.index": PUBLIC,
     "core.home": LOGGED_IN,
+    "board.home": BOARD_READ,  # the board's to-do list
     "core.login": PUBLIC,
     "core.logout": LOGGED_IN,
     "core.set_language": PUBLIC,

@@ -47,6 +47,32 @@ def init_app(app: Flask) -> None:
         NavItem("protection.board", _l("BPJS: peserta & setoran"), board, 127),
     )
     app.cli.add_command(bpjs_cli)
+    from kmp.registry import get_registry
+
+    get_registry(app).add_todo(
+        "bpjs_requests",
+        _l("Pendaftaran BPJS menunggu konfirmasi"),
+        "protection.requests",
+        (Role.BENDAHARA,),
+        enrolment_requests_count,
+    )
+
+
+def enrolment_requests_count() -> int:
+    from sqlalchemy import func, select
+
+    from kmp.extensions import db
+    from members.protection.models import Enrolment
+    from members.protection.states import EnrolmentStatus
+
+    return int(
+        db.session.scalar(
+            select(func.count())
+            .select_from(Enrolment)
+            .where(Enrolment.status == EnrolmentStatus.REQUESTED)
+        )
+        or 0
+    )
 
 
 def install_protection() -> None:

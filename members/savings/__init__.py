@@ -29,3 +29,21 @@ def init_app(app: Flask) -> None:
         NavItem("savings.arrears", _l("Tagihan & tunggakan wajib"), board, 125),
         NavItem("savings.withdrawal_queue", _l("Penarikan sukarela"), board, 126),
     )
+    from kmp.registry import get_registry
+    from members.savings import queries
+
+    todo = get_registry(app).add_todo
+    todo(
+        "withdrawals",
+        _l("Penarikan sukarela menunggu persetujuan"),
+        "savings.withdrawal_queue",
+        (Role.BENDAHARA, Role.PENGURUS),
+        queries.withdrawals_waiting_count,
+    )
+    todo(
+        "arrears",
+        _l("Anggota dengan tunggakan wajib"),
+        "savings.arrears",
+        (Role.BENDAHARA, Role.PENGURUS),
+        queries.members_in_arrears_count,
+    )
