@@ -96,6 +96,39 @@
       }
     });
   }
+  // On a phone every table becomes stacked rows (CSS: table.stack under 600px): each cell is
+  // labelled with its column header (data-label), so no amount is ever cut off at the edge.
+  // The table keeps its roles for screen readers although its boxes are no longer a grid.
+  function stackTables() {
+    document.querySelectorAll("main table:not(.no-stack)").forEach(function (table) {
+      if (table.classList.contains("stack")) return;
+      var labels = [];
+      var head = table.tHead && table.tHead.rows[table.tHead.rows.length - 1];
+      if (head) {
+        Array.prototype.forEach.call(head.cells, function (cell) {
+          for (var i = 0; i < (cell.colSpan || 1); i++) labels.push(cell.textContent.trim());
+        });
+      }
+      table.setAttribute("role", "table");
+      Array.prototype.forEach.call(table.rows, function (row) {
+        row.setAttribute("role", "row");
+        var col = 0;
+        Array.prototype.forEach.call(row.cells, function (cell) {
+          var inHead = row.parentNode === table.tHead;
+          cell.setAttribute("role", inHead ? "columnheader" : (cell.tagName === "TH" ? "rowheader" : "cell"));
+          if (!inHead && !cell.hasAttribute("data-label") && labels[col] && (cell.colSpan || 1) === 1) {
+            cell.setAttribute("data-label", labels[col]);
+          }
+          col += cell.colSpan || 1;
+        });
+      });
+      Array.prototype.forEach.call(table.tBodies, function (b) { b.setAttribute("role", "rowgroup"); });
+      if (table.tHead) table.tHead.setAttribute("role", "rowgroup");
+      if (table.tFoot) table.tFoot.setAttribute("role", "rowgroup");
+      table.classList.add("stack");
+    });
+  }
+  stackTables();
   scrollableTables();
   window.addEventListener("resize", scrollableTables);
   // Share a receipt or slip through the phone's share sheet (Web Share API). Opt in with

@@ -20,6 +20,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
 from kmp.demo import DEMO_PASSWORD
@@ -52,6 +53,10 @@ def _wait_for(url: str, process: subprocess.Popen, seconds: float) -> None:
 
 @pytest.fixture(scope="module")
 def demo_server(tmp_path_factory):
+    running = os.environ.get("KMP_TEST_DEMO_URL")  # a `make run` already serving (local use)
+    if running:
+        yield running.rstrip("/"), 0.0, Path(os.environ.get("KMP_INSTANCE_DIR", "instance"))
+        return
     port = _free_port()
     instance = tmp_path_factory.mktemp("make-run")
     env = {
@@ -129,3 +134,85 @@ def test_make_run_demo_has_a_year_behind_it(browser, demo_server):
         time.sleep(5)
         page.goto(ballot)
     context.close()
+
+
+#: Logins whose pages the crawl opens (between them every page of the menu).
+CRAWL_LOGINS = (
+    "ketua@demo.kmp.id",
+    "bendahara@demo.kmp.id",
+    "pengawas@demo.kmp.id",
+    "admin@demo.kmp.id",
+    "driver@demo.kmp.id",
+    "mitra@demo.kmp.id",
+)
+SKIP = re.compile(
+    r"(format=|\.pdf|\.csv|\.xlsx|\.json|ekspor|/keluar$|/unduh|berkas|lampiran|/api/)"
+)
+AMOUNT = r"(Rp\s?-?[\d.]+|\b\d{1,3}(\.\d{3})+\b)"
+OVERFLOWING_AMOUNTS = """(amount) => {
+  const vw = document.documentElement.clientWidth;
+  const re = new RegExp(amount);
+  const bad = [];
+  document.querySelectorAll("main table td, main table th").forEach((cell) => {
+    const text = cell.innerText.trim();
+    if (!re.test(text)) return;
+    const box = cell.getBoundingClientRect();
+    if (box.width === 0 || box.height === 0) return;
+    if (cell.scrollWidth > cell.clientWidth + 1 || box.right > vw + 0.5 || box.left < -0.5) {
+      bad.push(text.slice(0, 40) + " (" + Math.round(box.right) + " > " + vw + ")");
+    }
+  });
+  return {tables: document.querySelectorAll("main table").length, bad: bad};
+}"""
+
+
+def _links(page, base: str) -> list[str]:
+    hrefs = page.eval_on_selector_all(
+        "nav a[data-nav], main a[href]", "els => els.map(e => e.getAttribute('href'))"
+    )
+    out = []
+    for href in hrefs:
+        if not href or not href.startswith("/") or href.startswith("//") or SKIP.search(href):
+            continue
+        out.append(href.split("#")[0])
+    return out
+
+
+@pytest.mark.browser
+def test_no_amount_in_a_table_is_cut_at_360_px_on_any_page(browser, demo_server):
+    """Must-show 4: every page reachable from the menus of the demo's logins (and one link
+    further), at 360 px: no table cell holding an amount overflows its box or the screen."""
+    base, _seconds, _instance = demo_server
+    problems: dict[str, list[str]] = {}
+    with_tables: set[str] = set()
+    for email in CRAWL_LOGINS:
+        context, page = _login(browser, base, email)
+        try:
+            queue = [page.url.removeprefix(base), *_links(page, base)]
+            seen: set[str] = set()
+            depth = {url: 0 for url in queue}
+            while queue and len(seen) < 150:
+                url = queue.pop(0)
+                if url in seen:
+                    continue
+                seen.add(url)
+                try:
+                    response = page.goto(url)
+                except PlaywrightError:  # a download, not a page
+                    continue
+                if response is None or response.status >= 400:
+                    continue
+                result = page.evaluate(OVERFLOWING_AMOUNTS, AMOUNT)
+                if result["tables"]:
+                    with_tables.add(url.split("?")[0])
+                if result["bad"]:
+                    problems[f"{email} {url}"] = result["bad"][:5]
+                if depth[url] < 1:
+                    for link in _links(page, base):
+                        if link not in depth:
+                            depth[link] = depth[url] + 1
+                            queue.append(link)
+        finally:
+            context.close()
+    assert problems == {}, problems
+    assert len(with_tables) >= 25, sorted(with_tables)
