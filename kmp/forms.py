@@ -6,6 +6,10 @@ from wtforms import HiddenField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length
 
+from kmp import wtforms_i18n
+
+wtforms_i18n.install()  # every form's WTForms messages from KMP's catalogs (both languages)
+
 
 class LoginForm(FlaskForm):
     login = StringField(_l("Email atau nomor HP"), validators=[DataRequired(), Length(max=254)])

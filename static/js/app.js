@@ -128,6 +128,39 @@
       table.classList.add("stack");
     });
   }
+  // A form sent back with errors: one summary at the top of the page lists every field error
+  // (each a link to its field) and takes the focus, so nothing waits below the fold.
+  function errorSummary() {
+    var main = document.getElementById("main");
+    var errors = main ? main.querySelectorAll("form .field.has-error .error[id], form .choices.has-error .error[id]") : [];
+    if (!errors.length || document.getElementById("kmp-error-summary")) return;
+    var en = (document.documentElement.lang || "id").indexOf("en") === 0;
+    var box = document.createElement("div");
+    box.id = "kmp-error-summary"; box.className = "error-summary"; box.setAttribute("role", "alert");
+    box.setAttribute("tabindex", "-1"); box.setAttribute("data-testid", "error-summary");
+    var title = document.createElement("h2");
+    title.textContent = en ? "Please correct the following (" + errors.length + "):" : "Periksa isian berikut (" + errors.length + "):";
+    box.appendChild(title);
+    var list = document.createElement("ul");
+    Array.prototype.forEach.call(errors, function (error) {
+      var field = error.closest(".field");
+      var input = field.querySelector("input:not([type=hidden]), select, textarea");
+      var label = field.querySelector("legend, label");
+      var item = document.createElement("li");
+      var link = document.createElement("a");
+      link.href = "#" + (input && input.id ? input.id : field.id || "");
+      link.textContent = (label ? label.textContent.trim().replace(/[*:]+$/, "") + ": " : "") + error.textContent.trim();
+      link.addEventListener("click", function (event) {
+        if (input) { event.preventDefault(); input.focus(); }
+      });
+      item.appendChild(link); list.appendChild(item);
+    });
+    box.appendChild(list);
+    var flashes = main.querySelector(".flashes");
+    if (flashes) flashes.after(box); else main.prepend(box);
+    box.focus();
+  }
+  errorSummary();
   stackTables();
   scrollableTables();
   window.addEventListener("resize", scrollableTables);
