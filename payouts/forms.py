@@ -9,6 +9,8 @@ from wtforms import BooleanField, IntegerField, RadioField, StringField, TextAre
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from kmp.forms import RupiahField
+
 
 class ComputeForm(FlaskForm):
     fiscal_year = IntegerField(
@@ -18,9 +20,10 @@ class ComputeForm(FlaskForm):
             NumberRange(2000, 2999, _l("Tahun buku tidak masuk akal.")),
         ],
     )
-    shu_idr = IntegerField(
+    shu_idr = RupiahField(
         _l("SHU hasil audit (Rp, kosongkan untuk memakai angka buku besar)"),
         validators=[Optional()],
+        render_kw={"inputmode": "numeric", "placeholder": "10.000.000"},
     )
     reason = TextAreaField(
         _l("Alasan bila SHU diisi manual"), validators=[Optional(), Length(max=1000)]
