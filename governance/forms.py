@@ -59,6 +59,19 @@ class MeetingForm(FlaskForm):
     )
     group_code = SelectField(_l("Kelompok (untuk RA Kelompok)"), validate_choice=False)
 
+    def validate_starts_at(self, field):
+        """A meeting is called for a time still ahead (a date in 2020 was accepted)."""
+        from wtforms.validators import ValidationError
+
+        from kmp.timeutil import now_utc
+
+        if field.data is not None:
+            now = now_utc().astimezone(JAKARTA).replace(tzinfo=None)
+            if field.data <= now:
+                raise ValidationError(
+                    _l("Waktu rapat sudah lewat: pilih tanggal dan jam yang akan datang.")
+                )
+
     def set_groups(self, groups) -> None:
         self.group_code.choices = [SelectChoice("", _l("—"))] + [
             SelectChoice(g.code, g.name_id) for g in groups

@@ -52,6 +52,31 @@
     var el = event.target.closest("[data-confirm]");
     if (el && !window.confirm(el.getAttribute("data-confirm"))) event.preventDefault();
   });
+  // A vote is confirmed before it is sent: the first tap shows the chosen option and a
+  // "send" button (the ballot's .vote-confirm box); "change" goes back to the choices.
+  document.addEventListener("click", function (event) {
+    var change = event.target.closest("form[data-vote-confirm] [data-testid=vote-change]");
+    if (change) {
+      var back = change.form.querySelector(".vote-confirm");
+      back.hidden = true;
+      var pressed = change.form.querySelector('.vote-options [aria-pressed="true"]');
+      if (pressed) pressed.focus();
+      return;
+    }
+    var choice = event.target.closest("form[data-vote-confirm] .vote-options button[name=option]");
+    if (!choice) return;
+    var box = choice.form.querySelector(".vote-confirm");
+    if (!box) return;
+    event.preventDefault();
+    box.querySelector("[data-testid=vote-chosen]").textContent = choice.textContent.replace(/^[\u2713\u2717\u2013]\s*/, "").trim();
+    var send = box.querySelector("[data-testid=vote-confirm]");
+    send.value = choice.value;
+    choice.form.querySelectorAll(".vote-options button").forEach(function (b) {
+      b.setAttribute("aria-pressed", b === choice ? "true" : "false");
+    });
+    box.hidden = false;
+    send.focus();
+  });
   // The menu closes on a tap outside it or on Escape (focus goes back to its button).
   function closeMenu(event) {
     var menu = document.querySelector("details.menu[open]");

@@ -66,6 +66,7 @@ def test_shu_journey(app, db, page, new_page, make_user, login_as_web, web_login
         web_login(phone, user.login_name)
         phone.goto(f"/pemungutan/{proposal.id}")
         phone.get_by_test_id("option-yes").click()
+        phone.get_by_test_id("vote-confirm").click()  # the confirmation step
         expect(phone.get_by_test_id("receipt-code")).to_be_visible()
         phones[member.id] = phone
     db.session.expire_all()
