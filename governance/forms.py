@@ -95,8 +95,11 @@ class ProposalForm(FlaskForm):
     )
     secret = BooleanField(_l("Suara rahasia (bukan suara terbuka)"), default=True)
     allow_change = BooleanField(_l("Pemilih boleh mengubah suara sampai ditutup"))
-    reference = StringField(
-        _l("Rujukan (mis. distribution_run:12 untuk pembagian SHU)"),
+    #: What the proposal decides on (an SHU allocation: the distribution run), chosen from a
+    #: list (``set_references``), never typed as a code.
+    reference = SelectField(
+        _l("Pembagian SHU yang diputuskan"),
+        validate_choice=False,
         validators=[Optional(), Length(max=80)],
     )
     seats = IntegerField(
@@ -116,6 +119,11 @@ class ProposalForm(FlaskForm):
     nominations_close_at = DateTimeLocalField(
         _l("Pencalonan ditutup (WIB)"), format=DT_FORMAT, validators=[Optional()]
     )
+
+    def set_references(self, references) -> None:
+        self.reference.choices = [SelectChoice("", _l("— tidak ada —"))] + [
+            SelectChoice(value, label) for value, label in references
+        ]
 
     def set_meetings(self, meetings) -> None:
         self.meeting_id.choices = [SelectChoice("", _l("Tanpa rapat"))] + [

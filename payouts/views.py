@@ -148,6 +148,7 @@ def _run_page(run: DistributionRun, *, status: int = 200, cancel_form=None):
             pages=pages,
             fund_rows=reports.fund_rows(run),
             group_rows=reports.group_rows(run),
+            group_names=_group_names(),
             chart=reports.fund_chart_svg(run) if run.summary else None,
             brackets=reports.amount_distribution(run) if run.summary else [],
             unpaid=unpaid,
@@ -158,6 +159,16 @@ def _run_page(run: DistributionRun, *, status: int = 200, cancel_form=None):
         ),
         status,
     )
+
+
+def _group_names() -> dict[str, str]:
+    """Group code -> the group's name in the page's language (labels, not codes)."""
+    from flask_babel import get_locale
+
+    from members.ad.services import current_ad
+
+    locale = str(get_locale() or "id")
+    return {g.code: g.name(locale) for g in current_ad().groups}
 
 
 @bp.get("/<int:run_id>")

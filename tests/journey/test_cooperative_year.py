@@ -852,7 +852,7 @@ def compute_and_vote_the_shu(y: Year) -> None:
             "meeting_id": str(y.meeting_id),
             "opens_at": "2026-03-28T09:00",
             "closes_at": "2026-03-28T15:00",
-            "reference": f"distribution_run:{y.run_id}",
+            "reference": Choose(f"Pembagian SHU tahun buku {YEAR}"),  # chosen, not typed
         },
         testid="ballot-form",
     )
