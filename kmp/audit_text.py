@@ -124,7 +124,9 @@ def describe(record) -> Sentence:
             target=target,
         )
     else:  # a named event, e.g. "governance.meeting_created"
-        event = action.rsplit(".", 1)[-1].replace("_", " ")
+        from kmp.labels import code_label
+
+        event = code_label(action.rsplit(".", 1)[-1])
         target = f" ({record.target})" if record.target else ""
         text = _("%(actor)s: %(event)s%(target)s.", actor=actor, event=event, target=target)
     changes = []

@@ -34,6 +34,8 @@ LABELS = {
     "bpjs_stopped": _l("Kepesertaan BPJS dihentikan"),
     "partner_linked": _l("Tertaut ke mitra platform"),
     "partner_unlinked": _l("Tautan mitra platform dicabut"),
+    # audit events
+    "nik_revealed": _l("NIK lengkap ditampilkan"),
     # governance events
     "meeting_created": _l("Rapat dibuat"),
     "meeting_notice_sent": _l("Undangan rapat dikirim"),
