@@ -208,6 +208,8 @@ EXPECTED: dict[str, str] = {
     "savings.statement": f"{ANGGOTA} partner",
     "savings.payment_status": f"{ANGGOTA} partner",
     "savings.withdraw_request": f"{ANGGOTA} partner",
+    "savings.withdrawal_cancel": f"{ANGGOTA} partner",  # own pending request only (issue 22)
+    "savings.payout_account": f"{ANGGOTA} partner",  # the member's payout account (issue 22)
     "savings.receipt_void": BOARD,
     "savings.receipt_pdf": LOGGED_IN,
     "savings.withdrawal_queue": BOARD_READ,

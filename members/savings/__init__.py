@@ -12,7 +12,13 @@ def init_app(app: Flask) -> None:
     from kmp.auth import Role
     from kmp.scheduler import register_jobs
     from kmp.templating import NavItem, register_nav
-    from members.savings import cli, models, receipt_views  # noqa: F401 - tables, routes
+    from members.savings import (  # noqa: F401 - tables, routes
+        account_views,
+        cli,
+        models,
+        payout_accounts,
+        receipt_views,
+    )
     from members.savings import services as savings
     from members.savings.jobs import JOBS
     from members.savings.views import init_savings_views

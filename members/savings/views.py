@@ -154,11 +154,18 @@ def _mine_context(member: Member) -> dict:
         "chart_points": points,
         "withdrawals": withdrawals.member_withdrawals(member),
         "available_idr": withdrawals.available_idr(member),
+        "payout_account": _payout_account(member),
         "is_active": member.status.value == "active",
         "sukarela_min": current_app.config.get(
             "KMP_SUKARELA_MIN_IDR", savings.DEFAULT_SUKARELA_MIN_IDR
         ),
     }
+
+
+def _payout_account(member: Member):
+    from members.savings.payout_accounts import effective_account
+
+    return effective_account(member)
 
 
 def _render_mine(member: Member, *, pay_form=None, withdraw_form=None, error=None, status=200):
