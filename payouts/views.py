@@ -258,6 +258,9 @@ def _payments_page(run: DistributionRun, *, status: int = 200, form=None):
         .order_by(DistributionLine.member_no)
         .limit(200)
     ).all()
+    from members.savings.payout_accounts import effective_accounts
+
+    payout_accounts = effective_accounts({line.member_id for line in open_lines})
     transfers = db.session.execute(
         select(PayoutTransfer, DistributionLine.member_no)
         .join(DistributionLine, DistributionLine.id == PayoutTransfer.line_id)
@@ -270,6 +273,7 @@ def _payments_page(run: DistributionRun, *, status: int = 200, form=None):
             "payouts/payments.html",
             run=run,
             open_lines=open_lines,
+            payout_accounts=payout_accounts,
             transfers=transfers,
             form=form or TransferForm(),
             confirm=ConfirmForm(),

@@ -134,6 +134,22 @@ def effective_account(member: Member, at: dt.datetime | None = None) -> PayoutAc
     )
 
 
+def effective_accounts(member_ids, at: dt.datetime | None = None) -> dict[int, PayoutAccount]:
+    """member id -> the account money goes to now (for pages listing many members)."""
+    at = at or now_utc()
+    found: dict[int, PayoutAccount] = {}
+    ids = list(member_ids)
+    if not ids:
+        return found
+    for account in db.session.scalars(
+        select(PayoutAccount)
+        .where(PayoutAccount.member_id.in_(ids), PayoutAccount.effective_at <= at)
+        .order_by(PayoutAccount.effective_at, PayoutAccount.id)
+    ):
+        found[account.member_id] = account  # the newest wins
+    return found
+
+
 def pending_account(member: Member, at: dt.datetime | None = None) -> PayoutAccount | None:
     """A change still in its 24 hours."""
     at = at or now_utc()

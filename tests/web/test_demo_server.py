@@ -216,3 +216,77 @@ def test_no_amount_in_a_table_is_cut_at_360_px_on_any_page(browser, demo_server)
             context.close()
     assert problems == {}, problems
     assert len(with_tables) >= 25, sorted(with_tables)
+
+
+def _shot(page, name: str) -> None:
+    page.screenshot(path=str(SHOTS / name), full_page=True)
+
+
+@pytest.mark.browser
+def test_phone_journeys_with_screenshots(browser, demo_server):
+    """Must-show 2, at 360x800 on the demo: an applicant pays pokok online from the
+    next-steps page; the driver pays two months ahead, sets an e-wallet and withdraws to it
+    (then cancels the older request); the bendahara approves from the to-do list and sees a
+    confirmation. Each step's screenshot is saved in docs/screenshots/ (used in the README)."""
+    base, _seconds, _instance = demo_server
+
+    # An applicant (Rina, not yet paid) pays her pokok online from the next-steps page.
+    context, page = _login(browser, base, "081200000006")
+    page.goto("/anggota/langkah")
+    with page.expect_navigation():
+        page.get_by_test_id("steps-pay-pokok").click()
+    expect(page.get_by_test_id("simulasi-banner")).to_be_visible()
+    with page.expect_navigation():
+        page.get_by_test_id("sim-settlement").click()
+    page.goto("/anggota/langkah")
+    expect(page.get_by_test_id("step-pokok")).to_have_attribute("data-done", "yes")
+    _shot(page, "journey-applicant-pokok-paid-360.png")
+    context.close()
+
+    # The driver pays this month and two months ahead.
+    context, page = _login(browser, base, "driver@demo.kmp.id")
+    page.goto("/anggota/simpanan")
+    page.get_by_test_id("wajib-months").select_option("3")
+    with page.expect_navigation():
+        page.get_by_test_id("pay-wajib").click()
+    with page.expect_navigation():
+        page.get_by_test_id("sim-settlement").click()
+    page.goto("/anggota/simpanan")
+    expect(page.get_by_test_id("arrears-months")).to_have_text("0")
+    _shot(page, "journey-driver-paid-ahead-360.png")
+
+    # The driver sets a GoPay account and withdraws to it.
+    page.get_by_test_id("payout-account-link").click()
+    page.locator("#provider").select_option("GOPAY")
+    page.locator("#number").fill("0812 0000 0001")
+    page.locator("#holder_name").fill("Agus Pratama")
+    with page.expect_navigation():
+        page.get_by_test_id("payout-submit").click()
+    expect(page.get_by_test_id("payout-current-account")).to_contain_text("GoPay")
+    _shot(page, "journey-driver-ewallet-360.png")
+    page.goto("/anggota/simpanan")
+    expect(page.get_by_test_id("withdraw-destination")).to_contain_text("GoPay")
+    page.locator("#amount").fill("100.000")
+    with page.expect_navigation():
+        page.get_by_test_id("withdraw-submit").click()
+    expect(page.locator(".flash-success")).to_contain_text("dikirim ke bendahara")
+    # The older request (from the seed, before the e-wallet) is cancelled by the driver.
+    page.on("dialog", lambda dialog: dialog.accept())
+    with page.expect_navigation():
+        page.get_by_test_id("withdrawal-cancel").last.click()
+    expect(page.locator(".flash-success")).to_contain_text("dibatalkan")
+    _shot(page, "journey-driver-withdraw-360.png")
+    context.close()
+
+    # The bendahara approves it from the to-do list and sees the confirmation.
+    context, page = _login(browser, base, "bendahara@demo.kmp.id")
+    expect(page.get_by_test_id("todo-withdrawals")).to_be_visible()
+    with page.expect_navigation():
+        page.get_by_test_id("todo-withdrawals").locator("a").click()
+    card = page.locator("article", has_text="GoPay").first
+    expect(card.get_by_test_id("withdrawal-destination")).to_contain_text("GoPay")
+    with page.expect_navigation():
+        card.locator("button[data-testid^=approve-]").click()
+    expect(page.locator(".flash-success")).to_contain_text("dibayar")
+    _shot(page, "journey-bendahara-approved-360.png")
+    context.close()
