@@ -45,6 +45,11 @@ LABELS = {
     "proposal_opened": _l("Pemungutan suara dibuka"),
     "proposal_closed": _l("Pemungutan suara ditutup"),
     "proposal_cancelled": _l("Usulan dibatalkan"),
+    # AD settings
+    "year_end": _l("saldo akhir tahun"),
+    "average_month_end": _l("rata-rata saldo akhir bulan"),
+    "prorate": _l("sebanding bulan keanggotaan"),
+    "exclude": _l("tidak ikut"),
     # patronage measures
     "trips": _l("jumlah perjalanan"),
     "deliveries": _l("jumlah pengiriman"),
