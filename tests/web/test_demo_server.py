@@ -276,6 +276,13 @@ def test_phone_journeys_with_screenshots(browser, demo_server):
 
     # The driver sets a GoPay account and withdraws to it.
     page.get_by_test_id("payout-account-link").click()
+    # Sent empty: one summary at the top lists every field error and takes the focus.
+    with page.expect_navigation():
+        page.get_by_test_id("payout-submit").click()
+    summary = page.get_by_test_id("error-summary")
+    expect(summary).to_be_focused()
+    expect(summary.locator("li")).to_have_count(3)
+    expect(summary).to_contain_text("Wajib diisi.")  # WTForms' message, in Indonesian
     page.locator("#provider").select_option("GOPAY")
     page.locator("#number").fill("0812 0000 0001")
     page.locator("#holder_name").fill("Agus Pratama")
