@@ -52,8 +52,7 @@
     var el = event.target.closest("[data-confirm]");
     if (el && !window.confirm(el.getAttribute("data-confirm"))) event.preventDefault();
   });
-  // A vote is confirmed before it is sent: the first tap shows the chosen option and a
-  // "send" button (the ballot's .vote-confirm box); "change" goes back to the choices.
+  // Votes: the first tap shows the choice and a "send" button (.vote-confirm).
   document.addEventListener("click", function (event) {
     var change = event.target.closest("form[data-vote-confirm] [data-testid=vote-change]");
     if (change) {
@@ -68,7 +67,7 @@
     var box = choice.form.querySelector(".vote-confirm");
     if (!box) return;
     event.preventDefault();
-    box.querySelector("[data-testid=vote-chosen]").textContent = choice.textContent.replace(/^[\u2713\u2717\u2013]\s*/, "").trim();
+    box.querySelector("[data-testid=vote-chosen]").textContent = choice.textContent.replace(/^\W+/, "").trim();
     var send = box.querySelector("[data-testid=vote-confirm]");
     send.value = choice.value;
     choice.form.querySelectorAll(".vote-options button").forEach(function (b) {
@@ -121,9 +120,7 @@
       }
     });
   }
-  // On a phone every table becomes stacked rows (CSS: table.stack under 600px): each cell is
-  // labelled with its column header (data-label), so no amount is ever cut off at the edge.
-  // The table keeps its roles for screen readers although its boxes are no longer a grid.
+  // Phones: tables as stacked rows, cells labelled by column (CSS table.stack).
   function stackTables() {
     document.querySelectorAll("main table:not(.no-stack)").forEach(function (table) {
       if (table.classList.contains("stack")) return;
@@ -147,14 +144,11 @@
           col += cell.colSpan || 1;
         });
       });
-      Array.prototype.forEach.call(table.tBodies, function (b) { b.setAttribute("role", "rowgroup"); });
-      if (table.tHead) table.tHead.setAttribute("role", "rowgroup");
-      if (table.tFoot) table.tFoot.setAttribute("role", "rowgroup");
+      table.querySelectorAll("thead,tbody,tfoot").forEach(function (g) { g.setAttribute("role", "rowgroup"); });
       table.classList.add("stack");
     });
   }
-  // A form sent back with errors: one summary at the top of the page lists every field error
-  // (each a link to its field) and takes the focus, so nothing waits below the fold.
+  // Field errors: one focused summary at the top, each a link to its field.
   function errorSummary() {
     var main = document.getElementById("main");
     var errors = main ? main.querySelectorAll("form .field.has-error .error[id], form .choices.has-error .error[id]") : [];
