@@ -30,8 +30,8 @@ demo-db: translations
 	$(BIN)/flask --app wsgi kmp seed-demo
 
 run: demo-db
-	@echo "KMP demo cooperative: http://127.0.0.1:$(PORT)/"
-	$(BIN)/flask --app wsgi run --host 127.0.0.1 --port $(PORT)
+	@echo "KMP demo cooperative: http://127.0.0.1:$(PORT)/ (the scheduler runs inside the server)"
+	KMP_DEV_SCHEDULER=1 $(BIN)/flask --app wsgi run --host 127.0.0.1 --port $(PORT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -25,3 +25,22 @@ def init_app(app):
         NavItem("governance.audit_trail", lazy_gettext("Jejak tata kelola"), READ_ROLES, 220),
     )
     register_jobs(app, *JOBS)
+    from governance import queries
+    from kmp.auth import Role
+    from kmp.registry import get_registry
+
+    todo = get_registry(app).add_todo
+    todo(
+        "meetings_notice",
+        lazy_gettext("Rapat yang undangannya belum dikirim"),
+        "governance.meetings",
+        (Role.PENGURUS,),
+        queries.meetings_to_notify_count,
+    )
+    todo(
+        "ballots_running",
+        lazy_gettext("Pemungutan suara terjadwal atau berjalan"),
+        "governance.ballots",
+        (Role.PENGURUS, Role.PENGAWAS),
+        queries.ballots_running_count,
+    )

@@ -59,6 +59,19 @@ class MeetingForm(FlaskForm):
     )
     group_code = SelectField(_l("Kelompok (untuk RA Kelompok)"), validate_choice=False)
 
+    def validate_starts_at(self, field):
+        """A meeting is called for a time still ahead (a date in 2020 was accepted)."""
+        from wtforms.validators import ValidationError
+
+        from kmp.timeutil import now_utc
+
+        if field.data is not None:
+            now = now_utc().astimezone(JAKARTA).replace(tzinfo=None)
+            if field.data <= now:
+                raise ValidationError(
+                    _l("Waktu rapat sudah lewat: pilih tanggal dan jam yang akan datang.")
+                )
+
     def set_groups(self, groups) -> None:
         self.group_code.choices = [SelectChoice("", _l("—"))] + [
             SelectChoice(g.code, g.name_id) for g in groups
@@ -82,8 +95,11 @@ class ProposalForm(FlaskForm):
     )
     secret = BooleanField(_l("Suara rahasia (bukan suara terbuka)"), default=True)
     allow_change = BooleanField(_l("Pemilih boleh mengubah suara sampai ditutup"))
-    reference = StringField(
-        _l("Rujukan (mis. distribution_run:12 untuk pembagian SHU)"),
+    #: What the proposal decides on (an SHU allocation: the distribution run), chosen from a
+    #: list (``set_references``), never typed as a code.
+    reference = SelectField(
+        _l("Pembagian SHU yang diputuskan"),
+        validate_choice=False,
         validators=[Optional(), Length(max=80)],
     )
     seats = IntegerField(
@@ -103,6 +119,11 @@ class ProposalForm(FlaskForm):
     nominations_close_at = DateTimeLocalField(
         _l("Pencalonan ditutup (WIB)"), format=DT_FORMAT, validators=[Optional()]
     )
+
+    def set_references(self, references) -> None:
+        self.reference.choices = [SelectChoice("", _l("— tidak ada —"))] + [
+            SelectChoice(value, label) for value, label in references
+        ]
 
     def set_meetings(self, meetings) -> None:
         self.meeting_id.choices = [SelectChoice("", _l("Tanpa rapat"))] + [

@@ -186,3 +186,39 @@ def events(limit: int = 200) -> list[GovernanceEvent]:
             .limit(limit)
         )
     )
+
+
+# --------------------------------------------------------------------------- board to-do
+
+
+def meetings_to_notify_count() -> int:
+    """Planned meetings still ahead whose notice has not been sent."""
+    from governance.models import Meeting, MeetingStatus
+    from kmp.timeutil import now_utc
+
+    return int(
+        db.session.scalar(
+            select(func.count())
+            .select_from(Meeting)
+            .where(
+                Meeting.status == MeetingStatus.PLANNED,
+                Meeting.starts_at > now_utc(),
+                Meeting.notice_sent_at.is_(None),
+            )
+        )
+        or 0
+    )
+
+
+def ballots_running_count() -> int:
+    """Ballots scheduled or open (the board watches them through to the result)."""
+    from governance.models import Proposal, ProposalStatus
+
+    return int(
+        db.session.scalar(
+            select(func.count())
+            .select_from(Proposal)
+            .where(Proposal.status.in_((ProposalStatus.DRAFT, ProposalStatus.OPEN)))
+        )
+        or 0
+    )

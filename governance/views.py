@@ -157,6 +157,19 @@ def ballots():
     )
 
 
+def _references() -> list[tuple[str, str]]:
+    """What an SHU proposal may decide on: the computed distribution runs (from payouts)."""
+    from flask import current_app
+
+    from kmp import signals
+
+    return signals.ask(
+        signals.proposal_references_requested,
+        current_app._get_current_object(),
+        kind="shu_allocation",
+    )
+
+
 def _proposal_form_defaults(form: ProposalForm) -> None:
     if request.method == "GET":
         start = now_utc().replace(second=0, microsecond=0) + dt.timedelta(hours=1)
@@ -171,6 +184,7 @@ def _proposal_form_defaults(form: ProposalForm) -> None:
 def ballot_new():
     form = ProposalForm()
     form.set_meetings(queries.meetings(include_cancelled=False))
+    form.set_references(_references())
     _proposal_form_defaults(form)
     if form.validate_on_submit():
         meeting = None

@@ -96,6 +96,7 @@ def create_app(config: str | type | None = None, **overrides) -> Flask:
 
     from kmp import (  # noqa: F401
         auth,
+        board,
         cli,
         errors,
         guide,
@@ -112,6 +113,7 @@ def create_app(config: str | type | None = None, **overrides) -> Flask:
     errors.register_error_handlers(app)
     templating.init_app(app)
     views.init_app(app)
+    board.init_app(app)  # board roles' home: before the members' own home
     pwa.init_app(app)
     guide.init_app(app)
     ledger.init_app(app)

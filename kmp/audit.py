@@ -799,9 +799,11 @@ def index():
     tables = db.session.scalars(
         select(AuditRecord.table_name).where(AuditRecord.table_name != "").distinct()
     ).all()
+    from kmp.audit_text import describe
+
     return render_template(
         "audit/index.html",
-        records=records[:PAGE_SIZE],
+        records=[(r, describe(r)) for r in records[:PAGE_SIZE]],
         filters=filters,
         page=page,
         has_next=has_next,

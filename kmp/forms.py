@@ -6,6 +6,10 @@ from wtforms import HiddenField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length
 
+from kmp import wtforms_i18n
+
+wtforms_i18n.install()  # every form's WTForms messages from KMP's catalogs (both languages)
+
 
 class LoginForm(FlaskForm):
     login = StringField(_l("Email atau nomor HP"), validators=[DataRequired(), Length(max=254)])
@@ -129,3 +133,38 @@ def install_input_guard(app) -> None:
                 code="invalid_characters",
                 status=400,
             )
+
+
+class RupiahField(StringField):
+    """An amount in whole Rupiah as people type it: ``10.000.000``, ``10000000``, ``Rp 10.000``,
+    ``10 jt``, ``1,5 juta``, ``750 rb`` (the one parser, ``kmp.money.parse_rupiah_input``).
+    ``data`` is an ``int`` (``None`` when left empty); anything else is a field error."""
+
+    def process_formdata(self, valuelist):
+        from kmp.money import MoneyError, parse_rupiah_input
+
+        self.raw_text = valuelist[0] if valuelist else ""
+        text = (self.raw_text or "").strip()
+        if not text:
+            self.data = None
+            return
+        try:
+            self.data = parse_rupiah_input(text)
+        except MoneyError:
+            self.data = None
+            raise ValueError(
+                _l("Tulis jumlah dalam Rupiah, mis. 10.000.000, 10000000 atau 10 jt.")
+            ) from None
+        if self.data < 0:
+            self.data = None
+            raise ValueError(_l("Jumlah tidak boleh negatif."))
+
+    def _value(self):
+        raw = getattr(self, "raw_text", None)
+        if raw is not None:
+            return raw
+        if isinstance(self.data, int):
+            from kmp.money import format_number
+
+            return format_number(self.data)
+        return ""

@@ -175,5 +175,32 @@ def build_scheduler(app: Flask, *, blocking: bool = True):
     return scheduler
 
 
+#: The development server's in-process scheduler (one per process; ``make run``).
+_dev_scheduler = None
+
+
 def init_app(app: Flask) -> None:  # noqa: ARG001 - jobs live in the registry
     return None
+
+
+def maybe_start_dev_scheduler(app: Flask):
+    """With ``KMP_DEV_SCHEDULER=1`` (set by ``make run`` on the ``flask run`` line only) the
+    development server runs the scheduler in a background thread, so bills appear and ballots
+    open and close by time. Once per process; never in tests, never in the reloader's watching
+    parent (which serves nothing). Called by ``wsgi.py`` after every feature registered its
+    jobs. Returns the scheduler or ``None``."""
+    import os
+
+    global _dev_scheduler
+    if os.environ.get("KMP_DEV_SCHEDULER") != "1" or app.testing:
+        return None
+    if app.debug and os.environ.get("WERKZEUG_RUN_MAIN") != "true":
+        return None
+    if _dev_scheduler is None:
+        _dev_scheduler = build_scheduler(app, blocking=False)
+        _dev_scheduler.start()
+        log.warning(
+            "development scheduler started in the server process (%d jobs)",
+            len(_dev_scheduler.get_jobs()),
+        )
+    return _dev_scheduler

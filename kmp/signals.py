@@ -42,6 +42,10 @@ nobody or more than one answers, so a missing receiver fails loudly, never silen
   ``on_date``? None if yes, else the refusal message naming the missing certificate. Asked by
   every role-granting path below ``members`` (board invitations); answered by
   ``members.training`` (the AD's competence rule, ``ensure_competent``).
+- ``proposal_references_requested(app, kind=...) -> list[tuple[str, str]]``: what a new
+  proposal of ``kind`` may refer to, as ``(reference, label)`` (for an SHU allocation: the
+  computed distribution runs, so nobody types ``distribution_run:12``); asked by
+  ``governance`` (the proposal form); answered by ``payouts``.
 - ``office_holders_requested(app, on_date=...) -> list[dict]``: who holds an office on that
   day, as ``{"office", "function", "member_id", "user_id", "name"}``; asked by
   ``members.training`` (officers per role, the competence report); answered by
@@ -67,6 +71,7 @@ partner_patronage_requested = _signals.signal("partner-patronage-requested")
 payment_allocation_requested = _signals.signal("payment-allocation-requested")
 competence_check_requested = _signals.signal("competence-check-requested")
 office_holders_requested = _signals.signal("office-holders-requested")
+proposal_references_requested = _signals.signal("proposal-references-requested")
 
 #: Signals that are questions: exactly one receiver answers.
 QUESTIONS = frozenset(
@@ -76,6 +81,7 @@ QUESTIONS = frozenset(
         "payment-allocation-requested",
         "competence-check-requested",
         "office-holders-requested",
+        "proposal-references-requested",
     }
 )
 

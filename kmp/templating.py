@@ -87,6 +87,9 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["jakarta"] = jakarta_datetime
     app.jinja_env.filters["longdate"] = long_date
     app.jinja_env.filters["mask"] = mask_tail
+    from kmp.labels import code_label
+
+    app.jinja_env.filters["label"] = code_label  # words instead of internal codes
     app.jinja_env.globals["asset_url"] = asset_url
     app.jinja_env.autoescape = True
 

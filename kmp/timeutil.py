@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from zoneinfo import ZoneInfo
 
 JAKARTA = ZoneInfo("Asia/Jakarta")
@@ -62,3 +63,16 @@ def parse_month(text: str) -> dt.date:
 def add_months(day: dt.date, months: int) -> dt.date:
     index = day.year * 12 + (day.month - 1) + months
     return dt.date(index // 12, index % 12 + 1, 1)
+
+
+@contextmanager
+def clock_at(day: dt.date, hour: int = 9, minute: int = 0) -> Iterator[dt.datetime]:
+    """Run a block as if it were ``day`` at ``hour:minute`` in Jakarta (the demo's backdated
+    history); the previous clock is restored afterwards."""
+    previous = _clock
+    moment = dt.datetime(day.year, day.month, day.day, hour, minute, tzinfo=JAKARTA)
+    set_clock(lambda: moment)
+    try:
+        yield moment.astimezone(UTC)
+    finally:
+        set_clock(previous)

@@ -16,6 +16,8 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from kmp.forms import RupiahField
+
 
 class ComputeForm(FlaskForm):
     fiscal_year = IntegerField(
@@ -25,9 +27,10 @@ class ComputeForm(FlaskForm):
             NumberRange(2000, 2999, _l("Tahun buku tidak masuk akal.")),
         ],
     )
-    shu_idr = IntegerField(
+    shu_idr = RupiahField(
         _l("SHU yang dibagi (Rp; kosongkan untuk memakai SHU hasil tutup buku)"),
         validators=[Optional()],
+        render_kw={"inputmode": "numeric", "placeholder": "10.000.000"},
     )
     reason = TextAreaField(
         _l("Alasan bila jumlahnya berbeda dari SHU hasil tutup buku"),

@@ -167,6 +167,7 @@ def _run_page(run: DistributionRun, *, status: int = 200, cancel_form=None, reso
             pages=pages,
             fund_rows=reports.fund_rows(run),
             group_rows=reports.group_rows(run),
+            group_names=_group_names(),
             chart=reports.fund_chart_svg(run) if run.summary else None,
             brackets=reports.amount_distribution(run) if run.summary else [],
             unpaid=unpaid,
@@ -178,6 +179,16 @@ def _run_page(run: DistributionRun, *, status: int = 200, cancel_form=None, reso
         ),
         status,
     )
+
+
+def _group_names() -> dict[str, str]:
+    """Group code -> the group's name in the page's language (labels, not codes)."""
+    from flask_babel import get_locale
+
+    from members.ad.services import current_ad
+
+    locale = str(get_locale() or "id")
+    return {g.code: g.name(locale) for g in current_ad().groups}
 
 
 @bp.get("/<int:run_id>")
@@ -287,6 +298,9 @@ def _payments_page(run: DistributionRun, *, status: int = 200, form=None):
         .order_by(DistributionLine.member_no)
         .limit(200)
     ).all()
+    from members.savings.payout_accounts import effective_accounts
+
+    payout_accounts = effective_accounts({line.member_id for line in open_lines})
     transfers = db.session.execute(
         select(PayoutTransfer, DistributionLine.member_no)
         .join(DistributionLine, DistributionLine.id == PayoutTransfer.line_id)
@@ -299,6 +313,7 @@ def _payments_page(run: DistributionRun, *, status: int = 200, form=None):
             "payouts/payments.html",
             run=run,
             open_lines=open_lines,
+            payout_accounts=payout_accounts,
             transfers=transfers,
             form=form or TransferForm(),
             confirm=ConfirmForm(),

@@ -45,6 +45,7 @@ EXPECTED: dict[str, str] = {
     "static": PUBLIC,
     "core.index": PUBLIC,
     "core.home": LOGGED_IN,
+    "board.home": BOARD_READ,  # the board's to-do list
     "core.login": PUBLIC,
     "core.logout": LOGGED_IN,
     "core.set_language": PUBLIC,
@@ -223,6 +224,8 @@ EXPECTED: dict[str, str] = {
     "savings.statement": f"{ANGGOTA} partner",
     "savings.payment_status": f"{ANGGOTA} partner",
     "savings.withdraw_request": f"{ANGGOTA} partner",
+    "savings.withdrawal_cancel": f"{ANGGOTA} partner",  # own pending request only (issue 22)
+    "savings.payout_account": f"{ANGGOTA} partner",  # the member's payout account (issue 22)
     "savings.receipt_void": BOARD,
     "savings.receipt_pdf": LOGGED_IN,
     "savings.withdrawal_queue": BOARD_READ,

@@ -37,8 +37,10 @@ class JournalFilterForm(PeriodForm):
     q = StringField(_l("Cari keterangan / nomor sumber"), validators=[Optional(), Length(max=100)])
 
     def set_source_kinds(self, kinds: list[str]) -> None:
+        from kmp.labels import code_label
+
         self.sumber.choices = [SelectChoice("", _l("Semua"))] + [
-            SelectChoice(kind, kind) for kind in kinds
+            SelectChoice(kind, code_label(kind)) for kind in kinds
         ]
 
 

@@ -54,3 +54,33 @@ def init_app(app: Flask) -> None:
             70,
         ),
     )
+    from kmp.auth import Role
+    from kmp.registry import get_registry
+
+    get_registry(app).add_todo(
+        "payments_flagged",
+        lazy_gettext("Pembayaran ditandai untuk ditinjau"),
+        "payments.review_list",
+        (Role.BENDAHARA,),
+        flagged_count,
+    )
+
+
+def flagged_count() -> int:
+    """Payments and gateway notices flagged and not yet reviewed (the board's to-do)."""
+    from sqlalchemy import func, select
+
+    from kmp.extensions import db
+    from kmp.payments.models import GatewayInbox, PaymentAttempt
+
+    attempts = db.session.scalar(
+        select(func.count())
+        .select_from(PaymentAttempt)
+        .where(PaymentAttempt.flagged_for_review.is_(True), PaymentAttempt.reviewed_at.is_(None))
+    )
+    notices = db.session.scalar(
+        select(func.count())
+        .select_from(GatewayInbox)
+        .where(GatewayInbox.flagged.is_(True), GatewayInbox.reviewed_at.is_(None))
+    )
+    return int(attempts or 0) + int(notices or 0)

@@ -25,6 +25,23 @@ def _choices(values, labels=None):
     return [SelectChoice(v, (labels or {}).get(v, v)) for v in values]
 
 
+class _PatronageLabel:
+    """The measure's words, in the page's language when the form is rendered."""
+
+    def __init__(self, code: str) -> None:
+        self.code = code
+
+    def __str__(self) -> str:
+        from kmp.labels import code_label
+
+        return code_label(self.code)
+
+    def __html__(self) -> str:
+        from markupsafe import escape
+
+        return str(escape(str(self)))
+
+
 class GroupSubForm(Form):
     code = StringField(_l("Kode"), validators=[Optional(), Length(max=20)])
     name_id = StringField(_l("Nama (Indonesia)"), validators=[Optional(), Length(max=100)])
@@ -42,7 +59,10 @@ class GroupSubForm(Form):
     pokok_instalments_allowed = BooleanField(_l("Pokok boleh dicicil"))
     vote_weight_bp = IntegerField(_l("Bobot suara (bp)"), validators=[Optional()])
     shu_weight_bp = IntegerField(_l("Bobot SHU (bp)"), validators=[Optional()])
-    patronage_measure = SelectField(_l("Ukuran jasa usaha"), choices=_choices(PATRONAGE_MEASURES))
+    patronage_measure = SelectField(
+        _l("Ukuran jasa usaha"),
+        choices=[SelectChoice(v, _PatronageLabel(v)) for v in PATRONAGE_MEASURES],
+    )
     member_no_prefix = StringField(
         _l("Awalan nomor anggota"), validators=[Optional(), Length(max=5)]
     )

@@ -15,3 +15,13 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     deciders = (Role.PENGURUS, Role.BENDAHARA)
     register_nav(app, NavItem("exits.exits", _l("Anggota keluar"), (*deciders, Role.PENGAWAS), 120))
+    from kmp.registry import get_registry
+    from members.register.queries import exits_waiting_count
+
+    get_registry(app).add_todo(
+        "exits",
+        _l("Anggota keluar: menunggu keputusan atau pengembalian"),
+        "exits.exits",
+        deciders,
+        exits_waiting_count,
+    )

@@ -146,7 +146,12 @@ def exit_decide(case_id: int):
         flash(error.message, "error")
         return redirect(url_for("exits.exit_case", case_id=case_id)), 303
     db.session.commit()
-    flash(_("Keputusan disimpan."), "success")
+    flash(
+        _("Pengajuan keluar disetujui; pengembalian simpanan menunggu dibayar.")
+        if form.action.data == "approve"
+        else _("Pengajuan keluar dibatalkan."),
+        "success",
+    )
     return redirect(url_for("exits.exit_case", case_id=case_id)), 303
 
 

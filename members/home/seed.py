@@ -89,10 +89,25 @@ def _individual(
     pay: bool = True,
     approve: bool = True,
     users: dict,
+    joined: dt.date | None = None,
 ) -> Member:
     member = db.session.scalar(select(Member).where(Member.nik == nik))
     if member is not None:
         return member
+    if joined is not None:  # the demo's history: applied, paid and admitted on that day
+        with timeutil.clock_at(joined, 10):
+            return _individual(
+                nik=nik,
+                name=name,
+                phone=phone,
+                group=group,
+                user=user,
+                platform=platform,
+                worker=worker,
+                pay=pay,
+                approve=approve,
+                users=users,
+            )
     address = "Jl. Melati No. 7, Jakarta Selatan"
     if user is not None:
         member = _link_member(
@@ -135,10 +150,23 @@ def _company(
     platform: str,
     users: dict,
     admit: bool,
+    joined: dt.date | None = None,
 ) -> Member:
     member = db.session.scalar(select(Member).where(Member.nib == nib))
     if member is not None:
         return member
+    if joined is not None:
+        with timeutil.clock_at(joined, 10):
+            return _company(
+                nib=nib,
+                name=name,
+                rep=rep,
+                rep_nik=rep_nik,
+                phone=phone,
+                platform=platform,
+                users=users,
+                admit=admit,
+            )
     if rep.phone is None:
         rep.phone = phone
     member = Member(
@@ -186,10 +214,22 @@ def _staff_login(member: Member, email: str, name: str, users: dict) -> None:
     )
 
 
+#: Who joined when in the demo's history (month, day of the fiscal year before this one).
+FOUNDERS_JOINED = (1, 6)
+
+
 def seed_members(users: dict) -> None:
+    """The register: founders and members who joined through last year (backdated), this
+    year's applicants still waiting, the two platform companies and the officers."""
     from kmp.auth import Role
 
-    drv = _individual(
+    year = business_date().year - 1
+
+    def on(month: int, day: int) -> dt.date:
+        return dt.date(year, month, day)
+
+    founded = on(*FOUNDERS_JOINED)
+    _individual(
         nik="3174011505900001",
         name="",
         phone="081200000001",
@@ -198,16 +238,8 @@ def seed_members(users: dict) -> None:
         platform="gojek",
         worker="GJK-778812",
         users=users,
+        joined=on(1, 10),
     )
-    if drv.status is MemberStatus.ACTIVE:  # idempotent by request token
-        savings_deposits.record_receipt(
-            drv,
-            purpose="wajib",
-            amount_idr=75_000,
-            method="cash",
-            by_user=users["bendahara"],
-            request_token="demo-wajib-driver",  # noqa: S106
-        )
     ketua = _individual(
         nik="3273015708850002",
         name="",
@@ -215,6 +247,7 @@ def seed_members(users: dict) -> None:
         group="pengguna",
         user=users["pengurus"],
         users=users,
+        joined=founded,
     )
     bendahara = _individual(
         nik="3578011203880003",
@@ -225,6 +258,7 @@ def seed_members(users: dict) -> None:
         platform="grab",
         worker="GRB-100233",
         users=users,
+        joined=founded,
     )
     pengawas = _individual(
         nik="3471014902920004",
@@ -235,16 +269,27 @@ def seed_members(users: dict) -> None:
         platform="shopee",
         worker="SPX-55120",
         users=users,
+        joined=founded,
     )
-    _individual(
-        nik="3201011010930005",
-        name="Joko Susilo",
-        phone="081200000005",
-        group="pengemudi",
-        platform="maxim",
-        worker="MXM-20931",
-        users=users,
-    )
+    for nik, name, group, platform, worker, joined in (
+        ("3201011010930005", "Joko Susilo", "pengemudi", "maxim", "MXM-20931", on(2, 3)),
+        ("3172012001940007", "Andi Wijaya", "kurir", "lalamove", "LLM-4410", on(3, 10)),
+        ("3671010807910009", "Hendra Gunawan", "pengguna", None, None, on(4, 14)),
+        ("3172015506950013", "Sari Wulandari", "kurir", "shopee", "SPX-70211", on(6, 2)),
+        ("3201012708920014", "Bayu Saputra", "pengemudi", "grab", "GRB-880431", on(9, 15)),
+        ("3671014410980015", "Lina Kartika", "pengguna", None, None, on(11, 20)),
+    ):
+        _individual(
+            nik=nik,
+            name=name,
+            phone="0812000000" + nik[-2:],
+            group=group,
+            platform=platform,
+            worker=worker,
+            users=users,
+            joined=joined,
+        )
+    # This year's applications, still waiting for the board (the ketua's to-do list).
     _individual(
         nik="3201015403960006",
         name="Rina Marlina",
@@ -257,15 +302,6 @@ def seed_members(users: dict) -> None:
         users=users,
     )
     _individual(
-        nik="3172012001940007",
-        name="Andi Wijaya",
-        phone="081200000007",
-        group="kurir",
-        platform="lalamove",
-        worker="LLM-4410",
-        users=users,
-    )
-    _individual(
         nik="3172016502970008",
         name="Nur Aisyah",
         phone="081200000008",
@@ -274,13 +310,6 @@ def seed_members(users: dict) -> None:
         worker="GRB-771002",
         pay=True,
         approve=False,
-        users=users,
-    )
-    _individual(
-        nik="3671010807910009",
-        name="Hendra Gunawan",
-        phone="081200000009",
-        group="pengguna",
         users=users,
     )
     _individual(
@@ -302,6 +331,7 @@ def seed_members(users: dict) -> None:
         platform="lainnya",
         users=users,
         admit=True,
+        joined=on(2, 1),
     )
     _staff_login(ojek, "staf.ojek@demo.kmp.id", "Dimas Prakoso (PT Ojek Nusantara)", users)
     other_rep = db.session.scalar(select(User).where(User.email == "mitra.kilat@demo.kmp.id"))

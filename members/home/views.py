@@ -262,7 +262,16 @@ def withdraw_my_application():
 def member_detail(member_id: int):
     member = _member_or_404(member_id)
     context = _steps_context(member)
+    # The NIK is masked on board pages; who needs it (admin, pengurus, bendahara) reveals it
+    # on purpose, and every reveal is in the audit trail.
+    show_nik = request.args.get("tampilkan") == "nik" and _sees_identity()
+    if show_nik:
+        from kmp.audit import record_event
+
+        record_event("member.nik_revealed", f"members:{member.id}", table_name="members")
+        db.session.commit()
     context.update(
+        show_nik=show_nik,
         balances=savings_queries.savings_balances(member),
         history=register_queries.member_history(member),
         exit_cases=exits_queries.member_exit_cases(member),

@@ -19,7 +19,7 @@ def init_app(app: Flask) -> None:
 
     from kmp import signals
     from kmp.auth import Role
-    from kmp.cli import register_init_hook, register_seed_hook
+    from kmp.cli import register_init_hook
     from kmp.scheduler import register_jobs
     from kmp.templating import NavItem, register_nav
     from members.protection import models  # noqa: F401 - register the tables
@@ -38,7 +38,6 @@ def init_app(app: Flask) -> None:
     init_views(app)
     register_jobs(app, *JOBS)
     register_init_hook(app, install_protection)
-    register_seed_hook(app, seed_protection)
     signals.payment_settled.connect(on_bill_payment_settled, sender=PURPOSE, weak=False)
     signals.member_status_changed.connect(on_member_status_changed, weak=False)
     board = (Role.PENGURUS, Role.BENDAHARA, Role.PENGAWAS, Role.ADMIN)
@@ -48,6 +47,32 @@ def init_app(app: Flask) -> None:
         NavItem("protection.board", _l("BPJS: peserta & setoran"), board, 127),
     )
     app.cli.add_command(bpjs_cli)
+    from kmp.registry import get_registry
+
+    get_registry(app).add_todo(
+        "bpjs_requests",
+        _l("Pendaftaran BPJS menunggu konfirmasi"),
+        "protection.requests",
+        (Role.BENDAHARA,),
+        enrolment_requests_count,
+    )
+
+
+def enrolment_requests_count() -> int:
+    from sqlalchemy import func, select
+
+    from kmp.extensions import db
+    from members.protection.models import ProtectionEnrolment
+    from members.protection.states import EnrolmentStatus
+
+    return int(
+        db.session.scalar(
+            select(func.count())
+            .select_from(ProtectionEnrolment)
+            .where(ProtectionEnrolment.status == EnrolmentStatus.REQUESTED)
+        )
+        or 0
+    )
 
 
 def install_protection() -> None:
@@ -62,8 +87,9 @@ def install_protection() -> None:
 
 
 def seed_protection(users: dict) -> None:
-    """Demo: the demo driver enrolled (JKK + JKM + JHT on Rp2.500.000, JKN class III with a
-    spouse) and billed this month; a second driver's request waits for the bendahara."""
+    """Demo (a seed step of ``members.home``, after the register exists): the demo driver
+    enrolled (JKK + JKM + JHT on Rp2.500.000, JKN class III with a spouse) and billed
+    this month; a second driver's request waits for the bendahara."""
     from sqlalchemy import select
 
     from kmp.extensions import db

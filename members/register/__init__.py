@@ -30,3 +30,21 @@ def init_app(app: Flask) -> None:
         NavItem("register.queue", _l("Pendaftaran baru"), deciders, 110),
         NavItem("register.nik_corrections", _l("Koreksi NIK"), deciders, 150),
     )
+    from kmp.registry import get_registry
+    from members.register import queries
+
+    todo = get_registry(app).add_todo
+    todo(
+        "applications",
+        _l("Pendaftaran menunggu keputusan"),
+        "register.queue",
+        deciders,
+        queries.applications_waiting_count,
+    )
+    todo(
+        "nik_corrections",
+        _l("Koreksi NIK menunggu keputusan"),
+        "register.nik_corrections",
+        deciders,
+        queries.nik_corrections_waiting_count,
+    )

@@ -231,3 +231,43 @@ def platform_member_count(platform: str | None) -> int:
         )
         or 0
     )
+
+
+# --------------------------------------------------------------------------- board to-do
+
+
+def applications_waiting_count() -> int:
+    """Applications waiting for the board's decision (the to-do counter of the queue)."""
+    return int(
+        db.session.scalar(
+            select(func.count()).select_from(Member).where(Member.status == MemberStatus.APPLIED)
+        )
+        or 0
+    )
+
+
+def nik_corrections_waiting_count() -> int:
+    from members.register.models import NikCorrection, RequestStatus
+
+    return int(
+        db.session.scalar(
+            select(func.count())
+            .select_from(NikCorrection)
+            .where(NikCorrection.status == RequestStatus.PENDING)
+        )
+        or 0
+    )
+
+
+def exits_waiting_count() -> int:
+    """Exit cases waiting for a decision or for the refund to be paid."""
+    from members.register.models import ExitCase, ExitStatus
+
+    return int(
+        db.session.scalar(
+            select(func.count())
+            .select_from(ExitCase)
+            .where(ExitCase.status.in_((ExitStatus.REQUESTED, ExitStatus.PAYABLE)))
+        )
+        or 0
+    )

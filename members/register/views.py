@@ -293,7 +293,15 @@ def decide(member_id: int):
         flash(error.message, "error")
         return redirect(url_for("members.member_detail", member_id=member.id)), 303
     db.session.commit()
-    flash(_("Keputusan disimpan."), "success")
+    if form.action.data == "approve":
+        message = _("Pendaftaran %(name)s disetujui.", name=member.display_name)
+        if member.member_no:
+            message += " " + _("Nomor anggota: %(no)s.", no=member.member_no)
+        else:
+            message += " " + _("Menjadi anggota aktif setelah simpanan pokok lunas.")
+    else:
+        message = _("Pendaftaran %(name)s ditolak.", name=member.display_name)
+    flash(message, "success")
     return redirect(url_for("members.member_detail", member_id=member.id)), 303
 
 
@@ -324,5 +332,8 @@ def nik_correction_decide(request_id: int):
         flash(error.message, "error")
         return redirect(url_for("register.nik_corrections")), 303
     db.session.commit()
-    flash(_("Keputusan disimpan."), "success")
+    flash(
+        _("Koreksi NIK disetujui.") if form.action.data == "approve" else _("Koreksi NIK ditolak."),
+        "success",
+    )
     return redirect(url_for("register.nik_corrections")), 303

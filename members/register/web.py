@@ -106,7 +106,11 @@ EVENT_LABELS = {
 
 
 def member_event_label(action: str) -> str:
-    return _(EVENT_LABELS[action]) if action in EVENT_LABELS else action
+    if action in EVENT_LABELS:
+        return _(EVENT_LABELS[action])
+    from kmp.labels import code_label
+
+    return code_label(action)
 
 
 def _bool_arg(name: str) -> bool | None:

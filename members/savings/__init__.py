@@ -10,17 +10,21 @@ def init_app(app: Flask) -> None:
 
     from kmp import signals
     from kmp.auth import Role
-    from kmp.cli import register_seed_hook
     from kmp.scheduler import register_jobs
     from kmp.templating import NavItem, register_nav
-    from members.savings import cli, models, receipt_views  # noqa: F401 - tables, routes
+    from members.savings import (  # noqa: F401 - tables, routes
+        account_views,
+        cli,
+        models,
+        payout_accounts,
+        receipt_views,
+    )
     from members.savings import services as savings
     from members.savings.jobs import JOBS
     from members.savings.views import init_savings_views
 
     init_savings_views(app)
     register_jobs(app, *JOBS)
-    register_seed_hook(app, _seed_wajib_bills)
     signals.payment_settled.connect(savings.on_savings_payment_settled, weak=False)
     signals.payment_reversed.connect(savings.on_savings_payment_reversed, weak=False)
     signals.payment_allocation_requested.connect(savings.allocate_payment, weak=False)
@@ -31,11 +35,21 @@ def init_app(app: Flask) -> None:
         NavItem("savings.arrears", _l("Tagihan & tunggakan wajib"), board, 125),
         NavItem("savings.withdrawal_queue", _l("Penarikan sukarela"), board, 126),
     )
+    from kmp.registry import get_registry
+    from members.savings import queries
 
-
-def _seed_wajib_bills(users_by_role: dict) -> None:  # noqa: ARG001
-    """Demo: this month's simpanan wajib bills, so the members see a "Bayar" button."""
-    from kmp.timeutil import business_date
-    from members.savings.billing import bill_wajib
-
-    bill_wajib(business_date())
+    todo = get_registry(app).add_todo
+    todo(
+        "withdrawals",
+        _l("Penarikan sukarela menunggu persetujuan"),
+        "savings.withdrawal_queue",
+        (Role.BENDAHARA, Role.PENGURUS),
+        queries.withdrawals_waiting_count,
+    )
+    todo(
+        "arrears",
+        _l("Anggota dengan tunggakan wajib"),
+        "savings.arrears",
+        (Role.BENDAHARA, Role.PENGURUS),
+        queries.members_in_arrears_count,
+    )

@@ -171,6 +171,7 @@ class WithdrawalStatus(enum.StrEnum):
     REQUESTED = "requested"
     PAID = "paid"  # approved by the bendahara and paid out (cash / transfer)
     REJECTED = "rejected"
+    CANCELLED = "cancelled"  # withdrawn by the member before the bendahara decided
 
 
 class SukarelaWithdrawal(db.Model):
@@ -206,6 +207,9 @@ class SukarelaWithdrawal(db.Model):
     method: Mapped[PaymentMethod | None] = mapped_column(StrEnumType(PaymentMethod, 8))
     reference: Mapped[str | None] = mapped_column(String(120))
     entry_id: Mapped[int | None] = mapped_column(ForeignKey("journal_entries.id"))
+    #: The member's payout account when they asked (members.savings.payout_accounts), shown
+    #: to the bendahara who pays it.
+    destination: Mapped[str | None] = mapped_column(String(200))
 
     member: Mapped[Member] = relationship()
     requested_by = relationship("User", foreign_keys=[requested_by_id])

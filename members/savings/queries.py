@@ -152,3 +152,36 @@ def capital_basis(
             )
         )
     return result
+
+
+# --------------------------------------------------------------------------- board to-do
+
+
+def withdrawals_waiting_count() -> int:
+    """Sukarela withdrawals requested and not yet decided."""
+    from members.savings.models import SukarelaWithdrawal, WithdrawalStatus
+
+    return int(
+        db.session.scalar(
+            select(func.count())
+            .select_from(SukarelaWithdrawal)
+            .where(SukarelaWithdrawal.status == WithdrawalStatus.REQUESTED)
+        )
+        or 0
+    )
+
+
+def members_in_arrears_count() -> int:
+    """Members with a wajib bill of an earlier month still open (the arrears list)."""
+    from kmp.timeutil import business_date
+    from members.savings.models import Obligation
+
+    month = business_date().replace(day=1)
+    return int(
+        db.session.scalar(
+            select(func.count(func.distinct(Obligation.member_id))).where(
+                Obligation.kind == "wajib", Obligation.is_open.is_(True), Obligation.period < month
+            )
+        )
+        or 0
+    )

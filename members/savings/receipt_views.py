@@ -17,7 +17,7 @@ from sqlalchemy import select
 from kmp.auth import role_required
 from kmp.errors import DomainError
 from kmp.extensions import db
-from kmp.money import MoneyError, parse_rupiah
+from kmp.money import MoneyError, parse_rupiah_input
 from kmp.timeutil import business_date
 from members.register import admission as register_admission
 from members.register import services as register_services
@@ -65,7 +65,7 @@ def receipt_new(member_id: int):
     status = 200
     if form.validate_on_submit():
         try:
-            amount = parse_rupiah(form.amount.data)
+            amount = parse_rupiah_input(form.amount.data)
         except MoneyError:
             form.amount.errors = [_("Tulis jumlah dalam Rupiah, mis. 100000 atau 100.000.")]
             status = 422

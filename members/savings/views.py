@@ -33,7 +33,7 @@ from kmp.auth import Role, role_required
 from kmp.errors import DomainError, Forbidden
 from kmp.exports import send_export
 from kmp.extensions import db
-from kmp.money import MoneyError, format_rupiah, parse_rupiah
+from kmp.money import MoneyError, format_rupiah, parse_rupiah_input
 from kmp.timeutil import business_date, month_key, parse_month
 from members.register import queries as register_queries
 from members.register.models import Member
@@ -118,7 +118,7 @@ def _my_member(*, moving_money: bool = False) -> Member:
 def _amount(text: str | None) -> int | None:
     if not text or not text.strip():
         return None
-    return parse_rupiah(text)
+    return parse_rupiah_input(text)
 
 
 def _date_arg(name: str, errors: list[str]) -> dt.date | None:
@@ -154,11 +154,18 @@ def _mine_context(member: Member) -> dict:
         "chart_points": points,
         "withdrawals": withdrawals.member_withdrawals(member),
         "available_idr": withdrawals.available_idr(member),
+        "payout_account": _payout_account(member),
         "is_active": member.status.value == "active",
         "sukarela_min": current_app.config.get(
             "KMP_SUKARELA_MIN_IDR", savings.DEFAULT_SUKARELA_MIN_IDR
         ),
     }
+
+
+def _payout_account(member: Member):
+    from members.savings.payout_accounts import effective_account
+
+    return effective_account(member)
 
 
 def _render_mine(member: Member, *, pay_form=None, withdraw_form=None, error=None, status=200):
@@ -347,7 +354,7 @@ def withdraw_request():
     if not form.validate_on_submit():
         return _render_mine(member, withdraw_form=form, status=422)
     try:
-        amount = parse_rupiah(form.amount.data)
+        amount = parse_rupiah_input(form.amount.data)
     except MoneyError:
         form.amount.errors = [_("Tulis jumlah dalam Rupiah, mis. 50000 atau 50.000.")]
         return _render_mine(member, withdraw_form=form, status=422)

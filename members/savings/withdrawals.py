@@ -106,10 +106,14 @@ def request_withdrawal(
     note = (note or "").strip() or None
     if note and len(note) > 200:
         raise DomainError(gettext("Catatan maksimal 200 karakter."), code="note_long", field="note")
+    from members.savings.payout_accounts import effective_account
+
+    account = effective_account(member)
     withdrawal = SukarelaWithdrawal(
         member_id=member.id,
         amount_idr=amount_idr,
         status=W.REQUESTED,
+        destination=account.describe() if account else None,
         note=note,
         request_token=request_token,
         requested_by_id=user_id_of(by_user),
@@ -194,6 +198,22 @@ def reject_withdrawal(withdrawal: SukarelaWithdrawal, by_user, reason: str) -> S
     withdrawal.status = W.REJECTED
     withdrawal.decision_reason = reason[:500]
     withdrawal.decided_by_id = user_id_of(by_user)
+    withdrawal.decided_at = now_utc()
+    db.session.flush()
+    return withdrawal
+
+
+def cancel_withdrawal(withdrawal: SukarelaWithdrawal, by_user) -> SukarelaWithdrawal:  # noqa: ARG001
+    """The member takes back a request the bendahara has not decided yet (idempotent)."""
+    withdrawal = _locked(withdrawal.id)
+    if withdrawal.status is W.CANCELLED:
+        return withdrawal
+    if withdrawal.status is not W.REQUESTED:
+        raise IllegalTransition(
+            "Penarikan ini sudah diputuskan bendahara, jadi tidak bisa dibatalkan.",
+            code="already_decided",
+        )
+    withdrawal.status = W.CANCELLED  # by the member: decided_by stays empty (maker-checker)
     withdrawal.decided_at = now_utc()
     db.session.flush()
     return withdrawal

@@ -52,6 +52,30 @@
     var el = event.target.closest("[data-confirm]");
     if (el && !window.confirm(el.getAttribute("data-confirm"))) event.preventDefault();
   });
+  // Votes: the first tap shows the choice and a "send" button (.vote-confirm).
+  document.addEventListener("click", function (event) {
+    var change = event.target.closest("form[data-vote-confirm] [data-testid=vote-change]");
+    if (change) {
+      var back = change.form.querySelector(".vote-confirm");
+      back.hidden = true;
+      var pressed = change.form.querySelector('.vote-options [aria-pressed="true"]');
+      if (pressed) pressed.focus();
+      return;
+    }
+    var choice = event.target.closest("form[data-vote-confirm] .vote-options button[name=option]");
+    if (!choice) return;
+    var box = choice.form.querySelector(".vote-confirm");
+    if (!box) return;
+    event.preventDefault();
+    box.querySelector("[data-testid=vote-chosen]").textContent = choice.textContent.replace(/^\W+/, "").trim();
+    var send = box.querySelector("[data-testid=vote-confirm]");
+    send.value = choice.value;
+    choice.form.querySelectorAll(".vote-options button").forEach(function (b) {
+      b.setAttribute("aria-pressed", b === choice ? "true" : "false");
+    });
+    box.hidden = false;
+    send.focus();
+  });
   // The menu closes on a tap outside it or on Escape (focus goes back to its button).
   function closeMenu(event) {
     var menu = document.querySelector("details.menu[open]");
@@ -96,6 +120,67 @@
       }
     });
   }
+  // Phones: tables as stacked rows, cells labelled by column (CSS table.stack).
+  function stackTables() {
+    document.querySelectorAll("main table:not(.no-stack)").forEach(function (table) {
+      if (table.classList.contains("stack")) return;
+      var labels = [];
+      var head = table.tHead && table.tHead.rows[table.tHead.rows.length - 1];
+      if (head) {
+        Array.prototype.forEach.call(head.cells, function (cell) {
+          for (var i = 0; i < (cell.colSpan || 1); i++) labels.push(cell.textContent.trim());
+        });
+      }
+      table.setAttribute("role", "table");
+      Array.prototype.forEach.call(table.rows, function (row) {
+        row.setAttribute("role", "row");
+        var col = 0;
+        Array.prototype.forEach.call(row.cells, function (cell) {
+          var inHead = row.parentNode === table.tHead;
+          cell.setAttribute("role", inHead ? "columnheader" : (cell.tagName === "TH" ? "rowheader" : "cell"));
+          if (!inHead && !cell.hasAttribute("data-label") && labels[col] && (cell.colSpan || 1) === 1) {
+            cell.setAttribute("data-label", labels[col]);
+          }
+          col += cell.colSpan || 1;
+        });
+      });
+      table.querySelectorAll("thead,tbody,tfoot").forEach(function (g) { g.setAttribute("role", "rowgroup"); });
+      table.classList.add("stack");
+    });
+  }
+  // Field errors: one focused summary at the top, each a link to its field.
+  function errorSummary() {
+    var main = document.getElementById("main");
+    var errors = main ? main.querySelectorAll("form .field.has-error .error[id], form .choices.has-error .error[id]") : [];
+    if (!errors.length || document.getElementById("kmp-error-summary")) return;
+    var en = (document.documentElement.lang || "id").indexOf("en") === 0;
+    var box = document.createElement("div");
+    box.id = "kmp-error-summary"; box.className = "error-summary"; box.setAttribute("role", "alert");
+    box.setAttribute("tabindex", "-1"); box.setAttribute("data-testid", "error-summary");
+    var title = document.createElement("h2");
+    title.textContent = en ? "Please correct the following (" + errors.length + "):" : "Periksa isian berikut (" + errors.length + "):";
+    box.appendChild(title);
+    var list = document.createElement("ul");
+    Array.prototype.forEach.call(errors, function (error) {
+      var field = error.closest(".field");
+      var input = field.querySelector("input:not([type=hidden]), select, textarea");
+      var label = field.querySelector("legend, label");
+      var item = document.createElement("li");
+      var link = document.createElement("a");
+      link.href = "#" + (input && input.id ? input.id : field.id || "");
+      link.textContent = (label ? label.textContent.trim().replace(/[*:]+$/, "") + ": " : "") + error.textContent.trim();
+      link.addEventListener("click", function (event) {
+        if (input) { event.preventDefault(); input.focus(); }
+      });
+      item.appendChild(link); list.appendChild(item);
+    });
+    box.appendChild(list);
+    var flashes = main.querySelector(".flashes");
+    if (flashes) flashes.after(box); else main.prepend(box);
+    box.focus();
+  }
+  errorSummary();
+  stackTables();
   scrollableTables();
   window.addEventListener("resize", scrollableTables);
   // Share a receipt or slip through the phone's share sheet (Web Share API). Opt in with

@@ -519,7 +519,8 @@ def test_pengawas_reads_census_results_and_audit(client, login_as, make_user):
     results = client.get(f"/pemungutan/{proposal.id}/hasil").get_data(as_text=True)
     assert 'data-testid="roll-call"' in results and voters[1][1].full_name in results
     audit = client.get("/tata-kelola/jejak").get_data(as_text=True)
-    assert "proposal_closed" in audit
+    assert "Pemungutan suara ditutup" in audit  # a label, not the code proposal_closed
+    assert "<td>proposal_closed</td>" not in audit
 
 
 def test_nomination_page_refuses_uncertified(client, login_as, csrf_token):

@@ -84,17 +84,33 @@ def test_filters_and_pagination(client, login_as):
     assert len(first) == 50 and len(second) == 6 and not set(first) & set(second)
 
 
-def test_identity_is_masked_for_pengawas_only(client, login_as, imported):
+def test_nik_is_masked_on_board_pages_and_a_reveal_is_audited(client, login_as, imported):
+    """Issue 22: the NIK is masked on every board page; who needs it (pengurus, bendahara,
+    admin) reveals it on the member's page on purpose, and the reveal is in the audit trail.
+    The pengawas sees phone and NIK masked and cannot reveal."""
+    from sqlalchemy import select
+
+    from kmp.audit import AuditRecord
+
     member = db.session.get(Member, 1)
-    login_as("pengurus")
+    user = login_as("pengurus")
     html = client.get("/pengurus/anggota").get_data(as_text=True)
-    assert member.nik in html and member.phone in html
-    assert member.nik in client.get("/pengurus/anggota/1").get_data(as_text=True)
+    assert member.nik not in html and "••••" + member.nik[-4:] in html
+    assert member.phone in html
+    detail = client.get("/pengurus/anggota/1").get_data(as_text=True)
+    assert member.nik not in detail and 'data-testid="reveal-nik"' in detail
+    revealed = client.get("/pengurus/anggota/1?tampilkan=nik").get_data(as_text=True)
+    assert member.nik in revealed
+    record = db.session.scalar(
+        select(AuditRecord).where(AuditRecord.action == "member.nik_revealed")
+    )
+    assert record is not None and record.target == "members:1" and record.actor_id == user.id
     login_as("pengawas")
     html = client.get("/pengurus/anggota").get_data(as_text=True)
     assert member.nik not in html and member.phone not in html
     assert "••••" + member.nik[-4:] in html
-    assert member.nik not in client.get("/pengurus/anggota/1").get_data(as_text=True)
+    detail = client.get("/pengurus/anggota/1?tampilkan=nik").get_data(as_text=True)
+    assert member.nik not in detail and 'data-testid="reveal-nik"' not in detail
 
 
 def test_exports(client, login_as, imported):

@@ -224,7 +224,8 @@ def found_the_cooperative(y: Year) -> None:
     for browser, email in ((y.bendahara, "bendahara@kmp.example"), (y.ketua, "ketua@kmp.example")):
         token = INVITE_LINK.search(_latest_message_to(email, "invitation")).group(1)
         browser.submit(f"/undangan/{token}", {"password": PASSWORD, "confirm": PASSWORD})
-        browser.get("/beranda")
+        browser.get("/beranda", status=302)  # board logins land on the to-do list
+        browser.get("/pengurus/beranda")
 
     shown = y.ketua.get("/admin/ad").get_data(as_text=True)
     assert "20.000" in shown
@@ -852,7 +853,7 @@ def compute_and_vote_the_shu(y: Year) -> None:
             "meeting_id": str(y.meeting_id),
             "opens_at": "2026-03-28T09:00",
             "closes_at": "2026-03-28T15:00",
-            "reference": f"distribution_run:{y.run_id}",
+            "reference": Choose(f"Pembagian SHU tahun buku {YEAR}"),  # chosen, not typed
         },
         testid="ballot-form",
     )

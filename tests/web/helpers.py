@@ -132,6 +132,7 @@ MEMBER_PAGES: list[MemberPage] = [
 # The board's main pages (axe-checked, logged in with every board role).
 BOARD_PAGES: list[MemberPage] = [
     MemberPage("board home", "/beranda", "core.home"),
+    MemberPage("board to-do", "/pengurus/beranda", "board.home"),
     MemberPage("register", "/pengurus/anggota", "register.register"),
     MemberPage("applications", "/pengurus/pendaftaran", "register.queue"),
     MemberPage("member detail", "/pengurus/anggota/{member_id}", "members.member_detail"),

@@ -36,6 +36,7 @@ def test_the_representative_votes_and_the_ad_can_leave_platforms_out(
     button = phone.get_by_test_id("option-yes")
     assert button.bounding_box()["width"] >= 300
     button.click()
+    phone.get_by_test_id("vote-confirm").click()  # the confirmation step
     expect(phone.get_by_test_id("receipt-code")).to_be_visible()
 
     staff = new_page(viewport=PHONE)

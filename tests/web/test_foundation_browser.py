@@ -33,16 +33,14 @@ EVERYONE = frozenset({"core.home", "core.account"})
 MEMBER = EVERYONE | {"members.dashboard"}
 BOARD_ONLY = frozenset({"register.register", "officers.officers", "ledger.accounts"})
 ROLE_NAV: dict[str, RoleNav] = {
-    "admin": RoleNav(frozenset({"admin"}), nav=EVERYONE | BOARD_ONLY),
-    "pengurus": RoleNav(
-        frozenset({"pengurus", "anggota"}), "members.dashboard", MEMBER | BOARD_ONLY
-    ),
+    # Board roles land on the board's to-do list (kmp.board), members among them keep
+    # "Keanggotaan saya" in the menu.
+    "admin": RoleNav(frozenset({"admin"}), "board.home", EVERYONE | BOARD_ONLY),
+    "pengurus": RoleNav(frozenset({"pengurus", "anggota"}), "board.home", MEMBER | BOARD_ONLY),
     "bendahara": RoleNav(
-        frozenset({"pengurus", "bendahara", "anggota"}), "members.dashboard", MEMBER | BOARD_ONLY
+        frozenset({"pengurus", "bendahara", "anggota"}), "board.home", MEMBER | BOARD_ONLY
     ),
-    "pengawas": RoleNav(
-        frozenset({"pengawas", "anggota"}), "members.dashboard", MEMBER | BOARD_ONLY
-    ),
+    "pengawas": RoleNav(frozenset({"pengawas", "anggota"}), "board.home", MEMBER | BOARD_ONLY),
     "anggota": RoleNav(frozenset({"anggota"}), "members.dashboard", MEMBER, not_nav=BOARD_ONLY),
     "partner": RoleNav(
         frozenset({"partner"}),

@@ -68,6 +68,10 @@ def test_meeting_ballot_vote_on_phones_results_and_receipts(
         box = button.bounding_box()
         assert box["height"] >= 44 and box["width"] >= 300  # a big touch target on 360 px
         button.click()
+        expect(phone.get_by_test_id("vote-chosen")).to_have_text(
+            "Setuju" if option == "yes" else "Tidak setuju"
+        )
+        phone.get_by_test_id("vote-confirm").click()  # the confirmation step
         receipts[member.id] = phone.get_by_test_id("receipt-code").inner_text()
         phones[member.id] = phone
     courier = voters[1][1]
@@ -75,6 +79,7 @@ def test_meeting_ballot_vote_on_phones_results_and_receipts(
     phone.goto(f"/pemungutan/{proposal.id}")
     expect(phone.get_by_test_id("already-voted")).to_be_visible()
     phone.get_by_test_id("option-yes").click()
+    phone.get_by_test_id("vote-confirm").click()
     changed = phone.get_by_test_id("receipt-code").inner_text()
     assert changed != receipts[courier.id]
     receipts[courier.id] = changed

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-06 21:52:16.462774
+Create Date: 2026-12-06 22:13:11.822212
 
 """
 from alembic import op
@@ -1577,6 +1577,23 @@ def upgrade():
     with op.batch_alter_table('patronage_records', schema=None) as batch_op:
         batch_op.create_index('ix_patronage_records_period_member', ['period', 'member_id'], unique=False)
 
+    op.create_table('payout_accounts',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('member_id', sa.Integer(), nullable=False),
+    sa.Column('provider', sa.String(length=20), nullable=False),
+    sa.Column('number', sa.String(length=30), nullable=False),
+    sa.Column('holder_name', sa.String(length=120), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('effective_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('replaced_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_payout_accounts_created_by_id_users')),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_payout_accounts_member_id_members')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_payout_accounts'))
+    )
+    with op.batch_alter_table('payout_accounts', schema=None) as batch_op:
+        batch_op.create_index('ix_payout_accounts_member', ['member_id', 'effective_at'], unique=False)
+
     op.create_table('protection_bill_receipts',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('number', sa.String(length=30), nullable=False),
@@ -1712,6 +1729,7 @@ def upgrade():
     sa.Column('method', sa.String(length=32), nullable=True),
     sa.Column('reference', sa.String(length=120), nullable=True),
     sa.Column('entry_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('destination', sa.String(length=200), nullable=True),
     sa.CheckConstraint("status <> 'paid' OR entry_id IS NOT NULL", name=op.f('ck_sukarela_withdrawals_paid_has_entry')),
     sa.CheckConstraint("status <> 'rejected' OR decision_reason IS NOT NULL", name=op.f('ck_sukarela_withdrawals_rejection_has_reason')),
     sa.CheckConstraint('amount_idr > 0', name=op.f('ck_sukarela_withdrawals_positive')),
@@ -2426,6 +2444,10 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_protection_bill_receipts_member_id'))
 
     op.drop_table('protection_bill_receipts')
+    with op.batch_alter_table('payout_accounts', schema=None) as batch_op:
+        batch_op.drop_index('ix_payout_accounts_member')
+
+    op.drop_table('payout_accounts')
     with op.batch_alter_table('patronage_records', schema=None) as batch_op:
         batch_op.drop_index('ix_patronage_records_period_member')
 
