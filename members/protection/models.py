@@ -209,7 +209,7 @@ class EnrolmentTerms(db.Model):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now_utc)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
-    enrolment: Mapped[Enrolment] = relationship(back_populates="terms")
+    enrolment: Mapped[Enrolment] = relationship(lambda: Enrolment, back_populates="terms")
 
     @property
     def programmes(self) -> tuple[str, ...]:
@@ -242,7 +242,7 @@ class FamilyMember(db.Model):
     until_period: Mapped[dt.date | None] = mapped_column(Date)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now_utc)
 
-    enrolment: Mapped[Enrolment] = relationship(back_populates="family")
+    enrolment: Mapped[Enrolment] = relationship(lambda: Enrolment, back_populates="family")
 
 
 class BpjsRemittance(db.Model):

@@ -164,7 +164,7 @@ class TrainingAttendance(db.Model):
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now_utc)
 
-    enrolment: Mapped[Enrolment] = relationship(back_populates="attendance")
+    enrolment: Mapped[Enrolment] = relationship(lambda: Enrolment, back_populates="attendance")
 
 
 class CertificateStatus(enum.StrEnum):
@@ -226,7 +226,7 @@ class Certificate(db.Model):
     member: Mapped[Member | None] = relationship(foreign_keys=[member_id])
     user = relationship("User", foreign_keys=[user_id])
     scan: Mapped[ReceiptFile | None] = relationship()
-    enrolment: Mapped[Enrolment | None] = relationship()
+    enrolment: Mapped[Enrolment | None] = relationship(lambda: Enrolment)
     created_by = relationship("User", foreign_keys=[created_by_id])
     decided_by = relationship("User", foreign_keys=[decided_by_id])
 
