@@ -11,6 +11,7 @@ from flask import Flask, current_app, url_for
 from flask_babel import format_date, lazy_gettext
 from flask_login import current_user
 
+from kmp.auth import Role
 from kmp.money import format_rupiah
 from kmp.registry import get_registry
 from kmp.timeutil import JAKARTA
@@ -29,16 +30,22 @@ def register_nav(app: Flask, *items: NavItem) -> None:
 
 
 def nav_for_user(user) -> list[NavItem]:
-    items = get_registry().nav
-    visible = []
-    for item in items:
-        if item.endpoint not in current_app.view_functions:
-            continue
-        if not user.is_authenticated:
-            continue
-        if item.roles and not user.has_role(*item.roles):
-            continue
-        visible.append(item)
+    """The navigation ``user`` may see: memoised per role set (the list depends only on the
+    roles and the registered endpoints, both fixed once the app is built)."""
+    if not user.is_authenticated:
+        return []
+    roles = user.roles
+    registry = get_registry()
+    visible = registry.nav_cache.get(roles)
+    if visible is None:
+        endpoints = current_app.view_functions
+        visible = [
+            item
+            for item in registry.nav
+            if item.endpoint in endpoints
+            and (not item.roles or any(Role(r) in roles for r in item.roles))
+        ]
+        registry.nav_cache[roles] = visible
     return visible
 
 
@@ -101,7 +108,7 @@ def init_app(app: Flask) -> None:
         from flask_babel import get_locale
 
         return {
-            "nav_items": nav_for_user(current_user),
+            "nav_items": nav_for_user(current_user._get_current_object()),
             "coop_name": current_app.config["KMP_COOP_NAME"],
             "current_locale": str(get_locale() or "id"),
             "languages": current_app.config["KMP_LANGUAGES"],
