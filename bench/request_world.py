@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import statistics
 import sys
 import tempfile
@@ -340,6 +339,7 @@ def main(argv=None) -> int:
     parser.add_argument("--db", default="sqlite")
     parser.add_argument("--rounds", type=int, default=200)
     args = parser.parse_args(argv)
+    from bench.harness import code_version
     from kmp import create_app
     from kmp.extensions import db
 
@@ -376,7 +376,7 @@ def main(argv=None) -> int:
                     }
                     for k in statements
                 },
-                "code": os.popen("git rev-parse --short HEAD 2>/dev/null").read().strip(),
+                "code": code_version(),
             },
             indent=1,
         )
