@@ -272,21 +272,23 @@ def statements_per_kind(app, world: dict, cookies: dict[int, str]) -> dict[str, 
 
     counts = {}
     client = app.test_client(use_cookies=False)  # the Cookie header is the session
+    with app.app_context():
+        engine = db.engine
+    # each request in its own app context (as under gunicorn): no login user kept in ``g``
     for kind, reqs in requests(world).items():
         path, uid = reqs[0]
         headers = {"Cookie": cookies[uid], "Accept-Encoding": "gzip"}
-        with app.app_context():
-            client.get(path, headers=headers)
-            seen: list[str] = []
+        client.get(path, headers=headers)
+        seen: list[str] = []
 
-            def count(conn, cursor, statement, *args, _seen=seen):  # noqa: ARG001
-                _seen.append(statement)
+        def count(conn, cursor, statement, *args, _seen=seen):  # noqa: ARG001
+            _seen.append(statement)
 
-            event.listen(db.engine, "before_cursor_execute", count)
-            try:
-                response = client.get(path, headers=headers)
-            finally:
-                event.remove(db.engine, "before_cursor_execute", count)
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            response = client.get(path, headers=headers)
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
         if response.status_code != 200:
             raise RuntimeError(
                 f"{kind} {path}: {response.status_code} {response.headers.get('Location')}"
