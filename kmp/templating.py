@@ -89,7 +89,37 @@ def mask_tail(value: str | None, keep: int = 4) -> str:
     return "•" * (len(value) - keep) + value[-keep:]
 
 
+def _translations():
+    """The request's translations for template ``_()``: Flask-Babel's, looked up once per
+    app context and locale (Flask-Babel walks its proxies and caches on every call; a list
+    page calls ``_()`` hundreds of times). ``force_locale`` changes the locale, so the
+    remembered translations are only used for the locale they were looked up for."""
+    from flask.globals import _cv_app
+    from flask_babel import get_translations
+
+    ctx = _cv_app.get(None)
+    space = getattr(ctx.g, "_flask_babel", None) if ctx is not None else None
+    if space is not None:
+        locale = getattr(space, "babel_locale", None)
+        remembered = getattr(space, "kmp_translations", None)
+        if locale is not None and remembered is not None and remembered[0] is locale:
+            return remembered[1]
+    translations = get_translations()
+    space = getattr(ctx.g, "_flask_babel", None) if ctx is not None else None
+    locale = getattr(space, "babel_locale", None) if space is not None else None
+    if locale is not None:
+        space.kmp_translations = (locale, translations)
+    return translations
+
+
 def init_app(app: Flask) -> None:
+    app.jinja_env.install_gettext_callables(
+        gettext=lambda s: _translations().ugettext(s),
+        ngettext=lambda s, p, n: _translations().ungettext(s, p, n),
+        newstyle=True,
+        pgettext=lambda c, s: _translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: _translations().unpgettext(c, s, p, n),
+    )
     app.jinja_env.filters["rupiah"] = format_rupiah
     app.jinja_env.filters["jakarta"] = jakarta_datetime
     app.jinja_env.filters["longdate"] = long_date
