@@ -312,7 +312,19 @@ def cpu_per_kind(app, world: dict, cookies: dict[int, str], rounds: int) -> dict
             if response.status_code != 200:
                 raise RuntimeError(f"{kind} {path}: {response.status_code}")
         samples.sort()
+        # deterministic: Python function calls per request (cProfile over 20 requests)
+        import cProfile
+        import pstats
+
+        profile = cProfile.Profile()
+        profile.enable()
+        for i in range(20):
+            path, uid = reqs[i % len(reqs)]
+            client.get(path, headers={"Cookie": cookies[uid], "Accept-Encoding": "gzip"})
+        profile.disable()
+        calls = pstats.Stats(profile).total_calls // 20
         out[kind] = {
+            "calls": calls,
             "median_ms": round(statistics.median(samples[rounds // 10 :]), 2),
             "p10_ms": round(samples[len(samples) // 10], 2),
             "p90_ms": round(samples[int(len(samples) * 0.9)], 2),
