@@ -332,6 +332,34 @@ def cpu_per_kind(app, world: dict, cookies: dict[int, str], rounds: int) -> dict
     return out
 
 
+def board_plans(world: dict) -> dict[str, str]:
+    """EXPLAIN of the board pages' own queries (SQLite: QUERY PLAN; PostgreSQL: EXPLAIN
+    ANALYZE, with the rows each node read)."""
+    from sqlalchemy import select, text, tuple_
+
+    from kmp.extensions import db
+    from members.register.models import MemberStatusCount
+    from payouts.models import DistributionLine as L
+
+    order = (L.group_code, L.member_no)
+    queries = {
+        "shu_page_1": select(L).where(L.run_id == world["run"]).order_by(*order).limit(50),
+        "shu_keyset": select(L)
+        .where(L.run_id == world["run"], tuple_(*order) > tuple_("kurir", "KUR-0"))
+        .order_by(*order)
+        .limit(50),
+        "register_counts": select(MemberStatusCount.status, MemberStatusCount.n),
+    }
+    pg = db.engine.dialect.name == "postgresql"
+    plans = {}
+    for name, stmt in queries.items():
+        sql = str(stmt.compile(db.engine, compile_kwargs={"literal_binds": True}))
+        prefix = "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) " if pg else "EXPLAIN QUERY PLAN "
+        rows = db.session.execute(text(prefix + sql)).all()
+        plans[name] = " | ".join(str(r[0] if pg else r[-1]) for r in rows)
+    return plans
+
+
 def bare_cpu_ms(rounds: int) -> float:
     """The floor: a bare Flask route's CPU per request, in the same process and run."""
     from flask import Flask
@@ -372,6 +400,10 @@ def main(argv=None) -> int:
         world = build_world(args.members, log=lambda m: print(m, file=sys.stderr))
         uids = {uid for reqs in requests(world).values() for _, uid in reqs}
         cookies = session_cookies(app, uids)
+        try:
+            plans = board_plans(world)
+        except Exception as error:  # noqa: BLE001 - the code measured may predate the index
+            plans = {"error": repr(error)}
         db.session.remove()
     statements = statements_per_kind(app, world, cookies)
     cpu = cpu_per_kind(app, world, cookies, args.rounds)
@@ -390,6 +422,7 @@ def main(argv=None) -> int:
                     }
                     for k in statements
                 },
+                "plans": plans,
                 "code": code_version(),
             },
             indent=1,
