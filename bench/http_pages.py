@@ -210,9 +210,17 @@ def phase(timer, *, n: int) -> dict:
     cookies = request_world.session_cookies(
         app, {uid for reqs in kinds.values() for _, uid in reqs}
     )
-    db.session.remove()
-    statements = request_world.statements_per_kind(app, world, cookies)
     url = db.engine.url.render_as_string(hide_password=False)
+    db.session.remove()
+    # counted on an app of its own: this process's app context (pushed by the harness) would
+    # otherwise be shared by the counted requests, and with it Flask-Login's user in ``g``
+    from kmp import create_app
+
+    counting_app = create_app("testing", SQLALCHEMY_DATABASE_URI=url)
+    statements = request_world.statements_per_kind(counting_app, world, cookies)
+    with counting_app.app_context():
+        db.session.remove()
+        db.engine.dispose()
     db.session.remove()
     db.engine.dispose()
     workdir = tempfile.mkdtemp(prefix="kmp_bench_http_")
