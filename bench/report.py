@@ -63,20 +63,24 @@ def _http_section(rows: list[dict], modules: dict) -> list[str]:
     lines += [
         f"Floor: {rows[0]['floor_name']}. Settings: {rows[0].get('settings', '')}.",
         "",
-        "| Database | Members | Postings | Page | req/s | p50 ms | p99 ms | Floor req/s "
-        "| Floor p99 ms | Ratio | Target met | Load | Measured |",
-        "|---|--:|--:|---|--:|--:|--:|--:|--:|--:|---|--:|---|",
+        "| Database | Members | Postings | Page | req/s | p50 ms | p99 ms | CPU ms/req "
+        "| SQL | Floor req/s | Floor p99 ms | Floor CPU ms | Ratio | Target met | Load "
+        "| Measured |",
+        "|---|--:|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|--:|---|",
     ]
     for r in sorted(rows, key=lambda r: (DB_ORDER.get(r["database"], 9), r["n"], r["name"])):
         lines.append(
             f"| {r.get('database_version', r['database'])} | {r['n']:,} "
             f"| {_num(r.get('postings'))} | {r.get('page', r['name'])} | {_num(r['rps'])} "
             f"| {_num(r.get('p50_ms'), 1)} | {_num(r.get('p99_ms'), 1)} "
+            f"| {_num(r.get('cpu_ms'), 2)} | {_num(r.get('statements'))} "
             f"| {_num(r.get('floor_rps'))} | {_num(r.get('floor_p99_ms'), 1)} "
+            f"| {_num(r.get('floor_cpu_ms'), 2)} "
             f"| **{r['ratio']:.2f}** | {'yes' if r['target_met'] else '**no**'} "
             f"| {r.get('loadavg', '–')} | {r.get('run_at', '')[:16].replace('T', ' ')} UTC |"
         )
-    lines += ["", f"Target: {rows[0]['target']}.", ""]
+    targets = sorted({r["target"] for r in rows})
+    lines += ["", "Targets: " + "; ".join(targets) + ".", ""]
     note = NOTES / "http_pages.md"
     if note.exists():
         lines += [note.read_text().strip(), ""]

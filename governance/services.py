@@ -179,6 +179,18 @@ def _lock(proposal: Proposal, *, shared: bool = False) -> Proposal:
     return db.session.execute(stmt).scalar_one()
 
 
+def proposal_for_casting(proposal_id: int) -> Proposal | None:
+    """The proposal read once, under the shared lock casting takes (``cast_vote(...,
+    locked=True)`` then does not read it again)."""
+    stmt = (
+        select(Proposal)
+        .where(Proposal.id == proposal_id)
+        .with_for_update(read=True)
+        .execution_options(populate_existing=True)
+    )
+    return db.session.execute(stmt).scalar_one_or_none()
+
+
 def open_proposal(proposal: Proposal, *, by_user=None, now: dt.datetime | None = None) -> Proposal:
     """Open the ballot: freeze the census and snapshot the AD. ``by_user=None`` is the
     scheduler (only once ``opens_at`` has come); a pengurus may open early."""
@@ -304,6 +316,7 @@ def cast_vote(
     *,
     now: dt.datetime | None = None,
     by_user=None,
+    locked: bool = False,
 ) -> CastResult:
     """Record ``member``'s vote for ``option`` in one transaction (the caller commits).
 
@@ -313,8 +326,12 @@ def cast_vote(
     Checked here: the ballot is open *by its timestamps at this instant*, the member is in the
     frozen census, the option exists, and a second vote is only a change when the proposal
     allows it. ``UNIQUE (proposal_id, member_id)`` on ``ballot_participations`` is the final
-    guard: a concurrent duplicate fails in the database and is refused here."""
-    proposal = _lock(proposal, shared=True)
+    guard: a concurrent duplicate fails in the database and is refused here.
+
+    ``locked=True``: the caller read ``proposal`` with ``proposal_for_casting`` in this
+    transaction (the shared lock is held), so it is not read again."""
+    if not locked:
+        proposal = _lock(proposal, shared=True)
     now = now or now_utc()
     if proposal.status is ProposalStatus.DRAFT or now < proposal.opens_at:
         raise _refuse(gettext("Pemungutan suara belum dibuka."), "ballot_not_open")

@@ -83,8 +83,11 @@ def _meeting_or_404(meeting_id: int) -> Meeting:
     return meeting
 
 
-def _proposal_or_404(proposal_id: int) -> Proposal:
-    proposal = db.session.get(Proposal, proposal_id)
+def _proposal_or_404(proposal_id: int, *, for_casting: bool = False) -> Proposal:
+    if for_casting:
+        proposal = services.proposal_for_casting(proposal_id)
+    else:
+        proposal = db.session.get(Proposal, proposal_id)
     if proposal is None:
         abort(404)
     if not _is_board() and proposal.status not in (ProposalStatus.OPEN, ProposalStatus.CLOSED):
@@ -313,7 +316,8 @@ def ballot_cancel(proposal_id: int):
 @bp.post("/pemungutan/<int:proposal_id>/pilih")
 @role_required(Role.ANGGOTA, Role.PARTNER)
 def ballot_vote(proposal_id: int):
-    proposal = _proposal_or_404(proposal_id)
+    # read once, under the shared lock the cast needs (cast_vote does not read it again)
+    proposal = _proposal_or_404(proposal_id, for_casting=True)
     who = _voter()
     if who.member is None:
         abort(403)
@@ -321,7 +325,7 @@ def ballot_vote(proposal_id: int):
         return _render_ballot(proposal), 403
     option = request.form.get("option", "")
     ok, result = _commit(
-        lambda: services.cast_vote(proposal, who.member, option, by_user=current_user)
+        lambda: services.cast_vote(proposal, who.member, option, by_user=current_user, locked=True)
     )
     if not ok:
         return redirect(url_for("governance.ballot", proposal_id=proposal_id), 303)

@@ -24,8 +24,15 @@ def select_locale() -> str:
     languages = current_app.config["KMP_LANGUAGES"]
     if not has_request_context():  # a job, a CLI command: the cooperative's language
         return current_app.config["BABEL_DEFAULT_LOCALE"]
-    if current_user and current_user.is_authenticated and current_user.locale in languages:
-        return current_user.locale
+    chosen = g.get("kmp_user_locale")  # the user loader ran in this request
+    if chosen is not None:
+        # the loaded value (a change made in this request included); once a commit has
+        # expired the user, the value the loader saw: no reload just to pick a language
+        chosen = g.get("_login_user").__dict__.get("locale") or chosen
+    elif current_user and current_user.is_authenticated:
+        chosen = current_user.locale
+    if chosen in languages:
+        return chosen
     chosen = session.get("lang") or request.cookies.get("kmp_lang")
     if chosen in languages:
         return chosen

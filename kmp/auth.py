@@ -7,7 +7,7 @@ import enum
 import re
 from functools import wraps
 
-from flask import abort
+from flask import abort, g, has_request_context
 from flask_login import UserMixin, current_user
 from sqlalchemy import (
     BigInteger,
@@ -16,10 +16,11 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
+    bindparam,
     select,
     update,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from kmp.db import StrEnumType, UTCDateTime
@@ -85,12 +86,31 @@ class User(UserMixin, db.Model):
         return bool(self.is_active_flag)
 
     @property
+    def is_authenticated(self) -> bool:  # type: ignore[override]
+        """As ``UserMixin`` (= active), without reloading a user a commit has expired: the
+        flag as the user loader saw it in this request."""
+        flag = self.__dict__.get("is_active_flag")
+        if flag is None:
+            flag = self.__dict__.get("_kmp_active_at_load")
+        if flag is None:
+            flag = self.is_active_flag
+        return bool(flag)
+
+    @property
     def roles(self) -> frozenset[Role]:
-        return frozenset(r.role for r in self.role_rows)
+        """The role set, built once per loaded ``role_rows`` list (a request loads the user
+        afresh; a reload or an added/removed role row gives a new list or length)."""
+        rows = self.role_rows
+        cached = self.__dict__.get("_kmp_roles")
+        if cached is not None and cached[0] is rows and cached[1] == len(rows):
+            return cached[2]
+        mine = frozenset(r.role for r in rows)
+        self.__dict__["_kmp_roles"] = (rows, len(rows), mine)
+        return mine
 
     def has_role(self, *roles: Role | str) -> bool:
         mine = self.roles
-        return any(Role(r) in mine for r in roles)
+        return any((r if type(r) is Role else Role(r)) in mine for r in roles)
 
     @property
     def is_board(self) -> bool:
@@ -248,15 +268,37 @@ def user_id_of(user) -> int | None:
     return getattr(user, "id", user)
 
 
+#: The login user and their roles in one statement, built once (on the first request, when
+#: every model is mapped): a fixed shape on every request.
+_load_user_statement: list = []
+
+
+def _load_user_select():
+    if not _load_user_statement:
+        _load_user_statement.append(
+            select(User).options(joinedload(User.role_rows)).where(User.id == bindparam("user_id"))
+        )
+    return _load_user_statement[0]
+
+
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
     try:
         ident, version = user_id.split(":")
-        user = db.session.get(User, int(ident))
+        user = (
+            db.session.execute(_load_user_select(), {"user_id": int(ident)})
+            .unique()
+            .scalar_one_or_none()
+        )
     except (ValueError, TypeError):
         return None
     if user is None or str(user.session_version) != version or not user.is_active:
         return None
+    if has_request_context():
+        # the locale is resolved from this row once per request (kmp.app.select_locale), so
+        # a commit that expires the user does not reload it just to pick a language
+        g.kmp_user_locale = user.locale
+    user.__dict__["_kmp_active_at_load"] = True
     return user
 
 

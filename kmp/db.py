@@ -143,3 +143,35 @@ MIGRATION_OPTIONS = {
     "render_item": render_item,
     "include_object": include_object,
 }
+
+
+# --------------------------------------------------------------------------- rows kept for
+# the transaction
+
+_KEEP_KEY = "kmp_keep"
+
+
+def keep_for_transaction(obj):
+    """Hold a strong reference to ``obj`` until the session's transaction ends, so a later
+    ``session.get`` of the same row in this transaction (another signal receiver, a hook) is
+    served from the identity map instead of reading the row again (the identity map itself
+    holds rows only weakly). Returns ``obj``."""
+    from kmp.extensions import db
+
+    db.session.info.setdefault(_KEEP_KEY, []).append(obj)
+    return obj
+
+
+def _release_kept(session, transaction) -> None:
+    if transaction.parent is None:  # the outermost transaction, not a savepoint
+        session.info.pop(_KEEP_KEY, None)
+
+
+def _install_keep_listeners() -> None:
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
+    event.listen(Session, "after_transaction_end", _release_kept)
+
+
+_install_keep_listeners()

@@ -11,6 +11,7 @@ from flask import Flask, current_app, url_for
 from flask_babel import format_date, lazy_gettext
 from flask_login import current_user
 
+from kmp.auth import Role
 from kmp.money import format_rupiah
 from kmp.registry import get_registry
 from kmp.timeutil import JAKARTA
@@ -29,16 +30,22 @@ def register_nav(app: Flask, *items: NavItem) -> None:
 
 
 def nav_for_user(user) -> list[NavItem]:
-    items = get_registry().nav
-    visible = []
-    for item in items:
-        if item.endpoint not in current_app.view_functions:
-            continue
-        if not user.is_authenticated:
-            continue
-        if item.roles and not user.has_role(*item.roles):
-            continue
-        visible.append(item)
+    """The navigation ``user`` may see: memoised per role set (the list depends only on the
+    roles and the registered endpoints, both fixed once the app is built)."""
+    if not user.is_authenticated:
+        return []
+    roles = user.roles
+    registry = get_registry()
+    visible = registry.nav_cache.get(roles)
+    if visible is None:
+        endpoints = current_app.view_functions
+        visible = [
+            item
+            for item in registry.nav
+            if item.endpoint in endpoints
+            and (not item.roles or any(Role(r) in roles for r in item.roles))
+        ]
+        registry.nav_cache[roles] = visible
     return visible
 
 
@@ -82,7 +89,37 @@ def mask_tail(value: str | None, keep: int = 4) -> str:
     return "•" * (len(value) - keep) + value[-keep:]
 
 
+def _translations():
+    """The request's translations for template ``_()``: Flask-Babel's, looked up once per
+    app context and locale (Flask-Babel walks its proxies and caches on every call; a list
+    page calls ``_()`` hundreds of times). ``force_locale`` changes the locale, so the
+    remembered translations are only used for the locale they were looked up for."""
+    from flask.globals import _cv_app
+    from flask_babel import get_translations
+
+    ctx = _cv_app.get(None)
+    space = getattr(ctx.g, "_flask_babel", None) if ctx is not None else None
+    if space is not None:
+        locale = getattr(space, "babel_locale", None)
+        remembered = getattr(space, "kmp_translations", None)
+        if locale is not None and remembered is not None and remembered[0] is locale:
+            return remembered[1]
+    translations = get_translations()
+    space = getattr(ctx.g, "_flask_babel", None) if ctx is not None else None
+    locale = getattr(space, "babel_locale", None) if space is not None else None
+    if locale is not None:
+        space.kmp_translations = (locale, translations)
+    return translations
+
+
 def init_app(app: Flask) -> None:
+    app.jinja_env.install_gettext_callables(
+        gettext=lambda s: _translations().ugettext(s),
+        ngettext=lambda s, p, n: _translations().ungettext(s, p, n),
+        newstyle=True,
+        pgettext=lambda c, s: _translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: _translations().unpgettext(c, s, p, n),
+    )
     app.jinja_env.filters["rupiah"] = format_rupiah
     app.jinja_env.filters["jakarta"] = jakarta_datetime
     app.jinja_env.filters["longdate"] = long_date
@@ -104,7 +141,7 @@ def init_app(app: Flask) -> None:
         from flask_babel import get_locale
 
         return {
-            "nav_items": nav_for_user(current_user),
+            "nav_items": nav_for_user(current_user._get_current_object()),
             "coop_name": current_app.config["KMP_COOP_NAME"],
             "current_locale": str(get_locale() or "id"),
             "languages": current_app.config["KMP_LANGUAGES"],

@@ -118,6 +118,9 @@ class DistributionRun(db.Model):
     #: Funds, reserve, group pools and redirects of the computation (small, per run).
     summary: Mapped[dict | None] = mapped_column(JSON)
     member_count: Mapped[int] = mapped_column(Integer, default=0)
+    #: Lines not yet paid (unpaid or in transit): set when the run is computed and kept by
+    #: every line status change (``payouts.transfers``), so the run page does not count them.
+    lines_not_paid: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     members_total_idr: Mapped[int] = mapped_column(Rupiah, default=0)
     distribution_date: Mapped[dt.date | None] = mapped_column(Date)
     computed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
@@ -145,6 +148,8 @@ class DistributionLine(db.Model):
         CheckConstraint("method IN ('sukarela', 'transfer', 'cash')", name="method_valid"),
         Index("ix_distribution_lines_member", "member_id", "run_id"),
         Index("ix_distribution_lines_run_status", "run_id", "status"),
+        # the run page's display order: a page of lines is an index range (keyset)
+        Index("ix_distribution_lines_run_display", "run_id", "group_code", "member_no"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

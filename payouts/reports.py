@@ -4,6 +4,7 @@ and the member's SHU slip PDF. Numbers come from the stored run; nothing is reco
 from __future__ import annotations
 
 import io
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
@@ -43,17 +44,38 @@ class Bracket:
     total_idr: int
 
 
+def bracket_index(total_idr: int) -> int:
+    """The bracket (index into ``BRACKETS``) of one member amount."""
+    return bisect_right(BRACKETS, total_idr) - 1 if total_idr >= 0 else 0
+
+
+def tally_brackets(totals) -> list[list[int]]:
+    """``[[members, total_idr], ...]`` per bracket of ``totals``: what ``compute_run`` stores
+    in the run's summary (``summary["brackets"]``), so the run page reads no lines for it."""
+    out = [[0, 0] for _ in BRACKETS]
+    for total in totals:
+        cell = out[bracket_index(total)]
+        cell[0] += 1
+        cell[1] += total
+    return out
+
+
 def amount_distribution(run: DistributionRun) -> list[Bracket]:
-    """How many members fall in each amount bracket (one grouped query)."""
+    """How many members fall in each amount bracket: stored with the run when it was
+    computed (a run computed before that is aggregated in one grouped query)."""
     edges = list(BRACKETS)
-    whens = [(DistributionLine.total_idr < edges[i + 1], i) for i in range(len(edges) - 1)]
-    bucket = case(*whens, else_=len(edges) - 1)
-    rows = db.session.execute(
-        select(bucket, func.count(), func.coalesce(func.sum(DistributionLine.total_idr), 0))
-        .where(DistributionLine.run_id == run.id)
-        .group_by(bucket)
-    ).all()
-    found = {int(b): (int(c), int(t)) for b, c, t in rows}
+    stored = (run.summary or {}).get("brackets")
+    if stored and len(stored) == len(edges):
+        found = {i: (int(c), int(t)) for i, (c, t) in enumerate(stored)}
+    else:
+        whens = [(DistributionLine.total_idr < edges[i + 1], i) for i in range(len(edges) - 1)]
+        bucket = case(*whens, else_=len(edges) - 1)
+        rows = db.session.execute(
+            select(bucket, func.count(), func.coalesce(func.sum(DistributionLine.total_idr), 0))
+            .where(DistributionLine.run_id == run.id)
+            .group_by(bucket)
+        ).all()
+        found = {int(b): (int(c), int(t)) for b, c, t in rows}
     out = []
     for i, low in enumerate(edges):
         if i + 1 < len(edges):

@@ -32,6 +32,7 @@ from members.ad.services import current_ad
 from members.register.models import Member
 from members.register.states import MemberStatus
 from members.savings.queries import CAPITAL_BASIS_LEADING, capital_and_months, capital_basis_query
+from payouts import reports
 from payouts.allocation import (
     AllocationTable,
     GroupRule,
@@ -484,6 +485,7 @@ def compute_run(
     db.session.execute(delete(DistributionLine).where(DistributionLine.run_id == run.id))
     buffer: list[tuple] = []
     count = total = 0
+    brackets = [[0, 0] for _ in reports.BRACKETS]
     months = comp.months
     sukarela, unpaid = PayoutMethod.SUKARELA.value, LineStatus.UNPAID.value
     for group in comp.result.groups:
@@ -507,6 +509,9 @@ def compute_run(
             )
             count += 1
             total += line.total_idr
+            cell = brackets[reports.bracket_index(line.total_idr)]
+            cell[0] += 1
+            cell[1] += line.total_idr
             if len(buffer) >= LINE_CHUNK:
                 _insert_lines(buffer)
                 buffer = []
@@ -521,8 +526,9 @@ def compute_run(
     run.shu_reason = comp.shu_reason
     run.shu_book_idr = comp.shu_book_idr
     run.ad_version_id = comp.ad_version_id
-    run.summary = comp.summary()
+    run.summary = {**comp.summary(), "brackets": brackets}
     run.member_count = count
+    run.lines_not_paid = count  # every line starts unpaid
     run.members_total_idr = total
     run.distribution_date = comp.distribution_date
     run.computed_at = now_utc()

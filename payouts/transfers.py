@@ -43,6 +43,20 @@ PAY_CHUNK = 10_000  # SHU lines credited to sukarela per statement
 log = logging.getLogger("kmp.payouts")
 
 
+def _lines_paid(run: DistributionRun, n: int) -> None:
+    """``n`` lines of ``run`` became paid: keep ``run.lines_not_paid`` (one atomic update; a
+    concurrent payout of another line cannot lose it)."""
+    if not n:
+        return
+    db.session.execute(
+        update(DistributionRun)
+        .where(DistributionRun.id == run.id)
+        .values(lines_not_paid=DistributionRun.lines_not_paid - n)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.expire(run, ["lines_not_paid"])
+
+
 def _check_posted(run: DistributionRun) -> None:
     if RunStatus(run.status) is not RunStatus.POSTED:
         raise IllegalTransition(
@@ -62,9 +76,12 @@ def _maybe_paid(run: DistributionRun) -> None:
     )
     if not left and RunStatus(run.status) is RunStatus.POSTED:
         zero = update(DistributionLine).where(
-            DistributionLine.run_id == run.id, DistributionLine.total_idr == 0
+            DistributionLine.run_id == run.id,
+            DistributionLine.total_idr == 0,
+            DistributionLine.status != LineStatus.PAID,
         )
-        db.session.execute(zero.values(status=LineStatus.PAID.value, paid_at=now_utc()))
+        changed = db.session.execute(zero.values(status=LineStatus.PAID.value, paid_at=now_utc()))
+        _lines_paid(run, changed.rowcount)
         _transition(run, RunStatus.PAID)
         run.paid_at = now_utc()
 
@@ -127,11 +144,12 @@ def pay_sukarela(run: DistributionRun, *, progress: Progress | None = None) -> i
         )
         now = now_utc()
         for start in range(0, len(ids), 1000):
-            db.session.execute(
+            changed = db.session.execute(
                 update(DistributionLine)
                 .where(DistributionLine.id.in_(ids[start : start + 1000]))
                 .values(status=LineStatus.PAID.value, paid_at=now)
             )
+            _lines_paid(run, changed.rowcount)
         last_id = ids[-1]
         done += len(ids)
         if progress:
@@ -192,6 +210,7 @@ def pay_cash(line: DistributionLine, by_user) -> DistributionLine:
     line.status = LineStatus.PAID
     line.paid_at = now_utc()
     db.session.flush()
+    _lines_paid(run, 1)  # it was unpaid (checked above)
     _maybe_paid(run)
     db.session.flush()
     return line
@@ -379,8 +398,10 @@ def apply_transfer_status(reference_no: str, status: str, message: str = "") -> 
     transfer.updated_at = now_utc()
     if new is TransferStatus.FAILED:
         transfer.failure_reason = (message or "").strip() or "Transfer gagal"
+    was_paid = LineStatus(line.status) is LineStatus.PAID
     line.status = line_status
     line.paid_at = now_utc() if line_status is LineStatus.PAID else None
+    _lines_paid(run, (line_status is LineStatus.PAID) - was_paid)
     if RunStatus(run.status) is RunStatus.PAID and line_status is not LineStatus.PAID:
         pass  # a late bank return: the line is payable again, the run stays closed
     db.session.flush()

@@ -17,7 +17,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy import func, select
+from sqlalchemy import select, tuple_
 
 from kmp.auth import Role, role_required
 from kmp.errors import DomainError
@@ -67,15 +67,33 @@ def _run_or_404(run_id: int) -> DistributionRun:
     return run
 
 
-def _lines_page(run: DistributionRun, page: int):
-    stmt = (
-        select(DistributionLine)
-        .where(DistributionLine.run_id == run.id)
-        .order_by(DistributionLine.group_code, DistributionLine.member_no)
-        .offset((page - 1) * PAGE_SIZE)
-        .limit(PAGE_SIZE)
-    )
-    return db.session.scalars(stmt).all()
+def _lines_page(run: DistributionRun, page: int, after=None, before=None):
+    """One page of the run's lines in display order (group, member number): a range of
+    ``ix_distribution_lines_run_display``. ``after``/``before`` (the key of the previous
+    page's last / next page's first line) read only that page (keyset), whatever page it is;
+    a bare page number skips to it by OFFSET along the same index."""
+    order = (DistributionLine.group_code, DistributionLine.member_no)
+    stmt = select(DistributionLine).where(DistributionLine.run_id == run.id)
+    if after is not None:
+        stmt = stmt.where(tuple_(*order) > tuple_(*after)).order_by(*order)
+    elif before is not None:
+        stmt = stmt.where(tuple_(*order) < tuple_(*before)).order_by(*(c.desc() for c in order))
+    else:
+        stmt = stmt.order_by(*order).offset((page - 1) * PAGE_SIZE)
+    lines = db.session.scalars(stmt.limit(PAGE_SIZE)).all()
+    return lines[::-1] if before is not None else lines
+
+
+def _line_key(name: str):
+    """A keyset position from the query string (``group|member_no``), or None."""
+    group, sep, number = (request.args.get(name) or "").partition("|")
+    if not sep or not group or not number or len(group) > 20 or len(number) > 40:
+        return None
+    return (group, number)
+
+
+def line_key(line: DistributionLine) -> str:
+    return f"{line.group_code}|{line.member_no}"
 
 
 def _page_arg() -> int:
@@ -153,24 +171,23 @@ def _resolution_form(run: DistributionRun, form: ResolutionForm | None = None):
 def _run_page(run: DistributionRun, *, status: int = 200, cancel_form=None, resolution_form=None):
     page = _page_arg()
     pages = max((run.member_count + PAGE_SIZE - 1) // PAGE_SIZE, 1)
-    unpaid = db.session.scalar(
-        select(func.count())
-        .select_from(DistributionLine)
-        .where(DistributionLine.run_id == run.id, DistributionLine.status != LineStatus.PAID)
-    )
+    page = min(page, pages)
+    lines = _lines_page(run, page, after=_line_key("setelah"), before=_line_key("sebelum"))
     return (
         render_template(
             "payouts/run.html",
             run=run,
-            lines=_lines_page(run, min(page, pages)),
-            page=min(page, pages),
+            lines=lines,
+            page=page,
             pages=pages,
+            first_key=line_key(lines[0]) if lines else None,
+            last_key=line_key(lines[-1]) if lines else None,
             fund_rows=reports.fund_rows(run),
             group_rows=reports.group_rows(run),
             group_names=_group_names(),
             chart=reports.fund_chart_svg(run) if run.summary else None,
             brackets=reports.amount_distribution(run) if run.summary else [],
-            unpaid=unpaid,
+            unpaid=run.lines_not_paid,  # kept by every line status change
             can_manage=current_user.has_role(*MANAGE),
             can_post=current_user.has_role(Role.BENDAHARA),
             confirm=ConfirmForm(),

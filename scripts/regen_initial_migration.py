@@ -49,7 +49,8 @@ def main() -> None:
         "    # ### end Alembic commands ###\n",
         "    # ### end Alembic commands ###\n"
         "    install_pg_triggers(op)\n"
-        "    install_audit_triggers(op)\n",
+        "    install_audit_triggers(op)\n"
+        "    install_member_count_triggers(op)\n",
         1,
     )
     text = text.replace(
@@ -61,7 +62,8 @@ def main() -> None:
         "import sqlalchemy as sa\n",
         "import sqlalchemy as sa\n\n"
         "from kmp.audit import install_audit_triggers, uninstall_audit_triggers\n"
-        "from kmp.ledger.models import install_pg_triggers, uninstall_journal_guards\n",
+        "from kmp.ledger.models import install_pg_triggers, uninstall_journal_guards\n"
+        "from members.register.models import install_member_count_triggers\n",
         1,
     )
     with open(path, "w") as handle:

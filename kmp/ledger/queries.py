@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import case, func, literal, select, tuple_
+from sqlalchemy import and_, case, func, literal, select, tuple_
 
 from kmp.extensions import db
 from kmp.ledger.models import Account, AccountType, JournalEntry, Posting
@@ -559,6 +559,7 @@ def member_statement(
     page: int = 1,
     *,
     per_page: int = 50,
+    loaded: list | None = None,
 ) -> MemberStatement:
     """The history of a member's accounts between ``start`` and ``end`` (inclusive, Jakarta
     business dates), oldest first, ``per_page`` lines per page, each line with its account's
@@ -568,9 +569,12 @@ def member_statement(
     empty = MemberStatement([], [], start, end, 1, 1, 0)
     if not ids:
         return empty
-    accounts = list(
-        db.session.scalars(select(Account).where(Account.id.in_(ids)).order_by(Account.code))
-    )
+    if loaded is not None:  # the caller's rows (already read): not read again
+        accounts = sorted((a for a in loaded if a.id in set(ids)), key=lambda a: a.code)
+    else:
+        accounts = list(
+            db.session.scalars(select(Account).where(Account.id.in_(ids)).order_by(Account.code))
+        )
     if not accounts:
         return empty
     ids = [a.id for a in accounts]
@@ -584,18 +588,35 @@ def member_statement(
         )
         return {a: int(v or 0) for a, v in rows}
 
-    opening = sums(Posting.entry_date < start) if start is not None else {}
-    closing = (
-        sums(Posting.entry_date <= end)
-        if end is not None
-        else {a.id: a.balance_idr for a in accounts}
-    )
     in_range = [Posting.account_id.in_(ids)]
     if start is not None:
         in_range.append(Posting.entry_date >= start)
     if end is not None:
         in_range.append(Posting.entry_date <= end)
-    total = int(db.session.scalar(select(func.count()).select_from(Posting).where(*in_range)) or 0)
+    # Opening (before start), closing (up to end) and the count of lines in the range: one
+    # grouped pass over the accounts' postings up to ``end`` (the closing sum read them all).
+    amount = Posting.amount_idr
+    in_range_count = func.count(case((and_(*in_range[1:]), 1))) if in_range[1:] else func.count()
+    before = Posting.entry_date < start if start is not None else literal(False)
+    columns = (
+        Posting.account_id,
+        in_range_count,
+        func.count(case((before, 1))),
+        func.sum(case((before, amount), else_=0)),
+        func.sum(amount),
+    )
+    scope = [Posting.account_id.in_(ids)] + ([Posting.entry_date <= end] if end else [])
+    opening: dict[int, int] = {}
+    closing: dict[int, int] = {} if end is not None else {a.id: a.balance_idr for a in accounts}
+    total = 0
+    for account_id, count, n_before, before_start, up_to_end in db.session.execute(
+        select(*columns).where(*scope).group_by(Posting.account_id)
+    ):
+        total += int(count or 0)
+        if start is not None and n_before:
+            opening[account_id] = int(before_start or 0)
+        if end is not None:
+            closing[account_id] = int(up_to_end or 0)
     pages = max(1, -(-total // per_page))
     page = min(max(1, int(page)), pages)
     rows = db.session.execute(
@@ -614,7 +635,7 @@ def member_statement(
         .limit(per_page)
     ).all()
     running = dict(opening)
-    if rows:
+    if rows and page > 1:  # on page 1 nothing in the range comes before the first line
         first_date, first_id = rows[0][2], rows[0][0]
         before = sums(
             *in_range[1:], tuple_(Posting.entry_date, Posting.id) < tuple_(first_date, first_id)

@@ -12,8 +12,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import ARRAY, any_, bindparam, insert, literal, select, text, update
+from sqlalchemy import ARRAY, any_, bindparam, event, insert, literal, select, text, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from kmp.db import RUPIAH_BOUND
 from kmp.errors import Conflict, DomainError, NotFound
@@ -189,11 +190,42 @@ MONTHS_ID = (
 )
 
 
+_CLOSED_KEY = "kmp_closed_periods"
+
+
 def closed_periods() -> set[tuple[int, int]]:
-    """Every closed period as ``(fiscal_year, month)``; month 0 is the whole year."""
-    return {
-        (y, m) for y, m in db.session.execute(select(ClosedPeriod.fiscal_year, ClosedPeriod.month))
-    }
+    """Every closed period as ``(fiscal_year, month)``; month 0 is the whole year.
+
+    Read once per transaction (a payment checks its date, then the writer checks it again):
+    the set is kept in ``session.info`` until the transaction ends or a flush writes a
+    ``ClosedPeriod``."""
+    info = db.session.info
+    cached = info.get(_CLOSED_KEY)
+    if cached is None:
+        cached = {
+            (y, m)
+            for y, m in db.session.execute(select(ClosedPeriod.fiscal_year, ClosedPeriod.month))
+        }
+        info[_CLOSED_KEY] = cached
+    return set(cached)
+
+
+def _forget_closed_periods(session, transaction) -> None:
+    if transaction.parent is None:  # the outermost transaction, not a savepoint
+        session.info.pop(_CLOSED_KEY, None)
+
+
+def _closed_periods_written(session, flush_context, instances) -> None:  # noqa: ARG001
+    if any(
+        isinstance(obj, ClosedPeriod)
+        for group in (session.new, session.dirty, session.deleted)
+        for obj in group
+    ):
+        session.info.pop(_CLOSED_KEY, None)
+
+
+event.listen(Session, "after_transaction_end", _forget_closed_periods)
+event.listen(Session, "before_flush", _closed_periods_written)
 
 
 def closed_years() -> set[int]:
@@ -529,8 +561,14 @@ def post_entry(
         posted_by_id=getattr(posted_by, "id", posted_by),
         reverses_id=reverses_id,
     )
+    return db.session.get(JournalEntry, post_entry_id(spec))
+
+
+def post_entry_id(spec: EntrySpec) -> int:
+    """Post one balanced entry (see ``post_entries``) and return its id only: for callers
+    that keep the id, so the entry and its postings are not read back."""
     (entry_id,) = post_entries([spec])
-    return db.session.get(JournalEntry, entry_id)
+    return entry_id
 
 
 def reverse_entry(

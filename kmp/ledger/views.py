@@ -506,7 +506,12 @@ def my_accounts():
     if not accounts:
         return render_template("ledger/my_none.html"), 404
     statement = queries.member_statement(
-        [selected] if selected is not None else ids, start, end, _page_arg(), per_page=PAGE_SIZE
+        [selected] if selected is not None else ids,
+        start,
+        end,
+        _page_arg(),
+        per_page=PAGE_SIZE,
+        loaded=accounts,  # read just above: not read again
     )
     return render_template(
         "ledger/my_accounts.html",

@@ -44,9 +44,19 @@ S = NotificationStatus
 BULK_BATCH = 5_000
 
 
+def user_locale(user_id: int | None) -> str | None:
+    """A login's ``locale`` by id, reading only that column (for ``recipient_locale``)."""
+    if user_id is None:
+        return None
+    from kmp.auth import User
+
+    return db.session.scalar(select(User.locale).where(User.id == user_id))
+
+
 def recipient_locale(user=None):
     """A context in which gettext speaks the recipient's language (their login's ``locale``,
-    else the cooperative's default), also outside a request (jobs, CLI)::
+    else the cooperative's default), also outside a request (jobs, CLI). ``user`` is the
+    login, or its locale code (``user_locale``)::
 
         with recipient_locale(member.user):
             queue_notification(..., body=_("Selamat ..."))
@@ -54,7 +64,7 @@ def recipient_locale(user=None):
     from flask_babel import force_locale
 
     languages = current_app.config.get("KMP_LANGUAGES", ("id", "en"))
-    locale = getattr(user, "locale", None)
+    locale = user if isinstance(user, str) else getattr(user, "locale", None)
     if locale not in languages:
         locale = current_app.config.get("BABEL_DEFAULT_LOCALE", "id")
     return force_locale(locale)
@@ -126,10 +136,10 @@ def queue_notification(
         _insert()(Notification)
         .values(**values)
         .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        .returning(Notification.id)
+        .returning(Notification)
     )
-    new_id = db.session.execute(stmt).scalar()
-    return db.session.get(Notification, new_id) if new_id is not None else None
+    # the inserted row comes back as the ORM object (one statement, no read-back)
+    return db.session.scalars(stmt).first()
 
 
 def _default_dedupe(kind: str, campaign: str, row: Mapping) -> str:

@@ -31,7 +31,7 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 
 from kmp import signals
 from kmp.errors import Conflict, DomainError, IllegalTransition
@@ -39,7 +39,7 @@ from kmp.extensions import db
 from kmp.i18n import gettext
 from kmp.ledger.chart import GATEWAY_CLEARING
 from kmp.ledger.models import Account, JournalEntry
-from kmp.ledger.services import is_period_closed, post_entry, reverse_entry
+from kmp.ledger.services import EntrySpec, is_period_closed, post_entry_id, reverse_entry
 from kmp.money import format_rupiah
 from kmp.payments.gateway import (
     OPEN_STATES,
@@ -516,9 +516,8 @@ def _receipt_date(status: StatusResult) -> tuple[dt.date | None, dt.datetime | N
     return business_date(settled), settled
 
 
-def _post_receipt(
-    attempt: PaymentAttempt, intent: PaymentIntent, status: StatusResult
-) -> JournalEntry:
+def _post_receipt(attempt: PaymentAttempt, intent: PaymentIntent, status: StatusResult) -> int:
+    """Post the receipt entry; its id (the entry is not read back)."""
     entry_date, _ = _receipt_date(status)
     if entry_date is not None and is_period_closed(entry_date):
         _flag(
@@ -542,13 +541,15 @@ def _post_receipt(
         _flag(attempt, note)
     lines: list[tuple[str, int]] = [(GATEWAY_CLEARING, attempt.amount_idr)]
     lines += [(code, -amount) for code, amount in credit_pairs]
-    return post_entry(
-        idempotency_key=f"midtrans:{attempt.order_id}:receipt",
-        description=f"Pembayaran {intent.description} via Midtrans ({attempt.order_id})",
-        lines=lines,
-        source_kind="payment",
-        source_id=attempt.order_id,
-        entry_date=entry_date,
+    return post_entry_id(
+        EntrySpec(
+            idempotency_key=f"midtrans:{attempt.order_id}:receipt",
+            description=f"Pembayaran {intent.description} via Midtrans ({attempt.order_id})",
+            lines=lines,
+            source_kind="payment",
+            source_id=attempt.order_id,
+            entry_date=entry_date,
+        )
     )
 
 
@@ -660,13 +661,13 @@ def apply_gateway_status(attempt: PaymentAttempt, status: StatusResult) -> Apply
 
     if new == PaymentState.PAID:
         try:
-            entry = _post_receipt(attempt, intent, status)
+            entry_id = _post_receipt(attempt, intent, status)
         except DomainError as error:
             reason = f"Pembayaran lunas tetapi gagal dibukukan: {error.message}"
             _flag(attempt, reason)
             db.session.flush()
             return ApplyResult("receipt_failed", old, old, reason)
-        attempt.receipt_entry_id = entry.id
+        attempt.receipt_entry_id = entry_id
         _, settled_at = _receipt_date(status)
         attempt.paid_at = settled_at or now_utc()
 
@@ -727,27 +728,28 @@ def record_gateway_notification(
     Returns ``(row, created)``; a body seen before returns the existing row.
     """
     digest = hashlib.sha256(raw_body).hexdigest()
+    values = {
+        "provider": provider,
+        "body": raw_body.decode("utf-8"),
+        "body_sha256": digest,
+        "order_id": (_text(payload.get("order_id")) or "")[:100] or None,
+        "transaction_id": (_text(payload.get("transaction_id")) or "")[:100] or None,
+        "transaction_status": (_text(payload.get("transaction_status")) or "")[:40] or None,
+        "received_at": now_utc(),
+        "flagged": False,
+    }
+    # One statement for a new body: the insert gives the row back (an ORM object in the
+    # session); a body seen before inserts nothing and is read once.
+    insert_stmt = (postgresql if _is_pg() else sqlite).insert(GatewayInbox).values(**values)
+    row = db.session.scalars(
+        insert_stmt.on_conflict_do_nothing(index_elements=["body_sha256"]).returning(GatewayInbox)
+    ).first()
+    if row is not None:
+        return row, True
     existing = db.session.scalar(select(GatewayInbox).where(GatewayInbox.body_sha256 == digest))
-    if existing is not None:
-        return existing, False
-    row = GatewayInbox(
-        provider=provider,
-        body=raw_body.decode("utf-8"),
-        body_sha256=digest,
-        order_id=(_text(payload.get("order_id")) or "")[:100] or None,
-        transaction_id=(_text(payload.get("transaction_id")) or "")[:100] or None,
-        transaction_status=(_text(payload.get("transaction_status")) or "")[:40] or None,
-        received_at=now_utc(),
-    )
-    try:
-        with db.session.begin_nested():
-            db.session.add(row)
-    except IntegrityError:
-        existing = db.session.scalar(select(GatewayInbox).where(GatewayInbox.body_sha256 == digest))
-        if existing is None:
-            raise
-        return existing, False
-    return row, True
+    if existing is None:
+        raise LookupError("gateway inbox row vanished")
+    return existing, False
 
 
 def _finish_inbox(inbox: GatewayInbox, outcome: str, *, flagged: bool = False) -> None:

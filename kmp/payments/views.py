@@ -112,7 +112,7 @@ def deliver_notification(raw_body: bytes) -> tuple[int, dict]:
     try:
         inbox, _created = record_gateway_notification(raw_body, payload)
         inbox_id, already = inbox.id, inbox.processed_at is not None
-        db.session.commit()
+        _commit_unexpired()
     except Exception:
         db.session.rollback()
         log.exception("notification could not be stored")
@@ -121,7 +121,6 @@ def deliver_notification(raw_body: bytes) -> tuple[int, dict]:
         return 200, {"status": "duplicate"}
 
     try:
-        inbox = db.session.get(GatewayInbox, inbox_id)
         outcome = process_gateway_notification(inbox, get_gateway(app, for_webhook=True))
         db.session.commit()
     except Exception as error:  # noqa: BLE001 - stored: reconciliation retries it
@@ -134,6 +133,19 @@ def deliver_notification(raw_body: bytes) -> tuple[int, dict]:
             db.session.rollback()
         return 200, {"status": "stored"}
     return 200, {"status": "ok", "outcome": outcome}
+
+
+def _commit_unexpired() -> None:
+    """Commit without expiring what the session holds (the webhook holds only the inbox row
+    it has just written, so what it holds is what the database has): the next step does not
+    read the row back."""
+    session = db.session()
+    previous = session.expire_on_commit
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = previous
 
 
 @bp.post("/midtrans/notification")

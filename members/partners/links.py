@@ -120,14 +120,18 @@ def linked_worker(company_id: int, platform_worker_id: str) -> dict:
     return worker_view(link)
 
 
-def worker_view(link: WorkerLink) -> dict:
+def worker_view(link: WorkerLink, arrears_idr: int | None = None) -> dict:
+    """One consenting worker as the partner sees them (``arrears_idr``: known already, e.g.
+    from ``savings_billing.arrears_idr_of`` for a whole list)."""
     member = link.member
     return {
         "id": link.id,
         "platform_worker_id": link.platform_worker_id,
         "member_no": member.member_no,
         "status": MemberStatus(member.status).value,
-        "arrears_idr": savings_billing.arrears_idr(member.id),
+        "arrears_idr": savings_billing.arrears_idr(member.id)
+        if arrears_idr is None
+        else arrears_idr,
         "linked_at": link.consented_at,
     }
 

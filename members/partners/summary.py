@@ -7,6 +7,7 @@ from collections import defaultdict
 
 from flask import current_app
 from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
 
 from kmp import signals
 from kmp.extensions import db
@@ -16,6 +17,7 @@ from members.partners.links import links_query, worker_view
 from members.partners.models import LineStatus, Remittance, RemittanceLine, WorkerLink
 from members.register.models import Member
 from members.register.states import MemberStatus
+from members.savings import billing as savings_billing
 from members.savings.models import Obligation
 
 
@@ -85,5 +87,10 @@ def company_summary(company: Member) -> dict:
 
 
 def consenting_workers(company: Member) -> list[dict]:
-    links = db.session.scalars(links_query(company.id).order_by(WorkerLink.id))
-    return [worker_view(link) for link in links]
+    """The company's consenting workers with their status and arrears: the links with their
+    members in one query, the arrears of all of them in one grouped query."""
+    links = db.session.scalars(
+        links_query(company.id).options(joinedload(WorkerLink.member)).order_by(WorkerLink.id)
+    ).all()
+    arrears = savings_billing.arrears_idr_of([link.member_id for link in links])
+    return [worker_view(link, arrears.get(link.member_id, 0)) for link in links]

@@ -7,6 +7,7 @@ import datetime as dt
 import enum
 
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     Date,
     ForeignKey,
@@ -15,6 +16,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
+    inspect,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -239,3 +242,92 @@ class NikCorrection(db.Model):
     decision_note: Mapped[str | None] = mapped_column(Text)
 
     member: Mapped[Member] = relationship()
+
+
+class MemberStatusCount(db.Model):
+    """How many members are in each status: kept by database triggers on ``members`` (every
+    writer: the services' transitions, bulk imports, the benchmark generator), so the
+    register's census line reads a handful of rows instead of counting the register."""
+
+    __tablename__ = "member_status_counts"
+
+    status: Mapped[str] = mapped_column(String(20), primary_key=True)
+    n: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+_SQLITE_COUNT_TRIGGERS = (
+    "CREATE TRIGGER members_count_insert AFTER INSERT ON members BEGIN "
+    "INSERT INTO member_status_counts (status, n) VALUES (NEW.status, 1) "
+    "ON CONFLICT (status) DO UPDATE SET n = n + 1; END",
+    "CREATE TRIGGER members_count_delete AFTER DELETE ON members BEGIN "
+    "UPDATE member_status_counts SET n = n - 1 WHERE status = OLD.status; END",
+    "CREATE TRIGGER members_count_update AFTER UPDATE OF status ON members "
+    "WHEN OLD.status IS NOT NEW.status BEGIN "
+    "UPDATE member_status_counts SET n = n - 1 WHERE status = OLD.status; "
+    "INSERT INTO member_status_counts (status, n) VALUES (NEW.status, 1) "
+    "ON CONFLICT (status) DO UPDATE SET n = n + 1; END",
+)
+# PostgreSQL: statement-level triggers with transition tables, so a bulk INSERT ... SELECT of
+# a million members is one grouped update, not a million.
+_PG_COUNT_TRIGGERS = (
+    """CREATE OR REPLACE FUNCTION kmp_member_counts_add() RETURNS trigger AS $$
+BEGIN
+  INSERT INTO member_status_counts (status, n)
+    SELECT status, count(*) FROM kmp_new_members GROUP BY status ORDER BY status
+  ON CONFLICT (status) DO UPDATE SET n = member_status_counts.n + EXCLUDED.n;
+  RETURN NULL;
+END $$ LANGUAGE plpgsql""",
+    """CREATE OR REPLACE FUNCTION kmp_member_counts_remove() RETURNS trigger AS $$
+BEGIN
+  UPDATE member_status_counts c SET n = c.n - o.k
+    FROM (SELECT status, count(*) AS k FROM kmp_old_members GROUP BY status) o
+   WHERE c.status = o.status;
+  RETURN NULL;
+END $$ LANGUAGE plpgsql""",
+    """CREATE OR REPLACE FUNCTION kmp_member_counts_move() RETURNS trigger AS $$
+BEGIN
+  UPDATE member_status_counts c SET n = c.n - o.k
+    FROM (SELECT status, count(*) AS k FROM kmp_old_members GROUP BY status) o
+   WHERE c.status = o.status;
+  INSERT INTO member_status_counts (status, n)
+    SELECT status, count(*) FROM kmp_new_members GROUP BY status ORDER BY status
+  ON CONFLICT (status) DO UPDATE SET n = member_status_counts.n + EXCLUDED.n;
+  RETURN NULL;
+END $$ LANGUAGE plpgsql""",
+    "CREATE TRIGGER members_count_insert AFTER INSERT ON members "
+    "REFERENCING NEW TABLE AS kmp_new_members FOR EACH STATEMENT "
+    "EXECUTE FUNCTION kmp_member_counts_add()",
+    "CREATE TRIGGER members_count_delete AFTER DELETE ON members "
+    "REFERENCING OLD TABLE AS kmp_old_members FOR EACH STATEMENT "
+    "EXECUTE FUNCTION kmp_member_counts_remove()",
+    "CREATE TRIGGER members_count_update AFTER UPDATE ON members "
+    "REFERENCING OLD TABLE AS kmp_old_members NEW TABLE AS kmp_new_members "
+    "FOR EACH STATEMENT EXECUTE FUNCTION kmp_member_counts_move()",
+)
+
+
+def member_count_ddl(dialect: str) -> tuple[str, ...]:
+    """The statements that install the register's count triggers on ``dialect``."""
+    return {"postgresql": _PG_COUNT_TRIGGERS, "sqlite": _SQLITE_COUNT_TRIGGERS}.get(dialect, ())
+
+
+@event.listens_for(MemberStatusCount.__table__, "after_create")
+def _install_count_triggers(target, connection, **kw) -> None:  # noqa: ARG001
+    if not inspect(connection).has_table("members"):
+        return  # members is created after: its own hook installs them
+    for statement in member_count_ddl(connection.dialect.name):
+        connection.exec_driver_sql(statement)
+
+
+@event.listens_for(Member.__table__, "after_create")
+def _install_count_triggers_after_members(target, connection, **kw) -> None:  # noqa: ARG001
+    if not inspect(connection).has_table("member_status_counts"):
+        return  # the counts table is created after: its hook installs them
+    for statement in member_count_ddl(connection.dialect.name):
+        connection.exec_driver_sql(statement)
+
+
+def install_member_count_triggers(op) -> None:
+    """Called from the initial migration (after both tables exist)."""
+    for statement in member_count_ddl(op.get_bind().dialect.name):
+        op.execute(statement)

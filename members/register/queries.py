@@ -13,7 +13,7 @@ from kmp.extensions import db
 from kmp.ledger.models import Account
 from members.ad.config import ADConfig
 from members.register.identity import MEMBER_NO_RE, clean_digits
-from members.register.models import Member, MemberEvent, MemberStaff
+from members.register.models import Member, MemberEvent, MemberStaff, MemberStatusCount
 from members.register.states import MemberStatus
 
 S = MemberStatus
@@ -155,10 +155,12 @@ def search_members(
 
 
 def status_counts() -> dict[str, int]:
-    """Members by status over the whole register (one index-only scan of ``ix_members_status``:
-    linear in members, so the register shows it on the unfiltered list only)."""
-    rows = db.session.execute(select(Member.status, func.count()).group_by(Member.status))
-    return {MemberStatus(s).value: n for s, n in rows}
+    """Members by status over the whole register: the few rows of ``member_status_counts``
+    (kept by the database's triggers on ``members``), not a count of the register."""
+    rows = db.session.execute(
+        select(MemberStatusCount.status, MemberStatusCount.n).where(MemberStatusCount.n > 0)
+    )
+    return {MemberStatus(s).value: int(n) for s, n in rows}
 
 
 def _pokok_required_expr(ad: ADConfig):

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
+from kmp.db import keep_for_transaction
 from kmp.errors import Conflict, DomainError
 from kmp.extensions import db
 from kmp.ledger.chart import member_account_code
@@ -148,7 +149,8 @@ def _lock_member(member_id: int) -> Member:
     member = db.session.scalar(query)
     if member is None:
         raise AllocationError(_("Anggota tidak ditemukan."), code="no_member", status=404)
-    return member
+    # the settlement's receivers (admission, the receipt message) get it from the identity map
+    return keep_for_transaction(member)
 
 
 def _locked_open(member_id: int, kinds: Sequence[str], ids: Sequence[int] = ()) -> list:

@@ -331,6 +331,27 @@ def arrears_idr(member_id: int, on_date: dt.date | None = None) -> int:
     return int(total or 0)
 
 
+def arrears_idr_of(member_ids, on_date: dt.date | None = None) -> dict[int, int]:
+    """``{member_id: unpaid wajib in Rupiah}`` for many members in one grouped query per
+    5,000 (members without arrears are left out): ``arrears_idr`` without a query per row."""
+    ids = [int(i) for i in member_ids]
+    on_date = on_date or business_date()
+    result: dict[int, int] = {}
+    for start in range(0, len(ids), 5000):
+        rows = db.session.execute(
+            select(Obligation.member_id, func.sum(Obligation.amount_idr - Obligation.paid_idr))
+            .where(
+                Obligation.member_id.in_(ids[start : start + 5000]),
+                Obligation.kind == WAJIB,
+                Obligation.is_open.is_(True),
+                Obligation.period <= on_date,
+            )
+            .group_by(Obligation.member_id)
+        )
+        result.update({int(m): int(t or 0) for m, t in rows})
+    return result
+
+
 def member_arrears_idr_hook(member) -> int:
     """Unpaid wajib of ``member`` in Rupiah (the exit refund deducts it)."""
     return arrears_idr(member.id)

@@ -453,6 +453,7 @@ def on_savings_payment_settled(
     if member is None:
         return
     from kmp.notify import queue_notification, recipient_locale
+    from kmp.notify.services import user_locale
 
     order = payment.order_id if payment is not None else f"intent-{intent.id}"
     applied = int(
@@ -463,7 +464,7 @@ def on_savings_payment_settled(
         )
         or 0
     )
-    with recipient_locale(member.user):
+    with recipient_locale(user_locale(member.user_id)):  # the locale only, not the login
         body = _(
             "Terima kasih, %(name)s. Pembayaran %(what)s sebesar %(amount)s sudah kami terima "
             "(no. %(order)s).",

@@ -82,3 +82,23 @@ def test_format_and_parse_rupiah():
     assert parse_rupiah("25.000,00") == 25000
     with pytest.raises(MoneyError):
         parse_rupiah("25.5")
+
+
+def test_whole_number_fast_path_gives_babels_exact_output():
+    """format_number's fast path for whole numbers (issue 25) is Babel's output, per locale."""
+    import random
+
+    from babel import Locale
+    from babel.numbers import format_decimal
+
+    from kmp.money import format_number
+
+    rng = random.Random(25)
+    values = [0, 1, -1, 999, 1000, -1000, 10**15, -(10**15)]
+    values += [rng.randint(-(10**13), 10**13) for _ in range(500)]
+    for code in ("id", "en"):
+        locale = Locale.parse(code)
+        for value in values:
+            assert format_number(value, locale) == format_decimal(
+                value, locale=locale, decimal_quantization=False
+            ), (code, value)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-06 22:13:11.822212
+Create Date: 2026-12-06 22:15:28.594804
 
 """
 from alembic import op
@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from kmp.audit import install_audit_triggers, uninstall_audit_triggers
 from kmp.ledger.models import install_pg_triggers, uninstall_journal_guards
+from members.register.models import install_member_count_triggers
 import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
@@ -75,6 +76,11 @@ def upgrade():
     sa.Column('last_value', sa.Integer(), nullable=False),
     sa.CheckConstraint('last_value >= 0', name=op.f('ck_member_number_counters_not_negative')),
     sa.PrimaryKeyConstraint('prefix', 'year', name=op.f('pk_member_number_counters'))
+    )
+    op.create_table('member_status_counts',
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('n', sa.BigInteger(), nullable=False),
+    sa.PrimaryKeyConstraint('status', name=op.f('pk_member_status_counts'))
     )
     op.create_table('notification_events',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -1872,6 +1878,7 @@ def upgrade():
     sa.Column('ad_version_id', sa.Integer(), nullable=True),
     sa.Column('summary', sa.JSON(), nullable=True),
     sa.Column('member_count', sa.Integer(), nullable=False),
+    sa.Column('lines_not_paid', sa.Integer(), server_default='0', nullable=False),
     sa.Column('members_total_idr', sa.BigInteger(), nullable=False),
     sa.Column('distribution_date', sa.Date(), nullable=True),
     sa.Column('computed_at', sa.DateTime(timezone=True), nullable=True),
@@ -2235,6 +2242,7 @@ def upgrade():
     )
     with op.batch_alter_table('distribution_lines', schema=None) as batch_op:
         batch_op.create_index('ix_distribution_lines_member', ['member_id', 'run_id'], unique=False)
+        batch_op.create_index('ix_distribution_lines_run_display', ['run_id', 'group_code', 'member_no'], unique=False)
         batch_op.create_index('ix_distribution_lines_run_status', ['run_id', 'status'], unique=False)
 
     op.create_table('open_ballot_votes',
@@ -2307,6 +2315,7 @@ def upgrade():
     # ### end Alembic commands ###
     install_pg_triggers(op)
     install_audit_triggers(op)
+    install_member_count_triggers(op)
 
 
 def downgrade():
@@ -2328,6 +2337,7 @@ def downgrade():
     op.drop_table('open_ballot_votes')
     with op.batch_alter_table('distribution_lines', schema=None) as batch_op:
         batch_op.drop_index('ix_distribution_lines_run_status')
+        batch_op.drop_index('ix_distribution_lines_run_display')
         batch_op.drop_index('ix_distribution_lines_member')
 
     op.drop_table('distribution_lines')
@@ -2687,6 +2697,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_notification_events_notification_id'))
 
     op.drop_table('notification_events')
+    op.drop_table('member_status_counts')
     op.drop_table('member_number_counters')
     op.drop_table('fake_gateway_orders')
     with op.batch_alter_table('audit_records', schema=None) as batch_op:
