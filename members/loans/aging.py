@@ -194,7 +194,7 @@ def portfolio_by_class() -> dict[str, tuple[int, int]]:
 def _post_allowance(on_date: dt.date, result: AgingResult) -> None:
     policy.install_loan_chart()
     by_class = portfolio_by_class()
-    codes = [f"{policy.ALLOWANCE_PREFIX}:{c}" for c, *_ in policy.CLASSES]
+    codes = [policy.allowance_account(c) for c, *_ in policy.CLASSES]
     balances = dict(
         db.session.execute(
             select(Account.code, Account.balance_idr).where(Account.code.in_(codes))
@@ -205,7 +205,7 @@ def _post_allowance(on_date: dt.date, result: AgingResult) -> None:
         count, outstanding = by_class.get(code, (0, 0))
         required = round_half_up(outstanding * bp / Fraction(10_000))
         result.by_class[code] = (count, outstanding, required)
-        account = f"{policy.ALLOWANCE_PREFIX}:{code}"
+        account = policy.allowance_account(code)
         held = -int(balances.get(account, 0))  # a contra-asset: its credit balance
         if required != held:
             lines.append((account, -(required - held)))

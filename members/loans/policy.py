@@ -29,6 +29,12 @@ CLASSES: tuple[tuple[str, str, int, int], ...] = (
 CLASS_LABELS = {code: label for code, label, _, _ in CLASSES}
 PPAP_BP = {code: bp for code, _, _, bp in CLASSES}
 
+
+def allowance_account(collectibility: str) -> str:
+    """The allowance (PPAP) account of a collectibility class (``kurang_lancar`` is
+    ``asset:loans:allowance:kurang-lancar``: account codes are shown on the ledger pages)."""
+    return f"{ALLOWANCE_PREFIX}:{collectibility.replace('_', '-')}"
+
 CHART: tuple[tuple[str, str, AccountType], ...] = (
     (INTEREST_INCOME, "Pendapatan bunga pinjaman anggota", AccountType.INCOME),
     (FEE_INCOME, "Pendapatan administrasi & provisi pinjaman", AccountType.INCOME),
@@ -36,7 +42,7 @@ CHART: tuple[tuple[str, str, AccountType], ...] = (
     (RECOVERY_INCOME, "Pendapatan pemulihan pinjaman dihapusbukukan", AccountType.INCOME),
     (LOSS_EXPENSE, "Beban penyisihan & penghapusan pinjaman", AccountType.EXPENSE),
 ) + tuple(
-    (f"{ALLOWANCE_PREFIX}:{code}", f"PPAP pinjaman {label} (pengurang piutang)", AccountType.ASSET)
+    (allowance_account(code), f"PPAP pinjaman {label} (pengurang piutang)", AccountType.ASSET)
     for code, label, _, _ in CLASSES
 )
 

@@ -35,7 +35,7 @@ def balance(code: str) -> int:
 
 
 def allowance(code: str) -> int:
-    return -get_account(f"{policy.ALLOWANCE_PREFIX}:{code}").balance_idr
+    return -get_account(policy.allowance_account(code)).balance_idr
 
 
 @pytest.mark.parametrize(
