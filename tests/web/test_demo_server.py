@@ -121,6 +121,14 @@ def test_make_run_demo_has_a_year_behind_it(browser, demo_server):
     dpage.screenshot(path=str(SHOTS / "shu-slip-360.png"), full_page=True)
     driver.close()
 
+    # Last year's books are closed with a real SHU, and its RAT book downloads (issue 20, 7).
+    statement = page.request.get(f"/rat/buku?tahun={year}")
+    assert statement.ok and f"/rat/buku/{year}.pdf" in statement.text()
+    for suffix, mimetype in (("pdf", "application/pdf"), ("xlsx", "spreadsheetml")):
+        book = page.request.get(f"/rat/buku/{year}.{suffix}")
+        assert book.ok and mimetype in book.headers["content-type"], suffix
+        assert len(book.body()) > 5_000, suffix
+
     # The SHU ballot of the RAT opens by itself at its time (the server's own scheduler).
     page.goto("/pemungutan")
     link = page.get_by_role("link", name=re.compile(f"Pembagian SHU tahun buku {year}"))
