@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import g
 from sqlalchemy import event, select
+from sqlalchemy.orm import Session, object_session
 
 from kmp.errors import NotFound
 from kmp.extensions import db
@@ -50,12 +51,33 @@ _AD_PARSED: dict[tuple, ADConfig] = {}
 @event.listens_for(ADVersion, "after_delete")
 def _forget_parsed_ad(mapper, connection, target) -> None:  # noqa: ARG001
     _AD_PARSED.clear()
+    session = object_session(target)
+    if session is not None:
+        session.info.pop(_AD_TX_KEY, None)
+
+
+#: The AD in force, kept in ``session.info`` for the rest of the transaction (a page reads it
+#: from several services): forgotten when the outermost transaction ends or a version is
+#: written.
+_AD_TX_KEY = "kmp_current_ad"
+
+
+def _forget_transaction_ad(session, transaction) -> None:
+    if transaction.parent is None:  # the outermost transaction, not a savepoint
+        session.info.pop(_AD_TX_KEY, None)
+
+
+event.listen(Session, "after_transaction_end", _forget_transaction_ad)
 
 
 def current_ad() -> ADConfig:
     """The AD configuration in force (``version_id``/``version`` say which one). One small
     query says which version is in force; its parsed form is kept per request and per process
-    (keyed so that another database or a re-created version is never mistaken)."""
+    (keyed so that another database or a re-created version is never mistaken), and the
+    one in force is kept for the rest of the transaction (no second query in one request)."""
+    kept = db.session.info.get(_AD_TX_KEY)
+    if kept is not None:
+        return kept
     row = db.session.execute(
         select(ADVersion.id, ADVersion.version, ADVersion.created_at)
         .order_by(ADVersion.version.desc())
@@ -76,6 +98,7 @@ def current_ad() -> ADConfig:
                 _AD_PARSED.clear()
             _AD_PARSED[key] = ad
         cache[row.id] = ad
+    db.session.info[_AD_TX_KEY] = cache[row.id]
     return cache[row.id]
 
 

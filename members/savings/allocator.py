@@ -167,15 +167,17 @@ def _locked_open(member_id: int, kinds: Sequence[str], ids: Sequence[int] = ()) 
     return list(db.session.scalars(query))
 
 
-def credit_balance(member_id: int, family: str = WAJIB) -> int:
-    total = db.session.scalar(
-        select(func.coalesce(func.sum(MemberCredit.amount_idr), 0)).where(
-            MemberCredit.member_id == member_id,
-            MemberCredit.family == family,
-            MemberCredit.reversed_at.is_(None),
-        )
+def credit_balance_query(member_id: int, family: str = WAJIB):
+    """The SELECT of ``credit_balance`` (a page combines it with other sums)."""
+    return select(func.coalesce(func.sum(MemberCredit.amount_idr), 0)).where(
+        MemberCredit.member_id == member_id,
+        MemberCredit.family == family,
+        MemberCredit.reversed_at.is_(None),
     )
-    return int(total or 0)
+
+
+def credit_balance(member_id: int, family: str = WAJIB) -> int:
+    return int(db.session.scalar(credit_balance_query(member_id, family)) or 0)
 
 
 def _already(source: str) -> bool:

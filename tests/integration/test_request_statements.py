@@ -117,7 +117,7 @@ def _page(client, path: str) -> int:
 #: it holds, the entry must go).
 MEMBER_PAGES = {
     "dashboard": ("/anggota", 7),
-    "savings": ("/anggota/simpanan", 23),  # +1 since the payout accounts (issue 22)
+    "savings": ("/anggota/simpanan", 10),  # was 23: accounts, wajib and sums read once
     "statement": ("/buku-besar/saya", 5),
     "ballot": ("/pemungutan/{proposal}", 5),
     "my_shu": ("/shu/saya/{run}", 5),
