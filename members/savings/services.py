@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
+from sqlalchemy.orm import Session
 
 from kmp.errors import Conflict, DomainError, Forbidden, IllegalTransition, NotFound
 from kmp.extensions import db
@@ -476,7 +477,21 @@ def allocate_payment(
         paid_on=paid_on,
         targets=meta.get("targets") or (),
     )
+    # the receipt message says what was applied (``on_savings_payment_settled``, in this
+    # transaction): kept so that it is not summed again from the rows just written
+    db.session.info.setdefault(_APPLIED_KEY, {})[allocation.source] = allocation.applied_idr
     return allocation.lines, allocation.notes
+
+
+_APPLIED_KEY = "kmp_applied_by_source"
+
+
+def _forget_applied(session, transaction) -> None:
+    if transaction.parent is None:  # the outermost transaction, not a savepoint
+        session.info.pop(_APPLIED_KEY, None)
+
+
+event.listen(Session, "after_transaction_end", _forget_applied)
 
 
 def on_savings_payment_settled(
@@ -492,14 +507,16 @@ def on_savings_payment_settled(
     from kmp.notify.services import user_locale
 
     order = payment.order_id if payment is not None else f"intent-{intent.id}"
-    applied = int(
-        db.session.scalar(
-            select(func.coalesce(func.sum(ObligationPayment.amount_idr), 0)).where(
-                ObligationPayment.source == f"payment:{order}"
+    applied = db.session.info.get(_APPLIED_KEY, {}).pop(f"payment:{order}", None)
+    if applied is None:
+        applied = int(
+            db.session.scalar(
+                select(func.coalesce(func.sum(ObligationPayment.amount_idr), 0)).where(
+                    ObligationPayment.source == f"payment:{order}"
+                )
             )
+            or 0
         )
-        or 0
-    )
     with recipient_locale(user_locale(member.user_id)):  # the locale only, not the login
         body = _(
             "Terima kasih, %(name)s. Pembayaran %(what)s sebesar %(amount)s sudah kami terima "
