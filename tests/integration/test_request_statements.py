@@ -122,7 +122,7 @@ MEMBER_PAGES = {
     "ballot": ("/pemungutan/{proposal}", 4),
     "my_shu": ("/shu/saya/{run}", 3),
     "my_shu_list": ("/shu/saya", 2),
-    "partner_dashboard": ("/mitra/{company}/kontribusi", 12),  # with 3 workers: was 18
+    "partner_dashboard": ("/mitra/{company}/kontribusi", 11),  # with 3 workers: was 18
 }
 OVER_TARGET = {"savings", "partner_dashboard"}
 
