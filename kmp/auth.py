@@ -268,17 +268,19 @@ def user_id_of(user) -> int | None:
     return getattr(user, "id", user)
 
 
-#: The login user and their roles in one statement, built once (on the first request, when
-#: every model is mapped): a fixed shape on every request.
-_load_user_statement: list = []
-
-
 def _load_user_select():
-    if not _load_user_statement:
-        _load_user_statement.append(
-            select(User).options(joinedload(User.role_rows)).where(User.id == bindparam("user_id"))
+    """The login user and their roles in one statement (with what the registry's
+    ``user_load_options`` add: the member's own row), built once per app on the first
+    request, when every model is mapped: a fixed shape on every request."""
+    from kmp.registry import get_registry
+
+    registry = get_registry()
+    if registry.user_load_statement is None:
+        options = [joinedload(User.role_rows), *(make() for make in registry.user_load_options)]
+        registry.user_load_statement = (
+            select(User).options(*options).where(User.id == bindparam("user_id"))
         )
-    return _load_user_statement[0]
+    return registry.user_load_statement
 
 
 @login_manager.user_loader

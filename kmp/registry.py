@@ -58,12 +58,20 @@ class Registry:
     expense_threshold_provider: Callable[[], int] | None = None
     #: Cached per process: the visible navigation per frozen role set (kmp.templating).
     nav_cache: dict = field(default_factory=dict)
+    #: Loader options a higher layer adds to the login user's one query (``kmp.auth``), each
+    #: a function returning an option (called once, when every model is mapped).
+    user_load_options: list[Callable[[], Any]] = field(default_factory=list)
+    user_load_statement: Any = None  # built from them on the first request
 
     # --- typed registration methods ---
     def add_nav(self, *items: NavItem) -> None:
         self.nav.extend(items)
         self.nav.sort(key=lambda item: item.order)
         self.nav_cache.clear()
+
+    def add_user_load_option(self, option: Callable[[], Any]) -> None:
+        self.user_load_options.append(option)
+        self.user_load_statement = None
 
     def add_home(self, role: str, endpoint: str) -> None:
         self.homes.append((str(role), endpoint))

@@ -573,7 +573,9 @@ _CLOSED_LABELS = {
 }
 
 
-def _on_paid(attempt: PaymentAttempt, intent: PaymentIntent, old: PaymentState) -> None:
+def _mark_paid(attempt: PaymentAttempt, intent: PaymentIntent, old: PaymentState) -> bool:
+    """The attempt and intent changes of a payment (written with the attempt's new state in
+    one flush); True when it counts for the intent (``payment_settled`` is sent after)."""
     if is_late_settlement(old, PaymentState.PAID):
         _flag(
             attempt,
@@ -584,15 +586,14 @@ def _on_paid(attempt: PaymentAttempt, intent: PaymentIntent, old: PaymentState) 
         intent.status = IntentStatus.PAID
         intent.paid_at = attempt.paid_at
         attempt.is_counted = True
-        db.session.flush()
-        _send(signals.payment_settled, attempt, intent)
-    else:
-        what = "sudah lunas" if intent.status == IntentStatus.PAID else "sudah ditutup"
-        _flag(
-            attempt,
-            f"Pembayaran ganda: tagihan #{intent.id} {what}. Uang sudah dibukukan; kembalikan "
-            "atau pindahkan sesuai keputusan bendahara.",
-        )
+        return True
+    what = "sudah lunas" if intent.status == IntentStatus.PAID else "sudah ditutup"
+    _flag(
+        attempt,
+        f"Pembayaran ganda: tagihan #{intent.id} {what}. Uang sudah dibukukan; kembalikan "
+        "atau pindahkan sesuai keputusan bendahara.",
+    )
+    return False
 
 
 def _on_reversed(attempt: PaymentAttempt, intent: PaymentIntent, status: StatusResult) -> None:
@@ -632,30 +633,38 @@ def apply_gateway_status(attempt: PaymentAttempt, status: StatusResult) -> Apply
     intent = _locked(PaymentIntent, attempt.intent_id)
     attempt = _locked(PaymentAttempt, attempt.id)
     old = attempt.state
-    attempt.last_checked_at = now_utc()
+    checked_at = now_utc()
+    # written with the attempt's other changes in one UPDATE (not flushed on its own by the
+    # queries of the receipt in between): each way out below sets it before its flush
     if status.not_found:
+        attempt.last_checked_at = checked_at
         db.session.flush()
         return ApplyResult("not_found", old, old)
     if status.order_id is not None and status.order_id != attempt.order_id:
         reason = f"Status Midtrans menyebut order {status.order_id!r}, bukan {attempt.order_id!r}."
+        attempt.last_checked_at = checked_at
         _flag(attempt, reason)
         db.session.flush()
         return ApplyResult("mismatch", old, old, reason)
     incoming = status.state
     if incoming is None:
         reason = f"Status Midtrans tidak dikenal: {status.transaction_status!r}."
+        attempt.last_checked_at = checked_at
         _flag(attempt, reason)
         db.session.flush()
         return ApplyResult("unknown_status", old, old, reason)
     problem = _amount_problem(attempt, status, incoming)
     if problem is not None:
+        attempt.last_checked_at = checked_at
         _flag(attempt, problem)
         db.session.flush()
         return ApplyResult("mismatch", old, old, problem)
     new = next_state(old, incoming)
-    if attempt.transaction_id is None and status.transaction_id:
-        attempt.transaction_id = status.transaction_id
+    transaction_id = status.transaction_id if attempt.transaction_id is None else None
     if new is None:
+        attempt.last_checked_at = checked_at
+        if transaction_id:
+            attempt.transaction_id = transaction_id
         db.session.flush()
         return ApplyResult("ignored", old, old)
 
@@ -664,6 +673,9 @@ def apply_gateway_status(attempt: PaymentAttempt, status: StatusResult) -> Apply
             entry_id = _post_receipt(attempt, intent, status)
         except DomainError as error:
             reason = f"Pembayaran lunas tetapi gagal dibukukan: {error.message}"
+            attempt.last_checked_at = checked_at
+            if transaction_id:
+                attempt.transaction_id = transaction_id
             _flag(attempt, reason)
             db.session.flush()
             return ApplyResult("receipt_failed", old, old, reason)
@@ -671,13 +683,17 @@ def apply_gateway_status(attempt: PaymentAttempt, status: StatusResult) -> Apply
         _, settled_at = _receipt_date(status)
         attempt.paid_at = settled_at or now_utc()
 
+    attempt.last_checked_at = checked_at
+    if transaction_id:
+        attempt.transaction_id = transaction_id
     attempt.state = new
     attempt.last_status = dict(status.raw)
     attempt.payment_type = status.payment_type or attempt.payment_type
+    counted = new == PaymentState.PAID and _mark_paid(attempt, intent, old)
     db.session.flush()
 
-    if new == PaymentState.PAID:
-        _on_paid(attempt, intent, old)
+    if counted:
+        _send(signals.payment_settled, attempt, intent)
     elif new == PaymentState.REVERSED:
         _on_reversed(attempt, intent, status)
     elif new in (PaymentState.REFUNDED, PaymentState.PARTIALLY_REFUNDED):

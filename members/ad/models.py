@@ -30,3 +30,16 @@ class ADVersion(db.Model):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     created_by = relationship("User")
+
+
+def _ad_in_force_on_user() -> None:
+    """``User.kmp_ad_in_force``: the id of the AD version in force, read in the login user's
+    query when asked for (``members.ad.services.ad_in_force_load_option``)."""
+    from sqlalchemy.orm import query_expression
+
+    from kmp.auth import User
+
+    User.kmp_ad_in_force = query_expression()
+
+
+_ad_in_force_on_user()

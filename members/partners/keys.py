@@ -37,15 +37,20 @@ def resolve_api_key(prefix: str, key_hash: str) -> ApiPrincipal | None:
     )
 
 
-def can_manage_keys(user, company: Member) -> bool:
-    """The company's representative (its admin login) or a pengurus."""
+_UNREAD = object()
+
+
+def can_manage_keys(user, company: Member, staff=_UNREAD) -> bool:
+    """The company's representative (its admin login) or a pengurus. ``staff``: the user's
+    ``MemberStaff`` row of ``company`` (or None) when the caller already read it."""
     if user.has_role(Role.PENGURUS, Role.BENDAHARA):
         return True
-    staff = db.session.scalar(
-        select(MemberStaff).where(
-            MemberStaff.user_id == user.id, MemberStaff.member_id == company.id
+    if staff is _UNREAD:
+        staff = db.session.scalar(
+            select(MemberStaff).where(
+                MemberStaff.user_id == user.id, MemberStaff.member_id == company.id
+            )
         )
-    )
     return bool(staff and (staff.is_representative or company.user_id == user.id))
 
 

@@ -38,7 +38,7 @@ from members.partners import validation as partners_validation
 from members.partners import webhooks as partners_webhooks
 from members.partners.models import ApiKey, LineStatus, WorkerLink
 from members.register import queries as register_queries
-from members.register.models import Member, MemberKind
+from members.register.models import Member, MemberKind, MemberStaff
 from members.savings import queries as savings_queries
 
 bp = Blueprint("partners", __name__)
@@ -105,6 +105,25 @@ def _company_or_403(member_id: int) -> Member:
     abort(403)
 
 
+def _company_and_staff_or_403(member_id: int) -> tuple[Member, dict]:
+    """``_company_or_403`` that keeps the partner login's staff row it read, as keyword
+    arguments for ``can_manage_keys`` (empty for the board: not read)."""
+    company = db.session.get(Member, member_id)
+    if company is None or company.kind != MemberKind.COMPANY:
+        abort(404)
+    if _is_board():
+        return company, {}
+    if current_user.has_role(R.PARTNER):
+        staff = db.session.scalar(
+            select(MemberStaff).where(
+                MemberStaff.user_id == current_user.id, MemberStaff.member_id == company.id
+            )
+        )
+        if staff is not None:
+            return company, {"staff": staff}
+    abort(403)
+
+
 def _manager_or_403(company: Member) -> None:
     if not partners_keys.can_manage_keys(current_user, company):
         abort(403)
@@ -150,7 +169,7 @@ def _patronage_series(summary: dict) -> list[tuple[str, int]]:
 @role_required(R.PARTNER, *BOARD)
 @replica_reads()
 def dashboard(member_id: int):
-    company = _company_or_403(member_id)
+    company, staff = _company_and_staff_or_403(member_id)
     summary = partners_summary.company_summary(company)
     return render_template(
         "members/partner/dashboard.html",
@@ -161,7 +180,7 @@ def dashboard(member_id: int):
         patronage_chart=bar_chart(_patronage_series(summary)),
         workers=partners_summary.consenting_workers(company),
         remittances=partners_remittances.recent_remittances(company.id, 50),
-        can_manage=partners_keys.can_manage_keys(current_user, company),
+        can_manage=partners_keys.can_manage_keys(current_user, company, **staff),
     )
 
 

@@ -33,6 +33,7 @@ def init_app(app: Flask) -> None:
     from kmp.registry import get_registry
     from members.register import queries
 
+    get_registry(app).add_user_load_option(queries.own_member_load_option)
     todo = get_registry(app).add_todo
     todo(
         "applications",

@@ -80,12 +80,15 @@ def pokok_paid_idr(member: Member) -> int:
     return _natural_balance(applicant_account_code(member))
 
 
-def pokok_status(member: Member, ad: ADConfig | None = None) -> PokokStatus:
+def pokok_status(
+    member: Member, ad: ADConfig | None = None, paid_idr: int | None = None
+) -> PokokStatus:
+    """``paid_idr``: ``pokok_paid_idr`` when the caller already knows it."""
     ad = ad or current_ad()
     group = ad.get_group(member.group_code)
     required = group.pokok_idr if group else 0
     allowed = group.pokok_instalments_allowed if group else True
-    return PokokStatus(required, pokok_paid_idr(member), allowed)
+    return PokokStatus(required, pokok_paid_idr(member) if paid_idr is None else paid_idr, allowed)
 
 
 def approve_member(member: Member, by_user) -> Member:

@@ -331,3 +331,20 @@ def install_member_count_triggers(op) -> None:
     """Called from the initial migration (after both tables exist)."""
     for statement in member_count_ddl(op.get_bind().dialect.name):
         op.execute(statement)
+
+
+def _own_member_on_user() -> None:
+    """``User.kmp_own_member``: the login's own member row (view only), so the login user's
+    query can read it at once (``members.register.queries.own_member_load_option``)."""
+    from kmp.auth import User
+
+    User.kmp_own_member = relationship(
+        Member,
+        primaryjoin=lambda: Member.user_id == User.id,
+        foreign_keys=lambda: [Member.user_id],
+        viewonly=True,
+        uselist=False,
+    )
+
+
+_own_member_on_user()

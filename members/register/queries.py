@@ -19,11 +19,28 @@ from members.register.states import MemberStatus
 S = MemberStatus
 
 
+OWN_MEMBER = "kmp_own_member"
+
+
+def own_member_load_option():
+    """The login's own member row read in the login user's query (``kmp.auth.load_user``),
+    so a member page does not ask for it again."""
+    from sqlalchemy.orm import joinedload
+
+    from kmp.auth import User
+
+    return joinedload(getattr(User, OWN_MEMBER))
+
+
 def member_for_user(user) -> Member | None:
     """The member a login belongs to: the member's own login, else a company staff login."""
     if user is None or not getattr(user, "is_authenticated", True) or user.id is None:
         return None
-    member = db.session.scalar(select(Member).where(Member.user_id == user.id))
+    loaded = getattr(user, "__dict__", {})
+    if OWN_MEMBER in loaded:  # read with the login user (``own_member_load_option``)
+        member = loaded[OWN_MEMBER]
+    else:
+        member = db.session.scalar(select(Member).where(Member.user_id == user.id))
     if member is not None:
         return member
     return company_for_user(user)

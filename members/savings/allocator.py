@@ -37,7 +37,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from kmp.db import keep_for_transaction
 from kmp.errors import Conflict, DomainError
@@ -167,29 +167,33 @@ def _locked_open(member_id: int, kinds: Sequence[str], ids: Sequence[int] = ()) 
     return list(db.session.scalars(query))
 
 
-def credit_balance(member_id: int, family: str = WAJIB) -> int:
-    total = db.session.scalar(
-        select(func.coalesce(func.sum(MemberCredit.amount_idr), 0)).where(
-            MemberCredit.member_id == member_id,
-            MemberCredit.family == family,
-            MemberCredit.reversed_at.is_(None),
-        )
+def credit_balance_query(member_id: int, family: str = WAJIB):
+    """The SELECT of ``credit_balance`` (a page combines it with other sums)."""
+    return select(func.coalesce(func.sum(MemberCredit.amount_idr), 0)).where(
+        MemberCredit.member_id == member_id,
+        MemberCredit.family == family,
+        MemberCredit.reversed_at.is_(None),
     )
-    return int(total or 0)
+
+
+def credit_balance(member_id: int, family: str = WAJIB) -> int:
+    return int(db.session.scalar(credit_balance_query(member_id, family)) or 0)
 
 
 def _already(source: str) -> bool:
-    paid = db.session.scalar(
+    """Whether ``source`` was applied already (a payment or a credit not reversed): one
+    statement, two indexed EXISTS probes."""
+    paid = (
         select(ObligationPayment.id)
         .where(ObligationPayment.source == source, ObligationPayment.reversed_at.is_(None))
-        .limit(1)
+        .exists()
     )
-    credit = db.session.scalar(
+    credit = (
         select(MemberCredit.id)
         .where(MemberCredit.source == source, MemberCredit.reversed_at.is_(None))
-        .limit(1)
+        .exists()
     )
-    return paid is not None or credit is not None
+    return bool(db.session.scalar(select(or_(paid, credit))))
 
 
 def _check(amount_idr: int, source: str) -> str:

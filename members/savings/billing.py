@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import Boolean, Date, Integer, String, case, cast, func, literal, select
+from sqlalchemy import Boolean, Date, Integer, String, case, cast, func, literal, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from kmp.db import Rupiah, UTCDateTime
@@ -277,12 +277,47 @@ def open_obligations(
     )
 
 
-def last_billed_period(member_id: int) -> dt.date | None:
-    return db.session.scalar(
-        select(func.max(Obligation.period)).where(
-            Obligation.member_id == member_id, Obligation.kind == WAJIB
+@dataclass(frozen=True)
+class WajibPosition:
+    """A member's open wajib in one read: the bills due (oldest first, ``open_obligations``)
+    and the arrears (``arrears_months`` / ``arrears_idr``: open bills of periods up to the
+    day)."""
+
+    bills: list
+    arrears_months: int
+    arrears_idr: int
+
+
+def wajib_position(member_id: int, on_date: dt.date | None = None) -> WajibPosition:
+    on_date = on_date or business_date()
+    rows = list(
+        db.session.scalars(
+            select(Obligation)
+            .where(
+                Obligation.member_id == member_id,
+                Obligation.is_open.is_(True),
+                Obligation.kind == WAJIB,
+                or_(Obligation.due_date <= on_date, Obligation.period <= on_date),
+            )
+            .order_by(Obligation.due_date, Obligation.priority, Obligation.id)
         )
     )
+    late = [o for o in rows if o.period <= on_date]
+    return WajibPosition(
+        [o for o in rows if o.due_date <= on_date],
+        len(late),
+        sum(o.amount_idr - o.paid_idr for o in late),
+    )
+
+
+def last_billed_period_query(member_id: int):
+    return select(func.max(Obligation.period)).where(
+        Obligation.member_id == member_id, Obligation.kind == WAJIB
+    )
+
+
+def last_billed_period(member_id: int) -> dt.date | None:
+    return db.session.scalar(last_billed_period_query(member_id))
 
 
 def all_open_idr(member_id: int) -> int:

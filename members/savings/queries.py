@@ -37,6 +37,29 @@ def savings_balances(member: Member, by_code: dict[str, int] | None = None) -> d
     return result
 
 
+@dataclass(frozen=True)
+class MemberSums:
+    credit_idr: int  # wajib advance (``allocator.credit_balance``)
+    last_billed: dt.date | None  # ``billing.last_billed_period``
+    pending_withdrawals_idr: int  # ``withdrawals.pending_idr``
+
+
+def member_sums(member_id: int) -> MemberSums:
+    """Three of the savings page's figures in one statement (scalar subqueries)."""
+    from members.savings.allocator import credit_balance_query
+    from members.savings.billing import last_billed_period_query
+    from members.savings.withdrawals import pending_idr_query
+
+    credit, last, pending = db.session.execute(
+        select(
+            credit_balance_query(member_id).scalar_subquery(),
+            last_billed_period_query(member_id).scalar_subquery(),
+            pending_idr_query(member_id).scalar_subquery(),
+        )
+    ).one()
+    return MemberSums(int(credit or 0), last, int(pending or 0))
+
+
 @functools.cache
 def _month_ends(year: int) -> tuple[dt.date, ...]:
     ends = []

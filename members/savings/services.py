@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
+from sqlalchemy.orm import Session
 
 from kmp.errors import Conflict, DomainError, Forbidden, IllegalTransition, NotFound
 from kmp.extensions import db
@@ -59,13 +60,35 @@ def _refuse(message: str, field: str | None = None, code: str = "invalid") -> Do
 # --------------------------------------------------------------------------- balances
 
 
-def member_balances(member: Member) -> dict[str, int]:
+@dataclass(frozen=True)
+class MemberAccount:
+    id: int
+    code: str
+    balance_idr: int  # natural (the account's normal side positive)
+    normal_sign: int
+
+
+def member_accounts(member: Member) -> dict[str, MemberAccount]:
+    """The member's own ledger accounts by code, in one indexed query: a page reads them once
+    and passes them to ``member_balances`` and ``chart_months``."""
+    rows = db.session.execute(
+        select(Account.id, Account.code, Account.balance_idr, Account.normal_sign).where(
+            Account.owner_id == member.id
+        )
+    )
+    return {code: MemberAccount(i, code, b * sign, sign) for i, code, b, sign in rows}
+
+
+def member_balances(
+    member: Member, accounts: dict[str, MemberAccount] | None = None
+) -> dict[str, int]:
     """``{'pokok', 'wajib', 'sukarela', 'shu'}`` natural balances (0 before admission, except
-    pokok paid as an applicant)."""
+    pokok paid as an applicant); ``accounts``: ``member_accounts`` when already read."""
     from members.register.admission import pokok_paid_idr
     from members.savings.queries import savings_balances
 
-    result = savings_balances(member)
+    by_code = None if accounts is None else {c: a.balance_idr for c, a in accounts.items()}
+    result = savings_balances(member, by_code)
     if not member.member_no:
         result["pokok"] = pokok_paid_idr(member)
     return {kind: int(result.get(kind, 0)) for kind in KINDS}
@@ -135,37 +158,38 @@ class ChartMonth:
 _MONTH_ABBR = ("Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des")
 
 
-def chart_months(member: Member, today: dt.date | None = None, months: int = 12):
+def chart_months(
+    member: Member,
+    today: dt.date | None = None,
+    months: int = 12,
+    accounts: dict[str, MemberAccount] | None = None,
+):
     """Month-end savings (pokok + wajib + sukarela) for the last ``months`` months, the
-    current month last (its balance as of today). Two indexed queries on the member's
-    accounts: the sum before the window, then the window's postings."""
+    current month last (its balance as of today). The accounts' balances (``accounts``:
+    ``member_accounts`` when already read) less the postings from the window's first day
+    on give the opening; one indexed query reads those postings."""
     today = today or business_date()
     first = add_months(today.replace(day=1), -(months - 1))
-    ids = list(member_account_ids(member, ("pokok", "wajib", "sukarela")).values())
-    signs: dict[int, int] = {}
-    if ids:
-        rows = db.session.execute(
-            select(Account.id, Account.normal_sign).where(Account.id.in_(ids))
-        ).all()
-        signs = {account_id: sign for account_id, sign in rows}
-    opening = 0
+    if accounts is None:
+        accounts = member_accounts(member)
+    mine = []
+    if member.member_no:
+        codes = {member_account_code(k, member.member_no) for k in ("pokok", "wajib", "sukarela")}
+        mine = [a for code, a in accounts.items() if code in codes]
+    signs = {a.id: a.normal_sign for a in mine}
+    opening = sum(a.balance_idr for a in mine)
     by_month: dict[str, int] = {}
-    if ids:
-        for account_id, total in db.session.execute(
-            select(Posting.account_id, func.sum(Posting.amount_idr))
-            .where(Posting.account_id.in_(ids), Posting.entry_date < first)
-            .group_by(Posting.account_id)
-        ):
-            opening += int(total or 0) * signs[account_id]
+    if signs:
         for account_id, day, amount in db.session.execute(
             select(Posting.account_id, Posting.entry_date, Posting.amount_idr).where(
-                Posting.account_id.in_(ids),
-                Posting.entry_date >= first,
-                Posting.entry_date <= today,
+                Posting.account_id.in_(list(signs)), Posting.entry_date >= first
             )
         ):
-            key = month_key(day)
-            by_month[key] = by_month.get(key, 0) + int(amount) * signs[account_id]
+            natural = int(amount) * signs[account_id]
+            opening -= natural
+            if day <= today:
+                key = month_key(day)
+                by_month[key] = by_month.get(key, 0) + natural
     result = []
     running = opening
     for i in range(months):
@@ -232,19 +256,29 @@ class PayOption:
     ahead: int = 0  # months paid ahead of billing (kept as advance credit)
 
 
-def wajib_options(member: Member, on_date: dt.date | None = None) -> list[PayOption]:
+def wajib_options(
+    member: Member,
+    on_date: dt.date | None = None,
+    *,
+    bills: list | None = None,
+    credit: int | None = None,
+    last_billed: dt.date | None = None,
+) -> list[PayOption]:
     """One option per number of months (1..MAX_WAJIB_MONTHS): the oldest open bills first,
-    then months not billed yet (paid ahead: advance credit that the next bills take)."""
+    then months not billed yet (paid ahead: advance credit that the next bills take).
+    ``bills`` (``billing.open_obligations``), ``credit`` (``credit_balance``) and
+    ``last_billed`` (``billing.last_billed_period``): when the page already read them."""
     from members.ad.services import current_ad
     from members.savings.allocator import credit_balance
 
     on_date = on_date or business_date()
+    if bills is None:
+        bills = billing.open_obligations(member.id, on_date)
     options = []
     total = 0
     months: list[str] = []
     targets: list[tuple[int, int]] = []
-    bills = billing.open_obligations(member.id, on_date)[:MAX_WAJIB_MONTHS]
-    for obligation in bills:
+    for obligation in bills[:MAX_WAJIB_MONTHS]:
         total += obligation.remaining_idr
         months.append(month_key(obligation.period))
         targets.append((obligation.id, obligation.remaining_idr))
@@ -256,8 +290,11 @@ def wajib_options(member: Member, on_date: dt.date | None = None) -> list[PayOpt
         or MemberStatus(member.status) is not (MemberStatus.ACTIVE)
     ):
         return options
-    last = billing.last_billed_period(member.id) or add_months(on_date.replace(day=1), -1)
-    credit = credit_balance(member.id)
+    if last_billed is None:
+        last_billed = billing.last_billed_period(member.id)
+    last = last_billed or add_months(on_date.replace(day=1), -1)
+    if credit is None:
+        credit = credit_balance(member.id)
     ahead = 0
     month = add_months(last, 1)
     while len(options) < MAX_WAJIB_MONTHS:
@@ -440,7 +477,21 @@ def allocate_payment(
         paid_on=paid_on,
         targets=meta.get("targets") or (),
     )
+    # the receipt message says what was applied (``on_savings_payment_settled``, in this
+    # transaction): kept so that it is not summed again from the rows just written
+    db.session.info.setdefault(_APPLIED_KEY, {})[allocation.source] = allocation.applied_idr
     return allocation.lines, allocation.notes
+
+
+_APPLIED_KEY = "kmp_applied_by_source"
+
+
+def _forget_applied(session, transaction) -> None:
+    if transaction.parent is None:  # the outermost transaction, not a savepoint
+        session.info.pop(_APPLIED_KEY, None)
+
+
+event.listen(Session, "after_transaction_end", _forget_applied)
 
 
 def on_savings_payment_settled(
@@ -456,14 +507,16 @@ def on_savings_payment_settled(
     from kmp.notify.services import user_locale
 
     order = payment.order_id if payment is not None else f"intent-{intent.id}"
-    applied = int(
-        db.session.scalar(
-            select(func.coalesce(func.sum(ObligationPayment.amount_idr), 0)).where(
-                ObligationPayment.source == f"payment:{order}"
+    applied = db.session.info.get(_APPLIED_KEY, {}).pop(f"payment:{order}", None)
+    if applied is None:
+        applied = int(
+            db.session.scalar(
+                select(func.coalesce(func.sum(ObligationPayment.amount_idr), 0)).where(
+                    ObligationPayment.source == f"payment:{order}"
+                )
             )
+            or 0
         )
-        or 0
-    )
     with recipient_locale(user_locale(member.user_id)):  # the locale only, not the login
         body = _(
             "Terima kasih, %(name)s. Pembayaran %(what)s sebesar %(amount)s sudah kami terima "

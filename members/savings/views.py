@@ -37,7 +37,8 @@ from kmp.money import MoneyError, format_rupiah, parse_rupiah_input
 from kmp.timeutil import business_date, month_key, parse_month
 from members.register import queries as register_queries
 from members.register.models import Member
-from members.savings import allocator, billing, guards, withdrawals
+from members.savings import billing, guards, withdrawals
+from members.savings import queries as savings_queries
 from members.savings import services as savings
 from members.savings.models import Receipt, SukarelaWithdrawal, WithdrawalStatus
 
@@ -133,27 +134,39 @@ def _date_arg(name: str, errors: list[str]) -> dt.date | None:
 
 
 def _mine_context(member: Member) -> dict:
+    """Each row read once and passed along: the member's accounts (balances, chart, pokok,
+    what may be withdrawn), the open wajib (bills, arrears, pay options), the advance."""
     from members.ad.services import current_ad
     from members.register.admission import pokok_status
+    from members.register.states import NUMBERED, MemberStatus
 
     ad = current_ad()
     group = ad.get_group(member.group_code)
-    points = savings.chart_months(member)
+    accounts = savings.member_accounts(member)
+    balances = savings.member_balances(member, accounts)
+    numbered = bool(member.member_no) and MemberStatus(member.status) in NUMBERED
+    points = savings.chart_months(member, accounts=accounts)
+    wajib = billing.wajib_position(member.id)
+    sums = savings_queries.member_sums(member.id)
     return {
         "member": member,
         "group": group,
-        "balances": savings.member_balances(member),
-        "pokok": pokok_status(member, ad),
-        "arrears_months": billing.arrears_months([member.id]).get(member.id, 0),
-        "arrears_idr": billing.arrears_idr(member.id),
-        "open_bills": billing.open_obligations(member.id),
+        "balances": balances,
+        "pokok": pokok_status(member, ad, balances["pokok"] if numbered else None),
+        "arrears_months": wajib.arrears_months,
+        "arrears_idr": wajib.arrears_idr,
+        "open_bills": wajib.bills,
         "open_checkouts": savings.open_checkouts(member),
-        "advance_idr": allocator.credit_balance(member.id),
-        "wajib_options": savings.wajib_options(member),
+        "advance_idr": sums.credit_idr,
+        "wajib_options": savings.wajib_options(
+            member, bills=wajib.bills, credit=sums.credit_idr, last_billed=sums.last_billed
+        ),
         "chart": savings.chart_svg_geometry(points),
         "chart_points": points,
         "withdrawals": withdrawals.member_withdrawals(member),
-        "available_idr": withdrawals.available_idr(member),
+        "available_idr": withdrawals.available_idr(
+            member, balances["sukarela"] if member.member_no else 0, sums.pending_withdrawals_idr
+        ),
         "payout_account": _payout_account(member),
         "is_active": member.status.value == "active",
         "sukarela_min": current_app.config.get(

@@ -55,19 +55,29 @@ def sukarela_balance(member: Member) -> int:
     return int(row[0] * row[1]) if row else 0
 
 
-def pending_idr(member_id: int) -> int:
-    total = db.session.scalar(
-        select(func.coalesce(func.sum(SukarelaWithdrawal.amount_idr), 0)).where(
-            SukarelaWithdrawal.member_id == member_id,
-            SukarelaWithdrawal.status == W.REQUESTED,
-        )
+def pending_idr_query(member_id: int):
+    """The SELECT of ``pending_idr`` (a page combines it with other sums)."""
+    return select(func.coalesce(func.sum(SukarelaWithdrawal.amount_idr), 0)).where(
+        SukarelaWithdrawal.member_id == member_id,
+        SukarelaWithdrawal.status == W.REQUESTED,
     )
-    return int(total or 0)
 
 
-def available_idr(member: Member) -> int:
-    """What the member may still ask for: balance minus requests waiting for a decision."""
-    return max(sukarela_balance(member) - pending_idr(member.id), 0)
+def pending_idr(member_id: int) -> int:
+    return int(db.session.scalar(pending_idr_query(member_id)) or 0)
+
+
+def available_idr(
+    member: Member, balance_idr: int | None = None, pending: int | None = None
+) -> int:
+    """What the member may still ask for: balance minus requests waiting for a decision
+    (``balance_idr`` / ``pending``: the sukarela balance and ``pending_idr`` when the caller
+    already read them)."""
+    if balance_idr is None:
+        balance_idr = sukarela_balance(member)
+    if pending is None:
+        pending = pending_idr(member.id)
+    return max(balance_idr - pending, 0)
 
 
 def request_withdrawal(

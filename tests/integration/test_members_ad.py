@@ -297,3 +297,42 @@ def test_edit_page_sets_the_competence_rule(client, login_as, csrf_token):
     version = client.get("/admin/ad/versi/2").get_data(as_text=True)
     assert 'data-path="competence_rules.pengurus.grace_days"' in version
     assert "Pengurus Koperasi; Manajer Koperasi" in client.get("/admin/ad").get_data(as_text=True)
+
+
+def test_the_ad_kept_for_the_transaction_follows_a_new_version_and_a_rollback(make_user):
+    """current_ad() is read once per transaction (issue 25): a version written in the same
+    transaction is seen at once, and a rolled-back one is not kept."""
+    install_defaults()
+    db.session.commit()
+    admin = make_user("admin")
+    db.session.commit()
+    assert ad_services.current_ad().version == 1
+    articles_services.update_ad(
+        _payload(groups=[("kurir", "wajib_idr", 30_000)]), admin, "Keputusan RAT"
+    )
+    assert ad_services.current_ad().version == 2  # same transaction, new version
+    assert ad_services.current_ad().group("kurir").wajib_idr == 30_000
+    db.session.rollback()
+    assert ad_services.current_ad().version == 1
+    assert ad_services.current_ad().group("kurir").wajib_idr == 25_000
+
+
+def test_a_page_after_an_ad_change_reads_the_new_version(client, login_as, make_user):
+    """The version id read with the login user is dropped when a version is written."""
+    from kmp.auth import Role
+    from tests.integration.payouts_support import shu_member
+
+    install_defaults()
+    user = make_user(Role.ANGGOTA)
+    shu_member("kurir", wajib=25_000, trips=1, user=user)
+    db.session.commit()
+    login_as(user=user)
+    before = client.get("/anggota").get_data(as_text=True)
+    admin = make_user("admin")
+    articles_services.update_ad(
+        _payload(groups=[("kurir", "pokok_idr", 150_000)]), admin, "Keputusan RAT"
+    )
+    db.session.commit()
+    page = client.get("/anggota").get_data(as_text=True)
+    assert "50.000" not in before.split("balance-pokok")[1][:400]
+    assert "50.000" in page.split("balance-pokok")[1][:400]  # the new pokok: "Sisa Rp 50.000"
