@@ -241,6 +241,8 @@ def test_every_page_in_both_languages(app, client, demo):
             if found:
                 problems[f"{lang} {url} as {actor} ({endpoint})"] = sorted(set(found))[:8]
     elapsed = time.perf_counter() - started
+    routes = len({endpoint for endpoint, _, _ in pages})
+    print(f"{opened} pages opened ({routes} routes, {len(pages)} route x user, 2 languages)")
     assert opened >= 100, opened
     assert problems == {}, "\n".join(f"{k}: {v}" for k, v in problems.items())
     assert elapsed < 90, elapsed
