@@ -68,11 +68,13 @@ class PayoutMethod(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return {
-            "sukarela": "Masuk simpanan sukarela",
-            "transfer": "Transfer bank / e-wallet",
-            "cash": "Tunai di kantor koperasi",
-        }[self.value]
+        return as_text(
+            {
+                "sukarela": _l("Masuk simpanan sukarela"),
+                "transfer": _l("Transfer bank / e-wallet"),
+                "cash": _l("Tunai di kantor koperasi"),
+            }[self.value]
+        )
 
 
 class LineStatus(enum.StrEnum):
