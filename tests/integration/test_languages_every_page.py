@@ -2,10 +2,12 @@
 internal code and no number in the other locale's format.
 
 The demo cooperative is seeded (``kmp seed-demo``: a year of members, savings, loans, a RAT,
-an SHU run, announcements). Every GET route without path parameters (from ``app.url_map``) is
-opened by every demo user ``tests/authz_table.py`` lets through, once in Indonesian and once in
-English (the language a logged-in user chose, as ``POST /bahasa`` stores it). The visible text
-(tags, attributes, scripts and styles stripped; ``<code>``/``<pre>`` kept out) must not show:
+an SHU run, announcements). Every GET route (from ``app.url_map``) without path parameters, or
+with integer ids only (then id 1: the demo's first member, run, meeting, loan...), is opened by
+every demo user ``tests/authz_table.py`` lets through, once in Indonesian and once in English
+(the language a logged-in user chose, as ``POST /bahasa`` stores it); pages that answer 404 or
+redirect are skipped, at least 600 must open. The visible text (tags, attributes, scripts,
+styles and ``hidden`` elements stripped; ``<code>``/``<pre>`` kept out) must not show:
 
 * in English, common Indonesian words; in Indonesian, common English words. The glossary terms
   kept in both languages (pokok, wajib, sukarela, SHU, RAT, AD, BPJS, NIK, ...) are not counted,
@@ -247,6 +249,6 @@ def test_every_page_in_both_languages(app, client, demo):
     elapsed = time.perf_counter() - started
     routes = len({endpoint for endpoint, _, _ in pages})
     print(f"{opened} pages opened ({routes} routes, {len(pages)} route x user, 2 languages)")
-    assert opened >= 100, opened
+    print(f"in {elapsed:.1f} s")
+    assert opened >= 600, opened
     assert problems == {}, "\n".join(f"{k}: {v}" for k, v in problems.items())
-    assert elapsed < 90, elapsed
