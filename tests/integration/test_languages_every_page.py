@@ -214,9 +214,11 @@ def demo(app):
 
 def test_every_page_in_both_languages(app, client, demo):
     from kmp.labels import LABELS
+    from members.ad.services import current_ad
 
     data = _stored_text()
     codes = {c for c in LABELS if "_" not in c and c not in {"payment", "receipt", "remittance"}}
+    codes |= {g.code for g in current_ad().groups}  # member group codes (pengguna, kurir...)
     pages = _pages(app)
     problems: dict[str, list[str]] = {}
     opened = 0
