@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
@@ -21,6 +22,12 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from governance.models import MeetingKind, MeetingMode, Office, ProposalKind
 from kmp.timeutil import JAKARTA
+
+
+def _lazy_label(code) -> LazyString:
+    """A code's label, translated when the form is rendered (not when this module loads)."""
+    return LazyString(lambda: code.label)
+
 
 DT_FORMAT = "%Y-%m-%dT%H:%M"
 
@@ -41,7 +48,7 @@ def to_local_input(value: dt.datetime | None) -> dt.datetime | None:
 class MeetingForm(FlaskForm):
     kind = SelectField(
         _l("Jenis rapat"),
-        choices=[SelectChoice(k.value, k.label) for k in MeetingKind],
+        choices=[SelectChoice(k.value, _lazy_label(k)) for k in MeetingKind],
         validators=[DataRequired()],
     )
     title = StringField(_l("Judul"), validators=[DataRequired(), Length(max=200)])
@@ -49,7 +56,7 @@ class MeetingForm(FlaskForm):
     starts_at = DateTimeLocalField(_l("Mulai (WIB)"), format=DT_FORMAT, validators=[DataRequired()])
     mode = SelectField(
         _l("Cara rapat"),
-        choices=[SelectChoice(m.value, m.label) for m in MeetingMode],
+        choices=[SelectChoice(m.value, _lazy_label(m)) for m in MeetingMode],
         validators=[DataRequired()],
     )
     location = StringField(_l("Tempat"), validators=[Optional(), Length(max=300)])
@@ -81,7 +88,7 @@ class MeetingForm(FlaskForm):
 class ProposalForm(FlaskForm):
     kind = SelectField(
         _l("Jenis usulan"),
-        choices=[SelectChoice(k.value, k.label) for k in ProposalKind],
+        choices=[SelectChoice(k.value, _lazy_label(k)) for k in ProposalKind],
         validators=[DataRequired()],
     )
     title = StringField(_l("Judul"), validators=[DataRequired(), Length(max=200)])

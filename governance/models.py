@@ -36,6 +36,7 @@ import datetime as dt
 import enum
 import uuid
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -54,6 +55,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from kmp.db import Rupiah, StrEnumType, UTCDateTime
 from kmp.extensions import db
+from kmp.i18n import as_text
 from kmp.timeutil import now_utc
 
 
@@ -65,14 +67,14 @@ class MeetingKind(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return MEETING_KIND_LABELS[self]
+        return as_text(MEETING_KIND_LABELS[self])
 
 
 MEETING_KIND_LABELS = {
-    MeetingKind.RAT: "Rapat Anggota Tahunan (RAT)",
-    MeetingKind.RALB: "Rapat Anggota Luar Biasa (RALB)",
-    MeetingKind.RA_KELOMPOK: "RA Kelompok",
-    MeetingKind.RA_PARIPURNA: "RA Paripurna",
+    MeetingKind.RAT: _l("Rapat Anggota Tahunan (RAT)"),
+    MeetingKind.RALB: _l("Rapat Anggota Luar Biasa (RALB)"),
+    MeetingKind.RA_KELOMPOK: _l("RA Kelompok"),
+    MeetingKind.RA_PARIPURNA: _l("RA Paripurna"),
 }
 
 
@@ -83,7 +85,8 @@ class MeetingMode(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return {"online": "Daring", "in_person": "Tatap muka", "hybrid": "Hibrida"}[self.value]
+        labels = {"online": _l("Daring"), "in_person": _l("Tatap muka"), "hybrid": _l("Hibrida")}
+        return as_text(labels[self.value])
 
 
 class MeetingStatus(enum.StrEnum):
@@ -93,9 +96,13 @@ class MeetingStatus(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return {"planned": "Direncanakan", "held": "Sudah diadakan", "cancelled": "Dibatalkan"}[
-            self.value
-        ]
+        return as_text(
+            {
+                "planned": _l("Direncanakan"),
+                "held": _l("Sudah diadakan"),
+                "cancelled": _l("Dibatalkan"),
+            }[self.value]
+        )
 
 
 class AttendanceHow(enum.StrEnum):
@@ -112,7 +119,7 @@ class ProposalKind(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return PROPOSAL_KIND_LABELS[self]
+        return as_text(PROPOSAL_KIND_LABELS[self])
 
     @property
     def is_special(self) -> bool:
@@ -121,11 +128,11 @@ class ProposalKind(enum.StrEnum):
 
 
 PROPOSAL_KIND_LABELS = {
-    ProposalKind.ORDINARY: "Keputusan biasa",
-    ProposalKind.AD_AMENDMENT: "Perubahan Anggaran Dasar",
-    ProposalKind.MERGER_DISSOLUTION: "Penggabungan / pembubaran",
-    ProposalKind.SHU_ALLOCATION: "Pembagian SHU",
-    ProposalKind.ELECTION: "Pemilihan pengurus/pengawas",
+    ProposalKind.ORDINARY: _l("Keputusan biasa"),
+    ProposalKind.AD_AMENDMENT: _l("Perubahan Anggaran Dasar"),
+    ProposalKind.MERGER_DISSOLUTION: _l("Penggabungan / pembubaran"),
+    ProposalKind.SHU_ALLOCATION: _l("Pembagian SHU"),
+    ProposalKind.ELECTION: _l("Pemilihan pengurus/pengawas"),
 }
 
 
@@ -137,12 +144,14 @@ class ProposalStatus(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return {
-            "draft": "Draf",
-            "open": "Dibuka",
-            "closed": "Ditutup",
-            "cancelled": "Dibatalkan",
-        }[self.value]
+        return as_text(
+            {
+                "draft": _l("Draf"),
+                "open": _l("Dibuka"),
+                "closed": _l("Ditutup"),
+                "cancelled": _l("Dibatalkan"),
+            }[self.value]
+        )
 
 
 class Office(enum.StrEnum):
@@ -156,7 +165,7 @@ class Outcome(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return "Diterima" if self is Outcome.PASSED else "Tidak diterima"
+        return as_text(_l("Diterima") if self is Outcome.PASSED else _l("Tidak diterima"))
 
 
 class NominationStatus(enum.StrEnum):

@@ -368,7 +368,7 @@ def cast_vote(
     if existing is not None:
         if existing.channel == "paper":
             raise Conflict(
-                "Anda sudah memilih dengan surat suara kertas di tempat rapat.",
+                gettext("Anda sudah memilih dengan surat suara kertas di tempat rapat."),
                 code="already_voted_paper",
             )
         if not proposal.allow_change:

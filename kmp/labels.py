@@ -65,6 +65,17 @@ LABELS = {
     "dana_pendidikan": _l("Dana pendidikan"),
     "dana_sosial": _l("Dana sosial"),
     "dana_pembangunan_daerah": _l("Dana pembangunan daerah kerja"),
+    # login roles (the badges in the menu)
+    "admin": _l("Admin"),
+    "pengurus": _l("Pengurus"),
+    "bendahara": _l("Bendahara"),
+    "pengawas": _l("Pengawas"),
+    "anggota": _l("Anggota"),
+    "partner": _l("Mitra platform"),
+    # offices (the register of officers)
+    "ketua": _l("Ketua"),
+    "sekretaris": _l("Sekretaris"),
+    "anggota_pengurus": _l("Anggota pengurus"),
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from kmp.db import Rupiah, StrEnumType, UTCDateTime
 from kmp.extensions import db
+from kmp.i18n import as_text
 from kmp.timeutil import now_utc
 from payouts.patronage import PatronageRecord  # noqa: F401 - one import registers both
 
@@ -36,16 +38,16 @@ class RunStatus(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return RUN_STATUS_LABELS[self]
+        return as_text(RUN_STATUS_LABELS[self])
 
 
 RUN_STATUS_LABELS = {
-    RunStatus.DRAFT: "Draf",
-    RunStatus.COMPUTED: "Sudah dihitung",
-    RunStatus.APPROVED: "Disetujui anggota",
-    RunStatus.POSTED: "Sudah dibukukan",
-    RunStatus.PAID: "Sudah dibayar",
-    RunStatus.CANCELLED: "Dibatalkan",
+    RunStatus.DRAFT: _l("Draf"),
+    RunStatus.COMPUTED: _l("Sudah dihitung"),
+    RunStatus.APPROVED: _l("Disetujui anggota"),
+    RunStatus.POSTED: _l("Sudah dibukukan"),
+    RunStatus.PAID: _l("Sudah dibayar"),
+    RunStatus.CANCELLED: _l("Dibatalkan"),
 }
 
 #: Allowed moves of the run's state machine.
@@ -66,11 +68,13 @@ class PayoutMethod(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return {
-            "sukarela": "Masuk simpanan sukarela",
-            "transfer": "Transfer bank / e-wallet",
-            "cash": "Tunai di kantor koperasi",
-        }[self.value]
+        return as_text(
+            {
+                "sukarela": _l("Masuk simpanan sukarela"),
+                "transfer": _l("Transfer bank / e-wallet"),
+                "cash": _l("Tunai di kantor koperasi"),
+            }[self.value]
+        )
 
 
 class LineStatus(enum.StrEnum):

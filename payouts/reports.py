@@ -12,6 +12,7 @@ from xml.sax.saxutils import escape
 from sqlalchemy import case, func, select
 
 from kmp.extensions import db
+from kmp.i18n import gettext
 from kmp.money import format_rupiah
 from kmp.pdf import FAMILY, Document
 from payouts.models import DistributionLine, DistributionRun
@@ -34,7 +35,7 @@ def rp(value: int) -> str:
 
 
 def fund_label(key: str) -> str:
-    return FUND_LABELS.get(key, key.replace("_", " ").capitalize())
+    return gettext(FUND_LABELS.get(key, key.replace("_", " ").capitalize()))
 
 
 @dataclass
@@ -138,7 +139,7 @@ def bar_chart_svg(items: Sequence[tuple[str, int]], *, title: str) -> str:
 def fund_chart_svg(run: DistributionRun) -> str:
     return bar_chart_svg(
         [(label, amount) for label, _, amount in fund_rows(run)],
-        title=f"Pembagian SHU {run.fiscal_year}",
+        title=gettext("Pembagian SHU %(year)s", year=run.fiscal_year),
     )
 
 

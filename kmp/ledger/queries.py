@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import and_, case, func, literal, select, tuple_
 
 from kmp.extensions import db
+from kmp.i18n import gettext
 from kmp.ledger.models import Account, AccountType, JournalEntry, Posting
 from kmp.replica import read_execute
 
@@ -133,7 +134,7 @@ def _member_kind_name(prefix: str) -> str:
 
     for p, name, _ in MEMBER_ACCOUNTS.values():
         if p == prefix:
-            return f"{name} (semua anggota)"
+            return gettext("%(name)s (semua anggota)", name=gettext(name))
     return prefix
 
 

@@ -47,7 +47,7 @@ class CompetenceRule:
 
     @property
     def role_label(self) -> str:
-        return ROLE_LABELS.get(self.role, self.role)
+        return gettext(ROLE_LABELS.get(self.role, self.role))
 
 
 DEFAULT_COMPETENCE_RULES = (

@@ -104,7 +104,7 @@ class Ratio:
         return (self.numerator * BP_TOTAL * 2 + self.denominator) // (2 * self.denominator)
 
     def describe(self) -> str:
-        word = "lebih dari" if self.strict else "paling sedikit"
+        word = gettext("lebih dari") if self.strict else gettext("paling sedikit")
         return f"{word} {self.numerator}/{self.denominator}"
 
 

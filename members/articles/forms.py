@@ -114,14 +114,20 @@ class ADForm(FlaskForm):
         _l("Dasar jasa modal"),
         choices=_choices(
             CAPITAL_BASES,
-            {"year_end": "saldo akhir tahun", "average_month_end": "rata-rata saldo akhir bulan"},
+            {
+                "year_end": _l("saldo akhir tahun"),
+                "average_month_end": _l("rata-rata saldo akhir bulan"),
+            },
         ),
     )
     exited_members = SelectField(
         _l("Anggota yang keluar di tengah tahun"),
         choices=_choices(
             EXITED_MEMBER_OPTIONS,
-            {"prorate": "dapat SHU sebanding bulan keanggotaan", "exclude": "tidak dapat SHU"},
+            {
+                "prorate": _l("dapat SHU sebanding bulan keanggotaan"),
+                "exclude": _l("tidak dapat SHU"),
+            },
         ),
     )
     leavers_get_jasa_modal = BooleanField(

@@ -7,6 +7,7 @@ import datetime as dt
 import re
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -17,6 +18,7 @@ from kmp.exports import send_export
 from kmp.extensions import db
 from kmp.money import MoneyError, parse_rupiah, parse_rupiah_input
 from kmp.timeutil import add_months, business_date, month_key, parse_month
+from members.ad.services import current_ad
 from members.protection import billing, rates, reports
 from members.protection.board_views import BOARD_READ, _month_arg, parse_percent_bp
 from members.protection.forms import BracketsForm, RateForm, SubsidyForm
@@ -182,6 +184,7 @@ def report():
         period=period,
         rows=rows,
         totals=reports.totals(rows),
+        group_names={g.code: g.name(str(get_locale())) for g in current_ad().groups},
         prev_month=add_months(period, -1),
         next_month=add_months(period, 1) if period < business_date().replace(day=1) else None,
     )

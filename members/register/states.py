@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import enum
 
+from flask_babel import lazy_gettext as _l
+
 from kmp.errors import IllegalTransition
-from kmp.i18n import gettext
+from kmp.i18n import as_text, gettext
 
 
 class MemberStatus(enum.StrEnum):
@@ -32,18 +34,18 @@ class MemberStatus(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return STATUS_LABELS[self]
+        return as_text(STATUS_LABELS[self])
 
 
 STATUS_LABELS = {
-    MemberStatus.APPLIED: "mendaftar",
-    MemberStatus.APPROVED: "disetujui",
-    MemberStatus.ACTIVE: "aktif",
-    MemberStatus.REJECTED: "ditolak",
-    MemberStatus.WITHDRAWN: "dibatalkan",
-    MemberStatus.EXIT_REQUESTED: "mengajukan keluar",
-    MemberStatus.EXITED: "keluar",
-    MemberStatus.DECEASED: "meninggal dunia",
+    MemberStatus.APPLIED: _l("mendaftar"),
+    MemberStatus.APPROVED: _l("disetujui"),
+    MemberStatus.ACTIVE: _l("aktif"),
+    MemberStatus.REJECTED: _l("ditolak"),
+    MemberStatus.WITHDRAWN: _l("dibatalkan"),
+    MemberStatus.EXIT_REQUESTED: _l("mengajukan keluar"),
+    MemberStatus.EXITED: _l("keluar"),
+    MemberStatus.DECEASED: _l("meninggal dunia"),
 }
 
 S = MemberStatus

@@ -10,12 +10,14 @@ from flask import (
     request,
 )
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
 
 from kmp.auth import Role
 from kmp.errors import DomainError
 from kmp.extensions import db
+from kmp.i18n import as_text
 from members.ad.config import ADConfig
 from members.register import queries as register_queries
 from members.register.models import Member
@@ -91,23 +93,23 @@ def member_status_label(status) -> str:
 
 
 EVENT_LABELS = {
-    "applied": "Mendaftar",
-    "status": "Status berubah",
-    "receipt": "Setoran dicatat",
-    "admitted": "Diterima sebagai anggota",
-    "imported": "Diimpor dari berkas",
-    "staff_added": "Login staf ditambahkan",
-    "representative_designated": "Perwakilan perusahaan ditunjuk",
-    "contact_updated": "Kontak diubah",
-    "nik_correction_requested": "Minta koreksi NIK",
-    "nik_corrected": "NIK dikoreksi",
-    "refund_paid": "Pengembalian simpanan dibayar",
+    "applied": _l("Mendaftar"),
+    "status": _l("Status berubah"),
+    "receipt": _l("Setoran dicatat"),
+    "admitted": _l("Diterima sebagai anggota"),
+    "imported": _l("Diimpor dari berkas"),
+    "staff_added": _l("Login staf ditambahkan"),
+    "representative_designated": _l("Perwakilan perusahaan ditunjuk"),
+    "contact_updated": _l("Kontak diubah"),
+    "nik_correction_requested": _l("Minta koreksi NIK"),
+    "nik_corrected": _l("NIK dikoreksi"),
+    "refund_paid": _l("Pengembalian simpanan dibayar"),
 }
 
 
 def member_event_label(action: str) -> str:
     if action in EVENT_LABELS:
-        return _(EVENT_LABELS[action])
+        return as_text(EVENT_LABELS[action])
     from kmp.labels import code_label
 
     return code_label(action)

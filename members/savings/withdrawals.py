@@ -220,7 +220,7 @@ def cancel_withdrawal(withdrawal: SukarelaWithdrawal, by_user) -> SukarelaWithdr
         return withdrawal
     if withdrawal.status is not W.REQUESTED:
         raise IllegalTransition(
-            "Penarikan ini sudah diputuskan bendahara, jadi tidak bisa dibatalkan.",
+            gettext("Penarikan ini sudah diputuskan bendahara, jadi tidak bisa dibatalkan."),
             code="already_decided",
         )
     withdrawal.status = W.CANCELLED  # by the member: decided_by stays empty (maker-checker)

@@ -45,7 +45,8 @@ def nav_entries(page) -> dict[str, str]:
 
 def menu_roles(page) -> set[str]:
     """The role badges shown in the menu."""
-    roles = set(open_menu(page).get_by_test_id("menu-roles").locator(".badge").all_inner_texts())
+    badges = open_menu(page).get_by_test_id("menu-roles").locator(".badge")
+    roles = {badge.get_attribute("data-role") for badge in badges.all()}
     close_menu(page)
     return roles
 
