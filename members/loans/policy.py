@@ -35,6 +35,7 @@ def allowance_account(collectibility: str) -> str:
     ``asset:loans:allowance:kurang-lancar``: account codes are shown on the ledger pages)."""
     return f"{ALLOWANCE_PREFIX}:{collectibility.replace('_', '-')}"
 
+
 CHART: tuple[tuple[str, str, AccountType], ...] = (
     (INTEREST_INCOME, "Pendapatan bunga pinjaman anggota", AccountType.INCOME),
     (FEE_INCOME, "Pendapatan administrasi & provisi pinjaman", AccountType.INCOME),
