@@ -238,6 +238,10 @@ class ADConfig:
     #: At the SHU distribution, a member's SHU paid to sukarela first pays their overdue loan
     #: instalments (``members.loans``). Default: off (the member decides).
     loan_shu_setoff: bool = False
+    #: Interest members pay on loans whose product counts it (``interest_is_patronage``)
+    #: raises their jasa usaha in the SHU, as patronage of the savings-and-loan unit
+    #: (``members.loans.queries``). Default: off (jasa usaha is platform patronage only).
+    loan_interest_is_patronage: bool = False
     certificate_warning_days: int = 90
     #: How far back a payment or a partner's remittance may be dated (days before today);
     #: the partner CSV, the portal and the API refuse older dates (``members.partners``).
@@ -314,6 +318,7 @@ ADDED_LATER = frozenset(
         "pengawas_decide_without_bendahara",
         "competence_rules",
         "loan_shu_setoff",
+        "loan_interest_is_patronage",
         "backdate_days",
         "max_remittance_per_worker_month_idr",
     }

@@ -165,6 +165,9 @@ class ADForm(FlaskForm):
     loan_shu_setoff = BooleanField(
         _l("SHU yang masuk sukarela lebih dulu melunasi angsuran pinjaman yang menunggak")
     )
+    loan_interest_is_patronage = BooleanField(
+        _l("Bunga pinjaman yang dibayar anggota dihitung sebagai jasa usaha SHU")
+    )
     certificate_warning_days = IntegerField(
         _l("Peringatan sertifikat (hari sebelum habis)"), validators=[InputRequired()]
     )

@@ -74,6 +74,7 @@ def payload_from_form(form: ADForm) -> dict:
         "require_certified_officers",
         "pengawas_decide_without_bendahara",
         "loan_shu_setoff",
+        "loan_interest_is_patronage",
         "certificate_warning_days",
         "officer_term_max_years",
         "backdate_days",

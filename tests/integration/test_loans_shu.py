@@ -26,14 +26,27 @@ def _usaha(fy) -> dict[str, int]:
     return dict(zip(group.member_no, group.jasa_usaha_idr, strict=True))
 
 
-@pytest.mark.parametrize("counted", [True, False])
-def test_interest_paid_counts_as_patronage_when_the_product_says_so(board, counted):
+@pytest.mark.parametrize(
+    ("ad_on", "product_counts", "counted"),
+    [(True, True, True), (True, False, False), (False, True, False)],
+)
+def test_interest_paid_counts_as_patronage_when_the_ad_and_the_product_say_so(
+    board, ad_on, product_counts, counted
+):
+    from tests.integration.governance_factories import set_ad
+
     bendahara, pengurus, other = board
+    if ad_on:
+        set_ad(loan_interest_is_patronage=True)
     fy = fiscal_year()
     borrower = shu_member("pengemudi", wajib=200_000, trips=100)
     saver = shu_member("pengemudi", wajib=200_000, trips=100)
     product = make_product(
-        pengurus, other, savings_multiple=0, min_active_months=0, interest_is_patronage=counted
+        pengurus,
+        other,
+        savings_multiple=0,
+        min_active_months=0,
+        interest_is_patronage=product_counts,
     )
     loan = apply_for_loan(
         borrower,
