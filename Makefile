@@ -42,7 +42,8 @@ browser:
 	@bash .ci/ensure-browser
 
 test: translations lint browser
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	@echo "=== The whole suite on SQLite (with the browser tests) ==="
+	env -u KMP_TEST_DATABASE_URL $(BIN)/python -m pytest -n 2 --dist loadgroup
 	@if [ -n "$$KMP_TEST_DATABASE_URL" ]; then \
 		echo "=== The suite again on PostgreSQL ($$KMP_TEST_DATABASE_URL) ==="; \
 		KMP_TEST_BROWSER=0 $(BIN)/python -m pytest -n 2 --dist loadgroup; \
