@@ -155,7 +155,8 @@ def _render_loan(item, member, *, error=None, status=200):
 @role_required(R.ANGGOTA)
 def pay(loan_id: int):
     from kmp.payments.factory import get_gateway
-    from kmp.payments.services import CheckoutUnavailable, Customer, live_attempt, start_checkout
+    from kmp.payments.services import CheckoutUnavailable
+    from members.savings.services import checkout_for_member
 
     member = _my_member()
     item = _my_loan(member, loan_id)
@@ -164,11 +165,7 @@ def pay(loan_id: int):
         intent = repayment.create_loan_intent(
             item, by_user=current_user, finish_url=url_for("loans.loan", loan_id=item.id)
         )
-        attempt = live_attempt(intent) or start_checkout(
-            intent,
-            gateway,
-            Customer(first_name=member.display_name[:50], email=member.email, phone=member.phone),
-        )
+        attempt = checkout_for_member(intent, gateway, member)
     except CheckoutUnavailable as refusal:
         if refusal.keep_attempt:
             db.session.commit()

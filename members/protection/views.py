@@ -206,7 +206,8 @@ def cancel():
 @role_required(R.ANGGOTA)
 def pay():
     from kmp.payments.factory import get_gateway
-    from kmp.payments.services import CheckoutUnavailable, Customer, live_attempt, start_checkout
+    from kmp.payments.services import CheckoutUnavailable
+    from members.savings.services import checkout_for_member
 
     member = _my_member()
     gateway = get_gateway(current_app._get_current_object())
@@ -217,11 +218,7 @@ def pay():
             finish_url=url_for("protection.payment_return"),
             gateway=gateway,
         )
-        attempt = live_attempt(intent) or start_checkout(
-            intent,
-            gateway,
-            Customer(first_name=member.display_name[:50], email=member.email, phone=member.phone),
-        )
+        attempt = checkout_for_member(intent, gateway, member)
     except CheckoutUnavailable as refusal:
         if refusal.keep_attempt:
             db.session.commit()

@@ -590,3 +590,16 @@ def void_receipt(receipt: Receipt, by_user, reason: str) -> ReceiptVoid:
     db.session.add(void)
     db.session.flush()
     return void
+
+
+def checkout_for_member(intent, gateway, member):
+    """The checkout page a member is sent to for ``intent``: the live one when the member taps
+    again, else a new attempt with the member as the gateway's customer (one way for every
+    member payment: savings, BPJS contributions, loan instalments)."""
+    from kmp.payments.services import Customer, live_attempt, start_checkout
+
+    return live_attempt(intent) or start_checkout(
+        intent,
+        gateway,
+        Customer(first_name=member.display_name[:50], email=member.email, phone=member.phone),
+    )

@@ -212,12 +212,8 @@ def mine():
 @role_required(R.ANGGOTA, R.PARTNER)
 def pay():
     from kmp.payments.factory import get_gateway
-    from kmp.payments.services import (
-        CheckoutUnavailable,
-        Customer,
-        live_attempt,
-        start_checkout,
-    )
+    from kmp.payments.services import CheckoutUnavailable
+    from members.savings.services import checkout_for_member
 
     member = _my_member(moving_money=True)
     form = PayForm()
@@ -246,11 +242,7 @@ def pay():
             finish_url=url_for("savings.payment_return"),
             gateway=gateway,
         )
-        attempt = live_attempt(intent) or start_checkout(
-            intent,
-            gateway,
-            Customer(first_name=member.display_name[:50], email=member.email, phone=member.phone),
-        )
+        attempt = checkout_for_member(intent, gateway, member)
     except CheckoutUnavailable as error:
         if error.keep_attempt:
             db.session.commit()
