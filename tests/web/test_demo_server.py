@@ -128,6 +128,11 @@ def test_make_run_demo_has_a_year_behind_it(browser, demo_server):
         book = page.request.get(f"/rat/buku/{year}.{suffix}")
         assert book.ok and mimetype in book.headers["content-type"], suffix
         assert len(book.body()) > 5_000, suffix
+    # ... and so does the ministry's annual data (issue 20, must-show 6), with members in it.
+    data = page.request.get(f"/rat/data-kemenkop/{year}.csv")
+    assert data.ok and "text/csv" in data.headers["content-type"]
+    members = next(r for r in data.text().splitlines() if r.startswith("anggota_jumlah,"))
+    assert int(members.rsplit(",", 2)[1]) > 0, members
 
     # The SHU ballot of the RAT opens by itself at its time (the server's own scheduler).
     page.goto("/pemungutan")
